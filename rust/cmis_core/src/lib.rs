@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel-independent CMIS protocol core.
+//!
+//! Shared by the `cmis_fw` (host) and `cmis_emu` (emulated module) kernel
+//! modules and tested on the host with `cargo test`. It is `no_std`, does
+//! no allocation, no I/O and no sleeping: it encodes and decodes bytes and
+//! tells its caller what to read, write or wait for.
+
+pub mod cdb;
+pub mod map;

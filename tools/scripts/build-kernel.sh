@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build (or reuse) the test kernel: Debian's linux-source-6.12, configured
+# from 'make tinyconfig' plus the selftests' config fragment, built with
+# LLVM=1 and Debian's rustc-web. The tree lives in the cache, keyed by
+# everything that goes into it, so later runs on this machine reuse it.
+#
+# Prints the kernel build directory on stdout; logs go to stderr.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+# shellcheck source=tools/scripts/env.sh
+. "$here/env.sh"
+
+fragment=$top/tools/testing/selftests/drivers/net/cmis_fw/config
+# Bump when the way the kernel is built below changes.
+recipe=1
+
+log() { printf 'build-kernel: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ -r "$KERNEL_SRC_TARBALL" ] || die "$KERNEL_SRC_TARBALL missing: run tools/scripts/setup.sh"
+[ -x "$BINDGEN" ] || die "$BINDGEN missing: run tools/scripts/setup.sh"
+
+key_input() {
+	echo "recipe $recipe"
+	dpkg-query -W -f='${Package} ${Version}\n' linux-source-6.12
+	"$RUSTC" --version
+	"$BINDGEN" --version
+	clang --version | head -n1
+	ld.lld --version | head -n1
+	cat "$fragment"
+}
+key=$(key_input | sha256sum | cut -c1-16)
+kdir=$CMIS_CACHE/kernel/6.12-$key
+stamp=$kdir/.cmis-fw-built
+
+mkdir -p "$CMIS_CACHE/kernel"
+# One build at a time per cache; a second caller waits and then reuses.
+exec 9>"$CMIS_CACHE/kernel/.lock"
+flock 9
+
+if [ -f "$stamp" ]; then
+	log "reusing $kdir"
+	echo "$kdir"
+	exit 0
+fi
+
+# Everything is recomputed from scratch when the stamp is missing: a
+# half-built tree from an interrupted run is not trusted.
+rm -rf "$kdir"
+mkdir -p "$kdir"
+log "unpacking $KERNEL_SRC_TARBALL into $kdir"
+tar -xf "$KERNEL_SRC_TARBALL" -C "$kdir" --strip-components=1
+
+kmake() { make -C "$kdir" "${KMAKE_FLAGS[@]}" "$@"; }
+
+log "configuring: tinyconfig + $(basename "$(dirname "$fragment")")/config"
+kmake -s tinyconfig >&2
+(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$fragment") >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
+kmake -s olddefconfig >&2
+
+# merge_config only warns when an option does not survive olddefconfig
+# (an unmet dependency); here it is fatal.
+lost=0
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*)
+		grep -qxF "$line" "$kdir/.config" || {
+			log "option did not stick: $line (have: $(grep -E "^(# )?${line%%=*}[= ]" "$kdir/.config" || echo unset))"
+			lost=1
+		}
+		;;
+	"# CONFIG_"*" is not set")
+		opt=${line#\# }
+		opt=${opt%% *}
+		if grep -qE "^$opt=[ym]" "$kdir/.config"; then
+			log "option should be unset: $opt"
+			lost=1
+		fi
+		;;
+	esac
+done <"$fragment"
+[ "$lost" -eq 0 ] || die "config fragment not applied; see above"
+
+jobs=$(($(nproc) + 1))
+log "building (make -j$jobs, about 10-15 minutes on 2 cores)"
+start=$(date +%s)
+kmake -j"$jobs" -s >&2
+log "built in $(($(date +%s) - start)) s"
+touch "$stamp"
+echo "$kdir"
