@@ -7,7 +7,12 @@
 # everything that goes into it, so later runs on this machine reuse it.
 #
 # Prints the kernel build directory on stdout; logs go to stderr.
+# With --cached-only, prints it only if it is built already and otherwise
+# fails without building.
 set -euo pipefail
+
+cached_only=
+[ "${1:-}" = --cached-only ] && cached_only=1
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -36,6 +41,12 @@ key_input() {
 key=$(key_input | sha256sum | cut -c1-16)
 kdir=$CMIS_CACHE/kernel/6.12-$key
 stamp=$kdir/.cmis-fw-built
+
+if [ -n "$cached_only" ]; then
+	[ -f "$stamp" ] && echo "$kdir"
+	[ -f "$stamp" ]
+	exit
+fi
 
 mkdir -p "$CMIS_CACHE/kernel"
 # One build at a time per cache; a second caller waits and then reuses.
@@ -91,4 +102,13 @@ start=$(date +%s)
 kmake -j"$jobs" -s >&2
 log "built in $(($(date +%s) - start)) s"
 touch "$stamp"
+
+# Keep the cache bounded: drop interrupted builds and all but the two
+# most recently built kernels (each tree is about 2 GiB).
+for d in "$CMIS_CACHE"/kernel/6.12-*; do
+	[ "$d" = "$kdir" ] || [ -f "$d/.cmis-fw-built" ] || rm -rf "$d"
+done
+ls -1dt "$CMIS_CACHE"/kernel/6.12-*/.cmis-fw-built | tail -n +3 |
+	while IFS= read -r s; do rm -rf "$(dirname "$s")"; done
+
 echo "$kdir"

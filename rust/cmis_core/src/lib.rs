@@ -7,5 +7,7 @@
 //! no allocation, no I/O and no sleeping: it encodes and decodes bytes and
 //! tells its caller what to read, write or wait for.
 
+#![forbid(unsafe_code)]
+
 pub mod cdb;
 pub mod map;

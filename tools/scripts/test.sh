@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The whole test suite, as run by 'make test' and CI:
+#   setup (idempotent), host unit tests (cargo test), clippy -D warnings,
+#   rustfmt check, test kernel (cached), module build (kernel lints +
+#   clippy, warnings are errors), kselftests in one VM boot.
+# Prints the time of each phase, and last exactly one line
+# "N passed, N failed, N skipped" summing the unit tests, the checks and
+# the VM results. Exits non-zero on any failure.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cd "$top" || exit 1
+mkdir -p out
+log=$top/out/test-logs
+rm -rf "$log"
+mkdir -p "$log"
+
+passed=0 failed=0 skipped=0
+
+phase_start() {
+	phase=$1
+	t0=$(date +%s)
+	printf '== %s\n' "$phase"
+}
+
+phase_end() {
+	printf '== %s: %s (%d s)\n' "$phase" "$1" "$(($(date +%s) - t0))"
+}
+
+# check NAME LOGFILE COMMAND...: a check counts as one test.
+check() {
+	local name=$1 logf=$2
+	shift 2
+	phase_start "$name"
+	if "$@" >"$logf" 2>&1; then
+		passed=$((passed + 1))
+		phase_end ok
+		return 0
+	fi
+	tail -n 40 "$logf"
+	failed=$((failed + 1))
+	phase_end "FAILED (log: ${logf#"$top"/})"
+	return 1
+}
+
+summary() {
+	printf '%d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+check setup "$log/setup.log" "$here/setup.sh" || summary
+
+phase_start "host unit tests"
+cargo test --workspace --color never >"$log/cargo-test.log" 2>&1
+rc=$?
+read -r p f i < <(awk '/^test result:/ { p += $4; f += $6; i += $8 }
+	END { print p + 0, f + 0, i + 0 }' "$log/cargo-test.log")
+passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + i))
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+	failed=$((failed + 1)) # did not build
+	tail -n 40 "$log/cargo-test.log"
+fi
+phase_end "$p passed, $f failed, $i ignored"
+
+check clippy "$log/clippy.log" \
+	cargo clippy --workspace --all-targets --color never -- -D warnings
+check rustfmt "$log/rustfmt.log" sh -c '
+	cargo fmt --all --check &&
+	rustfmt --check --edition 2021 rust/cmis_fw/cmis_fw_main.rs rust/cmis_emu/cmis_emu_main.rs'
+check "test kernel" "$log/kernel.log" "$here/build-kernel.sh" || summary
+check "module build" "$log/modules.log" "$here/build-modules.sh" || summary
+
+phase_start "VM kselftests"
+"$here/vm-test.sh" test 2>&1 | tee "$log/vm.log" | grep -Ev '^[0-9]+ passed, [0-9]+ failed'
+if read -r p f s <"$top/out/vm-test/counts" 2>/dev/null; then
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	phase_end "$p passed, $f failed, $s skipped"
+else
+	failed=$((failed + 1))
+	phase_end "FAILED: no results"
+fi
+
+summary

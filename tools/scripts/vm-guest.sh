@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the test VM (see vm-test.sh): inserts the modules, runs the
+# installed kselftests, unloads the modules, forces a kmemleak scan and
+# leaves everything the host needs in the shared output directory:
+#   ktap.txt     run_kselftest.sh output (KTAP)
+#   dmesg.txt    the kernel log of the whole boot
+#   kmemleak.txt leaks reported after the modules were unloaded
+#   steps.txt    "<step> <exit status>" for the runner's own steps
+#   done         written last; its absence means the guest died
+#
+# Usage: vm-guest.sh OUT_DIR KSELFTEST_INSTALL_DIR MODULE_DIR [MODE]
+# MODE "demo" loads the modules and shows the emulated port instead.
+set -u
+out=$1 ksft=$2 mods=$3 mode=${4:-test}
+
+step() {
+	local name=$1
+	shift
+	"$@"
+	echo "$name $?" >>"$out/steps.txt"
+}
+
+kmemleak=/sys/kernel/debug/kmemleak
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+# Forget what boot itself leaked: only leaks from here on count.
+if [ -w "$kmemleak" ]; then
+	echo scan >"$kmemleak"
+	echo clear >"$kmemleak"
+fi
+
+[ -f "$out/env" ] && . "$out/env"
+export CMIS_FW_MODULE_DIR=$mods
+
+step insmod_cmis_emu insmod "$mods/cmis_emu.ko"
+step insmod_cmis_fw insmod "$mods/cmis_fw.ko"
+
+if [ "$mode" = demo ]; then
+	{
+		echo "# ip -br link"
+		ip -br link
+		for d in /sys/class/net/*; do
+			n=${d##*/}
+			ethtool -i "$n" 2>/dev/null | grep -qx 'driver: cmis_emu' || continue
+			echo "# ethtool -i $n"
+			ethtool -i "$n"
+		done
+		echo "# genl ctrl get name cmis_fw"
+		genl ctrl get name cmis_fw
+	} >"$out/demo.txt" 2>&1
+else
+	(cd "$ksft" && ./run_kselftest.sh) >"$out/ktap.txt" 2>&1
+	echo "run_kselftest $?" >>"$out/steps.txt"
+fi
+
+step rmmod_cmis_fw rmmod cmis_fw
+step rmmod_cmis_emu rmmod cmis_emu
+
+if [ -w "$kmemleak" ]; then
+	# kmemleak only reports objects older than 5 s that two scans in a
+	# row found unreferenced.
+	sleep 6
+	echo scan >"$kmemleak"
+	echo scan >"$kmemleak"
+	cat "$kmemleak" >"$out/kmemleak.txt"
+else
+	echo "kmemleak unavailable" >"$out/kmemleak.txt"
+	echo "kmemleak 1" >>"$out/steps.txt"
+fi
+
+dmesg >"$out/dmesg.txt"
+sync
+touch "$out/done"
