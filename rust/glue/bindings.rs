@@ -20,6 +20,8 @@
     missing_docs,
     unsafe_op_in_unsafe_fn,
     clippy::all,
+    clippy::as_underscore,
+    clippy::undocumented_unsafe_blocks,
     unnecessary_transmutes
 )]
 

@@ -21,9 +21,9 @@ const NAME_SIZE: usize = 16;
 ///
 /// Fails the build if the name does not fit.
 const fn c_name(name: &CStr) -> [c_char; NAME_SIZE] {
-    let bytes = name.as_bytes();
+    let bytes = name.as_bytes_with_nul();
     assert!(
-        bytes.len() < NAME_SIZE,
+        bytes.len() <= NAME_SIZE,
         "generic netlink names have at most 15 bytes"
     );
     let mut out = [0; NAME_SIZE];

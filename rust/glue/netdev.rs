@@ -193,7 +193,7 @@ impl<T: Operations> Registration<T> {
                 .write(data);
             (*d).netdev_ops = &Adapter::<T>::NETDEV_OPS;
             (*d).ethtool_ops = &Adapter::<T>::ETHTOOL_OPS;
-            (*d).flags |= raw::IFF_NOARP;
+            (*d).flags |= raw::net_device_flags_IFF_NOARP;
             raw::cmis_helper_eth_hw_addr_random(d);
         }
         // SAFETY: `dev` is fully set up; `register_netdev` takes RTNL.
