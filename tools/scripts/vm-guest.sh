@@ -50,7 +50,11 @@ if [ "$mode" = demo ]; then
 		genl ctrl get name cmis_fw
 	} >"$out/demo.txt" 2>&1
 else
-	(cd "$ksft" && ./run_kselftest.sh) >"$out/ktap.txt" 2>&1
+	# Append mode: the kselftest runner reopens /dev/stdout (as its
+	# logfile) for the tests' output, and only O_APPEND keeps the two
+	# writers from overwriting each other.
+	: >"$out/ktap.txt"
+	(cd "$ksft" && ./run_kselftest.sh) >>"$out/ktap.txt" 2>&1
 	echo "run_kselftest $?" >>"$out/steps.txt"
 fi
 

@@ -10,4 +10,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cdb;
+pub mod emu;
+pub mod image;
 pub mod map;

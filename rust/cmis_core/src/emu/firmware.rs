@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The emulated module's firmware banks and download state machine.
+//!
+//! Two banks, A and B, and optionally a factory image. Contents are kept
+//! as what a real module would verify them by: length and CRC-32, so the
+//! model needs no storage for the image itself. A download (Start, Write
+//! blocks, Complete) always targets the bank that is not running and marks
+//! it invalid first, so a failed or aborted download never touches the
+//! running image.
+
+use super::super::cdb::Failure;
+use super::super::image::{Crc32, Header, Version};
+
+/// Firmware bank index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BankId {
+    /// Bank A.
+    A = 0,
+    /// Bank B.
+    B = 1,
+}
+
+impl BankId {
+    /// The other bank.
+    pub const fn other(self) -> Self {
+        match self {
+            Self::A => Self::B,
+            Self::B => Self::A,
+        }
+    }
+
+    /// "A" or "B".
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::A => "A",
+            Self::B => "B",
+        }
+    }
+}
+
+/// One firmware bank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bank {
+    /// Holds a complete, verified image.
+    pub valid: bool,
+    /// Version of the image (meaningless when invalid).
+    pub version: Version,
+    /// Length of the image body.
+    pub size: u32,
+    /// CRC-32 of the image body.
+    pub crc: u32,
+}
+
+impl Bank {
+    /// An empty (invalid) bank.
+    pub const EMPTY: Self = Self {
+        valid: false,
+        version: Version::new(0, 0, 0),
+        size: 0,
+        crc: 0,
+    };
+
+    /// A valid bank holding `version`.
+    pub const fn with_version(version: Version) -> Self {
+        Self {
+            valid: true,
+            version,
+            size: 0,
+            crc: 0,
+        }
+    }
+}
+
+/// Failure code 70h: the image is incomplete at Complete.
+pub const FAILURE_IMAGE_INCOMPLETE: Failure = Failure(0x30);
+/// Failure code 71h: the image's CRC does not match at Complete.
+pub const FAILURE_IMAGE_CORRUPT: Failure = Failure(0x31);
+
+/// A download in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Download {
+    /// Bank being written.
+    pub target: BankId,
+    /// Header sent with Start.
+    pub header: Header,
+    /// Body bytes the module expects (image size minus the header).
+    pub expected: u32,
+    /// Body bytes received so far; blocks arrive in order.
+    pub received: u32,
+    crc: Crc32,
+}
+
+/// Firmware state of a module: banks, which one runs, which one is
+/// committed, and the download in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Firmware {
+    /// Banks A and B.
+    pub banks: [Bank; 2],
+    /// The factory (boot) image, if the module has one.
+    pub factory: Option<Version>,
+    /// Bank the module runs.
+    pub running: BankId,
+    /// Bank the module boots after a reset.
+    pub committed: BankId,
+    /// Download in progress.
+    pub download: Option<Download>,
+}
+
+/// Download parameters the module advertises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DownloadRules {
+    /// StartCmdPayloadSize: header bytes sent with Start.
+    pub header_len: u8,
+    /// Largest image body a bank can hold.
+    pub capacity: u32,
+    /// Whether gaps between blocks are allowed (filled with `erased_byte`).
+    pub skip_erased: bool,
+    /// Value of an erased byte.
+    pub erased_byte: u8,
+}
+
+impl Firmware {
+    /// A module running a valid image `version` from bank A, committed,
+    /// with bank B empty.
+    pub const fn new(version: Version) -> Self {
+        Self {
+            banks: [Bank::with_version(version), Bank::EMPTY],
+            factory: None,
+            running: BankId::A,
+            committed: BankId::A,
+            download: None,
+        }
+    }
+
+    /// The bank a bank id names.
+    pub fn bank(&self, id: BankId) -> &Bank {
+        &self.banks[id as usize]
+    }
+
+    fn bank_mut(&mut self, id: BankId) -> &mut Bank {
+        &mut self.banks[id as usize]
+    }
+
+    /// Version of the running image.
+    pub fn active_version(&self) -> Version {
+        self.bank(self.running).version
+    }
+
+    /// Version of the other bank, if it holds a valid image.
+    pub fn inactive_version(&self) -> Option<Version> {
+        let b = self.bank(self.running.other());
+        b.valid.then_some(b.version)
+    }
+
+    /// 0101h Start Firmware Download with an image of `image_size` bytes
+    /// (header included) whose header is `header`.
+    pub fn start(
+        &mut self,
+        rules: &DownloadRules,
+        image_size: u32,
+        header: &[u8],
+    ) -> Result<(), Failure> {
+        let n = rules.header_len as u32;
+        if header.len() != rules.header_len as usize || image_size < n {
+            return Err(Failure::PARAMETER);
+        }
+        let parsed = Header::parse(header).map_err(|_| Failure::PARAMETER)?;
+        let body = image_size - n;
+        if parsed.header_len != rules.header_len || parsed.body_len != body || body > rules.capacity
+        {
+            return Err(Failure::PARAMETER);
+        }
+        // A new Start restarts any download in progress.
+        let target = self.running.other();
+        *self.bank_mut(target) = Bank::EMPTY;
+        if self.committed == target {
+            // The committed image is gone: boot the running one instead.
+            self.committed = self.running;
+        }
+        self.download = Some(Download {
+            target,
+            header: parsed,
+            expected: body,
+            received: 0,
+            crc: Crc32::new(),
+        });
+        Ok(())
+    }
+
+    /// 0103h/0104h: a block of `data` at body offset `address`.
+    pub fn write_block(
+        &mut self,
+        rules: &DownloadRules,
+        address: u32,
+        data: &[u8],
+    ) -> Result<(), Failure> {
+        let d = self.download.as_mut().ok_or(Failure::BAD_STATE)?;
+        let len = u32::try_from(data.len()).map_err(|_| Failure::PARAMETER)?;
+        let end = address.checked_add(len).ok_or(Failure::PARAMETER)?;
+        if data.is_empty() || end > d.expected || address < d.received {
+            return Err(Failure::PARAMETER);
+        }
+        if address > d.received {
+            if !rules.skip_erased {
+                return Err(Failure::PARAMETER);
+            }
+            d.crc
+                .update_repeated(rules.erased_byte, (address - d.received) as usize);
+        }
+        d.crc.update(data);
+        d.received = end;
+        Ok(())
+    }
+
+    /// 0107h Complete Firmware Download: verifies the image and, if it is
+    /// good, makes the target bank valid.
+    pub fn complete(&mut self, rules: &DownloadRules) -> Result<(), Failure> {
+        let mut d = self.download.take().ok_or(Failure::BAD_STATE)?;
+        if d.received < d.expected {
+            if !rules.skip_erased {
+                return Err(FAILURE_IMAGE_INCOMPLETE);
+            }
+            d.crc
+                .update_repeated(rules.erased_byte, (d.expected - d.received) as usize);
+        }
+        if d.crc.value() != d.header.body_crc {
+            return Err(FAILURE_IMAGE_CORRUPT);
+        }
+        *self.bank_mut(d.target) = Bank {
+            valid: true,
+            version: d.header.version,
+            size: d.expected,
+            crc: d.header.body_crc,
+        };
+        Ok(())
+    }
+
+    /// 0102h Abort Firmware Download: the target bank stays invalid.
+    pub fn abort(&mut self) {
+        self.download = None;
+    }
+
+    /// Power lost while a block was being written: the download is gone
+    /// and its target bank is invalid; the running image is untouched.
+    pub fn lose_download(&mut self) {
+        if let Some(d) = self.download.take() {
+            *self.bank_mut(d.target) = Bank::EMPTY;
+        }
+    }
+
+    /// Checks that 0109h Run Firmware Image can run in `mode` and returns
+    /// the bank the module will boot.
+    pub fn run_target(&self, mode: u8) -> Result<BankId, Failure> {
+        match mode {
+            0 | 1 => {
+                let target = self.running.other();
+                if self.bank(target).valid && self.download.is_none() {
+                    Ok(target)
+                } else {
+                    Err(Failure::BAD_STATE)
+                }
+            }
+            2 | 3 => Ok(self.running),
+            _ => Err(Failure::PARAMETER),
+        }
+    }
+
+    /// A reset into `bank` (Run). A download in progress is lost; if the
+    /// bank is not valid the module falls back to the committed bank, then
+    /// to any valid bank, so it always runs a valid image.
+    pub fn boot(&mut self, bank: BankId) {
+        self.lose_download();
+        self.running = if self.bank(bank).valid {
+            bank
+        } else if self.bank(self.committed).valid {
+            self.committed
+        } else {
+            bank.other()
+        };
+    }
+
+    /// 010Ah Commit Firmware Image: the running bank becomes the one booted
+    /// after a reset.
+    pub fn commit(&mut self) {
+        self.committed = self.running;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::image::crc32;
+    use super::*;
+
+    const RULES: DownloadRules = DownloadRules {
+        header_len: 64,
+        capacity: 4096,
+        skip_erased: false,
+        erased_byte: 0xFF,
+    };
+
+    fn image(version: Version, body: &[u8]) -> [u8; 64] {
+        let mut h = [0u8; 64];
+        Header::write(&mut h, 64, &version, body).unwrap();
+        h
+    }
+
+    #[test]
+    fn download_run_commit() {
+        let mut fw = Firmware::new(Version::new(1, 0, 0));
+        let body = [7u8; 300];
+        let v2 = Version::new(2, 0, 5);
+        fw.start(&RULES, 364, &image(v2, &body)).unwrap();
+        assert!(!fw.bank(BankId::B).valid);
+        fw.write_block(&RULES, 0, &body[..116]).unwrap();
+        fw.write_block(&RULES, 116, &body[116..]).unwrap();
+        fw.complete(&RULES).unwrap();
+        assert_eq!(fw.inactive_version(), Some(v2));
+        assert_eq!(fw.bank(BankId::B).crc, crc32(&body));
+        assert_eq!(fw.run_target(0), Ok(BankId::B));
+        fw.boot(BankId::B);
+        assert_eq!(fw.active_version(), v2);
+        assert_eq!(fw.committed, BankId::A);
+        fw.commit();
+        assert_eq!(fw.committed, BankId::B);
+    }
+
+    #[test]
+    fn corrupt_or_short_images_never_become_valid() {
+        let mut fw = Firmware::new(Version::new(1, 0, 0));
+        let body = [7u8; 100];
+        let hdr = image(Version::new(2, 0, 0), &body);
+        fw.start(&RULES, 164, &hdr).unwrap();
+        fw.write_block(&RULES, 0, &body[..50]).unwrap();
+        assert_eq!(fw.complete(&RULES), Err(FAILURE_IMAGE_INCOMPLETE));
+        assert!(!fw.bank(BankId::B).valid);
+        assert_eq!(fw.run_target(0), Err(Failure::BAD_STATE));
+
+        fw.start(&RULES, 164, &hdr).unwrap();
+        let mut bad = body;
+        bad[10] ^= 0x40;
+        fw.write_block(&RULES, 0, &bad).unwrap();
+        assert_eq!(fw.complete(&RULES), Err(FAILURE_IMAGE_CORRUPT));
+        assert!(!fw.bank(BankId::B).valid);
+        assert_eq!(fw.active_version(), Version::new(1, 0, 0));
+    }
+
+    #[test]
+    fn block_rules() {
+        let mut fw = Firmware::new(Version::new(1, 0, 0));
+        assert_eq!(fw.write_block(&RULES, 0, &[1]), Err(Failure::BAD_STATE));
+        let body = [1u8; 200];
+        fw.start(&RULES, 264, &image(Version::new(2, 0, 0), &body))
+            .unwrap();
+        // Gap, overlap, overrun, empty block.
+        assert_eq!(fw.write_block(&RULES, 10, &[1]), Err(Failure::PARAMETER));
+        fw.write_block(&RULES, 0, &body[..100]).unwrap();
+        assert_eq!(fw.write_block(&RULES, 50, &[1]), Err(Failure::PARAMETER));
+        assert_eq!(
+            fw.write_block(&RULES, 100, &[1; 101]),
+            Err(Failure::PARAMETER)
+        );
+        assert_eq!(fw.write_block(&RULES, 100, &[]), Err(Failure::PARAMETER));
+        assert_eq!(
+            fw.write_block(&RULES, u32::MAX, &[1]),
+            Err(Failure::PARAMETER)
+        );
+    }
+
+    #[test]
+    fn erased_blocks_may_be_skipped_when_advertised() {
+        let rules = DownloadRules {
+            skip_erased: true,
+            ..RULES
+        };
+        let mut body = [0xFFu8; 400];
+        body[0..10].fill(3);
+        body[390..].fill(4);
+        let mut fw = Firmware::new(Version::new(1, 0, 0));
+        fw.start(&rules, 464, &image(Version::new(3, 0, 0), &body))
+            .unwrap();
+        fw.write_block(&rules, 0, &body[..10]).unwrap();
+        fw.write_block(&rules, 390, &body[390..]).unwrap();
+        fw.complete(&rules).unwrap();
+        assert!(fw.bank(BankId::B).valid);
+    }
+
+    #[test]
+    fn start_checks_header_and_size() {
+        let mut fw = Firmware::new(Version::new(1, 0, 0));
+        let hdr = image(Version::new(2, 0, 0), &[0; 100]);
+        assert_eq!(fw.start(&RULES, 165, &hdr), Err(Failure::PARAMETER));
+        assert_eq!(fw.start(&RULES, 60, &hdr), Err(Failure::PARAMETER));
+        assert_eq!(fw.start(&RULES, 164, &hdr[..63]), Err(Failure::PARAMETER));
+        let mut bad = hdr;
+        bad[0] = 0;
+        assert_eq!(fw.start(&RULES, 164, &bad), Err(Failure::PARAMETER));
+        let big = image(Version::new(2, 0, 0), &[0; 5000]);
+        assert_eq!(fw.start(&RULES, 5064, &big), Err(Failure::PARAMETER));
+        assert!(fw.download.is_none());
+    }
+
+    #[test]
+    fn lost_download_and_fallback_boot() {
+        let mut fw = Firmware::new(Version::new(1, 0, 0));
+        let body = [9u8; 10];
+        fw.start(&RULES, 74, &image(Version::new(2, 0, 0), &body))
+            .unwrap();
+        fw.write_block(&RULES, 0, &body[..5]).unwrap();
+        fw.lose_download();
+        assert!(!fw.bank(BankId::B).valid);
+        // Booting an invalid bank falls back to the committed one.
+        fw.boot(BankId::B);
+        assert_eq!(fw.running, BankId::A);
+        assert!(fw.bank(fw.running).valid);
+    }
+}

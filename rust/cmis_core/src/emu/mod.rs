@@ -1,0 +1,826 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Model of a CMIS module with CDB firmware update, for the emulator.
+//!
+//! [`Module`] is the whole module as its host sees it over the management
+//! interface: a paged memory map, a CDB engine, firmware banks, a timing
+//! model and fault injection. It is sans-IO like the rest of the core: the
+//! caller passes the current time (nanoseconds from any fixed origin) with
+//! every access and sleeps for the bus time the access returns; nothing
+//! here blocks or allocates. The kernel module (`cmis_emu`) wraps one per
+//! port; host tests drive it with a virtual clock.
+//!
+//! References are to CMIS 5.x as summarised in the project's reference
+//! notes; where the specification leaves behaviour open the choice is
+//! documented here and in `Documentation/emulator.rst`.
+
+mod engine;
+pub mod firmware;
+
+use super::cdb::EPL_FIRST_PAGE;
+use super::image::Version;
+use super::map::{lower, Access, AccessError, PAGE_SIZE, UPPER_START};
+use core::fmt;
+use firmware::{BankId, DownloadRules, Firmware};
+
+/// Time in nanoseconds, from an origin the caller chooses.
+pub type Nanos = u64;
+
+const NS_PER_MS: u64 = 1_000_000;
+
+/// How the module reacts to one access, when it does not complete it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusError {
+    /// The access itself is malformed (page, bank, offset, length or I2C
+    /// address). The kernel adapter answers `EINVAL`.
+    Invalid(AccessError),
+    /// The page is not implemented by this module.
+    UnsupportedPage,
+    /// The module does not acknowledge: it is resetting, busy in
+    /// foreground mode, or told to by fault injection (`EIO`).
+    Nack,
+    /// No module is plugged in (`ENODEV`).
+    Unplugged,
+}
+
+impl fmt::Display for BusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(e) => write!(f, "invalid access: {e}"),
+            Self::UnsupportedPage => f.write_str("page not implemented by the module"),
+            Self::Nack => f.write_str("module did not acknowledge"),
+            Self::Unplugged => f.write_str("no module plugged in"),
+        }
+    }
+}
+
+/// CDB write mechanisms (0041h byte 141).
+pub mod write_mechanism {
+    /// No firmware download.
+    pub const NONE: u8 = 0x00;
+    /// Write Firmware Block LPL (0103h) only.
+    pub const LPL: u8 = 0x01;
+    /// Write Firmware Block EPL (0104h) only.
+    pub const EPL: u8 = 0x10;
+    /// Both.
+    pub const BOTH: u8 = 0x11;
+}
+
+/// Module state (00h:3 bits 3-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModuleState {
+    /// ModuleLowPwr.
+    LowPwr = 1,
+    /// ModulePwrUp.
+    PwrUp = 2,
+    /// ModuleReady.
+    Ready = 3,
+}
+
+/// Everything about a module that a test may want to vary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// SFF-8024 identifier (00h:0).
+    pub identifier: u8,
+    /// CMIS revision (00h:1), e.g. 52h for 5.2.
+    pub revision: u8,
+    /// CDB instances, 1 or 2 (01h:163 bits 7-6); 0 = no CDB.
+    pub cdb_instances: u8,
+    /// Background mode (01h:163 bit 5). In foreground mode the module
+    /// does not acknowledge any access while a command runs.
+    pub background: bool,
+    /// Auto paging across EPL pages (01h:163 bit 4).
+    pub auto_paging: bool,
+    /// CdbMaxPagesEPL code (01h:163 bits 3-0), 0-7.
+    pub epl_pages_code: u8,
+    /// CdbReadWriteLengthExtension (01h:164, 0041h byte 140).
+    pub rw_len_ext: u8,
+    /// 0041h byte 141, see [`write_mechanism`].
+    pub write_mechanism: u8,
+    /// StartCmdPayloadSize (0041h byte 138), at most 112.
+    pub start_payload_size: u8,
+    /// ErasedByte (0041h byte 139).
+    pub erased_byte: u8,
+    /// Erased blocks may be skipped (0041h byte 137 bit 2).
+    pub skip_erased: bool,
+    /// Abort Firmware Download supported (0041h byte 137 bit 0).
+    pub abort_supported: bool,
+    /// MaxDurationCoding (0041h byte 137 bit 3): durations in 10 ms units.
+    pub durations_10x: bool,
+    /// HitlessRestart (0041h byte 143).
+    pub hitless_restart: bool,
+    /// Advertised MaxDurationStart, Abort, Write, Complete, Copy (0041h
+    /// bytes 144-153) in the unit of `durations_10x`.
+    pub max_durations: [u16; 5],
+    /// Advertised MaxCompletionTime in ms (0040h bytes 170-171).
+    pub max_completion_ms: u16,
+    /// CdbMaxBusyTime field (01h:166 bits 6-0).
+    pub max_busy_field: u8,
+    /// Busy time in microseconds of Start, Write (per block), Complete,
+    /// Abort, Run, Commit and every other command.
+    pub busy_us: BusyTimes,
+    /// Management interface unavailable after Run/reset, in ms.
+    pub reset_ms: u32,
+    /// Time spent in LowPwr after a reset before Ready, in ms.
+    pub ready_ms: u32,
+    /// Firmware commands need the host password first.
+    pub password_required: bool,
+    /// The host password (00h:122-125 or 0001h).
+    pub password: u32,
+    /// I2C bus rate in Hz; each access costs 9 bits per byte plus two
+    /// bytes of addressing. 0 = instant.
+    pub bus_hz: u32,
+    /// Largest image body a bank holds.
+    pub bank_capacity: u32,
+}
+
+/// Busy time of each kind of command, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusyTimes {
+    /// 0101h.
+    pub start: u32,
+    /// 0103h/0104h, per block.
+    pub write: u32,
+    /// 0107h.
+    pub complete: u32,
+    /// 0102h.
+    pub abort: u32,
+    /// 0109h (until the reset begins).
+    pub run: u32,
+    /// 010Ah.
+    pub commit: u32,
+    /// Everything else.
+    pub other: u32,
+}
+
+impl Profile {
+    /// A QSFP-DD CMIS 5.2 module with one background CDB instance,
+    /// 16 EPL pages, LPL and EPL writes and instant timing: what Linux 6.12
+    /// needs (see the reference notes, section 5.4) and no more.
+    pub const DEFAULT: Self = Self {
+        identifier: super::map::identifier::QSFP_DD,
+        revision: 0x52,
+        cdb_instances: 1,
+        background: true,
+        auto_paging: false,
+        epl_pages_code: 7,
+        rw_len_ext: 15,
+        write_mechanism: write_mechanism::BOTH,
+        start_payload_size: 64,
+        erased_byte: 0xFF,
+        skip_erased: false,
+        abort_supported: true,
+        durations_10x: false,
+        hitless_restart: false,
+        max_durations: [1000, 100, 100, 3000, 0],
+        max_completion_ms: 3000,
+        max_busy_field: 0,
+        busy_us: BusyTimes {
+            start: 0,
+            write: 0,
+            complete: 0,
+            abort: 0,
+            run: 0,
+            commit: 0,
+            other: 0,
+        },
+        reset_ms: 0,
+        ready_ms: 0,
+        password_required: false,
+        password: 0x0000_1011,
+        bus_hz: 0,
+        bank_capacity: 16 << 20,
+    };
+
+    /// Number of EPL pages the module advertises.
+    pub const fn epl_pages(&self) -> usize {
+        match self.epl_pages_code {
+            0..=4 => self.epl_pages_code as usize,
+            5 => 8,
+            6 => 12,
+            _ => 16,
+        }
+    }
+
+    /// Largest READ/WRITE on an EPL page: 8 * (1 + i), capped at a page
+    /// run of 2048 bytes.
+    pub const fn epl_access_max(&self) -> usize {
+        let n = 8 * (1 + self.rw_len_ext as usize);
+        if n > 2048 {
+            2048
+        } else {
+            n
+        }
+    }
+
+    /// Largest READ/WRITE on page 9Fh: 8 * (1 + min(i, 15)) = 128 at most.
+    pub const fn lpl_access_max(&self) -> usize {
+        let i = if self.rw_len_ext > 15 {
+            15
+        } else {
+            self.rw_len_ext
+        };
+        8 * (1 + i as usize)
+    }
+
+    fn rules(&self) -> DownloadRules {
+        DownloadRules {
+            header_len: self.start_payload_size,
+            capacity: self.bank_capacity,
+            skip_erased: self.skip_erased,
+            erased_byte: self.erased_byte,
+        }
+    }
+
+    /// Checks that the profile describes a module the model can emulate.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.cdb_instances > 2 {
+            return Err("cdb_instances must be 0, 1 or 2");
+        }
+        if self.epl_pages_code > 7 {
+            return Err("epl_pages_code must be 0 to 7");
+        }
+        if self.start_payload_size as usize > super::image::MAX_HEADER_LEN {
+            return Err("start_payload_size must be at most 112");
+        }
+        if !matches!(
+            self.write_mechanism,
+            write_mechanism::NONE
+                | write_mechanism::LPL
+                | write_mechanism::EPL
+                | write_mechanism::BOTH
+        ) {
+            return Err("write_mechanism must be 00h, 01h, 10h or 11h");
+        }
+        if self.max_busy_field > 0x7f {
+            return Err("max_busy_field has 7 bits");
+        }
+        Ok(())
+    }
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Faults to inject; see `Documentation/emulator.rst`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Fail this many of the next commands (matching `fail_command`).
+    pub fail_count: u32,
+    /// Only fail this command id; `None` fails any command.
+    pub fail_command: Option<u16>,
+    /// Result code to fail with (CdbStatus bits 5-0, e.g. 02h for 42h).
+    pub fail_code: u8,
+    /// NACK every access until this time.
+    pub nack_until: Nanos,
+    /// The next command never completes (until reset or unplug).
+    pub hang_next: bool,
+    /// Corrupt RPLLength of the next this-many replies.
+    pub corrupt_reply_len: u32,
+    /// Corrupt RPLChkCode of the next this-many replies.
+    pub corrupt_reply_chk: u32,
+    /// Extra time in ms before the module is Ready after a reset.
+    pub slow_ready_ms: u32,
+    /// Lose power during the next firmware block write: the block's bank
+    /// stays invalid and the module reboots its running image.
+    pub power_loss_on_write: bool,
+}
+
+/// Counters, for debugfs and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Completed reads.
+    pub reads: u64,
+    /// Completed writes.
+    pub writes: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Accesses refused (NACK, unplugged, invalid).
+    pub errors: u64,
+    /// Commands triggered.
+    pub commands: u64,
+    /// Commands that completed with success.
+    pub commands_ok: u64,
+    /// Commands that failed.
+    pub commands_failed: u64,
+    /// Total time commands spent busy, in ns.
+    pub busy_ns: u64,
+    /// Total bus time of all accesses, in ns.
+    pub bus_ns: u64,
+    /// Resets (Run, driver reset, replug).
+    pub resets: u64,
+}
+
+/// One entry of the command log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogEntry {
+    /// When the command was triggered.
+    pub triggered: Nanos,
+    /// How long it was busy.
+    pub busy_ns: u64,
+    /// Command id.
+    pub id: u16,
+    /// Final CdbStatus.
+    pub status: u8,
+    /// LPLLength.
+    pub lpl_len: u8,
+    /// EPLLength.
+    pub epl_len: u16,
+}
+
+/// Number of commands the log keeps.
+pub const LOG_LEN: usize = 32;
+
+/// Where the module is in its reset sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Power {
+    /// Running; `ready_at` is when LowPwr turns into Ready.
+    Up { ready_at: Nanos },
+    /// Reset scheduled (Run's DelayToReset) into `bank`.
+    ResetPending { at: Nanos, bank: BankId },
+    /// Resetting: nothing is acknowledged until `until`.
+    Resetting { until: Nanos },
+    /// Unplugged.
+    Unplugged,
+}
+
+/// A command being executed by the CDB engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pending {
+    instance: usize,
+    id: u16,
+    triggered: Nanos,
+    /// `None`: never completes (fault).
+    done_at: Option<Nanos>,
+}
+
+/// The emulated module.
+#[derive(Clone, Debug)]
+pub struct Module {
+    profile: Profile,
+    lower: [u8; PAGE_SIZE],
+    page00: [u8; PAGE_SIZE],
+    page01: [u8; PAGE_SIZE],
+    /// Page 9Fh of each CDB instance.
+    cdb: [[u8; PAGE_SIZE]; 2],
+    /// Pages A0h-AFh of each CDB instance.
+    epl: [[u8; 16 * PAGE_SIZE]; 2],
+    firmware: Firmware,
+    power: Power,
+    pending: Option<Pending>,
+    /// The host password entered (00h:122-125 or 0001h) matches.
+    unlocked: bool,
+    /// Last value written to the password entry area.
+    entered_password: u32,
+    /// The pending reset (Run in a hitless mode on a module that supports
+    /// it) keeps the management interface up.
+    hitless_pending: bool,
+    /// Faults to inject.
+    pub faults: Faults,
+    counters: Counters,
+    log: [LogEntry; LOG_LEN],
+    log_next: usize,
+}
+
+impl Module {
+    /// A module with `profile`, running a valid image `version` from bank
+    /// A, powered up and Ready at time `now`.
+    pub fn new(profile: Profile, version: Version, now: Nanos) -> Self {
+        let mut m = Self {
+            profile,
+            lower: [0; PAGE_SIZE],
+            page00: [0; PAGE_SIZE],
+            page01: [0; PAGE_SIZE],
+            cdb: [[0; PAGE_SIZE]; 2],
+            epl: [[0; 16 * PAGE_SIZE]; 2],
+            firmware: Firmware::new(version),
+            power: Power::Up { ready_at: now },
+            pending: None,
+            unlocked: false,
+            entered_password: 0,
+            hitless_pending: false,
+            faults: Faults::default(),
+            counters: Counters::default(),
+            log: [LogEntry::default(); LOG_LEN],
+            log_next: 0,
+        };
+        m.init_static_pages();
+        m.power_on(now);
+        m
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Replaces the profile; takes effect as a power cycle at `now` (the
+    /// firmware banks are kept).
+    pub fn set_profile(&mut self, profile: Profile, now: Nanos) {
+        self.profile = profile;
+        self.init_static_pages();
+        self.reset_now(now, self.firmware.committed);
+    }
+
+    /// The firmware banks.
+    pub fn firmware(&self) -> &Firmware {
+        &self.firmware
+    }
+
+    /// Replaces the firmware state (for tests and debugfs set-up); takes
+    /// effect as a power cycle at `now`.
+    pub fn set_firmware(&mut self, firmware: Firmware, now: Nanos) {
+        self.firmware = firmware;
+        self.reset_now(now, self.firmware.committed);
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Clears the counters and the log.
+    pub fn clear_counters(&mut self) {
+        self.counters = Counters::default();
+        self.log = [LogEntry::default(); LOG_LEN];
+        self.log_next = 0;
+    }
+
+    /// The last [`LOG_LEN`] commands, oldest first, without empty slots.
+    pub fn log(&self) -> impl Iterator<Item = &LogEntry> {
+        let (newer, older) = self.log.split_at(self.log_next);
+        older
+            .iter()
+            .chain(newer.iter())
+            .filter(|e| e.triggered != 0 || e.id != 0 || e.status != 0)
+    }
+
+    /// Whether the module is in the middle of a command.
+    pub fn busy(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The module state at `now`, or `None` while resetting or unplugged.
+    pub fn state(&mut self, now: Nanos) -> Option<ModuleState> {
+        self.advance(now);
+        match self.power {
+            Power::Up { ready_at } if now >= ready_at => Some(ModuleState::Ready),
+            Power::Up { .. } | Power::ResetPending { .. } => Some(ModuleState::LowPwr),
+            Power::Resetting { .. } | Power::Unplugged => None,
+        }
+    }
+
+    /// Unplugs the module: every access fails until [`Module::plug`].
+    pub fn unplug(&mut self) {
+        self.pending = None;
+        self.firmware.lose_download();
+        self.power = Power::Unplugged;
+    }
+
+    /// Plugs the module back in at `now`; it boots its committed image.
+    pub fn plug(&mut self, now: Nanos) {
+        if self.power == Power::Unplugged {
+            self.reset_now(now, self.firmware.committed);
+        }
+    }
+
+    /// A hard reset by the host driver (ethtool ETH_RESET_PHY) at `now`:
+    /// the module boots its committed image.
+    pub fn hard_reset(&mut self, now: Nanos) {
+        if self.power != Power::Unplugged {
+            self.reset_now(now, self.firmware.committed);
+        }
+    }
+
+    /// Reads `buf.len()` bytes at `access` at time `now`. Returns the bus
+    /// time the access takes, for the caller to spend.
+    pub fn read(&mut self, now: Nanos, access: &Access, buf: &mut [u8]) -> Result<Nanos, BusError> {
+        let cost = self.bus_cost(access.len);
+        let r = self.check_access(now, access, buf.len(), false);
+        if let Err(e) = r {
+            self.counters.errors += 1;
+            return Err(e);
+        }
+        self.refresh(now);
+        let start = access.offset as usize;
+        if start < UPPER_START as usize {
+            buf.copy_from_slice(&self.lower[start..start + buf.len()]);
+            self.patch_lower_read(start, buf);
+        } else {
+            let page = self.upper(access.bank, access.page)?;
+            let s = start - UPPER_START as usize;
+            buf.copy_from_slice(&page[s..s + buf.len()]);
+        }
+        self.counters.reads += 1;
+        self.counters.bytes_read += buf.len() as u64;
+        self.counters.bus_ns += cost;
+        Ok(cost)
+    }
+
+    /// Writes `data` at `access` at time `now`. Returns the bus time the
+    /// access takes.
+    pub fn write(&mut self, now: Nanos, access: &Access, data: &[u8]) -> Result<Nanos, BusError> {
+        let cost = self.bus_cost(access.len);
+        let r = self.check_access(now, access, data.len(), true);
+        if let Err(e) = r {
+            self.counters.errors += 1;
+            return Err(e);
+        }
+        let start = access.offset as usize;
+        if start < UPPER_START as usize {
+            self.write_lower(start, data);
+        } else {
+            let cdb_page = access.page == super::cdb::CDB_PAGE;
+            let page = self.upper_mut(access.bank, access.page)?;
+            let s = start - UPPER_START as usize;
+            page[s..s + data.len()].copy_from_slice(data);
+            // A write covering CMDID's low byte (129) triggers the command
+            // (trigger method 0 and 1 alike).
+            let end = start + data.len();
+            if cdb_page && start <= 129 && end > 129 {
+                self.trigger(now, access.bank as usize);
+            }
+        }
+        self.counters.writes += 1;
+        self.counters.bytes_written += data.len() as u64;
+        self.counters.bus_ns += cost;
+        Ok(cost)
+    }
+
+    /// Brings time forward to `now`: completes commands, performs resets.
+    pub fn advance(&mut self, now: Nanos) {
+        // Bounded: each step either finishes a phase or stops.
+        for _ in 0..4 {
+            match self.power {
+                Power::ResetPending { at, bank } if now >= at => {
+                    self.begin_reset(at, bank);
+                    continue;
+                }
+                Power::Resetting { until } if now >= until => {
+                    self.power_on(until);
+                    continue;
+                }
+                _ => {}
+            }
+            break;
+        }
+        if let Some(p) = self.pending {
+            if matches!(p.done_at, Some(t) if now >= t) {
+                self.finish_command(p);
+            }
+        }
+    }
+
+    fn bus_cost(&self, len: usize) -> Nanos {
+        if self.profile.bus_hz == 0 {
+            return 0;
+        }
+        // Device address and register offset, then the data; 9 bits each.
+        (len as u64 + 2) * 9 * 1_000_000_000 / self.profile.bus_hz as u64
+    }
+
+    fn check_access(
+        &mut self,
+        now: Nanos,
+        access: &Access,
+        len: usize,
+        write: bool,
+    ) -> Result<(), BusError> {
+        access.validate().map_err(BusError::Invalid)?;
+        if len != access.len {
+            return Err(BusError::Invalid(AccessError::OutOfBounds));
+        }
+        self.advance(now);
+        match self.power {
+            Power::Unplugged => return Err(BusError::Unplugged),
+            Power::Resetting { .. } => return Err(BusError::Nack),
+            _ => {}
+        }
+        if now < self.faults.nack_until {
+            return Err(BusError::Nack);
+        }
+        if self.pending.is_some() && !self.profile.background {
+            // Foreground CDB: the module holds off every access.
+            return Err(BusError::Nack);
+        }
+        if access.offset >= UPPER_START {
+            self.upper(access.bank, access.page)?;
+            if self.is_cdb_page(access.page) {
+                let max = if access.page == super::cdb::CDB_PAGE {
+                    self.profile.lpl_access_max()
+                } else {
+                    self.profile.epl_access_max()
+                };
+                if len > max {
+                    return Err(BusError::Invalid(AccessError::OutOfBounds));
+                }
+                if write && matches!(self.pending, Some(p) if p.instance == access.bank as usize) {
+                    // The instance's message area is the engine's while
+                    // it works.
+                    return Err(BusError::Nack);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_cdb_page(&self, page: u8) -> bool {
+        page == super::cdb::CDB_PAGE || (EPL_FIRST_PAGE..EPL_FIRST_PAGE + 16).contains(&page)
+    }
+
+    fn upper(&self, bank: u8, page: u8) -> Result<&[u8; PAGE_SIZE], BusError> {
+        match page {
+            0x00 if bank == 0 => Ok(&self.page00),
+            0x01 if bank == 0 => Ok(&self.page01),
+            super::cdb::CDB_PAGE if (bank as usize) < self.profile.cdb_instances as usize => {
+                Ok(&self.cdb[bank as usize])
+            }
+            p if p >= EPL_FIRST_PAGE
+                && ((p - EPL_FIRST_PAGE) as usize) < self.profile.epl_pages()
+                && (bank as usize) < self.profile.cdb_instances as usize =>
+            {
+                let i = (p - EPL_FIRST_PAGE) as usize * PAGE_SIZE;
+                self.epl[bank as usize][i..i + PAGE_SIZE]
+                    .try_into()
+                    .map_err(|_| BusError::UnsupportedPage)
+            }
+            _ => Err(BusError::UnsupportedPage),
+        }
+    }
+
+    fn upper_mut(&mut self, bank: u8, page: u8) -> Result<&mut [u8], BusError> {
+        self.upper(bank, page)?;
+        Ok(match page {
+            0x00 => &mut self.page00[..],
+            0x01 => &mut self.page01[..],
+            super::cdb::CDB_PAGE => &mut self.cdb[bank as usize][..],
+            p => {
+                let i = (p - EPL_FIRST_PAGE) as usize * PAGE_SIZE;
+                &mut self.epl[bank as usize][i..i + PAGE_SIZE]
+            }
+        })
+    }
+
+    /// Read side effects of lower memory: byte 8's flags are latched and
+    /// clear on read; the password areas read as zero.
+    fn patch_lower_read(&mut self, start: usize, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            match start + i {
+                o if o == lower::FLAGS as usize => self.lower[o] &= !0xC7,
+                118..=125 => *b = 0,
+                _ => {}
+            }
+        }
+    }
+
+    fn write_lower(&mut self, start: usize, data: &[u8]) {
+        for (i, &b) in data.iter().enumerate() {
+            let o = start + i;
+            match o {
+                // Password entry (U32 BE) and bank/page select are the
+                // only host-writable lower bytes the model implements;
+                // other writes are accepted and ignored, as writes to
+                // read-only registers are.
+                118..=121 => {}
+                122..=125 => self.lower[o] = b,
+                126 | 127 => self.lower[o] = b,
+                31 => self.lower[o] = b,
+                _ => {}
+            }
+        }
+        if start <= 125 && start + data.len() > 122 {
+            self.entered_password = u32::from_be_bytes([
+                self.lower[122],
+                self.lower[123],
+                self.lower[124],
+                self.lower[125],
+            ]);
+            self.unlocked = self.entered_password == self.profile.password;
+        }
+    }
+
+    /// Identity and advertisement pages, which change only with the
+    /// profile.
+    fn init_static_pages(&mut self) {
+        let p = self.profile;
+        self.lower = [0; PAGE_SIZE];
+        self.lower[lower::IDENTIFIER as usize] = p.identifier;
+        self.lower[lower::REVISION as usize] = p.revision;
+        self.lower[lower::MEMORY_MODEL as usize] = 0; // paged
+
+        self.page00 = [0; PAGE_SIZE];
+        let u = &mut self.page00;
+        u[0] = p.identifier;
+        copy_padded(&mut u[1..17], b"CMIS EMULATOR");
+        u[17..20].copy_from_slice(&[0x00, 0x00, 0x00]);
+        copy_padded(&mut u[20..36], b"CMIS-EMU-QSFPDD");
+        copy_padded(&mut u[36..38], b"01");
+        copy_padded(&mut u[38..54], b"EMU0000000000001");
+        copy_padded(&mut u[54..62], b"26010100");
+        let sum = u[0..94].iter().fold(0u8, |s, b| s.wrapping_add(*b));
+        u[94] = sum; // byte 222: checksum of 128-221
+
+        self.page01 = [0; PAGE_SIZE];
+        let a = &mut self.page01;
+        a[163 - 128] = (p.cdb_instances << 6)
+            | (u8::from(p.background) << 5)
+            | (u8::from(p.auto_paging) << 4)
+            | (p.epl_pages_code & 0x0f);
+        a[164 - 128] = p.rw_len_ext;
+        a[165 - 128] = 0; // trigger method 0, CdbExtMaxBusyTime 0
+        a[166 - 128] = p.max_busy_field & 0x7f;
+        self.update_page01_checksum();
+    }
+
+    fn update_page01_checksum(&mut self) {
+        let a = &mut self.page01;
+        a[127] = a[2..127].iter().fold(0u8, |s, b| s.wrapping_add(*b));
+    }
+
+    /// Volatile registers after a reset, and the version fields of the
+    /// image now running.
+    fn power_on(&mut self, now: Nanos) {
+        self.pending = None;
+        self.unlocked = false;
+        self.entered_password = 0;
+        for o in [8usize, 31, 37, 38, 122, 123, 124, 125, 126, 127] {
+            self.lower[o] = 0;
+        }
+        self.cdb = [[0; PAGE_SIZE]; 2];
+        self.update_versions();
+        let ready = now
+            + self.profile.ready_ms as u64 * NS_PER_MS
+            + self.faults.slow_ready_ms as u64 * NS_PER_MS;
+        self.faults.slow_ready_ms = 0;
+        self.power = Power::Up { ready_at: ready };
+        self.set_state_byte(now);
+    }
+
+    fn set_state_byte(&mut self, now: Nanos) {
+        let state = match self.power {
+            Power::Up { ready_at } if now >= ready_at => ModuleState::Ready,
+            _ => ModuleState::LowPwr,
+        };
+        // Bit 0: IntL deasserted.
+        self.lower[lower::MODULE_STATE as usize] = ((state as u8) << 1) | 1;
+    }
+
+    fn update_versions(&mut self) {
+        let active = self.firmware.active_version();
+        self.lower[39] = active.major;
+        self.lower[40] = active.minor;
+        let (maj, min) = match self.firmware.inactive_version() {
+            Some(v) => (v.major, v.minor),
+            None => (0, 0),
+        };
+        self.page01[0] = maj;
+        self.page01[1] = min;
+        // 128-129 are outside the page 01h checksum (130-254).
+    }
+
+    fn reset_now(&mut self, now: Nanos, bank: BankId) {
+        self.begin_reset(now, bank);
+        self.advance(now);
+    }
+
+    fn begin_reset(&mut self, at: Nanos, bank: BankId) {
+        self.counters.resets += 1;
+        self.pending = None;
+        self.firmware.boot(bank);
+        let downtime = if core::mem::take(&mut self.hitless_pending) {
+            0
+        } else {
+            self.profile.reset_ms as u64 * NS_PER_MS
+        };
+        self.power = Power::Resetting {
+            until: at + downtime,
+        };
+    }
+
+    fn log_command(&mut self, entry: LogEntry) {
+        self.log[self.log_next] = entry;
+        self.log_next = (self.log_next + 1) % LOG_LEN;
+    }
+
+    /// Registers that follow time (module state, CDB busy phase) are
+    /// brought up to date before each read.
+    fn refresh(&mut self, now: Nanos) {
+        if let Power::Up { .. } = self.power {
+            self.set_state_byte(now);
+        }
+        self.refresh_busy_status(now);
+    }
+}
+
+fn copy_padded(dst: &mut [u8], src: &[u8]) {
+    dst.fill(b' ');
+    dst[..src.len()].copy_from_slice(src);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of the module model, driven like a host driver would, with a
+//! virtual clock.
+
+use super::super::cdb::{check_code, Command, CommandId, Failure, Status, CDB_PAGE};
+use super::super::image::{Header, Version};
+use super::super::map::Access;
+use super::firmware::BankId;
+use super::*;
+use proptest::prelude::*;
+
+const MS: Nanos = 1_000_000;
+
+/// A minimal host: runs commands against the model, advancing a virtual
+/// clock while it polls.
+struct Host {
+    m: Module,
+    now: Nanos,
+}
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Ok(std::vec::Vec<u8>),
+    Failed(u8),
+    Timeout,
+    Bus(BusError),
+}
+
+impl Host {
+    fn new(profile: Profile) -> Self {
+        Self {
+            m: Module::new(profile, Version::new(1, 0, 0), 1),
+            now: 1,
+        }
+    }
+
+    fn read(&mut self, page: u8, offset: u8, len: usize) -> Result<std::vec::Vec<u8>, BusError> {
+        let mut buf = std::vec![0u8; len];
+        let cost = self
+            .m
+            .read(self.now, &Access::new(page, offset, len), &mut buf)?;
+        self.now += cost;
+        Ok(buf)
+    }
+
+    fn write(&mut self, page: u8, offset: u8, data: &[u8]) -> Result<(), BusError> {
+        let cost = self
+            .m
+            .write(self.now, &Access::new(page, offset, data.len()), data)?;
+        self.now += cost;
+        Ok(())
+    }
+
+    fn byte(&mut self, offset: u8) -> u8 {
+        self.read(0, offset, 1).unwrap()[0]
+    }
+
+    /// Sends `cmd` (with `epl` in pages A0h...), polls until done and
+    /// returns the reply payload.
+    fn run(&mut self, cmd: &Command, epl: &[u8]) -> Outcome {
+        if let Err(e) = self.write(CDB_PAGE, Command::BODY_OFFSET, cmd.body()) {
+            return Outcome::Bus(e);
+        }
+        for (i, chunk) in epl.chunks(128).enumerate() {
+            if let Err(e) = self.write(0xA0 + i as u8, 128, chunk) {
+                return Outcome::Bus(e);
+            }
+        }
+        if let Err(e) = self.write(CDB_PAGE, 128, cmd.trigger()) {
+            return Outcome::Bus(e);
+        }
+        for _ in 0..100_000 {
+            match self.read(0, 37, 1) {
+                Ok(s) => match Status::from_byte(s[0]) {
+                    Status::Success => {
+                        let hdr = self.read(CDB_PAGE, 134, 2).unwrap();
+                        let len = hdr[0] as usize;
+                        let payload = if len > 0 {
+                            self.read(CDB_PAGE, 136, len.min(120)).unwrap()
+                        } else {
+                            std::vec::Vec::new()
+                        };
+                        return Outcome::Ok(payload);
+                    }
+                    Status::Failed(f) => return Outcome::Failed(f.status_byte()),
+                    _ => {}
+                },
+                Err(BusError::Nack) => {}
+                Err(e) => return Outcome::Bus(e),
+            }
+            self.now += MS / 10;
+        }
+        Outcome::Timeout
+    }
+
+    fn cmd(&mut self, id: CommandId, lpl: &[u8]) -> Outcome {
+        self.run(&Command::new(id, lpl, 0).unwrap(), &[])
+    }
+
+    /// Flashes `body` as version `v` with LPL or EPL blocks.
+    fn flash(&mut self, v: Version, body: &[u8], epl: bool) -> Result<(), Outcome> {
+        let n = self.m.profile().start_payload_size as usize;
+        let mut hdr = std::vec![0u8; n];
+        Header::write(&mut hdr, n, &v, body).unwrap();
+        let mut start = std::vec::Vec::new();
+        start.extend_from_slice(&((n + body.len()) as u32).to_be_bytes());
+        start.extend_from_slice(&[0; 4]);
+        start.extend_from_slice(&hdr);
+        expect_ok(self.cmd(CommandId::START_FW_DOWNLOAD, &start))?;
+        let step = if epl { 2048 } else { 116 };
+        for (i, block) in body.chunks(step).enumerate() {
+            let addr = ((i * step) as u32).to_be_bytes();
+            let r = if epl {
+                let c = Command::new(CommandId::WRITE_FW_BLOCK_EPL, &addr, block.len()).unwrap();
+                self.run(&c, block)
+            } else {
+                let mut lpl = addr.to_vec();
+                lpl.extend_from_slice(block);
+                self.cmd(CommandId::WRITE_FW_BLOCK_LPL, &lpl)
+            };
+            expect_ok(r)?;
+        }
+        expect_ok(self.cmd(CommandId::COMPLETE_FW_DOWNLOAD, &[]))
+    }
+
+    /// Run Image as Linux sends it (mode 0, no delay): the module may
+    /// reset before its status can be read, so wait for it to come back
+    /// instead, and report the status it left if it did not reset.
+    fn run_image(&mut self) -> Outcome {
+        self.run_mode(0)
+    }
+
+    fn run_mode(&mut self, mode: u8) -> Outcome {
+        let c = Command::new(CommandId::RUN_FW_IMAGE, &[0, mode, 0, 0], 0).unwrap();
+        let resets = self.m.counters().resets;
+        self.write(CDB_PAGE, 130, c.body()).unwrap();
+        self.write(CDB_PAGE, 128, c.trigger()).unwrap();
+        if !self.wait_ready() {
+            return Outcome::Timeout;
+        }
+        if self.m.counters().resets > resets {
+            return Outcome::Ok(std::vec::Vec::new());
+        }
+        match Status::from_byte(self.byte(37)) {
+            Status::Failed(f) => Outcome::Failed(f.status_byte()),
+            other => panic!("Run neither reset nor failed: {other:?}"),
+        }
+    }
+
+    /// Waits (virtual time) until the module answers and is Ready.
+    fn wait_ready(&mut self) -> bool {
+        for _ in 0..100_000 {
+            if let Ok(b) = self.read(0, 3, 1) {
+                if (b[0] >> 1) & 7 == ModuleState::Ready as u8 {
+                    return true;
+                }
+            }
+            self.now += MS;
+        }
+        false
+    }
+}
+
+fn expect_ok(o: Outcome) -> Result<(), Outcome> {
+    match o {
+        Outcome::Ok(_) => Ok(()),
+        other => Err(other),
+    }
+}
+
+fn body(len: usize, seed: u8) -> std::vec::Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn identity_and_advertisement() {
+    let mut h = Host::new(Profile::DEFAULT);
+    assert_eq!(h.byte(0), 0x18);
+    assert_eq!(h.byte(1), 0x52);
+    assert_eq!(h.byte(2), 0x00);
+    assert_eq!(h.byte(3), 0x07, "Ready, IntL deasserted");
+    assert_eq!(h.read(0, 39, 2).unwrap(), [1, 0]);
+    let adv = h.read(1, 163, 4).unwrap();
+    assert_eq!(adv, [0x67, 0x0F, 0x00, 0x00]);
+    let p01 = h.read(1, 128, 128).unwrap();
+    let sum = p01[2..127].iter().fold(0u8, |s, b| s.wrapping_add(*b));
+    assert_eq!(p01[127], sum, "page 01h checksum");
+    let p00 = h.read(0, 128, 128).unwrap();
+    assert_eq!(&p00[1..14], b"CMIS EMULATOR");
+}
+
+#[test]
+fn feature_replies_match_the_spec_defaults() {
+    let mut h = Host::new(Profile::DEFAULT);
+    let Outcome::Ok(r) = h.cmd(CommandId::FW_MGMT_FEATURES, &[]) else {
+        panic!()
+    };
+    assert_eq!(
+        r,
+        [
+            0x00, 0x01, 0x40, 0xFF, 0x0F, 0x11, 0x00, 0x00, 0x03, 0xE8, 0x00, 0x64, 0x00, 0x64,
+            0x0B, 0xB8, 0x00, 0x00
+        ]
+    );
+    assert_eq!(h.read(CDB_PAGE, 135, 1).unwrap()[0], 0x29, "RPLChkCode");
+    let Outcome::Ok(r) = h.cmd(CommandId::MODULE_FEATURES, &[]) else {
+        panic!()
+    };
+    assert_eq!(r.len(), 36);
+    assert_eq!(r[2], 0x07, "0000h-0002h supported");
+    assert_eq!(r[10], 0x03, "0040h, 0041h supported");
+    assert_eq!(&r[34..36], &[0x0B, 0xB8]);
+    assert_eq!(h.read(CDB_PAGE, 135, 1).unwrap()[0], check_code(&r));
+}
+
+#[test]
+fn completion_flag_is_latched_and_clear_on_read() {
+    let mut h = Host::new(Profile::DEFAULT);
+    assert!(matches!(
+        h.cmd(CommandId::MODULE_FEATURES, &[]),
+        Outcome::Ok(_)
+    ));
+    assert_eq!(h.byte(8) & 0x40, 0x40);
+    assert_eq!(h.byte(8) & 0x40, 0, "cleared by the previous read");
+    // Set on failure too.
+    assert_eq!(h.cmd(CommandId(0x7777), &[]), Outcome::Failed(0x41));
+    assert_eq!(h.byte(8) & 0x40, 0x40);
+}
+
+#[test]
+fn status_codes_for_bad_commands() {
+    let mut h = Host::new(Profile::DEFAULT);
+    assert_eq!(h.cmd(CommandId(0x0050), &[]), Outcome::Failed(0x41));
+    // Bad check code.
+    let c = Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap();
+    let mut body = c.body().to_vec();
+    body[3] ^= 1;
+    h.write(CDB_PAGE, 130, &body).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    assert_eq!(h.byte(37), 0x45);
+    // LPLLength beyond 120.
+    let mut raw = [0u8; 8];
+    raw[0..2].copy_from_slice(&[0x00, 0x40]);
+    raw[4] = 121;
+    raw[5] = check_code(&raw);
+    h.write(CDB_PAGE, 128, &raw).unwrap();
+    assert_eq!(h.byte(37), 0x42);
+    // EPLLength beyond the advertised pages.
+    let mut p = Profile::DEFAULT;
+    p.epl_pages_code = 1;
+    let mut h = Host::new(p);
+    let c = Command::new(CommandId::WRITE_FW_BLOCK_EPL, &[0; 4], 256).unwrap();
+    assert_eq!(h.run(&c, &[]), Outcome::Failed(0x42));
+    // Write block before Start.
+    assert_eq!(
+        h.cmd(CommandId::WRITE_FW_BLOCK_LPL, &[0, 0, 0, 0, 1]),
+        Outcome::Failed(0x47)
+    );
+    assert_eq!(
+        h.cmd(CommandId::COMPLETE_FW_DOWNLOAD, &[]),
+        Outcome::Failed(0x47)
+    );
+    // Run with nothing to run, and a bad mode.
+    assert_eq!(h.run_image(), Outcome::Failed(0x47));
+    assert_eq!(h.run_mode(9), Outcome::Failed(0x42));
+}
+
+#[test]
+fn flash_lpl_and_epl_then_run_and_commit() {
+    for epl in [false, true] {
+        let mut h = Host::new(Profile::DEFAULT);
+        let v2 = Version::new(2, 3, 44).with_text("two");
+        h.flash(v2, &body(5000, 1), epl).unwrap();
+        assert_eq!(h.read(1, 128, 2).unwrap(), [2, 3], "inactive version");
+        assert_eq!(h.run_image(), Outcome::Ok(std::vec::Vec::new()));
+        assert!(h.wait_ready());
+        assert_eq!(h.read(0, 39, 2).unwrap(), [2, 3], "active version");
+        assert_eq!(h.read(1, 128, 2).unwrap(), [1, 0]);
+        assert_eq!(h.m.firmware().committed, BankId::A);
+        assert!(matches!(
+            h.cmd(CommandId::COMMIT_FW_IMAGE, &[]),
+            Outcome::Ok(_)
+        ));
+        assert_eq!(h.m.firmware().committed, BankId::B);
+        // A driver reset boots the committed image.
+        h.m.hard_reset(h.now);
+        assert!(h.wait_ready());
+        assert_eq!(h.read(0, 39, 2).unwrap(), [2, 3]);
+        let Outcome::Ok(info) = h.cmd(CommandId::GET_FW_INFO, &[]) else {
+            panic!()
+        };
+        assert_eq!(info.len(), 110);
+        assert_eq!(info[0], 0x30, "B running + committed; A valid, neither");
+        assert_eq!(info[1], 0x03);
+        assert_eq!(&info[38..42], &[2, 3, 0, 44]);
+        assert_eq!(&info[42..45], b"two");
+    }
+}
+
+#[test]
+fn uncommitted_image_is_dropped_by_a_reset() {
+    let mut h = Host::new(Profile::DEFAULT);
+    h.flash(Version::new(2, 0, 0), &body(300, 2), false)
+        .unwrap();
+    assert!(matches!(h.run_image(), Outcome::Ok(_)));
+    assert!(h.wait_ready());
+    h.m.hard_reset(h.now);
+    assert!(h.wait_ready());
+    assert_eq!(h.read(0, 39, 2).unwrap(), [1, 0]);
+}
+
+#[test]
+fn corrupted_download_keeps_the_running_image() {
+    let mut h = Host::new(Profile::DEFAULT);
+    let b = body(1000, 3);
+    let n = 64;
+    let mut hdr = std::vec![0u8; n];
+    Header::write(&mut hdr, n, &Version::new(9, 9, 9), &b).unwrap();
+    let mut start = ((n + b.len()) as u32).to_be_bytes().to_vec();
+    start.extend_from_slice(&[0; 4]);
+    start.extend_from_slice(&hdr);
+    assert!(matches!(
+        h.cmd(CommandId::START_FW_DOWNLOAD, &start),
+        Outcome::Ok(_)
+    ));
+    let mut bad = b.clone();
+    bad[500] ^= 0xFF;
+    for (i, chunk) in bad.chunks(116).enumerate() {
+        let mut lpl = ((i * 116) as u32).to_be_bytes().to_vec();
+        lpl.extend_from_slice(chunk);
+        assert!(matches!(
+            h.cmd(CommandId::WRITE_FW_BLOCK_LPL, &lpl),
+            Outcome::Ok(_)
+        ));
+    }
+    assert_eq!(
+        h.cmd(CommandId::COMPLETE_FW_DOWNLOAD, &[]),
+        Outcome::Failed(0x71)
+    );
+    assert_eq!(h.run_image(), Outcome::Failed(0x47));
+    assert_eq!(h.read(0, 39, 2).unwrap(), [1, 0]);
+    assert_eq!(h.read(1, 128, 2).unwrap(), [0, 0], "no inactive image");
+}
+
+#[test]
+fn abort_leaves_target_invalid() {
+    let mut h = Host::new(Profile::DEFAULT);
+    h.flash(Version::new(2, 0, 0), &body(200, 4), false)
+        .unwrap();
+    let n = 64;
+    let mut hdr = std::vec![0u8; n];
+    Header::write(&mut hdr, n, &Version::new(3, 0, 0), &[1; 10]).unwrap();
+    let mut start = ((n + 10) as u32).to_be_bytes().to_vec();
+    start.extend_from_slice(&[0; 4]);
+    start.extend_from_slice(&hdr);
+    assert!(matches!(
+        h.cmd(CommandId::START_FW_DOWNLOAD, &start),
+        Outcome::Ok(_)
+    ));
+    assert!(matches!(
+        h.cmd(CommandId::ABORT_FW_DOWNLOAD, &[]),
+        Outcome::Ok(_)
+    ));
+    assert!(!h.m.firmware().bank(BankId::B).valid);
+    let mut p = Profile::DEFAULT;
+    p.abort_supported = false;
+    let mut h = Host::new(p);
+    assert_eq!(
+        h.cmd(CommandId::ABORT_FW_DOWNLOAD, &[]),
+        Outcome::Failed(0x41)
+    );
+}
+
+#[test]
+fn password_gates_firmware_commands() {
+    let mut p = Profile::DEFAULT;
+    p.password_required = true;
+    p.password = 0x1234_5678;
+    let mut h = Host::new(p);
+    assert_eq!(
+        h.cmd(CommandId::QUERY_STATUS, &[0, 0]),
+        Outcome::Ok(std::vec![2, 0])
+    );
+    assert_eq!(
+        h.flash(Version::new(2, 0, 0), &body(10, 0), false),
+        Err(Outcome::Failed(0x46))
+    );
+    h.write(0, 122, &0x1111_1111u32.to_be_bytes()).unwrap();
+    assert_eq!(h.read(0, 122, 4).unwrap(), [0; 4], "write-only");
+    assert_eq!(
+        h.cmd(CommandId::QUERY_STATUS, &[0, 0]),
+        Outcome::Ok(std::vec![2, 0])
+    );
+    h.write(0, 122, &0x1234_5678u32.to_be_bytes()).unwrap();
+    assert_eq!(
+        h.cmd(CommandId::QUERY_STATUS, &[0, 0]),
+        Outcome::Ok(std::vec![2, 1])
+    );
+    h.flash(Version::new(2, 0, 0), &body(10, 0), false).unwrap();
+    // Enter Password (0001h) is the other way in.
+    let mut h = Host::new(p);
+    assert_eq!(
+        h.cmd(CommandId::ENTER_PASSWORD, &[0, 0, 0, 1]),
+        Outcome::Failed(0x46)
+    );
+    assert!(matches!(
+        h.cmd(CommandId::ENTER_PASSWORD, &0x1234_5678u32.to_be_bytes()),
+        Outcome::Ok(_)
+    ));
+    h.flash(Version::new(2, 0, 0), &body(10, 0), false).unwrap();
+    assert_eq!(
+        h.cmd(CommandId::CHANGE_PASSWORD, &[0x80, 0, 0, 0]),
+        Outcome::Failed(0x42)
+    );
+}
+
+#[test]
+fn write_mechanism_limits_commands() {
+    let mut p = Profile::DEFAULT;
+    p.write_mechanism = write_mechanism::LPL;
+    let mut h = Host::new(p);
+    assert_eq!(
+        h.flash(Version::new(2, 0, 0), &body(10, 0), true),
+        Err(Outcome::Failed(0x41))
+    );
+    p.write_mechanism = write_mechanism::EPL;
+    let mut h = Host::new(p);
+    assert_eq!(
+        h.flash(Version::new(2, 0, 0), &body(10, 0), false),
+        Err(Outcome::Failed(0x41))
+    );
+    h.flash(Version::new(2, 0, 0), &body(10, 0), true).unwrap();
+}
+
+#[test]
+fn busy_phases_and_foreground_nack() {
+    let mut p = Profile::DEFAULT;
+    p.busy_us.other = 10_000;
+    let mut h = Host::new(p);
+    let c = Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap();
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    assert_eq!(h.byte(37), 0x81);
+    h.now += 1_500_000;
+    assert_eq!(h.byte(37), 0x82);
+    h.now += 3_000_000;
+    assert_eq!(h.byte(37), 0x83);
+    assert_eq!(
+        h.write(CDB_PAGE, 128, c.trigger()),
+        Err(BusError::Nack),
+        "busy instance"
+    );
+    h.now += 6_000_000;
+    assert_eq!(h.byte(37), 0x01);
+    assert_eq!(h.m.counters().busy_ns, 10_000_000);
+
+    p.background = false;
+    let mut h = Host::new(p);
+    assert_eq!(h.read(1, 163, 1).unwrap()[0] & 0x20, 0);
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    assert_eq!(h.read(0, 37, 1), Err(BusError::Nack));
+    h.now += 10 * MS;
+    assert_eq!(h.byte(37), 0x01);
+}
+
+#[test]
+fn bus_time_follows_the_rate() {
+    let mut p = Profile::DEFAULT;
+    p.bus_hz = 400_000;
+    let mut m = Module::new(p, Version::new(1, 0, 0), 0);
+    let mut buf = [0u8; 126];
+    // (126 + 2) bytes * 9 bits / 400 kHz = 2.88 ms.
+    let cost = m.read(0, &Access::new(0x9F, 130, 126), &mut buf).unwrap();
+    assert_eq!(cost, 2_880_000);
+    assert_eq!(m.counters().bus_ns, 2_880_000);
+}
+
+#[test]
+fn run_resets_with_downtime_and_ready_delay() {
+    let mut p = Profile::DEFAULT;
+    p.reset_ms = 500;
+    p.ready_ms = 200;
+    let mut h = Host::new(p);
+    h.flash(Version::new(2, 0, 0), &body(100, 0), false)
+        .unwrap();
+    let c = Command::new(CommandId::RUN_FW_IMAGE, &[0, 0, 0, 100], 0).unwrap();
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    assert_eq!(h.byte(37), 0x01, "success before the delayed reset");
+    h.now += 100 * MS;
+    assert_eq!(h.read(0, 3, 1), Err(BusError::Nack));
+    h.now += 499 * MS;
+    assert_eq!(h.read(0, 3, 1), Err(BusError::Nack));
+    h.now += MS;
+    assert_eq!(h.byte(3), 0x03, "LowPwr");
+    assert_eq!(h.byte(37), 0x00, "volatile registers reset");
+    h.now += 200 * MS;
+    assert_eq!(h.byte(3), 0x07);
+    assert_eq!(h.read(0, 39, 2).unwrap(), [2, 0]);
+}
+
+#[test]
+fn hitless_run_keeps_management_up() {
+    let mut p = Profile::DEFAULT;
+    p.reset_ms = 500;
+    p.hitless_restart = true;
+    let mut h = Host::new(p);
+    h.flash(Version::new(2, 0, 0), &body(100, 0), false)
+        .unwrap();
+    assert!(matches!(h.run_mode(1), Outcome::Ok(_)));
+    assert_eq!(h.m.counters().errors, 0, "never unavailable");
+    assert_eq!(h.read(0, 39, 2).unwrap(), [2, 0]);
+}
+
+#[test]
+fn injected_faults() {
+    // Fail only a given command, N times, with a given code.
+    let mut h = Host::new(Profile::DEFAULT);
+    h.m.faults.fail_count = 2;
+    h.m.faults.fail_command = Some(0x0103);
+    h.m.faults.fail_code = 0x02;
+    assert!(matches!(
+        h.cmd(CommandId::MODULE_FEATURES, &[]),
+        Outcome::Ok(_)
+    ));
+    assert_eq!(
+        h.flash(Version::new(2, 0, 0), &body(300, 0), false),
+        Err(Outcome::Failed(0x42))
+    );
+    assert_eq!(h.m.faults.fail_count, 1);
+
+    // A command that never completes.
+    let mut h = Host::new(Profile::DEFAULT);
+    h.m.faults.hang_next = true;
+    assert_eq!(h.cmd(CommandId::MODULE_FEATURES, &[]), Outcome::Timeout);
+    h.m.hard_reset(h.now);
+    assert!(matches!(
+        h.cmd(CommandId::MODULE_FEATURES, &[]),
+        Outcome::Ok(_)
+    ));
+
+    // Corrupt reply length and check code, once each.
+    let mut h = Host::new(Profile::DEFAULT);
+    h.m.faults.corrupt_reply_len = 1;
+    h.m.faults.corrupt_reply_chk = 1;
+    let Outcome::Ok(r) = h.cmd(CommandId::FW_MGMT_FEATURES, &[]) else {
+        panic!()
+    };
+    assert_eq!(r.len(), 19);
+    assert_ne!(h.read(CDB_PAGE, 135, 1).unwrap()[0], 0x29);
+    let Outcome::Ok(r) = h.cmd(CommandId::FW_MGMT_FEATURES, &[]) else {
+        panic!()
+    };
+    assert_eq!(r.len(), 18);
+    assert_eq!(h.read(CDB_PAGE, 135, 1).unwrap()[0], 0x29);
+
+    // NACK for a while.
+    let mut h = Host::new(Profile::DEFAULT);
+    h.m.faults.nack_until = h.now + 5 * MS;
+    assert_eq!(h.read(0, 0, 1), Err(BusError::Nack));
+    h.now += 5 * MS;
+    assert_eq!(h.byte(0), 0x18);
+
+    // Unplugged mid-download, plugged back: committed image runs.
+    let mut h = Host::new(Profile::DEFAULT);
+    h.m.unplug();
+    assert_eq!(h.read(0, 0, 1), Err(BusError::Unplugged));
+    h.m.plug(h.now);
+    assert_eq!(h.read(0, 39, 2).unwrap(), [1, 0]);
+
+    // Slow Ready after Run.
+    let mut h = Host::new(Profile::DEFAULT);
+    h.flash(Version::new(2, 0, 0), &body(100, 0), false)
+        .unwrap();
+    h.m.faults.slow_ready_ms = 3000;
+    let start = h.now;
+    assert!(matches!(h.run_image(), Outcome::Ok(_)));
+    assert!(h.now - start >= 3000 * MS);
+
+    // Power loss during a block write.
+    let mut h = Host::new(Profile::DEFAULT);
+    h.m.faults.power_loss_on_write = true;
+    let r = h.flash(Version::new(2, 0, 0), &body(300, 0), false);
+    assert!(r.is_err());
+    assert!(h.wait_ready());
+    assert!(!h.m.firmware().bank(BankId::B).valid);
+    assert_eq!(h.read(0, 39, 2).unwrap(), [1, 0]);
+    assert_eq!(h.m.counters().resets, 1, "the power loss");
+}
+
+#[test]
+fn accesses_are_validated() {
+    let mut h = Host::new(Profile::DEFAULT);
+    assert_eq!(h.read(0x02, 128, 1), Err(BusError::UnsupportedPage));
+    assert_eq!(h.read(0x10, 128, 1), Err(BusError::UnsupportedPage));
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        h.m.read(
+            h.now,
+            &Access {
+                bank: 1,
+                ..Access::new(0x9F, 128, 1)
+            },
+            &mut buf
+        ),
+        Err(BusError::UnsupportedPage),
+        "one CDB instance"
+    );
+    assert!(matches!(h.read(0, 127, 2), Err(BusError::Invalid(_))));
+    let mut p = Profile::DEFAULT;
+    p.rw_len_ext = 0;
+    let mut h = Host::new(p);
+    assert!(matches!(
+        h.write(0xA0, 128, &[0; 9]),
+        Err(BusError::Invalid(_))
+    ));
+    assert!(h.write(0xA0, 128, &[0; 8]).is_ok());
+    assert_eq!(h.m.counters().errors, 1);
+}
+
+#[test]
+fn command_log_keeps_the_last_commands() {
+    let mut h = Host::new(Profile::DEFAULT);
+    for _ in 0..40 {
+        h.cmd(CommandId::MODULE_FEATURES, &[]);
+    }
+    h.cmd(CommandId(0x0050), &[]);
+    let log: std::vec::Vec<_> = h.m.log().collect();
+    assert_eq!(log.len(), LOG_LEN);
+    assert_eq!(log.last().unwrap().id, 0x0050);
+    assert_eq!(log.last().unwrap().status, 0x41);
+    assert_eq!(h.m.counters().commands, 41);
+    assert_eq!(h.m.counters().commands_failed, 1);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Read {
+        page: u8,
+        offset: u8,
+        len: usize,
+    },
+    Write {
+        page: u8,
+        bank: u8,
+        offset: u8,
+        data: std::vec::Vec<u8>,
+    },
+    Wait(u32),
+    HardReset,
+    Unplug,
+    Plug,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let page = prop_oneof![Just(0u8), Just(1), Just(0x9F), 0xA0u8..=0xAF, any::<u8>()];
+    prop_oneof![
+        (page.clone(), any::<u8>(), 0usize..300).prop_map(|(page, offset, len)| Op::Read {
+            page,
+            offset,
+            len
+        }),
+        (
+            page,
+            0u8..3,
+            any::<u8>(),
+            proptest::collection::vec(any::<u8>(), 0..260)
+        )
+            .prop_map(|(page, bank, offset, data)| Op::Write {
+                page,
+                bank,
+                offset,
+                data
+            }),
+        (0u32..5_000_000).prop_map(Op::Wait),
+        Just(Op::HardReset),
+        Just(Op::Unplug),
+        Just(Op::Plug),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Whatever a host writes, the model never panics, never reads or
+    /// writes out of bounds, and always runs a valid image.
+    #[test]
+    fn random_host_traffic_is_harmless(ops in proptest::collection::vec(op(), 1..200)) {
+        let mut p = Profile::DEFAULT;
+        p.busy_us.write = 300;
+        p.reset_ms = 2;
+        let mut m = Module::new(p, Version::new(1, 0, 0), 0);
+        let mut now: Nanos = 0;
+        for op in ops {
+            match op {
+                Op::Read { page, offset, len } => {
+                    let mut buf = std::vec![0u8; len];
+                    let _ = m.read(now, &Access::new(page, offset, len), &mut buf);
+                }
+                Op::Write { page, bank, offset, data } => {
+                    let a = Access { bank, ..Access::new(page, offset, data.len()) };
+                    let _ = m.write(now, &a, &data);
+                }
+                Op::Wait(ns) => now += ns as u64,
+                Op::HardReset => m.hard_reset(now),
+                Op::Unplug => m.unplug(),
+                Op::Plug => m.plug(now),
+            }
+            let fw = m.firmware();
+            prop_assert!(fw.bank(fw.running).valid);
+        }
+    }
+
+    /// Random command messages with valid check codes: every one ends in
+    /// a status, and the running image stays valid.
+    #[test]
+    fn random_commands_complete(cmds in proptest::collection::vec(
+        (prop_oneof![0u16..0x50, 0x0100u16..0x0110, any::<u16>()],
+         proptest::collection::vec(any::<u8>(), 0..120), 0usize..=2048), 1..60)) {
+        let mut h = Host::new(Profile::DEFAULT);
+        for (id, lpl, epl) in cmds {
+            let c = Command::new(CommandId(id), &lpl, epl).unwrap();
+            let o = h.run(&c, &[]);
+            prop_assert!(!matches!(o, Outcome::Timeout | Outcome::Bus(BusError::Invalid(_))), "{:?}", o);
+            h.wait_ready();
+            let fw = h.m.firmware();
+            prop_assert!(fw.bank(fw.running).valid);
+        }
+    }
+}
+
+#[test]
+fn failure_codes_are_described() {
+    assert_eq!(firmware::FAILURE_IMAGE_CORRUPT.status_byte(), 0x71);
+    assert_eq!(
+        Failure(0x31).message(),
+        "command failed (vendor specific code)"
+    );
+}
