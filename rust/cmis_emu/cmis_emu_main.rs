@@ -13,8 +13,14 @@ pub mod cmis_core;
 
 #[path = "../glue/bindings.rs"]
 mod bindings;
+#[path = "../glue/emu_model.rs"]
+pub mod emu_model;
+#[path = "../glue/errno.rs"]
+pub mod errno;
 #[path = "../glue/netdev.rs"]
 pub mod netdev;
+#[path = "../glue/time.rs"]
+pub mod time;
 
 mod port;
 

@@ -1,19 +1,83 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A simulated port: a network device whose ethtool operations are
-//! answered by the emulated module plugged into it.
+//! A simulated port: a network device whose ethtool operations reach the
+//! emulated CMIS module plugged into it.
 
 #![forbid(unsafe_code)]
 
-use crate::netdev::{DrvInfo, Operations, Registration};
-use kernel::{c_str, prelude::*};
+use crate::cmis_core::emu::{BusError, Module, Profile};
+use crate::cmis_core::image::Version;
+use crate::cmis_core::map::{identifier, Access, AccessError};
+use crate::emu_model::new_module;
+use crate::errno::eopnotsupp;
+use crate::netdev::{DrvInfo, ModuleInfo, ModulePage, Operations, Registration};
+use crate::time::{now_ns, sleep_ns};
+use kernel::{c_str, new_mutex, prelude::*, sync::Mutex};
 
 /// Driver name reported by `ethtool -i`.
 const DRIVER_NAME: &str = "cmis_emu";
 
+/// `ETH_RESET_PHY` (include/uapi/linux/ethtool.h): the transceiver.
+const ETH_RESET_PHY: u32 = 1 << 6;
+/// `ETH_MODULE_SFF_8636`: the legacy EEPROM layout closest to CMIS
+/// (lower memory and page 00h), as mlxsw reports for QSFP-DD.
+const ETH_MODULE_SFF_8636: u32 = 0x3;
+/// Size of that legacy view.
+const LEGACY_EEPROM_LEN: u32 = 256;
+
+/// Version of the image every emulated module starts with.
+const INITIAL_VERSION: Version = Version::new(1, 0, 0);
+
 /// State of one port, shared with its ethtool callbacks.
+#[pin_data]
 pub(crate) struct PortData {
     index: u32,
+    /// The module; the lock is the management bus: one access at a time.
+    #[pin]
+    module: Mutex<KBox<Module>>,
+}
+
+impl PortData {
+    fn new(index: u32) -> Result<impl PinInit<Self, Error>> {
+        let module = new_module(Profile::DEFAULT, INITIAL_VERSION, now_ns())?;
+        Ok(try_pin_init!(Self {
+            index,
+            module <- new_mutex!(module, "cmis_emu::PortData::module"),
+        }))
+    }
+
+    /// Runs one access against the module and spends its bus time, with
+    /// the bus (the lock) held.
+    fn access(&self, f: impl FnOnce(&mut Module, u64) -> Result<u64, BusError>) -> Result {
+        let mut module = self.module.lock();
+        match f(&mut module, now_ns()) {
+            Ok(bus_ns) => {
+                sleep_ns(bus_ns);
+                Ok(())
+            }
+            Err(e) => Err(bus_errno(e)),
+        }
+    }
+}
+
+/// The errno a host driver would see for a refused access.
+fn bus_errno(e: BusError) -> Error {
+    match e {
+        BusError::Invalid(_) | BusError::UnsupportedPage => EINVAL,
+        BusError::Nack => EIO,
+        BusError::Unplugged => ENODEV,
+    }
+}
+
+fn access_of(page: &ModulePage, len: usize) -> Result<Access> {
+    Ok(Access {
+        i2c_address: page.i2c_address,
+        bank: page.bank,
+        page: page.page,
+        offset: u8::try_from(page.offset)
+            .map_err(|_| bus_errno(BusError::Invalid(AccessError::OutOfBounds)))?,
+        len,
+    })
 }
 
 #[vtable]
@@ -21,6 +85,58 @@ impl Operations for PortData {
     fn get_drvinfo(data: &Self, info: &mut DrvInfo) {
         info.set_driver(DRIVER_NAME);
         info.set_bus_info(format_args!("{DRIVER_NAME}.{}", data.index));
+        let v = data.module.lock().firmware().active_version();
+        info.set_fw_version(format_args!("{v}"));
+    }
+
+    fn read_module_page(data: &Self, page: &ModulePage, buf: &mut [u8]) -> Result {
+        let access = access_of(page, buf.len())?;
+        data.access(|m, now| m.read(now, &access, buf))
+    }
+
+    fn write_module_page(data: &Self, page: &ModulePage, buf: &[u8]) -> Result {
+        let access = access_of(page, buf.len())?;
+        data.access(|m, now| m.write(now, &access, buf))
+    }
+
+    fn reset(data: &Self, flags: &mut u32) -> Result {
+        if *flags & ETH_RESET_PHY != 0 {
+            data.module.lock().hard_reset(now_ns());
+            *flags &= !ETH_RESET_PHY;
+        }
+        Ok(())
+    }
+
+    fn module_info(data: &Self) -> Result<ModuleInfo> {
+        let mut id = [0u8; 1];
+        data.access(|m, now| m.read(now, &Access::new(0, 0, 1), &mut id))?;
+        if !identifier::is_cmis(id[0]) {
+            return Err(eopnotsupp());
+        }
+        Ok(ModuleInfo {
+            kind: ETH_MODULE_SFF_8636,
+            eeprom_len: LEGACY_EEPROM_LEN,
+        })
+    }
+
+    fn read_module_eeprom(data: &Self, offset: u32, buf: &mut [u8]) -> Result {
+        // The legacy view is lower memory followed by page 00h's upper
+        // half: offsets map one to one onto the 256-byte window.
+        let end = offset
+            .checked_add(buf.len() as u32)
+            .filter(|&e| e <= LEGACY_EEPROM_LEN)
+            .ok_or(EINVAL)?;
+        let mut at = offset;
+        let mut rest = buf;
+        while at < end {
+            let half_end = if at < 128 { 128.min(end) } else { end };
+            let (chunk, tail) = rest.split_at_mut((half_end - at) as usize);
+            let access = Access::new(0, at as u8, chunk.len());
+            data.access(|m, now| m.read(now, &access, chunk))?;
+            at = half_end;
+            rest = tail;
+        }
+        Ok(())
     }
 }
 
@@ -32,8 +148,7 @@ pub(crate) struct Port {
 impl Port {
     /// Creates port number `index` and registers its network device.
     pub(crate) fn new(index: u32) -> Result<Self> {
-        let data = KBox::new(PortData { index }, GFP_KERNEL)?;
-        let netdev = Registration::register(c_str!("cmis%d"), data)?;
+        let netdev = Registration::register(c_str!("cmis%d"), PortData::new(index)?)?;
         pr_info!(
             "port {} registered as {}\n",
             netdev.data().index,

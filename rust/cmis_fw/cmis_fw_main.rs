@@ -17,6 +17,8 @@ pub mod cmis_core;
 
 #[path = "../glue/bindings.rs"]
 mod bindings;
+#[path = "../glue/errno.rs"]
+pub mod errno;
 #[path = "../glue/genl.rs"]
 pub mod genl;
 

@@ -27,7 +27,7 @@ impl Command for FlashAct {
 
     fn doit(info: &mut Info<'_>) -> Result {
         info.set_error_message(c_str!("cmis_fw: firmware flashing is not implemented yet"));
-        Err(Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32)))
+        Err(crate::errno::eopnotsupp())
     }
 }
 

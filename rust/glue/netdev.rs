@@ -14,7 +14,7 @@
 use crate::bindings as raw;
 use core::{fmt, marker::PhantomData, mem::size_of, ptr::NonNull};
 use kernel::{
-    error::{to_result, VTABLE_DEFAULT_ERROR},
+    error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
     ffi::c_char,
     prelude::*,
     str::CStr,
@@ -31,6 +31,60 @@ pub trait Operations: Sized + Send + Sync {
     fn get_drvinfo(_data: &Self, _info: &mut DrvInfo) {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// Reads `buf.len()` bytes of the plug-in module's memory map at
+    /// `page` (`get_module_eeprom_by_page`). The ethtool core has checked
+    /// that the access stays within one half of the 256-byte window.
+    fn read_module_page(_data: &Self, _page: &ModulePage, _buf: &mut [u8]) -> Result {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes `buf` to the plug-in module's memory map at `page`
+    /// (`set_module_eeprom_by_page`; only kernel code writes).
+    fn write_module_page(_data: &Self, _page: &ModulePage, _buf: &[u8]) -> Result {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Resets the components in `flags` (`ETH_RESET_*`); clears the bits
+    /// of the components it did reset.
+    fn reset(_data: &Self, _flags: &mut u32) -> Result {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Type and size of the module EEPROM for the legacy ioctl interface
+    /// (`get_module_info`).
+    fn module_info(_data: &Self) -> Result<ModuleInfo> {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Reads the legacy flat module EEPROM view at `offset`
+    /// (`get_module_eeprom`).
+    fn read_module_eeprom(_data: &Self, _offset: u32, _buf: &mut [u8]) -> Result {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// Where a module memory access goes (`struct ethtool_module_eeprom`
+/// without the buffer).
+#[derive(Clone, Copy, Debug)]
+pub struct ModulePage {
+    /// First byte, 0-255.
+    pub offset: u32,
+    /// Page (for offsets 128 and up).
+    pub page: u8,
+    /// Bank (for banked pages).
+    pub bank: u8,
+    /// 7-bit I2C address.
+    pub i2c_address: u8,
+}
+
+/// Answer to `get_module_info` (`struct ethtool_modinfo`).
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleInfo {
+    /// `ETH_MODULE_*` type.
+    pub kind: u32,
+    /// Size of the legacy EEPROM view.
+    pub eeprom_len: u32,
 }
 
 /// The answer to `ethtool -i` (`struct ethtool_drvinfo`).
@@ -81,6 +135,17 @@ impl DrvInfo {
     }
 }
 
+impl ModulePage {
+    fn of(req: &raw::ethtool_module_eeprom) -> Self {
+        Self {
+            offset: req.offset,
+            page: req.page,
+            bank: req.bank,
+            i2c_address: req.i2c_address,
+        }
+    }
+}
+
 /// The C callbacks and ops tables for driver data `T`.
 struct Adapter<T: Operations>(PhantomData<T>);
 
@@ -116,6 +181,101 @@ impl<T: Operations> Adapter<T> {
 
     /// # Safety
     ///
+    /// Called by the ethtool core with a device registered by
+    /// [`Registration::register`] and a valid request whose `data` points
+    /// to `length` writable bytes.
+    unsafe extern "C" fn get_module_eeprom_by_page_callback(
+        dev: *mut raw::net_device,
+        req: *const raw::ethtool_module_eeprom,
+        _extack: *mut raw::netlink_ext_ack,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: See the function's safety section.
+            let (data, req) = unsafe { (Self::data(dev), &*req) };
+            let page = ModulePage::of(req);
+            // SAFETY: `data` has `length` writable bytes owned by the
+            // caller for the duration of the call.
+            let buf = unsafe { core::slice::from_raw_parts_mut(req.data, req.length as usize) };
+            T::read_module_page(data, &page, buf)?;
+            c_int_of(buf.len())
+        })
+    }
+
+    /// # Safety
+    ///
+    /// As for `get_module_eeprom_by_page_callback`, with `length` readable
+    /// bytes at `data`.
+    unsafe extern "C" fn set_module_eeprom_by_page_callback(
+        dev: *mut raw::net_device,
+        req: *const raw::ethtool_module_eeprom,
+        _extack: *mut raw::netlink_ext_ack,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: See the function's safety section.
+            let (data, req) = unsafe { (Self::data(dev), &*req) };
+            let page = ModulePage::of(req);
+            // SAFETY: `data` has `length` readable bytes.
+            let buf = unsafe { core::slice::from_raw_parts(req.data, req.length as usize) };
+            T::write_module_page(data, &page, buf)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core with a registered device and a valid
+    /// `flags`.
+    unsafe extern "C" fn reset_callback(
+        dev: *mut raw::net_device,
+        flags: *mut u32,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: See the function's safety section.
+            let (data, flags) = unsafe { (Self::data(dev), &mut *flags) };
+            T::reset(data, flags)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core with a registered device and a valid
+    /// `modinfo`.
+    unsafe extern "C" fn get_module_info_callback(
+        dev: *mut raw::net_device,
+        modinfo: *mut raw::ethtool_modinfo,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: See the function's safety section.
+            let (data, modinfo) = unsafe { (Self::data(dev), &mut *modinfo) };
+            let info = T::module_info(data)?;
+            modinfo.type_ = info.kind;
+            modinfo.eeprom_len = info.eeprom_len;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core with a registered device, a valid
+    /// `eeprom` request and `eeprom.len` writable bytes at `buf`.
+    unsafe extern "C" fn get_module_eeprom_callback(
+        dev: *mut raw::net_device,
+        eeprom: *mut raw::ethtool_eeprom,
+        buf: *mut u8,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: See the function's safety section.
+            let (data, eeprom) = unsafe { (Self::data(dev), &*eeprom) };
+            // SAFETY: `buf` has `eeprom.len` writable bytes.
+            let buf = unsafe { core::slice::from_raw_parts_mut(buf, eeprom.len as usize) };
+            T::read_module_eeprom(data, eeprom.offset, buf)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
     /// Called by the networking core with a valid `skb` it hands over to us.
     unsafe extern "C" fn start_xmit_callback(
         skb: *mut raw::sk_buff,
@@ -129,6 +289,31 @@ impl<T: Operations> Adapter<T> {
     const ETHTOOL_OPS: raw::ethtool_ops = raw::ethtool_ops {
         get_drvinfo: if T::HAS_GET_DRVINFO {
             Some(Self::get_drvinfo_callback)
+        } else {
+            None
+        },
+        get_module_eeprom_by_page: if T::HAS_READ_MODULE_PAGE {
+            Some(Self::get_module_eeprom_by_page_callback)
+        } else {
+            None
+        },
+        set_module_eeprom_by_page: if T::HAS_WRITE_MODULE_PAGE {
+            Some(Self::set_module_eeprom_by_page_callback)
+        } else {
+            None
+        },
+        reset: if T::HAS_RESET {
+            Some(Self::reset_callback)
+        } else {
+            None
+        },
+        get_module_info: if T::HAS_MODULE_INFO {
+            Some(Self::get_module_info_callback)
+        } else {
+            None
+        },
+        get_module_eeprom: if T::HAS_READ_MODULE_EEPROM {
+            Some(Self::get_module_eeprom_callback)
         } else {
             None
         },
@@ -165,8 +350,10 @@ unsafe impl<T: Operations> Sync for Registration<T> {}
 
 impl<T: Operations> Registration<T> {
     /// Allocates an Ethernet device named after `name` (a `%d` in it is
-    /// replaced by the first free number), attaches `data` and registers it.
-    pub fn register(name: &CStr, data: KBox<T>) -> Result<Self> {
+    /// replaced by the first free number), attaches the driver data
+    /// initialised by `init` (pinned: it may hold locks) and registers it.
+    pub fn register(name: &CStr, init: impl PinInit<T, Error>) -> Result<Self> {
+        let data = KBox::pin_init(init, GFP_KERNEL)?;
         let priv_size = c_int_of(size_of::<*const T>())?;
         // SAFETY: `name` is a valid NUL-terminated string, `ether_setup` a
         // valid setup function; one TX and one RX queue.
@@ -181,7 +368,9 @@ impl<T: Operations> Registration<T> {
             )
         };
         let dev = NonNull::new(dev).ok_or(ENOMEM)?;
-        let data = KBox::into_raw(data);
+        // SAFETY: The data is only ever used pinned, through shared
+        // references, until `Drop` frees it in place.
+        let data = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
         // SAFETY: `dev` is a freshly allocated, unregistered device nobody
         // else sees yet, with a private area of `priv_size` bytes (suitably
         // aligned for a pointer: NETDEV_ALIGN). The ops tables are

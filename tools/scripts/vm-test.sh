@@ -43,15 +43,21 @@ if [ "$mode" = test ]; then
 	}
 fi
 
+# Host tools the tests run in the guest (same root file system).
+cargo build --release --quiet -p cmis-emu-image
+
 # Settings that reach the guest's tests.
-printf 'export CMIS_FW_SELFTEST_INJECT=%q\n' "${CMIS_FW_SELFTEST_INJECT:-}" >"$out/env"
+{
+	printf 'export CMIS_FW_SELFTEST_INJECT=%q\n' "${CMIS_FW_SELFTEST_INJECT:-}"
+	printf 'export CMIS_FW_BIN_DIR=%q\n' "$top/target/release"
+} >"$out/env"
 
 echo "vm-test: booting $kdir/arch/x86/boot/bzImage (TCG)" >&2
 start=$(date +%s)
 # vng's own exit status is not meaningful without udev in the guest (the
 # script then runs on the console); the guest reports through $out.
 timeout --kill-after=10 "${VM_TIMEOUT:-1500}" \
-	vng --disable-kvm -S -r "$kdir/arch/x86/boot/bzImage" \
+	vng --verbose --disable-kvm -S -r "$kdir/arch/x86/boot/bzImage" \
 		--cpus 2 --memory 2G --rwdir "$out" \
 		--exec "$here/vm-guest.sh $out $out/ksft $top $mode" \
 		</dev/null >"$out/vng.log" 2>&1 || true

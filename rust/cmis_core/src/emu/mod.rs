@@ -390,6 +390,11 @@ pub struct Module {
 impl Module {
     /// A module with `profile`, running a valid image `version` from bank
     /// A, powered up and Ready at time `now`.
+    ///
+    /// The module is several kilobytes, too much for a kernel stack: the
+    /// kernel build leaves this out and allocates the module zeroed, then
+    /// calls [`Module::reinit`].
+    #[cfg(not(MODULE))]
     pub fn new(profile: Profile, version: Version, now: Nanos) -> Self {
         let mut m = Self {
             profile,
@@ -409,9 +414,25 @@ impl Module {
             log: [LogEntry::default(); LOG_LEN],
             log_next: 0,
         };
-        m.init_static_pages();
-        m.power_on(now);
+        m.reinit(profile, version, now);
         m
+    }
+
+    /// Turns `self`, whatever its state (all zeroes included), into what
+    /// [`Module::new`] returns, in place and without large temporaries.
+    pub fn reinit(&mut self, profile: Profile, version: Version, now: Nanos) {
+        self.profile = profile;
+        self.cdb.iter_mut().for_each(|p| p.fill(0));
+        self.epl.iter_mut().for_each(|p| p.fill(0));
+        self.firmware = Firmware::new(version);
+        self.pending = None;
+        self.unlocked = false;
+        self.entered_password = 0;
+        self.hitless_pending = false;
+        self.faults = Faults::default();
+        self.clear_counters();
+        self.init_static_pages();
+        self.power_on(now);
     }
 
     /// The profile.
@@ -447,7 +468,7 @@ impl Module {
     /// Clears the counters and the log.
     pub fn clear_counters(&mut self) {
         self.counters = Counters::default();
-        self.log = [LogEntry::default(); LOG_LEN];
+        self.log.fill(LogEntry::default());
         self.log_next = 0;
     }
 
@@ -536,9 +557,10 @@ impl Module {
             self.write_lower(start, data);
         } else {
             let cdb_page = access.page == super::cdb::CDB_PAGE;
-            let page = self.upper_mut(access.bank, access.page)?;
             let s = start - UPPER_START as usize;
-            page[s..s + data.len()].copy_from_slice(data);
+            if let Some(page) = self.upper_mut(access.bank, access.page)? {
+                page[s..s + data.len()].copy_from_slice(data);
+            }
             // A write covering CMDID's low byte (129) triggers the command
             // (trigger method 0 and 1 alike).
             let end = start + data.len();
@@ -637,6 +659,9 @@ impl Module {
         match page {
             0x00 if bank == 0 => Ok(&self.page00),
             0x01 if bank == 0 => Ok(&self.page01),
+            // Thresholds and lane status pages: present (ethtool -m reads
+            // them) but not modelled, all zero.
+            0x02 | 0x10 | 0x11 if bank == 0 => Ok(&ZERO_PAGE),
             super::cdb::CDB_PAGE if (bank as usize) < self.profile.cdb_instances as usize => {
                 Ok(&self.cdb[bank as usize])
             }
@@ -653,9 +678,12 @@ impl Module {
         }
     }
 
-    fn upper_mut(&mut self, bank: u8, page: u8) -> Result<&mut [u8], BusError> {
+    /// The writable storage of a page, `None` for pages whose writes are
+    /// ignored.
+    fn upper_mut(&mut self, bank: u8, page: u8) -> Result<Option<&mut [u8]>, BusError> {
         self.upper(bank, page)?;
-        Ok(match page {
+        Ok(Some(match page {
+            0x02 | 0x10 | 0x11 => return Ok(None),
             0x00 => &mut self.page00[..],
             0x01 => &mut self.page01[..],
             super::cdb::CDB_PAGE => &mut self.cdb[bank as usize][..],
@@ -663,7 +691,7 @@ impl Module {
                 let i = (p - EPL_FIRST_PAGE) as usize * PAGE_SIZE;
                 &mut self.epl[bank as usize][i..i + PAGE_SIZE]
             }
-        })
+        }))
     }
 
     /// Read side effects of lower memory: byte 8's flags are latched and
@@ -708,13 +736,13 @@ impl Module {
     /// profile.
     fn init_static_pages(&mut self) {
         let p = self.profile;
-        self.lower = [0; PAGE_SIZE];
+        self.lower.fill(0);
         self.lower[lower::IDENTIFIER as usize] = p.identifier;
         self.lower[lower::REVISION as usize] = p.revision;
         self.lower[lower::MEMORY_MODEL as usize] = 0; // paged
 
-        self.page00 = [0; PAGE_SIZE];
         let u = &mut self.page00;
+        u.fill(0);
         u[0] = p.identifier;
         copy_padded(&mut u[1..17], b"CMIS EMULATOR");
         u[17..20].copy_from_slice(&[0x00, 0x00, 0x00]);
@@ -725,8 +753,8 @@ impl Module {
         let sum = u[0..94].iter().fold(0u8, |s, b| s.wrapping_add(*b));
         u[94] = sum; // byte 222: checksum of 128-221
 
-        self.page01 = [0; PAGE_SIZE];
         let a = &mut self.page01;
+        a.fill(0);
         a[163 - 128] = (p.cdb_instances << 6)
             | (u8::from(p.background) << 5)
             | (u8::from(p.auto_paging) << 4)
@@ -751,7 +779,7 @@ impl Module {
         for o in [8usize, 31, 37, 38, 122, 123, 124, 125, 126, 127] {
             self.lower[o] = 0;
         }
-        self.cdb = [[0; PAGE_SIZE]; 2];
+        self.cdb.iter_mut().for_each(|p| p.fill(0));
         self.update_versions();
         let ready = now
             + self.profile.ready_ms as u64 * NS_PER_MS
@@ -816,6 +844,8 @@ impl Module {
         self.refresh_busy_status(now);
     }
 }
+
+static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
 fn copy_padded(dst: &mut [u8], src: &[u8]) {
     dst.fill(b' ');

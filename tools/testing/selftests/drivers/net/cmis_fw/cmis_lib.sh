@@ -57,3 +57,44 @@ require_module() {
 		exit "$KSFT_SKIP"
 	fi
 }
+
+# Skips the test unless ethtool can flash module firmware (>= 6.11).
+require_ethtool_flash() {
+	if ! ethtool --help 2>&1 | grep -q -- --flash-module-firmware; then
+		ktap_skip_all "ethtool lacks --flash-module-firmware"
+		exit "$KSFT_SKIP"
+	fi
+}
+
+# The image tool: tools/cmis-emu-image, built on the host
+# (CMIS_FW_BIN_DIR names its directory).
+image_tool=${CMIS_FW_BIN_DIR:-}/cmis-emu-image
+
+require_image_tool() {
+	if [ ! -x "$image_tool" ]; then
+		ktap_skip_all "cmis-emu-image not found (set CMIS_FW_BIN_DIR)"
+		exit "$KSFT_SKIP"
+	fi
+}
+
+# Points the firmware loader at a private directory (removed on exit);
+# make_image writes there and firmware names are relative to it.
+use_firmware_dir() {
+	fw_dir=$(mktemp -d)
+	fw_path_param=/sys/module/firmware_class/parameters/path
+	fw_path_saved=$(cat "$fw_path_param")
+	printf '%s' "$fw_dir" >"$fw_path_param"
+	trap 'printf "%s" "$fw_path_saved" >"$fw_path_param"; rm -rf "$fw_dir"' EXIT
+}
+
+# make_image NAME ARGS...: an image in the firmware directory.
+make_image() {
+	local name=$1
+	shift
+	"$image_tool" "$@" "$fw_dir/$name"
+}
+
+# module_fw_version PORT Active|Inactive: MAJOR.MINOR as ethtool -m shows.
+module_fw_version() {
+	ethtool -m "$1" | sed -n "s/^[[:space:]]*$2 firmware version[[:space:]]*: *//p"
+}
