@@ -37,17 +37,34 @@ step insmod_cmis_emu insmod "$mods/cmis_emu.ko"
 step insmod_cmis_fw insmod "$mods/cmis_fw.ko"
 
 if [ "$mode" = demo ]; then
+	# Show the emulated port, flash it with the kernel's own flasher
+	# through unmodified ethtool, and show the version change.
+	run() {
+		echo "# $*"
+		"$@" 2>&1
+		echo
+	}
 	{
-		echo "# ip -br link"
-		ip -br link
+		port=
 		for d in /sys/class/net/*; do
-			n=${d##*/}
-			ethtool -i "$n" 2>/dev/null | grep -qx 'driver: cmis_emu' || continue
-			echo "# ethtool -i $n"
-			ethtool -i "$n"
+			ethtool -i "${d##*/}" 2>/dev/null | grep -qx 'driver: cmis_emu' &&
+				{ port=${d##*/}; break; }
 		done
-		echo "# genl ctrl get name cmis_fw"
-		genl ctrl get name cmis_fw
+		run ip -br link show "$port"
+		run ethtool -i "$port"
+		run genl ctrl get name cmis_fw
+		fw=$(mktemp -d)
+		printf '%s' "$fw" >/sys/module/firmware_class/parameters/path
+		run "$CMIS_FW_BIN_DIR/cmis-emu-image" --version 2.1.0 --text demo \
+			--size 65536 "$fw/demo-2.1.0.bin"
+		echo "# ethtool -m $port | grep 'firmware version'"
+		ethtool -m "$port" | grep 'firmware version'
+		echo
+		run ethtool --flash-module-firmware "$port" file demo-2.1.0.bin
+		echo "# ethtool -m $port | grep 'firmware version'"
+		ethtool -m "$port" | grep 'firmware version'
+		echo
+		run ethtool -i "$port"
 	} >"$out/demo.txt" 2>&1
 else
 	# Append mode: the kselftest runner reopens /dev/stdout (as its
