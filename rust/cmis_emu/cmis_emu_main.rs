@@ -6,13 +6,15 @@
 //! `net_device` whose ethtool operations reach an emulated module. The
 //! module model itself lives in the kernel-independent `cmis_core`.
 
-use kernel::prelude::*;
+use kernel::{c_str, prelude::*, sync::Arc};
 
 #[path = "../cmis_core/src/lib.rs"]
 pub mod cmis_core;
 
 #[path = "../glue/bindings.rs"]
 mod bindings;
+#[path = "../glue/debugfs.rs"]
+pub mod debugfs;
 #[path = "../glue/emu_model.rs"]
 pub mod emu_model;
 #[path = "../glue/errno.rs"]
@@ -22,6 +24,7 @@ pub mod netdev;
 #[path = "../glue/time.rs"]
 pub mod time;
 
+mod controls;
 mod port;
 
 module! {
@@ -33,13 +36,29 @@ module! {
 }
 
 struct CmisEmu {
-    _ports: KVec<port::Port>,
+    ports: Arc<controls::Ports>,
 }
 
 impl kernel::Module for CmisEmu {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let mut ports = KVec::new();
-        ports.push(port::Port::new(0)?, GFP_KERNEL)?;
-        Ok(Self { _ports: ports })
+        let ports = controls::Ports::new()?;
+        let mut root = debugfs::Dir::create(c_str!("cmis_emu"));
+        for attr in controls::ROOT_FILES.iter() {
+            root.file(&ports, attr)?;
+        }
+        ports.attach(root.finish()?);
+        // One port to start with; more through debugfs.
+        if let Err(e) = ports.add(1) {
+            ports.shutdown();
+            return Err(e);
+        }
+        Ok(Self { ports })
+    }
+}
+
+impl Drop for CmisEmu {
+    fn drop(&mut self) {
+        // Breaks the cycle root directory -> file -> ports -> root.
+        self.ports.shutdown();
     }
 }

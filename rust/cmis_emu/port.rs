@@ -8,11 +8,18 @@
 use crate::cmis_core::emu::{BusError, Module, Profile};
 use crate::cmis_core::image::Version;
 use crate::cmis_core::map::{identifier, Access, AccessError};
+use crate::controls::add_port_files;
+use crate::debugfs::Dir;
 use crate::emu_model::new_module;
 use crate::errno::eopnotsupp;
 use crate::netdev::{DrvInfo, ModuleInfo, ModulePage, Operations, Registration};
 use crate::time::{now_ns, sleep_ns};
-use kernel::{c_str, new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    c_str, fmt, new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{Arc, Mutex},
+};
 
 /// Driver name reported by `ethtool -i`.
 const DRIVER_NAME: &str = "cmis_emu";
@@ -28,22 +35,23 @@ const LEGACY_EEPROM_LEN: u32 = 256;
 /// Version of the image every emulated module starts with.
 const INITIAL_VERSION: Version = Version::new(1, 0, 0);
 
+/// The emulated module of a port; the lock is the management bus: one
+/// access at a time.
+pub(crate) type ModuleCell = Mutex<KBox<Module>>;
+
 /// State of one port, shared with its ethtool callbacks.
-#[pin_data]
 pub(crate) struct PortData {
     index: u32,
-    /// The module; the lock is the management bus: one access at a time.
-    #[pin]
-    module: Mutex<KBox<Module>>,
+    module: Arc<ModuleCell>,
 }
 
 impl PortData {
-    fn new(index: u32) -> Result<impl PinInit<Self, Error>> {
+    fn new(index: u32) -> Result<Self> {
         let module = new_module(Profile::DEFAULT, INITIAL_VERSION, now_ns())?;
-        Ok(try_pin_init!(Self {
+        Ok(Self {
             index,
-            module <- new_mutex!(module, "cmis_emu::PortData::module"),
-        }))
+            module: Arc::pin_init(new_mutex!(module, "cmis_emu::PortData::module"), GFP_KERNEL)?,
+        })
     }
 
     /// Runs one access against the module and spends its bus time, with
@@ -142,19 +150,33 @@ impl Operations for PortData {
 
 /// A registered port.
 pub(crate) struct Port {
+    // Declared first, dropped first: no control file reaches the module
+    // while the device goes away.
+    _dir: Dir,
     netdev: Registration<PortData>,
 }
 
 impl Port {
-    /// Creates port number `index` and registers its network device.
-    pub(crate) fn new(index: u32) -> Result<Self> {
-        let netdev = Registration::register(c_str!("cmis%d"), PortData::new(index)?)?;
+    /// Creates port number `index`, its control directory `port<index>`
+    /// in `parent`, and registers its network device.
+    pub(crate) fn new(index: u32, parent: &Dir) -> Result<Self> {
+        let data = PortData::new(index)?;
+        let name = CString::try_from_fmt(fmt!("port{index}"))?;
+        let mut dir = parent.subdir(&name);
+        add_port_files(&mut dir, &data.module)?;
+        let dir = dir.finish()?;
+        let netdev = Registration::register(c_str!("cmis%d"), data)?;
         pr_info!(
             "port {} registered as {}\n",
             netdev.data().index,
             netdev.name()
         );
-        Ok(Self { netdev })
+        Ok(Self { _dir: dir, netdev })
+    }
+
+    /// The port's number.
+    pub(crate) fn index(&self) -> u32 {
+        self.netdev.data().index
     }
 }
 

@@ -13,3 +13,4 @@ pub mod cdb;
 pub mod emu;
 pub mod image;
 pub mod map;
+pub mod text;

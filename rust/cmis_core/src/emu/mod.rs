@@ -422,6 +422,7 @@ impl Module {
     /// [`Module::new`] returns, in place and without large temporaries.
     pub fn reinit(&mut self, profile: Profile, version: Version, now: Nanos) {
         self.profile = profile;
+        self.lower.fill(0);
         self.cdb.iter_mut().for_each(|p| p.fill(0));
         self.epl.iter_mut().for_each(|p| p.fill(0));
         self.firmware = Firmware::new(version);
@@ -440,12 +441,15 @@ impl Module {
         &self.profile
     }
 
-    /// Replaces the profile; takes effect as a power cycle at `now` (the
-    /// firmware banks are kept).
-    pub fn set_profile(&mut self, profile: Profile, now: Nanos) {
+    /// Replaces the profile at once, as if the module had always had it:
+    /// the identity and advertisement pages change, the firmware, the
+    /// power state and a command in progress do not.
+    pub fn set_profile(&mut self, profile: Profile) -> Result<(), &'static str> {
+        profile.validate()?;
         self.profile = profile;
         self.init_static_pages();
-        self.reset_now(now, self.firmware.committed);
+        self.update_versions();
+        Ok(())
     }
 
     /// The firmware banks.
@@ -494,6 +498,11 @@ impl Module {
             Power::Up { .. } | Power::ResetPending { .. } => Some(ModuleState::LowPwr),
             Power::Resetting { .. } | Power::Unplugged => None,
         }
+    }
+
+    /// Whether a module is plugged in.
+    pub fn is_plugged(&self) -> bool {
+        self.power != Power::Unplugged
     }
 
     /// Unplugs the module: every access fails until [`Module::plug`].
@@ -736,7 +745,6 @@ impl Module {
     /// profile.
     fn init_static_pages(&mut self) {
         let p = self.profile;
-        self.lower.fill(0);
         self.lower[lower::IDENTIFIER as usize] = p.identifier;
         self.lower[lower::REVISION as usize] = p.revision;
         self.lower[lower::MEMORY_MODEL as usize] = 0; // paged

@@ -468,6 +468,24 @@ fn busy_phases_and_foreground_nack() {
 }
 
 #[test]
+fn profile_changes_keep_the_running_state() {
+    let mut h = Host::new(Profile::DEFAULT);
+    h.flash(Version::new(2, 0, 0), &body(100, 0), false)
+        .unwrap();
+    let mut p = Profile::DEFAULT;
+    p.revision = 0x40;
+    p.identifier = 0x19;
+    p.epl_pages_code = 3;
+    h.m.set_profile(p).unwrap();
+    assert_eq!(h.read(0, 0, 2).unwrap(), [0x19, 0x40]);
+    assert_eq!(h.read(1, 163, 1).unwrap()[0], 0x63);
+    assert_eq!(h.read(1, 128, 2).unwrap(), [2, 0], "inactive version kept");
+    assert_eq!(h.byte(3), 0x07);
+    p.epl_pages_code = 9;
+    assert!(h.m.set_profile(p).is_err());
+}
+
+#[test]
 fn bus_time_follows_the_rate() {
     let mut p = Profile::DEFAULT;
     p.bus_hz = 400_000;

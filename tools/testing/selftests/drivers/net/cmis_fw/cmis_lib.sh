@@ -98,3 +98,21 @@ make_image() {
 module_fw_version() {
 	ethtool -m "$1" | sed -n "s/^[[:space:]]*$2 firmware version[[:space:]]*: *//p"
 }
+
+EMU_DEBUGFS=/sys/kernel/debug/cmis_emu
+
+# The port numbered INDEX (its bus-info is cmis_emu.INDEX).
+emu_port_by_index() {
+	local d
+	for d in /sys/class/net/*; do
+		ethtool -i "${d##*/}" 2>/dev/null | grep -qx "bus-info: cmis_emu\.$1" &&
+			{ echo "${d##*/}"; return; }
+	done
+}
+
+# The debugfs directory of PORT.
+emu_port_dir() {
+	local bus
+	bus=$(ethtool -i "$1" | sed -n 's/^bus-info: cmis_emu\.//p')
+	echo "$EMU_DEBUGFS/port$bus"
+}

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The emulator's debugfs interface, `/sys/kernel/debug/cmis_emu/`:
+//! port creation and removal, and per port (`port<N>/`) every setting of
+//! the emulated module, fault injection, and read-only views of its
+//! firmware banks, counters and command log. Documented in
+//! `Documentation/emulator.rst`.
+
+#![forbid(unsafe_code)]
+
+use crate::cmis_core::emu::{Module, ModuleState};
+use crate::cmis_core::text::{parse_bool, parse_u32, parse_uint};
+use crate::debugfs::{Attribute, Dir, DirBuilder, Writer};
+use crate::port::{ModuleCell, Port};
+use crate::time::now_ns;
+use core::fmt::Write;
+use kernel::{c_str, new_mutex, prelude::*, sync::Arc, sync::Mutex};
+
+/// Most ports one emulator instance creates.
+const MAX_PORTS: usize = 1024;
+
+/// The set of ports, behind the `new_port` and `del_port` files.
+#[pin_data]
+pub(crate) struct Ports {
+    #[pin]
+    inner: Mutex<PortsInner>,
+}
+
+struct PortsInner {
+    /// Slots of removed ports are `None` and reused.
+    ports: KVec<Option<Port>>,
+    next_index: u32,
+    /// Where port directories go; `None` once shut down.
+    root: Option<Dir>,
+}
+
+impl Ports {
+    /// An empty set whose port directories go under `root` (given later,
+    /// once its own files exist: see [`Ports::attach`]).
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Self {
+                inner <- new_mutex!(
+                    PortsInner {
+                        ports: KVec::new(),
+                        next_index: 0,
+                        root: None,
+                    },
+                    "cmis_emu::Ports::inner"
+                ),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Starts creating ports, their directories under `root`.
+    pub(crate) fn attach(&self, root: Dir) {
+        self.inner.lock().root = Some(root);
+    }
+
+    /// Creates `count` ports.
+    pub(crate) fn add(&self, count: u32) -> Result {
+        let mut inner = self.inner.lock();
+        for _ in 0..count {
+            let free = inner.ports.iter().position(|p| p.is_none());
+            if free.is_none() && inner.ports.len() >= MAX_PORTS {
+                return Err(ENOSPC);
+            }
+            let root = inner.root.as_ref().ok_or(ENODEV)?;
+            let index = inner.next_index;
+            let port = Port::new(index, root)?;
+            match free {
+                Some(slot) => inner.ports[slot] = Some(port),
+                None => inner.ports.push(Some(port), GFP_KERNEL)?,
+            }
+            inner.next_index += 1;
+        }
+        Ok(())
+    }
+
+    /// Removes the port numbered `index`.
+    pub(crate) fn remove(&self, index: u32) -> Result {
+        let mut inner = self.inner.lock();
+        let port = inner
+            .ports
+            .iter_mut()
+            .find(|p| p.as_ref().is_some_and(|p| p.index() == index))
+            .and_then(Option::take)
+            .ok_or(ENOENT)?;
+        // Unregistering may wait for users of the device: not under the
+        // lock of the whole set.
+        drop(inner);
+        drop(port);
+        Ok(())
+    }
+
+    /// Removes every port and stops creating new ones.
+    pub(crate) fn shutdown(&self) {
+        let (ports, root) = {
+            let mut inner = self.inner.lock();
+            (core::mem::take(&mut inner.ports), inner.root.take())
+        };
+        // Ports (and their directories) go before the root directory.
+        drop(ports);
+        drop(root);
+    }
+}
+
+/// Files of the emulator's root directory.
+pub(crate) static ROOT_FILES: [Attribute<Ports>; 2] = [
+    Attribute {
+        name: c_str!("new_port"),
+        show: |ports, w| {
+            let inner = ports.inner.lock();
+            writeln!(w, "{}", inner.ports.iter().flatten().count())
+        },
+        store: Some(|ports, s| {
+            let count = if s.is_empty() {
+                1
+            } else {
+                parse_u32(s).ok_or(EINVAL)?
+            };
+            ports.add(count)
+        }),
+    },
+    Attribute {
+        name: c_str!("del_port"),
+        show: |ports, w| {
+            let inner = ports.inner.lock();
+            for p in inner.ports.iter().flatten() {
+                writeln!(w, "{}", p.index())?;
+            }
+            Ok(())
+        },
+        store: Some(|ports, s| ports.remove(parse_u32(s).ok_or(EINVAL)?)),
+    },
+];
+
+/// Changes the module's profile through `f`; the new profile must be
+/// valid.
+fn update_profile(
+    cell: &ModuleCell,
+    f: impl FnOnce(&mut crate::cmis_core::emu::Profile),
+) -> Result {
+    let mut m = cell.lock();
+    let mut p = *m.profile();
+    f(&mut p);
+    m.set_profile(p).map_err(|e| {
+        pr_warn!("rejected setting: {}\n", e);
+        EINVAL
+    })
+}
+
+macro_rules! profile_uint {
+    ($name:literal, $ty:ty, $($field:tt)+) => {
+        Attribute {
+            name: c_str!($name),
+            show: |cell, w| writeln!(w, "{}", cell.lock().profile().$($field)+),
+            store: Some(|cell, s| {
+                let v: $ty = parse_uint(s).ok_or(EINVAL)?;
+                update_profile(cell, |p| p.$($field)+ = v)
+            }),
+        }
+    };
+}
+
+macro_rules! profile_hex {
+    ($name:literal, $ty:ty, $($field:tt)+) => {
+        Attribute {
+            name: c_str!($name),
+            show: |cell, w| writeln!(w, "{:#04x}", cell.lock().profile().$($field)+),
+            store: Some(|cell, s| {
+                let v: $ty = parse_uint(s).ok_or(EINVAL)?;
+                update_profile(cell, |p| p.$($field)+ = v)
+            }),
+        }
+    };
+}
+
+macro_rules! profile_bool {
+    ($name:literal, $($field:tt)+) => {
+        Attribute {
+            name: c_str!($name),
+            show: |cell, w| writeln!(w, "{}", u8::from(cell.lock().profile().$($field)+)),
+            store: Some(|cell, s| {
+                let v = parse_bool(s).ok_or(EINVAL)?;
+                update_profile(cell, |p| p.$($field)+ = v)
+            }),
+        }
+    };
+}
+
+macro_rules! fault_uint {
+    ($name:literal, $ty:ty, $field:ident) => {
+        Attribute {
+            name: c_str!($name),
+            show: |cell, w| writeln!(w, "{}", cell.lock().faults.$field),
+            store: Some(|cell, s| {
+                cell.lock().faults.$field = parse_uint::<$ty>(s).ok_or(EINVAL)?;
+                Ok(())
+            }),
+        }
+    };
+}
+
+macro_rules! fault_bool {
+    ($name:literal, $field:ident) => {
+        Attribute {
+            name: c_str!($name),
+            show: |cell, w| writeln!(w, "{}", u8::from(cell.lock().faults.$field)),
+            store: Some(|cell, s| {
+                cell.lock().faults.$field = parse_bool(s).ok_or(EINVAL)?;
+                Ok(())
+            }),
+        }
+    };
+}
+
+fn show_state(m: &mut Module, w: &mut Writer) -> core::fmt::Result {
+    let state = if !m.is_plugged() {
+        "unplugged"
+    } else {
+        match m.state(now_ns()) {
+            Some(ModuleState::Ready) => "ready",
+            Some(ModuleState::LowPwr) => "lowpwr",
+            Some(ModuleState::PwrUp) => "pwrup",
+            None => "resetting",
+        }
+    };
+    writeln!(w, "{state}{}", if m.busy() { " busy" } else { "" })
+}
+
+fn show_banks(m: &Module, w: &mut Writer) -> core::fmt::Result {
+    use crate::cmis_core::emu::firmware::BankId;
+    let fw = m.firmware();
+    for id in [BankId::A, BankId::B] {
+        let b = fw.bank(id);
+        write!(w, "{}:", id.name())?;
+        if b.valid {
+            write!(
+                w,
+                " valid version={} text=\"{}\" size={} crc={:08x}",
+                b.version,
+                b.version.text(),
+                b.size,
+                b.crc
+            )?;
+        } else {
+            write!(w, " invalid")?;
+        }
+        if fw.running == id {
+            write!(w, " running")?;
+        }
+        if fw.committed == id {
+            write!(w, " committed")?;
+        }
+        writeln!(w)?;
+    }
+    if let Some(v) = fw.factory {
+        writeln!(w, "factory: valid version={v}")?;
+    }
+    match &fw.download {
+        Some(d) => writeln!(
+            w,
+            "download: bank={} received={} expected={} version={}",
+            d.target.name(),
+            d.received,
+            d.expected,
+            d.header.version
+        ),
+        None => writeln!(w, "download: none"),
+    }
+}
+
+fn show_counters(m: &Module, w: &mut Writer) -> core::fmt::Result {
+    let c = m.counters();
+    writeln!(w, "reads: {}", c.reads)?;
+    writeln!(w, "writes: {}", c.writes)?;
+    writeln!(w, "bytes_read: {}", c.bytes_read)?;
+    writeln!(w, "bytes_written: {}", c.bytes_written)?;
+    writeln!(w, "errors: {}", c.errors)?;
+    writeln!(w, "commands: {}", c.commands)?;
+    writeln!(w, "commands_ok: {}", c.commands_ok)?;
+    writeln!(w, "commands_failed: {}", c.commands_failed)?;
+    writeln!(w, "busy_ns: {}", c.busy_ns)?;
+    writeln!(w, "bus_ns: {}", c.bus_ns)?;
+    writeln!(w, "resets: {}", c.resets)
+}
+
+fn show_log(m: &Module, w: &mut Writer) -> core::fmt::Result {
+    writeln!(w, "time_ns cmd status lpl epl busy_ns")?;
+    for e in m.log() {
+        writeln!(
+            w,
+            "{} {:04x} {:02x} {} {} {}",
+            e.triggered, e.id, e.status, e.lpl_len, e.epl_len, e.busy_ns
+        )?;
+    }
+    Ok(())
+}
+
+/// Files of each `port<N>` directory.
+pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 47] = [
+    // Identity and CDB advertisement.
+    profile_hex!("identifier", u8, identifier),
+    profile_hex!("revision", u8, revision),
+    profile_uint!("cdb_instances", u8, cdb_instances),
+    profile_bool!("background_mode", background),
+    profile_bool!("auto_paging", auto_paging),
+    profile_uint!("epl_pages_code", u8, epl_pages_code),
+    profile_uint!("rw_len_ext", u8, rw_len_ext),
+    profile_hex!("write_mechanism", u8, write_mechanism),
+    profile_uint!("start_payload_size", u8, start_payload_size),
+    profile_hex!("erased_byte", u8, erased_byte),
+    profile_bool!("skip_erased", skip_erased),
+    profile_bool!("abort_supported", abort_supported),
+    profile_bool!("durations_10x", durations_10x),
+    profile_bool!("hitless_restart", hitless_restart),
+    profile_uint!("max_duration_start", u16, max_durations[0]),
+    profile_uint!("max_duration_abort", u16, max_durations[1]),
+    profile_uint!("max_duration_write", u16, max_durations[2]),
+    profile_uint!("max_duration_complete", u16, max_durations[3]),
+    profile_uint!("max_duration_copy", u16, max_durations[4]),
+    profile_uint!("max_completion_ms", u16, max_completion_ms),
+    profile_uint!("max_busy_field", u8, max_busy_field),
+    // Timing model.
+    profile_uint!("busy_us_start", u32, busy_us.start),
+    profile_uint!("busy_us_write", u32, busy_us.write),
+    profile_uint!("busy_us_complete", u32, busy_us.complete),
+    profile_uint!("busy_us_abort", u32, busy_us.abort),
+    profile_uint!("busy_us_run", u32, busy_us.run),
+    profile_uint!("busy_us_commit", u32, busy_us.commit),
+    profile_uint!("busy_us_other", u32, busy_us.other),
+    profile_uint!("reset_ms", u32, reset_ms),
+    profile_uint!("ready_ms", u32, ready_ms),
+    profile_uint!("bus_hz", u32, bus_hz),
+    profile_uint!("bank_capacity", u32, bank_capacity),
+    // Password.
+    profile_bool!("password_required", password_required),
+    profile_hex!("password", u32, password),
+    // Fault injection.
+    fault_uint!("fail_count", u32, fail_count),
+    Attribute {
+        name: c_str!("fail_command"),
+        show: |cell, w| match cell.lock().faults.fail_command {
+            Some(id) => writeln!(w, "{id:#06x}"),
+            None => writeln!(w, "any"),
+        },
+        store: Some(|cell, s| {
+            cell.lock().faults.fail_command = match s {
+                "" | "any" => None,
+                s => Some(parse_uint::<u16>(s).ok_or(EINVAL)?),
+            };
+            Ok(())
+        }),
+    },
+    Attribute {
+        name: c_str!("fail_code"),
+        show: |cell, w| writeln!(w, "{:#04x}", 0x40 | cell.lock().faults.fail_code),
+        store: Some(|cell, s| {
+            // The CdbStatus byte (40h-7Fh) or its result code (00h-3Fh).
+            let v: u8 = parse_uint(s).ok_or(EINVAL)?;
+            if v >= 0x80 {
+                return Err(EINVAL);
+            }
+            cell.lock().faults.fail_code = v & 0x3f;
+            Ok(())
+        }),
+    },
+    Attribute {
+        name: c_str!("nack_ms"),
+        show: |cell, w| {
+            let left = cell.lock().faults.nack_until.saturating_sub(now_ns());
+            writeln!(w, "{}", left / 1_000_000)
+        },
+        store: Some(|cell, s| {
+            let ms = parse_u32(s).ok_or(EINVAL)?;
+            cell.lock().faults.nack_until = now_ns() + ms as u64 * 1_000_000;
+            Ok(())
+        }),
+    },
+    fault_bool!("hang_next", hang_next),
+    fault_uint!("corrupt_reply_len", u32, corrupt_reply_len),
+    fault_uint!("corrupt_reply_chk", u32, corrupt_reply_chk),
+    fault_uint!("slow_ready_ms", u32, slow_ready_ms),
+    fault_bool!("power_loss_on_write", power_loss_on_write),
+    Attribute {
+        name: c_str!("plugged"),
+        show: |cell, w| writeln!(w, "{}", u8::from(cell.lock().is_plugged())),
+        store: Some(|cell, s| {
+            let mut m = cell.lock();
+            if parse_bool(s).ok_or(EINVAL)? {
+                m.plug(now_ns());
+            } else {
+                m.unplug();
+            }
+            Ok(())
+        }),
+    },
+    // Views.
+    Attribute {
+        name: c_str!("state"),
+        show: |cell, w| show_state(&mut cell.lock(), w),
+        store: None,
+    },
+    Attribute {
+        name: c_str!("banks"),
+        show: |cell, w| show_banks(&cell.lock(), w),
+        store: None,
+    },
+    Attribute {
+        name: c_str!("counters"),
+        show: |cell, w| show_counters(&cell.lock(), w),
+        store: Some(|cell, s| {
+            if parse_u32(s) != Some(0) {
+                return Err(EINVAL);
+            }
+            cell.lock().clear_counters();
+            Ok(())
+        }),
+    },
+];
+
+/// The command log, apart: it is long.
+pub(crate) static LOG_FILE: Attribute<ModuleCell> = Attribute {
+    name: c_str!("log"),
+    show: |cell, w| show_log(&cell.lock(), w),
+    store: None,
+};
+
+/// Hard reset of the module into its committed image, as the host
+/// driver's ethtool reset does.
+pub(crate) static RESET_FILE: Attribute<ModuleCell> = Attribute {
+    name: c_str!("reset"),
+    show: |_, w| writeln!(w, "0"),
+    store: Some(|cell, s| {
+        if !parse_bool(s).ok_or(EINVAL)? {
+            return Ok(());
+        }
+        cell.lock().hard_reset(now_ns());
+        Ok(())
+    }),
+};
+
+/// Adds every per-port file to `dir`.
+pub(crate) fn add_port_files(dir: &mut DirBuilder, cell: &Arc<ModuleCell>) -> Result {
+    for attr in PORT_FILES.iter() {
+        dir.file(cell, attr)?;
+    }
+    dir.file(cell, &LOG_FILE)?;
+    dir.file(cell, &RESET_FILE)
+}

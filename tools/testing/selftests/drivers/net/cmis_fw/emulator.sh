@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The emulator's debugfs controls: ports are created and removed at run
+# time (hundreds of them), settings reach the module's memory map, faults
+# are injected, and the views report banks, counters and the command log.
+
+source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
+
+require_module cmis_emu
+require_ethtool_flash
+require_image_tool
+
+ktap_print_header
+ktap_set_plan 14
+
+root=$EMU_DEBUGFS
+check "debugfs control directory exists" test -w "$root/new_port"
+
+before=$(emu_ports | wc -l)
+echo 1 >"$root/new_port"
+port=$(emu_port_by_index "$(tail -n1 "$root/del_port")")
+check "new_port creates a port ($port)" test "$(emu_ports | wc -l)" -eq $((before + 1))
+dir=$(emu_port_dir "$port")
+check_output "its directory shows a running, committed bank A" \
+	'^A: valid version=1\.0\.0 .*running committed$' cat "$dir/banks"
+
+echo 0x40 >"$dir/revision"
+check_output "revision setting reaches byte 1 of the memory map" '0x0001:[[:space:]]+40' \
+	ethtool -m "$port" page 0 offset 1 length 1
+check "an invalid setting is refused" sh -c "! echo 9 >'$dir/epl_pages_code' 2>/dev/null"
+echo 0x52 >"$dir/revision"
+
+use_firmware_dir
+make_image img.bin --version 3.1.4 --size 3000
+
+echo 0x0101 >"$dir/fail_command"
+echo 0x46 >"$dir/fail_code"
+echo 1 >"$dir/fail_count"
+check_output "an injected Start failure (46h) fails the flash" \
+	'Start FW download command failed' \
+	ethtool --flash-module-firmware "$port" file img.bin
+check_output "the failure is in the command log" '^[0-9]+ 0101 46 ' cat "$dir/log"
+check_output "after the failure bank A still runs" '^A: valid .*running' cat "$dir/banks"
+
+check_output "the same flash succeeds once the fault is spent" 'flashing completed' \
+	ethtool --flash-module-firmware "$port" file img.bin
+check_output "bank B runs 3.1.4, committed" '^B: valid version=3\.1\.4 .*running committed$' \
+	cat "$dir/banks"
+check_output "counters count the commands" '^commands_ok: [1-9]' cat "$dir/counters"
+
+echo 0 >"$dir/plugged"
+check "an unplugged module does not answer" sh -c "! ethtool -m '$port' >/dev/null 2>&1"
+echo 1 >"$dir/plugged"
+
+index=${dir##*port}
+echo "$index" >"$root/del_port"
+check "del_port removes the port" sh -c "! ip link show '$port' >/dev/null 2>&1"
+
+many() {
+	local n=200 start count
+	start=$(wc -l <"$root/del_port")
+	echo $n >"$root/new_port" || return 1
+	count=$(emu_ports | wc -l)
+	[ "$count" -ge $((start + n)) ] || { echo "$count ports"; return 1; }
+	for i in $(tail -n $n "$root/del_port"); do
+		echo "$i" >"$root/del_port" || return 1
+	done
+	[ "$(wc -l <"$root/del_port")" -eq "$start" ]
+}
+check "200 ports are created and removed" many
+
+ktap_finished
