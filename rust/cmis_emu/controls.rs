@@ -300,7 +300,7 @@ fn show_log(m: &Module, w: &mut Writer) -> core::fmt::Result {
 }
 
 /// Files of each `port<N>` directory.
-pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 47] = [
+pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 48] = [
     // Identity and CDB advertisement.
     profile_hex!("identifier", u8, identifier),
     profile_hex!("revision", u8, revision),
@@ -380,6 +380,20 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 47] = [
         }),
     },
     fault_bool!("hang_next", hang_next),
+    Attribute {
+        name: c_str!("hang_command"),
+        show: |cell, w| match cell.lock().faults.hang_command {
+            Some(id) => writeln!(w, "{id:#06x}"),
+            None => writeln!(w, "any"),
+        },
+        store: Some(|cell, s| {
+            cell.lock().faults.hang_command = match s {
+                "" | "any" => None,
+                s => Some(parse_uint::<u16>(s).ok_or(EINVAL)?),
+            };
+            Ok(())
+        }),
+    },
     fault_uint!("corrupt_reply_len", u32, corrupt_reply_len),
     fault_uint!("corrupt_reply_chk", u32, corrupt_reply_chk),
     fault_uint!("slow_ready_ms", u32, slow_ready_ms),

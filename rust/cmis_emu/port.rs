@@ -54,17 +54,39 @@ impl PortData {
         })
     }
 
-    /// Runs one access against the module and spends its bus time, with
-    /// the bus (the lock) held.
-    fn access(&self, f: impl FnOnce(&mut Module, u64) -> Result<u64, BusError>) -> Result {
+    /// Runs a read or write of `len` bytes at `at` against the module, as
+    /// a host driver does: split into the longest transactions the module
+    /// accepts on that page, with the bus (the lock) held throughout and
+    /// its time spent. `f` performs one transaction on `range` of the
+    /// caller's buffer.
+    fn access(
+        &self,
+        at: &Access,
+        mut f: impl FnMut(&mut Module, u64, &Access, core::ops::Range<usize>) -> Result<u64, BusError>,
+    ) -> Result {
         let mut module = self.module.lock();
-        match f(&mut module, now_ns()) {
-            Ok(bus_ns) => {
-                sleep_ns(bus_ns);
-                Ok(())
+        let step = if at.offset >= 128 {
+            module.max_access_len(at.page).max(1)
+        } else {
+            at.len.max(1)
+        };
+        let mut bus_ns = 0;
+        let mut done = 0;
+        while done < at.len {
+            let n = step.min(at.len - done);
+            let chunk = Access {
+                offset: at.offset + done as u8,
+                len: n,
+                ..*at
+            };
+            match f(&mut module, now_ns(), &chunk, done..done + n) {
+                Ok(t) => bus_ns += t,
+                Err(e) => return Err(bus_errno(e)),
             }
-            Err(e) => Err(bus_errno(e)),
+            done += n;
         }
+        sleep_ns(bus_ns);
+        Ok(())
     }
 }
 
@@ -99,12 +121,12 @@ impl Operations for PortData {
 
     fn read_module_page(data: &Self, page: &ModulePage, buf: &mut [u8]) -> Result {
         let access = access_of(page, buf.len())?;
-        data.access(|m, now| m.read(now, &access, buf))
+        data.access(&access, |m, now, a, r| m.read(now, a, &mut buf[r]))
     }
 
     fn write_module_page(data: &Self, page: &ModulePage, buf: &[u8]) -> Result {
         let access = access_of(page, buf.len())?;
-        data.access(|m, now| m.write(now, &access, buf))
+        data.access(&access, |m, now, a, r| m.write(now, a, &buf[r]))
     }
 
     fn reset(data: &Self, flags: &mut u32) -> Result {
@@ -117,7 +139,9 @@ impl Operations for PortData {
 
     fn module_info(data: &Self) -> Result<ModuleInfo> {
         let mut id = [0u8; 1];
-        data.access(|m, now| m.read(now, &Access::new(0, 0, 1), &mut id))?;
+        data.access(&Access::new(0, 0, 1), |m, now, a, r| {
+            m.read(now, a, &mut id[r])
+        })?;
         if !identifier::is_cmis(id[0]) {
             return Err(eopnotsupp());
         }
@@ -140,7 +164,7 @@ impl Operations for PortData {
             let half_end = if at < 128 { 128.min(end) } else { end };
             let (chunk, tail) = rest.split_at_mut((half_end - at) as usize);
             let access = Access::new(0, at as u8, chunk.len());
-            data.access(|m, now| m.read(now, &access, chunk))?;
+            data.access(&access, |m, now, a, r| m.read(now, a, &mut chunk[r]))?;
             at = half_end;
             rest = tail;
         }

@@ -69,7 +69,8 @@ impl Module {
         self.counters.commands += 1;
         self.lower[8] &= !Self::completion_flag(instance);
         self.lower[Self::status_offset(instance)] = 0x81;
-        let done_at = if self.faults.hang_next {
+        let hang = self.faults.hang_next && self.faults.hang_command.map_or(true, |c| c == id);
+        let done_at = if hang {
             self.faults.hang_next = false;
             None
         } else {

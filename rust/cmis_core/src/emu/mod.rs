@@ -276,8 +276,11 @@ pub struct Faults {
     pub fail_code: u8,
     /// NACK every access until this time.
     pub nack_until: Nanos,
-    /// The next command never completes (until reset or unplug).
+    /// The next command (matching `hang_command`) never completes, until
+    /// a reset or an unplug.
     pub hang_next: bool,
+    /// Only hang this command id; `None` hangs any command.
+    pub hang_command: Option<u16>,
     /// Corrupt RPLLength of the next this-many replies.
     pub corrupt_reply_len: u32,
     /// Corrupt RPLChkCode of the next this-many replies.
@@ -658,6 +661,20 @@ impl Module {
             }
         }
         Ok(())
+    }
+
+    /// Longest single READ or WRITE the module accepts on upper page
+    /// `page`: CdbReadWriteLengthExtension governs the CDB pages; any
+    /// length within the window elsewhere. A host driver splits longer
+    /// requests, as real drivers split them into bus transactions.
+    pub fn max_access_len(&self, page: u8) -> usize {
+        if page == super::cdb::CDB_PAGE {
+            self.profile.lpl_access_max()
+        } else if self.is_cdb_page(page) {
+            self.profile.epl_access_max()
+        } else {
+            PAGE_SIZE
+        }
     }
 
     fn is_cdb_page(&self, page: u8) -> bool {

@@ -554,6 +554,11 @@ fn injected_faults() {
     // A command that never completes.
     let mut h = Host::new(Profile::DEFAULT);
     h.m.faults.hang_next = true;
+    h.m.faults.hang_command = Some(0x0040);
+    assert!(matches!(
+        h.cmd(CommandId::FW_MGMT_FEATURES, &[]),
+        Outcome::Ok(_)
+    ));
     assert_eq!(h.cmd(CommandId::MODULE_FEATURES, &[]), Outcome::Timeout);
     h.m.hard_reset(h.now);
     assert!(matches!(
@@ -759,4 +764,18 @@ fn failure_codes_are_described() {
         Failure(0x31).message(),
         "command failed (vendor specific code)"
     );
+}
+
+#[test]
+fn hang_only_the_chosen_command() {
+    let mut p = Profile::DEFAULT;
+    p.max_completion_ms = 500;
+    let mut h = Host::new(p);
+    h.m.faults.hang_command = Some(0x0041);
+    h.m.faults.hang_next = true;
+    let Outcome::Ok(r) = h.cmd(CommandId::MODULE_FEATURES, &[]) else {
+        panic!()
+    };
+    assert_eq!(r.len(), 36);
+    assert_eq!(h.cmd(CommandId::FW_MGMT_FEATURES, &[]), Outcome::Timeout);
 }
