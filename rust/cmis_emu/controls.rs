@@ -8,7 +8,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::cmis_core::emu::{Module, ModuleState};
+use crate::cmis_core::emu::{Module, ModuleState, COUNTED_COMMANDS};
 use crate::cmis_core::text::{parse_bool, parse_u32, parse_uint};
 use crate::debugfs::{Attribute, Dir, DirBuilder, Writer};
 use crate::port::{ModuleCell, Port};
@@ -284,7 +284,18 @@ fn show_counters(m: &Module, w: &mut Writer) -> core::fmt::Result {
     writeln!(w, "commands_failed: {}", c.commands_failed)?;
     writeln!(w, "busy_ns: {}", c.busy_ns)?;
     writeln!(w, "bus_ns: {}", c.bus_ns)?;
-    writeln!(w, "resets: {}", c.resets)
+    writeln!(w, "resets: {}", c.resets)?;
+    for (i, &n) in c.by_command.iter().enumerate().filter(|(_, &n)| n > 0) {
+        match COUNTED_COMMANDS.get(i) {
+            Some(id) => writeln!(w, "command_{id:04x}: {n}")?,
+            None => writeln!(w, "command_other: {n}")?,
+        }
+    }
+    for (i, &n) in c.by_status.iter().enumerate().filter(|(_, &n)| n > 0) {
+        let status = if i == 0 { 0x01 } else { 0x40 + i - 1 };
+        writeln!(w, "status_{status:02x}: {n}")?;
+    }
+    Ok(())
 }
 
 fn show_log(m: &Module, w: &mut Writer) -> core::fmt::Result {

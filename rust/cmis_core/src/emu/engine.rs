@@ -67,6 +67,7 @@ impl Module {
         let msg = &self.cdb[instance];
         let id = u16::from_be_bytes([msg[0], msg[1]]);
         self.counters.commands += 1;
+        self.counters.count_command(id);
         self.lower[8] &= !Self::completion_flag(instance);
         self.lower[Self::status_offset(instance)] = 0x81;
         let hang = self.faults.hang_next && self.faults.hang_command.map_or(true, |c| c == id);
@@ -144,6 +145,7 @@ impl Module {
                 f.status_byte()
             }
         };
+        self.counters.count_status(status);
         if status == STATUS_SUCCESS {
             self.counters.commands_ok += 1;
         } else {

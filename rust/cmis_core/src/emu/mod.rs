@@ -292,9 +292,21 @@ pub struct Faults {
     pub power_loss_on_write: bool,
 }
 
+/// Command ids counted one by one in [`Counters::by_command`]; the last
+/// slot counts every other id.
+pub const COUNTED_COMMANDS: [u16; 15] = [
+    0x0000, 0x0001, 0x0002, 0x0004, 0x0040, 0x0041, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104, 0x0107,
+    0x0108, 0x0109, 0x010A,
+];
+
 /// Counters, for debugfs and benchmarks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Counters {
+    /// Commands by id: [`COUNTED_COMMANDS`], then all others.
+    pub by_command: [u32; COUNTED_COMMANDS.len() + 1],
+    /// Completed commands by final status: index 0 counts 01h, index
+    /// 1 + n counts failure 40h + n.
+    pub by_status: [u32; 65],
     /// Completed reads.
     pub reads: u64,
     /// Completed writes.
@@ -317,6 +329,45 @@ pub struct Counters {
     pub bus_ns: u64,
     /// Resets (Run, driver reset, replug).
     pub resets: u64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            by_command: [0; COUNTED_COMMANDS.len() + 1],
+            by_status: [0; 65],
+            reads: 0,
+            writes: 0,
+            bytes_read: 0,
+            bytes_written: 0,
+            errors: 0,
+            commands: 0,
+            commands_ok: 0,
+            commands_failed: 0,
+            busy_ns: 0,
+            bus_ns: 0,
+            resets: 0,
+        }
+    }
+}
+
+impl Counters {
+    fn count_command(&mut self, id: u16) {
+        let i = COUNTED_COMMANDS
+            .iter()
+            .position(|&c| c == id)
+            .unwrap_or(COUNTED_COMMANDS.len());
+        self.by_command[i] += 1;
+    }
+
+    fn count_status(&mut self, status: u8) {
+        let i = if status & 0x40 != 0 {
+            1 + (status & 0x3f) as usize
+        } else {
+            0
+        };
+        self.by_status[i] += 1;
+    }
 }
 
 /// One entry of the command log.

@@ -659,6 +659,14 @@ fn command_log_keeps_the_last_commands() {
     assert_eq!(log.last().unwrap().status, 0x41);
     assert_eq!(h.m.counters().commands, 41);
     assert_eq!(h.m.counters().commands_failed, 1);
+    assert_eq!(h.m.counters().by_command[4], 40, "0040h");
+    assert_eq!(
+        h.m.counters().by_command[COUNTED_COMMANDS.len()],
+        1,
+        "other"
+    );
+    assert_eq!(h.m.counters().by_status[0], 40);
+    assert_eq!(h.m.counters().by_status[2], 1, "41h");
 }
 
 #[derive(Clone, Debug)]

@@ -12,7 +12,7 @@ require_ethtool_flash
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 14
+ktap_set_plan 15
 
 root=$EMU_DEBUGFS
 check "debugfs control directory exists" test -w "$root/new_port"
@@ -48,6 +48,8 @@ check_output "the same flash succeeds once the fault is spent" 'flashing complet
 check_output "bank B runs 3.1.4, committed" '^B: valid version=3\.1\.4 .*running committed$' \
 	cat "$dir/banks"
 check_output "counters count the commands" '^commands_ok: [1-9]' cat "$dir/counters"
+check_output "counters count by command and by status" '^status_46: 1$' \
+	sh -c "grep -q '^command_0101: 2$' '$dir/counters' && cat '$dir/counters'"
 
 echo 0 >"$dir/plugged"
 check "an unplugged module does not answer" sh -c "! ethtool -m '$port' >/dev/null 2>&1"
