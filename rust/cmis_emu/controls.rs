@@ -216,6 +216,22 @@ macro_rules! fault_bool {
     };
 }
 
+/// Shows a fault's command filter: an id, or "any".
+fn show_command_filter(filter: Option<u16>, w: &mut Writer) -> core::fmt::Result {
+    match filter {
+        Some(id) => writeln!(w, "{id:#06x}"),
+        None => writeln!(w, "any"),
+    }
+}
+
+/// Parses a command filter: an id, or "any" (or nothing).
+fn parse_command_filter(s: &str) -> Result<Option<u16>> {
+    match s {
+        "" | "any" => Ok(None),
+        s => Ok(Some(parse_uint::<u16>(s).ok_or(EINVAL)?)),
+    }
+}
+
 fn show_state(m: &mut Module, w: &mut Writer) -> core::fmt::Result {
     let state = if !m.is_plugged() {
         "unplugged"
@@ -353,15 +369,9 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 48] = [
     fault_uint!("fail_count", u32, fail_count),
     Attribute {
         name: c_str!("fail_command"),
-        show: |cell, w| match cell.lock().faults.fail_command {
-            Some(id) => writeln!(w, "{id:#06x}"),
-            None => writeln!(w, "any"),
-        },
+        show: |cell, w| show_command_filter(cell.lock().faults.fail_command, w),
         store: Some(|cell, s| {
-            cell.lock().faults.fail_command = match s {
-                "" | "any" => None,
-                s => Some(parse_uint::<u16>(s).ok_or(EINVAL)?),
-            };
+            cell.lock().faults.fail_command = parse_command_filter(s)?;
             Ok(())
         }),
     },
@@ -393,15 +403,9 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 48] = [
     fault_bool!("hang_next", hang_next),
     Attribute {
         name: c_str!("hang_command"),
-        show: |cell, w| match cell.lock().faults.hang_command {
-            Some(id) => writeln!(w, "{id:#06x}"),
-            None => writeln!(w, "any"),
-        },
+        show: |cell, w| show_command_filter(cell.lock().faults.hang_command, w),
         store: Some(|cell, s| {
-            cell.lock().faults.hang_command = match s {
-                "" | "any" => None,
-                s => Some(parse_uint::<u16>(s).ok_or(EINVAL)?),
-            };
+            cell.lock().faults.hang_command = parse_command_filter(s)?;
             Ok(())
         }),
     },

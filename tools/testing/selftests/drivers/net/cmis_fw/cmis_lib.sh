@@ -9,6 +9,17 @@ lib_dir=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 # shellcheck source=/dev/null
 source "$lib_dir/../../../kselftest/ktap_helpers.sh"
 
+# fail_with DESCRIPTION TEXT...: a failing KTAP test point, with each
+# TEXT (multi-line output) shown as diagnostics first.
+fail_with() {
+	local desc=$1 t l
+	shift
+	for t in "$@"; do
+		while IFS= read -r l; do ktap_print_msg "  $l"; done <<<"$t"
+	done
+	ktap_test_fail "$desc"
+}
+
 # check DESCRIPTION COMMAND...: one KTAP test point from a command's
 # status; the command's output is shown as diagnostics when it fails.
 check() {
@@ -19,9 +30,7 @@ check() {
 	if [ "$rc" -eq 0 ]; then
 		ktap_test_pass "$desc"
 	else
-		while IFS= read -r l; do ktap_print_msg "  $l"; done <<<"$out"
-		ktap_print_msg "  ($* exited $rc)"
-		ktap_test_fail "$desc"
+		fail_with "$desc" "$out" "($* exited $rc)"
 	fi
 }
 
@@ -35,9 +44,7 @@ check_output() {
 	if [ "$rc" -eq 0 ] && grep -Eq -- "$pattern" <<<"$out"; then
 		ktap_test_pass "$desc"
 	else
-		while IFS= read -r l; do ktap_print_msg "  $l"; done <<<"$out"
-		ktap_print_msg "  ($* exited $rc, expected output matching '$pattern')"
-		ktap_test_fail "$desc"
+		fail_with "$desc" "$out" "($* exited $rc, expected output matching '$pattern')"
 	fi
 }
 

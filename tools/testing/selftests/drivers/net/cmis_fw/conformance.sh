@@ -60,9 +60,7 @@ flash_ok() {
 		grep -q '^B: valid version=2\.0\.7 .*running committed$' "$dir/banks"; then
 		ktap_test_pass "$desc"
 	else
-		while IFS= read -r l; do ktap_print_msg "  $l"; done <<<"$out"
-		while IFS= read -r l; do ktap_print_msg "  banks: $l"; done <"$dir/banks"
-		ktap_test_fail "$desc"
+		fail_with "$desc" "$out" "$(sed 's/^/banks: /' "$dir/banks")"
 	fi
 	del_port
 }
@@ -79,9 +77,7 @@ flash_fails() {
 		grep -q '^A: valid version=1\.0\.0 .*running' "$dir/banks"; then
 		ktap_test_pass "$desc"
 	else
-		while IFS= read -r l; do ktap_print_msg "  $l"; done <<<"$out"
-		while IFS= read -r l; do ktap_print_msg "  banks: $l"; done <"$dir/banks"
-		ktap_test_fail "$desc"
+		fail_with "$desc" "$out" "$(sed 's/^/banks: /' "$dir/banks")"
 	fi
 	echo 1 >"$dir/plugged"
 	del_port
