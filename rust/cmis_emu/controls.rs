@@ -151,11 +151,13 @@ fn update_profile(
     })
 }
 
-macro_rules! profile_uint {
-    ($name:literal, $ty:ty, $($field:tt)+) => {
+/// A numeric setting, shown with `$fmt` (decimal or hexadecimal), read in
+/// either.
+macro_rules! profile_num {
+    ($name:literal, $fmt:literal, $ty:ty, $($field:tt)+) => {
         Attribute {
             name: c_str!($name),
-            show: |cell, w| writeln!(w, "{}", cell.lock().profile().$($field)+),
+            show: |cell, w| writeln!(w, $fmt, cell.lock().profile().$($field)+),
             store: Some(|cell, s| {
                 let v: $ty = parse_uint(s).ok_or(EINVAL)?;
                 update_profile(cell, |p| p.$($field)+ = v)
@@ -164,16 +166,15 @@ macro_rules! profile_uint {
     };
 }
 
+macro_rules! profile_uint {
+    ($name:literal, $ty:ty, $($field:tt)+) => {
+        profile_num!($name, "{}", $ty, $($field)+)
+    };
+}
+
 macro_rules! profile_hex {
     ($name:literal, $ty:ty, $($field:tt)+) => {
-        Attribute {
-            name: c_str!($name),
-            show: |cell, w| writeln!(w, "{:#04x}", cell.lock().profile().$($field)+),
-            store: Some(|cell, s| {
-                let v: $ty = parse_uint(s).ok_or(EINVAL)?;
-                update_profile(cell, |p| p.$($field)+ = v)
-            }),
-        }
+        profile_num!($name, "{:#04x}", $ty, $($field)+)
     };
 }
 

@@ -439,6 +439,8 @@ pub struct Module {
     counters: Counters,
     log: [LogEntry; LOG_LEN],
     log_next: usize,
+    /// Entries in use, up to [`LOG_LEN`].
+    log_len: usize,
 }
 
 impl Module {
@@ -467,6 +469,7 @@ impl Module {
             counters: Counters::default(),
             log: [LogEntry::default(); LOG_LEN],
             log_next: 0,
+            log_len: 0,
         };
         m.reinit(profile, version, now);
         m
@@ -528,15 +531,15 @@ impl Module {
         self.counters = Counters::default();
         self.log.fill(LogEntry::default());
         self.log_next = 0;
+        self.log_len = 0;
     }
 
-    /// The last [`LOG_LEN`] commands, oldest first, without empty slots.
+    /// The last [`LOG_LEN`] commands, oldest first.
     pub fn log(&self) -> impl Iterator<Item = &LogEntry> {
         let (newer, older) = self.log.split_at(self.log_next);
-        older
-            .iter()
-            .chain(newer.iter())
-            .filter(|e| e.triggered != 0 || e.id != 0 || e.status != 0)
+        // Until the ring is full, the slots after `log_next` are unused.
+        let older = &older[..self.log_len - newer.len()];
+        older.iter().chain(newer.iter())
     }
 
     /// Whether the module is in the middle of a command.
@@ -547,6 +550,11 @@ impl Module {
     /// The module state at `now`, or `None` while resetting or unplugged.
     pub fn state(&mut self, now: Nanos) -> Option<ModuleState> {
         self.advance(now);
+        self.state_at(now)
+    }
+
+    /// The module state at `now`, time already brought forward.
+    fn state_at(&self, now: Nanos) -> Option<ModuleState> {
         match self.power {
             Power::Up { ready_at } if now >= ready_at => Some(ModuleState::Ready),
             Power::Up { .. } | Power::ResetPending { .. } => Some(ModuleState::LowPwr),
@@ -786,16 +794,13 @@ impl Module {
     fn write_lower(&mut self, start: usize, data: &[u8]) {
         for (i, &b) in data.iter().enumerate() {
             let o = start + i;
-            match o {
-                // Password entry (U32 BE) and bank/page select are the
-                // only host-writable lower bytes the model implements;
-                // other writes are accepted and ignored, as writes to
-                // read-only registers are.
-                118..=121 => {}
-                122..=125 => self.lower[o] = b,
-                126 | 127 => self.lower[o] = b,
-                31 => self.lower[o] = b,
-                _ => {}
+            // The interrupt masks (31), the password entry area (U32 BE)
+            // and bank/page select are the only host-writable lower bytes
+            // the model keeps; other writes, the password change area's
+            // included, are accepted and ignored, as writes to read-only
+            // registers are.
+            if matches!(o, 31 | 122..=127) {
+                self.lower[o] = b;
             }
         }
         if start <= 125 && start + data.len() > 122 {
@@ -866,10 +871,8 @@ impl Module {
     }
 
     fn set_state_byte(&mut self, now: Nanos) {
-        let state = match self.power {
-            Power::Up { ready_at } if now >= ready_at => ModuleState::Ready,
-            _ => ModuleState::LowPwr,
-        };
+        // Only called while the module answers.
+        let state = self.state_at(now).unwrap_or(ModuleState::LowPwr);
         // Bit 0: IntL deasserted.
         self.lower[lower::MODULE_STATE as usize] = ((state as u8) << 1) | 1;
     }
@@ -909,6 +912,7 @@ impl Module {
     fn log_command(&mut self, entry: LogEntry) {
         self.log[self.log_next] = entry;
         self.log_next = (self.log_next + 1) % LOG_LEN;
+        self.log_len = (self.log_len + 1).min(LOG_LEN);
     }
 
     /// Registers that follow time (module state, CDB busy phase) are

@@ -649,7 +649,12 @@ fn accesses_are_validated() {
 #[test]
 fn command_log_keeps_the_last_commands() {
     let mut h = Host::new(Profile::DEFAULT);
-    for _ in 0..40 {
+    assert_eq!(h.m.log().count(), 0);
+    for _ in 0..3 {
+        h.cmd(CommandId::MODULE_FEATURES, &[]);
+    }
+    assert_eq!(h.m.log().count(), 3, "a ring not yet full");
+    for _ in 3..40 {
         h.cmd(CommandId::MODULE_FEATURES, &[]);
     }
     h.cmd(CommandId(0x0050), &[]);
