@@ -151,6 +151,16 @@ impl Command {
         Ok(Self { msg })
     }
 
+    /// A command without payload (cannot fail, unlike [`Command::new`]).
+    pub const fn empty(id: CommandId) -> Self {
+        let mut msg = [0u8; 8 + LPL_MAX_LEN];
+        let [hi, lo] = id.to_be_bytes();
+        msg[0] = hi;
+        msg[1] = lo;
+        msg[5] = !(hi.wrapping_add(lo));
+        Self { msg }
+    }
+
     /// The command identifier.
     pub fn id(&self) -> CommandId {
         CommandId(u16::from_be_bytes([self.msg[0], self.msg[1]]))

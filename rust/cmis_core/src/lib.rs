@@ -11,6 +11,7 @@
 
 pub mod cdb;
 pub mod emu;
+pub mod flash;
 pub mod image;
 pub mod map;
 pub mod text;

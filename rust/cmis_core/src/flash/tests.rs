@@ -1,0 +1,843 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The update state machine driven against the emulator model with a
+//! virtual clock: every profile, every fault at every step, malicious
+//! replies, cancels. No kernel involved.
+
+use super::super::cdb::{check_code, ReplyError, CDB_PAGE, RPL_LEN_OFFSET};
+use super::super::emu::firmware::BankId;
+use super::super::emu::{BusError, BusyTimes, Module, Profile};
+use super::super::image::{Header, Version};
+use super::*;
+use proptest::prelude::*;
+use std::vec::Vec;
+
+const MS: Nanos = 1_000_000;
+const OLD: Version = Version::new(1, 0, 0);
+const NEW: Version = Version::new(2, 1, 7);
+/// Bound on the actions of one flash; the largest image in these tests
+/// needs a few thousand.
+const STEP_LIMIT: u64 = 2_000_000;
+
+/// An image of the emulator's format: header of `header_len` bytes and
+/// a body of `body_len` pseudo-random bytes.
+fn image(header_len: usize, body_len: usize, v: Version) -> Vec<u8> {
+    let body: Vec<u8> = (0..body_len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_right(13) as u8)
+        .collect();
+    let mut img = std::vec![0u8; header_len];
+    Header::write(&mut img, header_len, &v, &body).unwrap();
+    img.extend_from_slice(&body);
+    img
+}
+
+fn errno(e: BusError) -> i32 {
+    match e {
+        BusError::Invalid(_) | BusError::UnsupportedPage => -22,
+        BusError::Nack => -5,
+        BusError::Unplugged => -19,
+    }
+}
+
+/// Test code run before each action: module, time, action count.
+type Hook = std::boxed::Box<dyn FnMut(&mut Module, Nanos, u64, &mut Flasher)>;
+
+/// A reply byte to change, with the check code fixed up so that only the
+/// meaning is wrong: (command, payload index, value).
+type Patch = (u16, usize, u8);
+
+/// The host side of a test: a module, a clock and what was seen.
+struct Bed {
+    m: Module,
+    now: Nanos,
+    notices: Vec<Notice>,
+    /// Called before each action with the action count.
+    hook: Option<Hook>,
+    patch: Option<Patch>,
+    /// Replace the reply header read (RPLLength, RPLChkCode) of this
+    /// command.
+    header: Option<(u16, [u8; 2])>,
+    last_cmd: u16,
+    actions: u64,
+    resets: u32,
+    max_sleep: Nanos,
+}
+
+impl Bed {
+    fn new(profile: Profile) -> Self {
+        profile.validate().unwrap();
+        Self {
+            m: Module::new(profile, OLD, 0),
+            now: 0,
+            notices: Vec::new(),
+            hook: None,
+            patch: None,
+            header: None,
+            last_cmd: 0,
+            actions: 0,
+            resets: 0,
+            max_sleep: 0,
+        }
+    }
+
+    fn image(&self, body_len: usize) -> Vec<u8> {
+        image(self.m.profile().start_payload_size as usize, body_len, NEW)
+    }
+
+    fn flash(&mut self, img: &[u8], opts: Options) -> Result<Summary, Error> {
+        let mut f = Flasher::new(img.len(), opts);
+        let mut buf = [0u8; 256];
+        // What to report: nothing, data of this length, or an error.
+        let mut last: Result<Option<usize>, i32> = Ok(None);
+        loop {
+            self.actions += 1;
+            assert!(self.actions < STEP_LIMIT, "flash does not end");
+            if let Some(hook) = self.hook.as_mut() {
+                hook(&mut self.m, self.now, self.actions, &mut f);
+            }
+            let outcome = match last {
+                Ok(None) => Outcome::None,
+                Ok(Some(n)) => Outcome::Data(&buf[..n]),
+                Err(e) => Outcome::Failed(e),
+            };
+            let action = f.step(img, self.now, outcome);
+            last = Ok(None);
+            match action {
+                Action::Read(a) => {
+                    assert!(a.len <= self.m.max_access_len(a.page), "{a:?} too long");
+                    let mut data = std::vec![0u8; a.len];
+                    match self.m.read(self.now, &a, &mut data) {
+                        Ok(cost) => {
+                            self.now += cost;
+                            self.tamper(&a, &mut data);
+                            buf[..a.len].copy_from_slice(&data);
+                            last = Ok(Some(a.len));
+                        }
+                        Err(e) => {
+                            self.now += 10_000;
+                            last = Err(errno(e));
+                        }
+                    }
+                }
+                Action::Write(a, data) => {
+                    assert_eq!(a.len, data.len());
+                    assert!(a.len <= self.m.max_access_len(a.page), "{a:?} too long");
+                    if a.page == CDB_PAGE && a.offset == 128 {
+                        self.last_cmd = u16::from_be_bytes([data[0], data[1]]);
+                    }
+                    match self.m.write(self.now, &a, data) {
+                        Ok(cost) => self.now += cost,
+                        Err(e) => {
+                            self.now += 10_000;
+                            last = Err(errno(e));
+                        }
+                    }
+                }
+                Action::Sleep(ns) => {
+                    assert!(ns > 0, "zero sleep would spin");
+                    self.max_sleep = self.max_sleep.max(ns);
+                    self.now += ns;
+                }
+                Action::Notify(n) => self.notices.push(n),
+                Action::ResetModule => {
+                    self.resets += 1;
+                    self.m.hard_reset(self.now);
+                }
+                Action::Finished(r) => return r,
+            }
+        }
+    }
+
+    /// Applies `patch`/`header` to a reply read.
+    fn tamper(&mut self, a: &Access, data: &mut [u8]) {
+        if a.page != CDB_PAGE {
+            return;
+        }
+        if let Some((cmd, h)) = self.header {
+            if cmd == self.last_cmd && a.offset == RPL_LEN_OFFSET {
+                data[..2].copy_from_slice(&h);
+            }
+        }
+        let Some((cmd, index, value)) = self.patch else {
+            return;
+        };
+        if cmd != self.last_cmd {
+            return;
+        }
+        // The real reply, patched, with a matching check code.
+        let mut len = [0u8; 2];
+        self.m
+            .read(
+                self.now,
+                &Access::new(CDB_PAGE, RPL_LEN_OFFSET, 2),
+                &mut len,
+            )
+            .unwrap();
+        let n = len[0] as usize;
+        let mut payload = std::vec![0u8; n];
+        if n > 0 {
+            self.m
+                .read(self.now, &Access::new(CDB_PAGE, 136, n), &mut payload)
+                .unwrap();
+        }
+        if index < n {
+            payload[index] = value;
+        }
+        let start = a.offset as usize;
+        for (i, d) in data.iter_mut().enumerate() {
+            match start + i {
+                134 => *d = n as u8,
+                135 => *d = check_code(&payload),
+                o if o >= 136 && o - 136 < n => *d = payload[o - 136],
+                _ => {}
+            }
+        }
+    }
+
+    fn running(&self) -> (BankId, Version, bool) {
+        let fw = self.m.firmware();
+        let b = fw.bank(fw.running);
+        (fw.running, b.version, b.valid)
+    }
+
+    /// The module runs a valid image: the old one, or (after a successful
+    /// flash) the new one, committed.
+    fn assert_runs_valid(&self) {
+        let (_, _, valid) = self.running();
+        assert!(valid, "module runs an invalid image");
+    }
+
+    fn assert_flashed(&self) {
+        let fw = self.m.firmware();
+        assert_eq!(fw.running, BankId::B);
+        assert_eq!(fw.committed, BankId::B);
+        assert!(fw.bank(BankId::B).valid);
+        assert_eq!(fw.bank(BankId::B).version, NEW);
+        assert!(fw.download.is_none());
+    }
+
+    fn assert_old_runs(&self) {
+        let (bank, version, valid) = self.running();
+        assert_eq!((bank, version, valid), (BankId::A, OLD, true));
+        assert_eq!(self.m.firmware().committed, BankId::A);
+    }
+
+    fn commands(&self, id: u16) -> u32 {
+        let i = super::super::emu::COUNTED_COMMANDS
+            .iter()
+            .position(|&c| c == id)
+            .unwrap();
+        self.m.counters().by_command[i]
+    }
+
+    /// Progress notices: Started first, then increasing, ending at 100%.
+    fn assert_progress(&self, total: usize) {
+        assert_eq!(self.notices.first(), Some(&Notice::Started));
+        let mut last = 0;
+        for n in &self.notices[1..] {
+            let Notice::Progress { done, total: t } = *n else {
+                panic!("second Started");
+            };
+            assert_eq!(t, total as u64);
+            assert!(done > last && done <= t);
+            last = done;
+        }
+        assert_eq!(last, total as u64, "progress does not end at 100%");
+        assert!(self.notices.len() <= 103, "{} notices", self.notices.len());
+    }
+}
+
+fn profile() -> Profile {
+    Profile::DEFAULT
+}
+
+#[test]
+fn flashes_the_default_module_with_epl() {
+    let mut bed = Bed::new(profile());
+    let img = bed.image(100_000);
+    let s = bed.flash(&img, Options::DEFAULT).unwrap();
+    bed.assert_flashed();
+    bed.assert_progress(img.len());
+    assert_eq!(s.mechanism, Mechanism::Epl);
+    assert_eq!(s.block_size, 2048);
+    assert_eq!(s.blocks as usize, (img.len() - 64).div_ceil(2048));
+    assert!(s.verified);
+    assert_eq!(bed.resets, 1);
+    assert_eq!(bed.m.counters().commands_failed, 0);
+    // Only what is needed goes over the bus: no 126-byte bodies.
+    let bus = bed.m.counters().bytes_written;
+    let needed = img.len() as u64 + 2 * 1024;
+    assert!(
+        bus < needed,
+        "{bus} bytes written for a {} byte image",
+        img.len()
+    );
+}
+
+#[test]
+fn flashes_every_profile() {
+    let mut cases: Vec<(&str, Profile)> = Vec::new();
+    let base = profile();
+    cases.push(("default", base));
+    cases.push((
+        "lpl only",
+        Profile {
+            write_mechanism: 0x01,
+            ..base
+        },
+    ));
+    cases.push((
+        "epl only",
+        Profile {
+            write_mechanism: 0x10,
+            ..base
+        },
+    ));
+    cases.push((
+        "both, no epl pages",
+        Profile {
+            epl_pages_code: 0,
+            ..base
+        },
+    ));
+    for code in 1..=7 {
+        cases.push((
+            "epl pages",
+            Profile {
+                epl_pages_code: code,
+                write_mechanism: 0x10,
+                ..base
+            },
+        ));
+    }
+    for rwle in [0, 1, 9, 14, 15, 255] {
+        cases.push((
+            "rw length extension",
+            Profile {
+                rw_len_ext: rwle,
+                ..base
+            },
+        ));
+    }
+    cases.push((
+        "cmis 4.0",
+        Profile {
+            revision: 0x40,
+            ..base
+        },
+    ));
+    cases.push((
+        "osfp",
+        Profile {
+            identifier: 0x19,
+            ..base
+        },
+    ));
+    cases.push((
+        "foreground",
+        Profile {
+            background: false,
+            busy_us: BusyTimes {
+                write: 3_000,
+                start: 50_000,
+                complete: 80_000,
+                ..BusyTimes::default()
+            },
+            ..base
+        },
+    ));
+    cases.push((
+        "10x durations",
+        Profile {
+            durations_10x: true,
+            ..base
+        },
+    ));
+    cases.push((
+        "no abort",
+        Profile {
+            abort_supported: false,
+            ..base
+        },
+    ));
+    cases.push((
+        "hitless",
+        Profile {
+            hitless_restart: true,
+            ..base
+        },
+    ));
+    cases.push((
+        "slow reset",
+        Profile {
+            reset_ms: 10_000,
+            ready_ms: 2_000,
+            ..base
+        },
+    ));
+    for n in [56, 80, 112] {
+        cases.push((
+            "start payload",
+            Profile {
+                start_payload_size: n,
+                ..base
+            },
+        ));
+    }
+    cases.push(("realistic", realistic(0x10)));
+    cases.push(("realistic lpl", realistic(0x01)));
+    for (name, p) in cases {
+        let mut bed = Bed::new(p);
+        let img = bed.image(20_000);
+        match bed.flash(&img, Options::DEFAULT) {
+            Ok(_) => bed.assert_flashed(),
+            Err(e) => panic!("{name}: {e} ({p:?})"),
+        }
+        bed.assert_progress(img.len());
+    }
+}
+
+/// A module with the timing of real ones: 400 kHz bus, a few ms per
+/// block, seconds for Start, Complete and the reset.
+fn realistic(write_mechanism: u8) -> Profile {
+    Profile {
+        write_mechanism,
+        bus_hz: 400_000,
+        busy_us: BusyTimes {
+            start: 2_000_000,
+            write: 5_000,
+            complete: 1_500_000,
+            abort: 10_000,
+            run: 5_000,
+            commit: 200_000,
+            other: 1_000,
+        },
+        reset_ms: 2_000,
+        ready_ms: 500,
+        max_durations: [5000, 1000, 100, 5000, 0],
+        ..Profile::DEFAULT
+    }
+}
+
+#[test]
+fn realistic_flash_is_close_to_the_module_limit() {
+    for mechanism in [0x10, 0x01] {
+        let mut bed = Bed::new(realistic(mechanism));
+        let img = bed.image(256 * 1024);
+        bed.flash(&img, Options::DEFAULT).unwrap();
+        bed.assert_flashed();
+        let c = bed.m.counters();
+        // Time the module is busy or the bus is in use: a lower bound of
+        // any host's time. Polls add bus time too, so this is generous
+        // to us only by the cost of the polls, which is also measured.
+        let limit = c.busy_ns + c.bus_ns + 2 * 2_500 * MS;
+        let ratio = bed.now as f64 / limit as f64;
+        std::println!(
+            "mechanism {mechanism:#x}: {} ms, limit {} ms, ratio {ratio:.3}, {} polls",
+            bed.now / MS,
+            limit / MS,
+            bed.m.counters().reads
+        );
+        assert!(
+            ratio < 1.10,
+            "mechanism {mechanism:#x}: {} ms against a limit of {} ms",
+            bed.now / MS,
+            limit / MS
+        );
+        assert!(bed.max_sleep <= POLL_MAX.max(RESET_POLL_MAX));
+    }
+}
+
+#[test]
+fn password_right_wrong_and_missing() {
+    let p = Profile {
+        password_required: true,
+        ..profile()
+    };
+    let mut bed = Bed::new(p);
+    let img = bed.image(5_000);
+    let opts = Options {
+        password: Some(p.password),
+        ..Options::DEFAULT
+    };
+    bed.flash(&img, opts).unwrap();
+    bed.assert_flashed();
+
+    let mut bed = Bed::new(p);
+    let opts = Options {
+        password: Some(p.password ^ 1),
+        ..Options::DEFAULT
+    };
+    let e = bed.flash(&img, opts).unwrap_err();
+    assert_eq!((e.step, e.cause), (Step::Password, Cause::PasswordRejected));
+    bed.assert_old_runs();
+
+    let mut bed = Bed::new(p);
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert_eq!(e.cause, Cause::Cdb(CdbError::Failed(Failure::PASSWORD)));
+    bed.assert_old_runs();
+}
+
+/// Commands in the order the update sends them, with the step a failure
+/// of each is reported as.
+const SEQUENCE: [(u16, Step); 8] = [
+    (0x0040, Step::ModuleFeatures),
+    (0x0041, Step::FwFeatures),
+    (0x0100, Step::FwInfo),
+    (0x0101, Step::Start),
+    (0x0104, Step::Write(0)),
+    (0x0107, Step::Complete),
+    (0x0109, Step::Run),
+    (0x010A, Step::Commit),
+];
+
+#[test]
+fn every_command_failure_ends_in_an_error_and_a_valid_image() {
+    for (id, step) in SEQUENCE {
+        for code in [0x00, 0x02, 0x05, 0x07, 0x30] {
+            let mut bed = Bed::new(profile());
+            bed.m.faults.fail_count = 1;
+            bed.m.faults.fail_command = Some(id);
+            bed.m.faults.fail_code = code;
+            let img = bed.image(10_000);
+            let r = bed.flash(&img, Options::DEFAULT);
+            bed.assert_runs_valid();
+            if id == 0x0100 && matches!(code, 0x02) {
+                // "Not supported": flash without the bank checks.
+                r.unwrap();
+                bed.assert_flashed();
+                continue;
+            }
+            let e = r.unwrap_err();
+            assert_eq!(e.step, step, "{id:#06x}/{code:#x}: {e}");
+            assert_eq!(
+                e.cause,
+                Cause::Cdb(CdbError::Failed(Failure(code))),
+                "{id:#06x}"
+            );
+            if id != 0x010A {
+                bed.assert_old_runs();
+            }
+            // A download that failed after Start was aborted (a failed
+            // Start leaves nothing to abort: the abort is tried and
+            // refused).
+            let abort_sent = matches!(id, 0x0101 | 0x0104 | 0x0107);
+            if id != 0x0101 {
+                assert_eq!(e.aborted, abort_sent, "{id:#06x}");
+            }
+            assert_eq!(bed.commands(0x0102), u32::from(abort_sent));
+            assert!(bed.m.firmware().download.is_none());
+        }
+    }
+}
+
+#[test]
+fn a_command_that_never_completes_times_out_in_bounded_time() {
+    for (id, step) in SEQUENCE {
+        let mut bed = Bed::new(Profile {
+            max_durations: [0xffff; 5],
+            durations_10x: true,
+            max_completion_ms: 0xffff,
+            ..profile()
+        });
+        bed.m.faults.hang_next = true;
+        bed.m.faults.hang_command = Some(id);
+        let img = bed.image(10_000);
+        let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+        bed.assert_runs_valid();
+        if id == 0x0109 {
+            // Run hung: the module never resets, the old image stays.
+            assert_eq!(e.step, Step::Run);
+        } else {
+            assert_eq!(e.step, step, "{id:#06x}: {e}");
+        }
+        assert!(
+            matches!(e.cause, Cause::Cdb(CdbError::Timeout { .. })),
+            "{e}"
+        );
+        // Absurd advertised durations are clamped.
+        assert!(
+            bed.now < 3 * Nanos::from(MAX_TIMEOUT_MS) * MS,
+            "{} ms",
+            bed.now / MS
+        );
+    }
+}
+
+#[test]
+fn corrupted_replies_are_caught() {
+    let mut bed = Bed::new(profile());
+    bed.m.faults.corrupt_reply_chk = 1;
+    let img = bed.image(1_000);
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert!(
+        matches!(
+            e.cause,
+            Cause::Cdb(CdbError::Reply(ReplyError::BadCheckCode { .. }))
+        ),
+        "{e}"
+    );
+    assert_eq!(e.step, Step::ModuleFeatures);
+    bed.assert_old_runs();
+    let mut bed = Bed::new(profile());
+    bed.m.faults.corrupt_reply_len = 1;
+    let img = bed.image(1_000);
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert!(matches!(e.cause, Cause::Cdb(CdbError::Reply(_))), "{e}");
+    bed.assert_old_runs();
+}
+
+#[test]
+fn malicious_replies_end_in_clear_errors() {
+    // Start payload size over 112.
+    let mut bed = Bed::new(profile());
+    bed.patch = Some((0x0041, 2, 113));
+    let img = bed.image(1_000);
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert_eq!(e.cause, Cause::StartPayloadTooLarge(113));
+    // No write mechanism.
+    let mut bed = Bed::new(profile());
+    bed.patch = Some((0x0041, 5, 0));
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert_eq!(e.cause, Cause::NoWriteMechanism(0));
+    // Reply lengths out of range, with a matching check code or not.
+    for h in [[0, 0xff], [120, 0], [121, 0], [255, 0], [17, 0]] {
+        let mut bed = Bed::new(profile());
+        bed.header = Some((0x0041, h));
+        let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+        assert!(
+            matches!(e.cause, Cause::Cdb(CdbError::Reply(_))),
+            "{h:?}: {e}"
+        );
+        bed.assert_old_runs();
+    }
+    // A start payload larger than the image.
+    let mut bed = Bed::new(profile());
+    let e = bed.flash(&img[..40], Options::DEFAULT).unwrap_err();
+    assert_eq!(e.cause, Cause::ImageTooSmall { size: 40, need: 64 });
+    bed.assert_old_runs();
+    // Get Firmware Info claiming the old bank still runs after Run.
+    let mut bed = Bed::new(profile());
+    bed.patch = Some((0x0100, 0, 0x43));
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert!(matches!(e.cause, Cause::OldImageRunning(_)), "{e}");
+    assert_eq!(bed.m.firmware().committed, BankId::A);
+    bed.assert_runs_valid();
+}
+
+#[test]
+fn the_module_going_away_ends_in_an_error() {
+    // Unplugged in the middle of the download.
+    let mut bed = Bed::new(profile());
+    bed.hook = Some(std::boxed::Box::new(|m, _, n, _| {
+        if n == 200 {
+            m.unplug();
+        }
+    }));
+    let img = bed.image(100_000);
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert!(matches!(e.cause, Cause::Cdb(CdbError::Bus(-19))), "{e}");
+    bed.m.plug(bed.now);
+    bed.assert_old_runs();
+    // Power lost during a block write.
+    let mut bed = Bed::new(profile());
+    bed.m.faults.power_loss_on_write = true;
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert!(matches!(e.step, Step::Write(_)), "{e}");
+    bed.assert_old_runs();
+    // The module does not come back after Run in time.
+    let mut bed = Bed::new(Profile {
+        reset_ms: 5_000,
+        ..profile()
+    });
+    let opts = Options {
+        reset_timeout_ms: 2_000,
+        ..Options::DEFAULT
+    };
+    let e = bed.flash(&img, opts).unwrap_err();
+    assert_eq!(e.cause, Cause::NotBack(2_000));
+    bed.m.hard_reset(bed.now);
+    bed.m.advance(bed.now + 10_000 * MS);
+    bed.assert_old_runs();
+    // NACKs for a while are ridden out.
+    let mut bed = Bed::new(profile());
+    bed.hook = Some(std::boxed::Box::new(|m, now, n, _| {
+        if n == 100 {
+            m.faults.nack_until = now + 50 * MS;
+        }
+    }));
+    bed.flash(&img, Options::DEFAULT).unwrap();
+    bed.assert_flashed();
+}
+
+#[test]
+fn cancel_aborts_the_download() {
+    // Cancelled at the first action, during the feature commands, in the
+    // middle of the download: the old image runs, nothing is left half
+    // done, and a started download was aborted.
+    for at in [1, 10, 0] {
+        let mut bed = Bed::new(profile());
+        let img = bed.image(200_000);
+        bed.hook = Some(std::boxed::Box::new(move |m, _, n, f| {
+            let half = m.firmware().download.map(|d| d.received > 100_000);
+            if n == at || (at == 0 && half == Some(true)) {
+                f.cancel();
+            }
+        }));
+        let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+        assert_eq!(e.cause, Cause::Cancelled, "at {at}");
+        bed.assert_old_runs();
+        assert!(bed.m.firmware().download.is_none());
+        assert_eq!(e.aborted, at == 0);
+    }
+    // Cancelled after Run: the new image runs uncommitted; a reset boots
+    // the old one.
+    let mut bed = Bed::new(profile());
+    let img = bed.image(20_000);
+    bed.hook = Some(std::boxed::Box::new(|m, _, _, f| {
+        if m.firmware().running == BankId::B {
+            f.cancel();
+        }
+    }));
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert_eq!(e.cause, Cause::Cancelled);
+    assert_eq!(bed.m.firmware().committed, BankId::A);
+    bed.assert_runs_valid();
+    bed.m.hard_reset(bed.now);
+    bed.assert_old_runs();
+}
+
+#[test]
+fn erased_blocks_are_skipped_when_allowed() {
+    let p = Profile {
+        skip_erased: true,
+        ..profile()
+    };
+    let mut bed = Bed::new(p);
+    let mut img = bed.image(64 * 1024);
+    // Erase the middle of the body.
+    img[64 + 2048 * 4..64 + 2048 * 20].fill(0xff);
+    // The header's CRC covers the body as flashed.
+    let body = img[64..].to_vec();
+    Header::write(&mut img[..64], 64, &NEW, &body).unwrap();
+    let s = bed.flash(&img, Options::DEFAULT).unwrap();
+    bed.assert_flashed();
+    assert_eq!(s.skipped_blocks, 16);
+    bed.assert_progress(img.len());
+}
+
+#[test]
+fn progress_is_rate_limited() {
+    let mut bed = Bed::new(realistic(0x01));
+    let img = bed.image(100_000);
+    bed.flash(&img, Options::DEFAULT).unwrap();
+    // 100_000 / 116 blocks, but at most one notice per 1%.
+    bed.assert_progress(img.len());
+    assert!(bed.notices.len() > 10);
+}
+
+#[test]
+fn an_image_that_changes_is_refused() {
+    let mut f = Flasher::new(100, Options::DEFAULT);
+    let img = [0u8; 99];
+    assert_eq!(
+        f.step(&img, 0, Outcome::None),
+        Action::Finished(Err(Error::new(Step::Image, Cause::ImageChanged)))
+    );
+}
+
+#[test]
+fn messages_read_well() {
+    let e = Error {
+        step: Step::Write(0x800),
+        cause: Cause::Cdb(CdbError::Failed(Failure::PARAMETER)),
+        aborted: true,
+    };
+    assert_eq!(
+        std::format!("{e}"),
+        "Write Firmware Block at address 0x800 failed: parameter range error or parameter \
+         not supported (status 0x42); download aborted"
+    );
+    let e = Error::new(
+        Step::Start,
+        Cause::Cdb(CdbError::Timeout {
+            status: Some(0x83),
+            bus: None,
+        }),
+    );
+    assert_eq!(
+        std::format!("{e}"),
+        "Start Firmware Download (0101h) failed: command did not complete in time, last \
+         status 0x83"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Random module settings and one random fault: the update always
+    /// ends, in bounded actions, with a valid running image; success
+    /// means the new image runs committed.
+    #[test]
+    fn any_module_and_fault_ends_safely(
+        rwle in 0u8..=255,
+        epl_code in 0u8..=7,
+        mechanism in prop::sample::select(std::vec![0x01u8, 0x10, 0x11]),
+        start in 8u8..=112,
+        background in any::<bool>(),
+        rev in prop::sample::select(std::vec![0x40u8, 0x50, 0x52]),
+        fault in 0u8..6,
+        fault_cmd in prop::sample::select(std::vec![0x0040u16, 0x0041, 0x0100, 0x0101, 0x0103, 0x0104, 0x0107, 0x0109, 0x010A]),
+        patch_index in 0usize..40,
+        patch_value in any::<u8>(),
+        body in 1usize..20_000,
+    ) {
+        let p = Profile {
+            rw_len_ext: rwle,
+            epl_pages_code: epl_code,
+            write_mechanism: mechanism,
+            start_payload_size: start.max(56),
+            background,
+            revision: rev,
+            busy_us: BusyTimes { write: 1_000, ..BusyTimes::default() },
+            ..profile()
+        };
+        let mut bed = Bed::new(p);
+        match fault {
+            0 => {}
+            1 => {
+                bed.m.faults.fail_count = 1;
+                bed.m.faults.fail_command = Some(fault_cmd);
+                bed.m.faults.fail_code = patch_value & 0x3f;
+            }
+            2 => {
+                bed.m.faults.hang_next = true;
+                bed.m.faults.hang_command = Some(fault_cmd);
+            }
+            3 => bed.patch = Some((fault_cmd, patch_index, patch_value)),
+            4 => bed.header = Some((fault_cmd, [patch_index as u8, patch_value])),
+            _ => bed.m.faults.power_loss_on_write = true,
+        }
+        let img = bed.image(body);
+        let r = bed.flash(&img, Options::DEFAULT);
+        bed.m.advance(bed.now + 100_000 * MS);
+        bed.assert_runs_valid();
+        prop_assert!(bed.m.firmware().download.is_none() || r.is_err());
+        if r.is_ok() {
+            bed.assert_flashed();
+        }
+        if fault == 0 {
+            prop_assert!(r.is_ok(), "{:?}", r);
+        }
+    }
+}
+
+#[test]
+fn the_state_fits_in_a_kilobyte() {
+    // The kernel keeps one per flash in flight, beside the firmware blob.
+    assert!(
+        core::mem::size_of::<Flasher>() <= 1024,
+        "{}",
+        core::mem::size_of::<Flasher>()
+    );
+}
