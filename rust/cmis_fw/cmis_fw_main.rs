@@ -8,7 +8,7 @@
 //!
 //! Layout: `cmis_core` is the kernel-independent protocol core (also built
 //! and tested on the host), `glue` the only place with `unsafe` code, over
-//! our own bindings; the rest is safe Rust.
+//! our own bindings; the rest (`netlink`, `flash`) is safe Rust.
 
 use kernel::prelude::*;
 
@@ -19,9 +19,20 @@ pub mod cmis_core;
 mod bindings;
 #[path = "../glue/errno.rs"]
 pub mod errno;
+#[path = "../glue/ethdev.rs"]
+pub mod ethdev;
+#[path = "../glue/firmware.rs"]
+pub mod firmware;
 #[path = "../glue/genl.rs"]
 pub mod genl;
+#[path = "../glue/global.rs"]
+pub mod global;
+#[path = "../glue/queue.rs"]
+pub mod queue;
+#[path = "../glue/time.rs"]
+pub mod time;
 
+mod flash;
 mod netlink;
 
 module! {
@@ -32,18 +43,47 @@ module! {
     license: "GPL",
 }
 
+/// The module: its flashes, the notifier that stops them when their device
+/// goes away, and the netlink family that starts them.
+///
+/// Fields drop in declaration order, after [`Drop::drop`] has stopped
+/// every flash: the family (no new requests, running ones finished), the
+/// notifier, then the flashes' state.
 struct CmisFw {
     _family: genl::Registration,
+    _notifier: Pin<KBox<ethdev::NotifierRegistration<flash::Unregister>>>,
+    flashes: Pin<KBox<flash::Flashes>>,
 }
 
 impl kernel::Module for CmisFw {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let flashes = KBox::pin_init(flash::Flashes::new(), GFP_KERNEL)?;
+        // SAFETY: `flashes` is pinned in its box, which `CmisFw` owns;
+        // `Flashes::drop` withdraws it after the family and the notifier,
+        // the only callers of `get`, are unregistered.
+        unsafe { flash::FLASHES.set(&flashes) };
+        let notifier = KBox::pin_init(
+            ethdev::NotifierRegistration::register(&flash::UNREGISTER),
+            GFP_KERNEL,
+        )?;
         let family = netlink::FAMILY.register(module)?;
         pr_info!(
             "generic netlink family {} registered (id {})\n",
             netlink::FAMILY_NAME,
             netlink::FAMILY.id()
         );
-        Ok(Self { _family: family })
+        Ok(Self {
+            _family: family,
+            _notifier: notifier,
+            flashes,
+        })
+    }
+}
+
+impl Drop for CmisFw {
+    fn drop(&mut self) {
+        // Cancel every flash and wait for them while the family is still
+        // registered, so that each requester gets its final notification.
+        self.flashes.shutdown();
     }
 }

@@ -4,11 +4,17 @@
 //!
 //! Messages, attributes and status values are numbered as ethtool's
 //! MODULE_FW_FLASH (`include/uapi/linux/ethtool_netlink.h`), so that
-//! userspace code can address either.
+//! userspace code can address either. Request validation follows
+//! `ethnl_act_module_fw_flash` in `net/ethtool/module.c`, with the same
+//! extack messages.
 
 #![forbid(unsafe_code)]
 
-use crate::genl::{Command, Family, Info, MulticastGroup, SmallOp};
+use crate::cmis_core::map::{identifier, lower, I2C_ADDRESS};
+use crate::ethdev::{DeviceRef, ModuleAccess, Rtnl};
+use crate::firmware::Firmware;
+use crate::flash::{self, Request};
+use crate::genl::{Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, SmallOp};
 use kernel::{c_str, prelude::*, str::CStr};
 
 /// Name of the family, as shown by `genl ctrl list`.
@@ -16,8 +22,59 @@ pub(crate) const FAMILY_NAME: &CStr = c_str!("cmis_fw");
 /// Version of the family's protocol.
 const FAMILY_VERSION: u32 = 1;
 
-/// `ETHTOOL_MSG_MODULE_FW_FLASH_ACT`.
+/// `ETHTOOL_MSG_MODULE_FW_FLASH_ACT` (user to kernel).
 const MSG_MODULE_FW_FLASH_ACT: u8 = 44;
+/// `ETHTOOL_MSG_MODULE_FW_FLASH_NTF` (kernel to user).
+const MSG_MODULE_FW_FLASH_NTF: u8 = 44;
+
+/// `ETHTOOL_A_MODULE_FW_FLASH_*`.
+mod attr {
+    pub(super) const HEADER: u16 = 1;
+    pub(super) const FILE_NAME: u16 = 2;
+    pub(super) const PASSWORD: u16 = 3;
+    pub(super) const STATUS: u16 = 4;
+    pub(super) const STATUS_MSG: u16 = 5;
+    pub(super) const DONE: u16 = 6;
+    pub(super) const TOTAL: u16 = 7;
+}
+
+/// `ETHTOOL_A_HEADER_*`.
+mod header {
+    pub(super) const DEV_INDEX: u16 = 1;
+    pub(super) const DEV_NAME: u16 = 2;
+}
+
+/// `ETHTOOL_MODULE_FW_FLASH_STATUS_*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FlashStatus {
+    Started = 1,
+    InProgress = 2,
+    Completed = 3,
+    Error = 4,
+}
+
+/// Longest interface name (`ALTIFNAMSIZ - 1`, as ethtool's header policy).
+const DEV_NAME_MAX: u16 = 127;
+/// Longest firmware file name accepted.
+const FILE_NAME_MAX: u16 = 255;
+
+/// `ETHTOOL_A_HEADER_*`: device by index or name; flags are accepted and
+/// ignored (no reply is sent to the ACT request anyway).
+static HEADER_POLICY: [Policy; 4] = [
+    Policy::unused(),
+    Policy::u32(),
+    Policy::nul_string(DEV_NAME_MAX),
+    Policy::u32(),
+];
+
+/// Attributes of requests; the notification-only ones are refused in
+/// requests.
+static POLICY: [Policy; 4] = [
+    Policy::unused(),
+    Policy::nested(&HEADER_POLICY),
+    Policy::nul_string(FILE_NAME_MAX),
+    Policy::u32(),
+];
 
 /// Starts flashing a module's firmware.
 struct FlashAct;
@@ -26,13 +83,184 @@ impl Command for FlashAct {
     const CMD: u8 = MSG_MODULE_FW_FLASH_ACT;
 
     fn doit(info: &mut Info<'_>) -> Result {
-        info.set_error_message(c_str!("cmis_fw: firmware flashing is not implemented yet"));
-        Err(crate::errno::eopnotsupp())
+        let req = match validate(info) {
+            Ok(req) => req,
+            Err((msg, e)) => {
+                info.set_error_message(msg);
+                return Err(e);
+            }
+        };
+        // A second reference, to clear the flag if starting fails.
+        let dev = req.dev.clone();
+        let r = flash::start(req);
+        if r.is_err() {
+            let rtnl = Rtnl::lock();
+            dev.set_module_flash_in_progress(&rtnl, false);
+            info.set_error_message(c_str!("Failed to start module firmware flashing"));
+        }
+        r
+    }
+}
+
+type Rejection = (&'static CStr, Error);
+
+fn reject(msg: &'static CStr, e: Error) -> Rejection {
+    (msg, e)
+}
+
+/// Finds the device the header names, by index or by name.
+fn device(info: &Info<'_>, net: &Net) -> Result<DeviceRef, Rejection> {
+    let header = info
+        .attr(attr::HEADER)
+        .ok_or_else(|| reject(c_str!("request header missing"), EINVAL))?;
+    let (mut index, mut name) = (None, None);
+    for (kind, a) in header.nested() {
+        match kind {
+            header::DEV_INDEX => index = a.u32(),
+            header::DEV_NAME => name = a.c_str(),
+            _ => {}
+        }
+    }
+    let dev = match (index, name) {
+        (Some(i), _) => DeviceRef::by_index(net, i),
+        (None, Some(n)) => DeviceRef::by_name(net, n),
+        (None, None) => return Err(reject(c_str!("device not specified"), EINVAL)),
+    }
+    .ok_or_else(|| reject(c_str!("no device matches the request header"), ENODEV))?;
+    if let (Some(_), Some(n)) = (index, name) {
+        if dev.name().as_c_str().as_bytes() != n.as_bytes() {
+            return Err(reject(c_str!("ifindex and name do not match"), ENODEV));
+        }
+    }
+    Ok(dev)
+}
+
+fn file_name<'a>(info: &'a Info<'_>) -> Result<&'a CStr, Rejection> {
+    info.attr(attr::FILE_NAME)
+        .and_then(|a: Attr<'_>| a.c_str())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| reject(c_str!("firmware file name missing"), EINVAL))
+}
+
+/// Checks the request as the ethtool core does, sets the device's
+/// in-progress flag and loads the image.
+fn validate(info: &Info<'_>) -> Result<Request, Rejection> {
+    let net = info.net();
+    let dev = device(info, &net)?;
+    let file = file_name(info)?;
+    let password = info.attr(attr::PASSWORD).and_then(|a| a.u32());
+
+    let ops = dev.flash_ops();
+    if !ops.eeprom {
+        return Err(reject(
+            c_str!("Flashing module firmware is not supported by this device"),
+            crate::errno::eopnotsupp(),
+        ));
+    }
+    if !ops.reset {
+        return Err(reject(
+            c_str!("Reset module is not supported by this device, so flashing is not permitted"),
+            crate::errno::eopnotsupp(),
+        ));
+    }
+    {
+        let rtnl = Rtnl::lock();
+        if dev.module_flash_in_progress(&rtnl) {
+            return Err(reject(
+                c_str!("Module firmware flashing already in progress"),
+                EBUSY,
+            ));
+        }
+        if dev.is_running() {
+            return Err(reject(
+                c_str!("Netdevice is up, so flashing is not permitted"),
+                EBUSY,
+            ));
+        }
+        // From here the core vetoes bringing the device up and user-space
+        // module EEPROM access; every failure below clears the flag.
+        dev.set_module_flash_in_progress(&rtnl, true);
+    }
+    let checked = load(&dev, file);
+    match checked {
+        Ok(firmware) => Ok(Request {
+            dev,
+            firmware,
+            password,
+            requester: net,
+            portid: info.sender_portid(),
+        }),
+        Err(r) => {
+            let rtnl = Rtnl::lock();
+            dev.set_module_flash_in_progress(&rtnl, false);
+            Err(r)
+        }
+    }
+}
+
+/// Loads the image and checks the module is a CMIS one.
+fn load(dev: &DeviceRef, file: &CStr) -> Result<Firmware, Rejection> {
+    let firmware = Firmware::request_direct(file, dev)
+        .map_err(|e| reject(c_str!("Failed to request module firmware image"), e))?;
+    let mut id = [0u8; 1];
+    let at = ModuleAccess {
+        i2c_address: I2C_ADDRESS,
+        bank: 0,
+        page: 0,
+        offset: lower::IDENTIFIER,
+    };
+    dev.read_module(at, &mut id)
+        .map_err(|e| reject(c_str!("Failed to read the module identifier"), e))?;
+    if !identifier::is_cmis(id[0]) {
+        return Err(reject(
+            c_str!("Module type does not support firmware flashing"),
+            crate::errno::eopnotsupp(),
+        ));
+    }
+    Ok(firmware)
+}
+
+/// A progress notification (`ETHTOOL_MSG_MODULE_FW_FLASH_NTF`).
+pub(crate) struct Notification<'a> {
+    pub(crate) dev: &'a DeviceRef,
+    pub(crate) status: FlashStatus,
+    pub(crate) msg: Option<&'a CStr>,
+    pub(crate) done: u64,
+    pub(crate) total: u64,
+}
+
+impl Notification<'_> {
+    fn build(&self, portid: u32, seq: u32) -> Result<Message> {
+        let mut m = Message::new(&FAMILY, portid, seq, MSG_MODULE_FW_FLASH_NTF)?;
+        let name = self.dev.name();
+        m.put_nested(attr::HEADER, |m| {
+            m.put_u32(header::DEV_INDEX, self.dev.ifindex())?;
+            m.put_string(header::DEV_NAME, name.as_c_str())
+        })?;
+        m.put_u32(attr::STATUS, self.status as u32)?;
+        if let Some(msg) = self.msg {
+            m.put_string(attr::STATUS_MSG, msg)?;
+        }
+        m.put_uint(attr::DONE, self.done)?;
+        m.put_uint(attr::TOTAL, self.total)?;
+        Ok(m)
+    }
+
+    /// Sends it to the requesting socket.
+    pub(crate) fn unicast(&self, net: &Net, portid: u32, seq: u32) -> Result {
+        self.build(portid, seq)?.unicast(net, portid)
+    }
+
+    /// Sends it to the `monitor` group of the device's namespace.
+    pub(crate) fn multicast(&self, net: &Net) -> Result {
+        self.build(0, 0)?.multicast(&FAMILY, net, MCGRP_MONITOR)
     }
 }
 
 static OPS: [SmallOp; 1] = [SmallOp::new::<FlashAct>()];
+/// Index of the `monitor` group in [`MCGRPS`].
+const MCGRP_MONITOR: u32 = 0;
 static MCGRPS: [MulticastGroup; 1] = [MulticastGroup::new(c_str!("monitor"))];
 
 /// The family, registered at module load.
-pub(crate) static FAMILY: Family = Family::new(FAMILY_NAME, FAMILY_VERSION, &OPS, &MCGRPS);
+pub(crate) static FAMILY: Family = Family::new(FAMILY_NAME, FAMILY_VERSION, &POLICY, &OPS, &MCGRPS);

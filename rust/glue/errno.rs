@@ -26,3 +26,13 @@ pub fn etimedout() -> Error {
 pub fn ecanceled() -> Error {
     errno(bindings::ECANCELED)
 }
+
+/// `EMSGSIZE`: message too long.
+pub fn emsgsize() -> Error {
+    errno(bindings::EMSGSIZE)
+}
+
+/// `ESHUTDOWN`: shutting down.
+pub fn eshutdown() -> Error {
+    errno(bindings::ESHUTDOWN)
+}

@@ -50,6 +50,12 @@ cargo build --release --quiet -p cmis-emu-image
 {
 	printf 'export CMIS_FW_SELFTEST_INJECT=%q\n' "${CMIS_FW_SELFTEST_INJECT:-}"
 	printf 'export CMIS_FW_BIN_DIR=%q\n' "$top/target/release"
+	# CMIS_FW_TESTS="flash.sh emulator.sh" runs only those (for
+	# development; make test runs everything).
+	printf 'export CMIS_FW_TESTS=%q\n' "${CMIS_FW_TESTS:-}"
+	# The kernel's YNL command line tool and our family's spec.
+	printf 'export CMIS_FW_YNL_CLI=%q\n' "$kdir/tools/net/ynl/cli.py"
+	printf 'export CMIS_FW_SPEC=%q\n' "$top/Documentation/netlink/specs/cmis_fw.yaml"
 } >"$out/env"
 
 echo "vm-test: booting $kdir/arch/x86/boot/bzImage (TCG)" >&2

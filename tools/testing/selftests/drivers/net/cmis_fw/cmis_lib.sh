@@ -123,3 +123,33 @@ emu_port_dir() {
 	bus=$(ethtool -i "$1" | sed -n 's/^bus-info: cmis_emu\.//p')
 	echo "$EMU_DEBUGFS/port$bus"
 }
+
+# new_port: creates a port, sets $port and $dir.
+new_port() {
+	echo 1 >"$EMU_DEBUGFS/new_port"
+	port=$(emu_port_by_index "$(tail -n1 "$EMU_DEBUGFS/del_port")")
+	dir=$(emu_port_dir "$port")
+}
+
+# del_port: removes the port new_port created last.
+del_port() {
+	echo "${dir##*port}" >"$EMU_DEBUGFS/del_port"
+}
+
+# set_knobs KEY=VALUE...: writes the port's debugfs settings.
+set_knobs() {
+	local kv
+	for kv in "$@"; do
+		echo "${kv#*=}" >"$dir/${kv%%=*}" || return 1
+	done
+}
+
+# The selftests' netlink client of the cmis_fw family.
+fw_client() {
+	python3 "$lib_dir/cmis_fw_client.py" "$@"
+}
+
+# counter NAME: a counter of the current port's emulated module.
+counter() {
+	sed -n "s/^$1: //p" "$dir/counters"
+}

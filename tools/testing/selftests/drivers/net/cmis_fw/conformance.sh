@@ -22,31 +22,11 @@ require_image_tool
 ktap_print_header
 ktap_set_plan 28
 
-root=$EMU_DEBUGFS
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text conformance --size 4000 --seed 2
 
 # Extra arguments for ethtool --flash-module-firmware.
 extra=
-
-# new_port: creates a port, sets $port and $dir.
-new_port() {
-	echo 1 >"$root/new_port"
-	port=$(emu_port_by_index "$(tail -n1 "$root/del_port")")
-	dir=$(emu_port_dir "$port")
-}
-
-del_port() {
-	echo "${dir##*port}" >"$root/del_port"
-}
-
-# set KEY=VALUE...: writes the port's debugfs settings.
-set_knobs() {
-	local kv
-	for kv in "$@"; do
-		echo "${kv#*=}" >"$dir/${kv%%=*}" || return 1
-	done
-}
 
 # flash_ok DESCRIPTION KEY=VALUE...: a profile that must flash: ethtool
 # completes, bank B runs 2.0.7 and is committed.
@@ -200,7 +180,7 @@ parallel() {
 		grep -q '^B: valid version=2\.0\.7 .*running committed$' "${dirs[$i]}/banks" || rc=1
 	done
 	for d in "${dirs[@]}"; do
-		echo "${d##*port}" >"$root/del_port"
+		echo "${d##*port}" >"$EMU_DEBUGFS/del_port"
 	done
 	return $rc
 }

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Flashes in progress: one work item per device, on a queue of our own.
+//!
+//! The work item drives the `cmis_core` update state machine, doing what
+//! it asks through the device driver's ethtool operations, sleeping with
+//! hrtimers, and reporting progress over netlink. Upstream's counterpart is
+//! `module_flash_fw_work` in `net/ethtool/module.c`.
+//!
+//! Locking: the registry lock is never held while taking RTNL; the
+//! netdevice notifier takes it under RTNL. The ethtool core's in-progress
+//! flag of the device is set and cleared under RTNL.
+
+#![forbid(unsafe_code)]
+
+use crate::cmis_core::flash::{Action, Flasher, Notice, Options, Outcome};
+use crate::cmis_core::map::Access;
+use crate::ethdev::{DeviceEvents, DeviceId, DeviceRef, ModuleAccess, Rtnl};
+use crate::firmware::Firmware;
+use crate::genl::Net;
+use crate::global::Global;
+use crate::netlink::{self, FlashStatus};
+use crate::queue::OwnedQueue;
+use crate::time;
+use core::{
+    fmt,
+    sync::atomic::{AtomicBool, AtomicU32, Ordering},
+};
+use kernel::{
+    c_str, new_mutex,
+    prelude::*,
+    str::{CStr, CString},
+    sync::{Arc, Mutex},
+    workqueue::{impl_has_work, new_work, Work, WorkItem},
+};
+
+/// The module's flashes, published for the netlink operation and the
+/// netdevice notifier (see `CmisFw::init`).
+pub(crate) static FLASHES: Global<Flashes> = Global::new();
+
+/// The netdevice notifier's handler.
+pub(crate) struct Unregister;
+
+/// The one notifier handler.
+pub(crate) static UNREGISTER: Unregister = Unregister;
+
+impl DeviceEvents for Unregister {
+    fn unregistering(&self, dev: DeviceId) {
+        if let Some(flashes) = FLASHES.get() {
+            flashes.stop_device(dev);
+        }
+    }
+}
+
+/// Registry slots; a freed slot is reused.
+struct Slots {
+    /// The module is going away: no new flashes.
+    closing: bool,
+    jobs: KVec<Option<Arc<Flash>>>,
+}
+
+/// Every flash in progress and the queue they run on.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Flashes {
+    #[pin]
+    slots: Mutex<Slots>,
+    queue: OwnedQueue,
+}
+
+impl Flashes {
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            slots <- new_mutex!(Slots {
+                closing: false,
+                jobs: KVec::new(),
+            }),
+            queue: OwnedQueue::new_unbound(c_str!("cmis_fw"))?,
+        })
+    }
+
+    /// Registers `flash` and queues it. Fails with `EBUSY` if its device
+    /// is being flashed already, `ESHUTDOWN` if the module is unloading.
+    fn start(&self, flash: Arc<Flash>) -> Result {
+        let mut slots = self.slots.lock();
+        if slots.closing {
+            return Err(crate::errno::eshutdown());
+        }
+        let dev = flash.dev.id();
+        if slots.jobs.iter().flatten().any(|f| f.dev.id() == dev) {
+            return Err(EBUSY);
+        }
+        match slots.jobs.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(flash.clone()),
+            None => slots.jobs.push(Some(flash.clone()), GFP_KERNEL)?,
+        }
+        // A new work item is not queued yet, so this cannot fail.
+        let _ = self.queue.queue().enqueue(flash);
+        Ok(())
+    }
+
+    /// Forgets a finished flash.
+    fn finished(&self, flash: &Arc<Flash>) {
+        let mut slots = self.slots.lock();
+        if let Some(slot) = slots
+            .jobs
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|f| Arc::ptr_eq(f, flash)))
+        {
+            *slot = None;
+        }
+    }
+
+    /// Stops the flash of a device that is being unregistered: it ends at
+    /// once (unregistration waits for its device reference).
+    fn stop_device(&self, dev: DeviceId) {
+        let slots = self.slots.lock();
+        for f in slots.jobs.iter().flatten().filter(|f| f.dev.id() == dev) {
+            f.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Refuses new flashes, cancels the running ones (each aborts its
+    /// download if it can and sends its final notification) and waits for
+    /// them.
+    pub(crate) fn shutdown(&self) {
+        {
+            let mut slots = self.slots.lock();
+            slots.closing = true;
+            for f in slots.jobs.iter().flatten() {
+                f.cancel.store(true, Ordering::Relaxed);
+            }
+        }
+        self.queue.drain();
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Flashes {
+    fn drop(self: Pin<&mut Self>) {
+        FLASHES.clear();
+    }
+}
+
+/// What a flash request asks for, validated.
+pub(crate) struct Request {
+    pub(crate) dev: DeviceRef,
+    pub(crate) firmware: Firmware,
+    pub(crate) password: Option<u32>,
+    /// Namespace and port of the requesting socket.
+    pub(crate) requester: Net,
+    pub(crate) portid: u32,
+}
+
+/// One flash: a work item that owns the device reference and the image.
+#[pin_data]
+pub(crate) struct Flash {
+    #[pin]
+    work: Work<Flash>,
+    dev: DeviceRef,
+    firmware: Firmware,
+    password: Option<u32>,
+    requester: Net,
+    portid: u32,
+    /// Sequence number of the next notification.
+    seq: AtomicU32,
+    /// Stop politely: abort the download, then end (module unload).
+    cancel: AtomicBool,
+    /// Stop now: the device is going away.
+    stop: AtomicBool,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Flash { self.work }
+}
+
+/// Starts flashing: registers the flash and queues its work. The caller
+/// has set the device's in-progress flag; on error it clears it.
+pub(crate) fn start(req: Request) -> Result {
+    let flashes = FLASHES.get().ok_or_else(crate::errno::eshutdown)?;
+    let flash = Arc::pin_init(
+        pin_init!(Flash {
+            work <- new_work!("cmis_fw::Flash::work"),
+            dev: req.dev,
+            firmware: req.firmware,
+            password: req.password,
+            requester: req.requester,
+            portid: req.portid,
+            seq: AtomicU32::new(0),
+            cancel: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        }),
+        GFP_KERNEL,
+    )?;
+    flashes.start(flash)
+}
+
+impl WorkItem for Flash {
+    type Pointer = Arc<Flash>;
+
+    fn run(this: Arc<Flash>) {
+        let result = this.flash();
+        match &result {
+            Ok(()) => {
+                let total = this.firmware.data().len() as u64;
+                this.notify(FlashStatus::Completed, None, total, total);
+            }
+            Err(msg) => this.notify(FlashStatus::Error, msg.as_deref(), 0, 0),
+        }
+        {
+            let rtnl = Rtnl::lock();
+            this.dev.set_module_flash_in_progress(&rtnl, false);
+        }
+        if let Some(flashes) = FLASHES.get() {
+            flashes.finished(&this);
+        }
+    }
+}
+
+/// The end of a failed flash: the message the requester gets, or none if
+/// there was no memory to format it (the ERROR status still goes out).
+type Failure = Option<CString>;
+
+fn failure(args: fmt::Arguments<'_>) -> Failure {
+    CString::try_from_fmt(args).ok()
+}
+
+impl Flash {
+    fn options(&self) -> Options {
+        Options {
+            password: self.password,
+            ..Options::DEFAULT
+        }
+    }
+
+    /// Runs the update to its end.
+    fn flash(&self) -> Result<(), Failure> {
+        let image = self.firmware.data();
+        let mut flasher = KBox::new(Flasher::new(image.len(), self.options()), GFP_KERNEL)
+            .map_err(|_| failure(format_args!("out of memory")))?;
+        let mut buf = [0u8; 128];
+        // What the last action returned: nothing, bytes read, or an error.
+        let mut last: core::result::Result<Option<usize>, i32> = Ok(None);
+        let mut cancel_sent = false;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(failure(format_args!(
+                    "device unregistered during flashing; the module keeps running its \
+                     previous image"
+                )));
+            }
+            if !cancel_sent && self.cancel.load(Ordering::Relaxed) {
+                flasher.cancel();
+                cancel_sent = true;
+            }
+            let outcome = match last {
+                Ok(None) => Outcome::None,
+                Ok(Some(n)) => Outcome::Data(&buf[..n]),
+                Err(e) => Outcome::Failed(e),
+            };
+            let action = flasher.step(image, time::now_ns(), outcome);
+            last = Ok(None);
+            match action {
+                Action::Read(a) => {
+                    last = match buf.get_mut(..a.len) {
+                        Some(dst) => self
+                            .dev
+                            .read_module(module_access(&a), dst)
+                            .map(|()| Some(a.len))
+                            .map_err(|e| e.to_errno()),
+                        None => Err(EINVAL.to_errno()),
+                    };
+                }
+                Action::Write(a, data) => {
+                    last = self
+                        .dev
+                        .write_module(module_access(&a), data)
+                        .map(|()| None)
+                        .map_err(|e| e.to_errno());
+                }
+                Action::Sleep(ns) => time::sleep_ns(ns),
+                Action::Notify(Notice::Started) => {
+                    self.notify(FlashStatus::Started, None, 0, 0);
+                }
+                Action::Notify(Notice::Progress { done, total }) => {
+                    self.notify(FlashStatus::InProgress, None, done, total);
+                }
+                Action::ResetModule => {
+                    last = self
+                        .dev
+                        .reset_module()
+                        .map(|()| None)
+                        .map_err(|e| e.to_errno());
+                }
+                Action::Finished(Ok(_)) => return Ok(()),
+                Action::Finished(Err(e)) => return Err(failure(format_args!("{e}"))),
+            }
+        }
+    }
+
+    /// Sends a notification to the requester and to the monitor group.
+    /// Errors (requester gone, nobody listening) are not the flash's
+    /// business.
+    fn notify(&self, status: FlashStatus, msg: Option<&CStr>, done: u64, total: u64) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let ntf = netlink::Notification {
+            dev: &self.dev,
+            status,
+            msg,
+            done,
+            total,
+        };
+        let _ = ntf.unicast(&self.requester, self.portid, seq);
+        let _ = ntf.multicast(&self.dev.net());
+    }
+}
+
+/// The glue's view of an access the core asks for.
+fn module_access(a: &Access) -> ModuleAccess {
+    ModuleAccess {
+        i2c_address: a.i2c_address,
+        bank: a.bank,
+        page: a.page,
+        offset: a.offset,
+    }
+}

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Minimal client of the cmis_fw generic netlink family, for the selftests.
+
+  cmis_fw_client.py flash DEV FILE [--password N] [--timeout S]
+  cmis_fw_client.py monitor [--count N] [--timeout S]
+
+flash sends MODULE_FW_FLASH_ACT and prints every notification the kernel
+sends back, one line each:
+
+  status=STARTED done=0 total=0
+  status=IN_PROGRESS done=2112 total=4064
+  status=COMPLETED done=4064 total=4064
+  status=ERROR done=0 total=0 msg=...
+
+then exits 0 on COMPLETED, 1 on ERROR, 2 if the request was refused
+(prints "error: <errno name>: <extack message>"), 3 on timeout.
+monitor joins the "monitor" multicast group and prints notifications of
+every flash (prefixed with the device), until COUNT terminal ones or the
+timeout. Only the Python standard library is used: the test guest has no
+pip packages.
+"""
+
+import argparse
+import errno
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+NETLINK_GENERIC = 16
+SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP = 1
+NETLINK_CAP_ACK = 10
+NETLINK_EXT_ACK = 11
+
+NLMSG_ERROR = 2
+NLM_F_REQUEST = 0x1
+NLM_F_ACK = 0x4
+NLM_F_CAPPED = 0x100
+NLM_F_ACK_TLVS = 0x200
+NLMSGERR_ATTR_MSG = 1
+NLA_F_NESTED = 0x8000
+
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
+CTRL_ATTR_MCAST_GROUPS = 7
+CTRL_ATTR_MCAST_GRP_NAME = 1
+CTRL_ATTR_MCAST_GRP_ID = 2
+
+# ethtool's MODULE_FW_FLASH numbering, which cmis_fw shares.
+MSG_FLASH = 44
+A_HEADER, A_FILE_NAME, A_PASSWORD = 1, 2, 3
+A_STATUS, A_STATUS_MSG, A_DONE, A_TOTAL = 4, 5, 6, 7
+A_HEADER_DEV_INDEX, A_HEADER_DEV_NAME = 1, 2
+STATUS = {1: "STARTED", 2: "IN_PROGRESS", 3: "COMPLETED", 4: "ERROR"}
+
+
+def attr(kind, payload):
+    hdr = struct.pack("=HH", 4 + len(payload), kind)
+    return hdr + payload + b"\0" * (-len(payload) % 4)
+
+
+def attr_str(kind, s):
+    return attr(kind, s.encode() + b"\0")
+
+
+def parse_attrs(data):
+    out = {}
+    while len(data) >= 4:
+        length, kind = struct.unpack_from("=HH", data)
+        if length < 4:
+            break
+        out[kind & 0x3FFF] = data[4:length]
+        data = data[(length + 3) & ~3:]
+    return out
+
+
+def uint(payload):
+    return int.from_bytes(payload, sys.byteorder)
+
+
+class Genl:
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+        self.sock.bind((0, 0))
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        self.seq = int(time.time())
+
+    def send(self, family, cmd, attrs, flags=NLM_F_REQUEST | NLM_F_ACK):
+        self.seq += 1
+        body = struct.pack("=BBH", cmd, 1, 0) + attrs
+        hdr = struct.pack("=IHHII", 16 + len(body), family, flags, self.seq, 0)
+        self.sock.send(hdr + body)
+        return self.seq
+
+    def messages(self, timeout):
+        """Yields (type, flags, seq, payload) until the timeout."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return
+            data = self.sock.recv(65536)
+            while len(data) >= 16:
+                length, kind, flags, seq, _ = struct.unpack_from("=IHHII", data)
+                if length < 16:
+                    break
+                yield kind, flags, seq, data[16:length]
+                data = data[(length + 3) & ~3:]
+
+    @staticmethod
+    def error(flags, payload):
+        """(errno, extack message) of an NLMSG_ERROR payload."""
+        code = -struct.unpack_from("=i", payload)[0]
+        msg = ""
+        if flags & NLM_F_ACK_TLVS:
+            # The capped original request header follows the error code.
+            off = 4 + 16
+            if not flags & NLM_F_CAPPED:
+                off = 4 + struct.unpack_from("=I", payload, 4)[0]
+            tlvs = parse_attrs(payload[off:])
+            if NLMSGERR_ATTR_MSG in tlvs:
+                msg = tlvs[NLMSGERR_ATTR_MSG].rstrip(b"\0").decode()
+        return code, msg
+
+    def resolve(self, name):
+        """Family id and multicast groups of `name`."""
+        seq = self.send(GENL_ID_CTRL, CTRL_CMD_GETFAMILY,
+                        attr_str(CTRL_ATTR_FAMILY_NAME, name))
+        for kind, flags, rseq, payload in self.messages(5):
+            if rseq != seq:
+                continue
+            if kind == NLMSG_ERROR:
+                code, msg = self.error(flags, payload)
+                if code:
+                    raise OSError(code, f"family {name}: {msg or os.strerror(code)}")
+                continue
+            attrs = parse_attrs(payload[4:])
+            groups = {}
+            for g in parse_attrs(attrs.get(CTRL_ATTR_MCAST_GROUPS, b"")).values():
+                ga = parse_attrs(g)
+                groups[ga[CTRL_ATTR_MCAST_GRP_NAME].rstrip(b"\0").decode()] = uint(
+                    ga[CTRL_ATTR_MCAST_GRP_ID])
+            return uint(attrs[CTRL_ATTR_FAMILY_ID]), groups
+        raise OSError(errno.ETIMEDOUT, "no reply from the genetlink controller")
+
+
+def describe(payload):
+    """(status name, line) of a notification's genetlink payload."""
+    attrs = parse_attrs(payload[4:])
+    status = STATUS.get(uint(attrs.get(A_STATUS, b"\0\0\0\0")), "?")
+    header = parse_attrs(attrs.get(A_HEADER, b""))
+    dev = header.get(A_HEADER_DEV_NAME, b"?").rstrip(b"\0").decode()
+    line = (f"status={status} done={uint(attrs.get(A_DONE, b''))} "
+            f"total={uint(attrs.get(A_TOTAL, b''))}")
+    if A_STATUS_MSG in attrs:
+        line += " msg=" + attrs[A_STATUS_MSG].rstrip(b"\0").decode()
+    return status, dev, line
+
+
+def flash(args, family):
+    nl = Genl()
+    fid, _ = nl.resolve(family)
+    header = attr(A_HEADER | NLA_F_NESTED, attr_str(A_HEADER_DEV_NAME, args.dev))
+    body = header + attr_str(A_FILE_NAME, args.file)
+    if args.password is not None:
+        body += attr(A_PASSWORD, struct.pack("=I", args.password))
+    seq = nl.send(fid, MSG_FLASH, body)
+    for kind, flags, rseq, payload in nl.messages(args.timeout):
+        if kind == NLMSG_ERROR and rseq == seq:
+            code, msg = nl.error(flags, payload)
+            if code:
+                # EOPNOTSUPP and ENOTSUP are the same number on Linux;
+                # say it as the kernel does.
+                name = "EOPNOTSUPP" if code == errno.EOPNOTSUPP else errno.errorcode.get(code, code)
+                print(f"error: {name}: {msg}")
+                return 2
+            continue
+        if kind != fid or payload[0] != MSG_FLASH:
+            continue
+        status, _, line = describe(payload)
+        print(line, flush=True)
+        if status == "COMPLETED":
+            return 0
+        if status == "ERROR":
+            return 1
+    print("timeout")
+    return 3
+
+
+def monitor(args, family):
+    nl = Genl()
+    fid, groups = nl.resolve(family)
+    nl.sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, groups["monitor"])
+    print("monitoring", flush=True)
+    ended = 0
+    for kind, _, _, payload in nl.messages(args.timeout):
+        if kind != fid or payload[0] != MSG_FLASH:
+            continue
+        status, dev, line = describe(payload)
+        print(f"{dev} {line}", flush=True)
+        if status in ("COMPLETED", "ERROR"):
+            ended += 1
+            if ended == args.count:
+                return 0
+    return 3
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--family", default="cmis_fw")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("flash")
+    f.add_argument("dev")
+    f.add_argument("file")
+    f.add_argument("--password", type=lambda s: int(s, 0))
+    f.add_argument("--timeout", type=float, default=300)
+    m = sub.add_parser("monitor")
+    m.add_argument("--count", type=int, default=1)
+    m.add_argument("--timeout", type=float, default=300)
+    args = p.parse_args()
+    try:
+        return flash(args, args.family) if args.cmd == "flash" else monitor(args, args.family)
+    except OSError as e:
+        print(f"error: {e}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# cmis_fw, the Rust flasher, driven over its generic netlink family: the
+# conformance matrix of conformance.sh with the same outcomes except where
+# cmis_fw is deliberately better than the Linux 6.12 C flasher (marked
+# "better" below: EPL blocks sized from CdbMaxPagesEPL, accesses split to
+# the read/write length extension, reply check codes verified, a reply
+# check code of 00h accepted, the module waited for after Run until it is
+# back), then request validation, notifications, and the lifecycle: busy
+# device, requester gone, device unregistered and module unloaded
+# mid-flash. Each case gets a fresh port.
+
+source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
+
+require_module cmis_emu
+require_module cmis_fw
+require_image_tool
+
+ktap_print_header
+ktap_set_plan 35
+
+use_firmware_dir
+make_image v2.bin --version 2.0.7 --text rust-flasher --size 4000 --seed 3
+make_image big.bin --version 2.0.7 --text rust-flasher --size 60000 --seed 4
+
+# Extra arguments for the client.
+extra=()
+out=
+
+# run_flash FILE: flashes the current port, output in $out, status in $rc.
+run_flash() {
+	out=$(fw_client flash "$port" "$1" "${extra[@]}" 2>&1)
+	rc=$?
+}
+
+new_runs() {
+	grep -q '^B: valid version=2\.0\.7 .*running committed$' "$dir/banks"
+}
+
+old_runs() {
+	grep -q '^A: valid version=1\.0\.0 .*running' "$dir/banks"
+}
+
+# flash_ok DESCRIPTION KEY=VALUE...: completes, bank B runs 2.0.7 and
+# is committed.
+flash_ok() {
+	local desc=$1
+	shift
+	new_port
+	set_knobs "$@"
+	run_flash v2.bin
+	if [ "$rc" -eq 0 ] && grep -q 'status=COMPLETED' <<<"$out" && new_runs; then
+		ktap_test_pass "$desc"
+	else
+		fail_with "$desc" "$out" "(exit $rc)" "$(sed 's/^/banks: /' "$dir/banks")"
+	fi
+	del_port
+}
+
+# flash_fails DESCRIPTION PATTERN KEY=VALUE...: exits 1 with an ERROR
+# notification whose message matches PATTERN; bank A still runs.
+flash_fails() {
+	local desc=$1 pattern=$2
+	shift 2
+	new_port
+	set_knobs "$@"
+	run_flash v2.bin
+	if [ "$rc" -eq 1 ] && grep -Eq -- "status=ERROR .*msg=.*$pattern" <<<"$out" && old_runs; then
+		ktap_test_pass "$desc"
+	else
+		fail_with "$desc" "$out" "(exit $rc)" "$(sed 's/^/banks: /' "$dir/banks")"
+	fi
+	echo 1 >"$dir/plugged"
+	del_port
+}
+
+# Write mechanisms.
+flash_ok "LPL only (write_mechanism 01h)" write_mechanism=0x01
+flash_ok "EPL only (write_mechanism 10h)" write_mechanism=0x10
+flash_ok "LPL and EPL (11h: EPL)" write_mechanism=0x11
+flash_ok "better: EPL with 4 pages, 512-byte blocks" write_mechanism=0x10 epl_pages_code=4
+flash_fails "no write mechanism (00h)" 'no usable firmware write mechanism' write_mechanism=0x00
+
+# Read/write length extension classes.
+flash_ok "rw_len_ext 15 (128-byte accesses)" write_mechanism=0x01 rw_len_ext=15
+flash_ok "rw_len_ext 9 (80-byte accesses)" write_mechanism=0x01 rw_len_ext=9
+flash_ok "better: rw_len_ext 0 (8-byte accesses)" rw_len_ext=0
+
+# Revisions, identifiers, modes.
+flash_ok "CMIS 4.0 module (status polling)" revision=0x40
+flash_ok "OSFP module (19h)" identifier=0x19
+flash_ok "foreground CDB mode with busy times" background_mode=0 busy_us_write=2000 \
+	busy_us_start=50000 busy_us_complete=50000
+
+# Passwords (0x12345678).
+extra=(--password 0x12345678)
+flash_ok "right password flashes a protected module" password_required=1 password=0x12345678
+extra=(--password 1)
+flash_fails "wrong password is not accepted" 'password not accepted' \
+	password_required=1 password=0x12345678
+extra=()
+flash_fails "no password on a protected module" 'password related error' \
+	password_required=1 password=0x12345678
+
+# Injected command failures, one per step; a download that fails is
+# aborted (0102h).
+flash_fails "Module Features (0040h) fails" 'Module Features \(0040h\) failed' \
+	fail_command=0x0040 fail_code=0x40 fail_count=1
+flash_fails "Firmware Management Features (0041h) fails" \
+	'Firmware Management Features \(0041h\) failed' \
+	fail_command=0x0041 fail_code=0x40 fail_count=1
+flash_fails "Start (0101h) fails with 42h" \
+	'Start Firmware Download \(0101h\) failed: parameter range error' \
+	fail_command=0x0101 fail_code=0x42 fail_count=1
+
+aborted_after() {
+	new_port
+	set_knobs "$@"
+	run_flash v2.bin
+	local ok=0
+	[ "$rc" -eq 1 ] && grep -q 'msg=.*download aborted' <<<"$out" &&
+		[ "$(counter command_0102)" = 1 ] && old_runs &&
+		grep -q '^download: none' "$dir/banks" || ok=1
+	[ $ok -eq 0 ] || { echo "$out"; cat "$dir/banks" "$dir/counters"; }
+	del_port
+	return $ok
+}
+check "a block write (0103h) fails: download aborted" aborted_after \
+	write_mechanism=0x01 fail_command=0x0103 fail_code=0x42 fail_count=1
+check "Complete (0107h) fails: download aborted" aborted_after \
+	fail_command=0x0107 fail_code=0x40 fail_count=1
+flash_fails "a command never completes (0041h)" 'did not complete in time' \
+	max_completion_ms=400 hang_command=0x0041 hang_next=1
+flash_ok "better: a valid reply with check code 00h is accepted" max_completion_ms=500
+flash_fails "corrupted reply length" 'bad reply' corrupt_reply_len=1
+flash_fails "better: corrupted reply check code is caught" 'bad reply: reply check code' \
+	corrupt_reply_chk=1
+flash_ok "slow Ready after Run" slow_ready_ms=5000
+flash_ok "better: module down 5 s after Run is waited for" reset_ms=5000
+flash_fails "power lost during a block write" 'Write Firmware Block at address' \
+	power_loss_on_write=1
+
+# A slow flash in the background: LPL blocks of 50 ms.
+slow_port() {
+	new_port
+	set_knobs write_mechanism=0x01 busy_us_write=50000 max_duration_write=1000
+}
+
+# wait_download [DIR]: waits (up to 60 s) until the module of DIR (the
+# current port's by default) is in the middle of a download.
+wait_download() {
+	local i
+	for i in $(seq 600); do
+		grep -q '^download: bank=' "${1:-$dir}/banks" && return 0
+		sleep 0.1
+	done
+	echo "no download started"
+	return 1
+}
+
+# Unplugged in the middle of the download.
+unplugged_mid_flash() {
+	slow_port
+	fw_client flash "$port" v2.bin >"$fw_dir/unplug.out" 2>&1 &
+	local pid=$! ok=0
+	wait_download || ok=1
+	echo 0 >"$dir/plugged"
+	wait $pid
+	local crc=$?
+	echo 1 >"$dir/plugged"
+	[ $crc -eq 1 ] && grep -q 'status=ERROR' "$fw_dir/unplug.out" && old_runs || ok=1
+	[ $ok -eq 0 ] || { cat "$fw_dir/unplug.out"; cat "$dir/banks"; }
+	del_port
+	return $ok
+}
+check "module unplugged mid-flash: error, old image runs after replug" unplugged_mid_flash
+
+parallel() {
+	local i pids=() dirs=() ports=() rc=0
+	for i in $(seq 8); do
+		new_port
+		ports+=("$port")
+		dirs+=("$dir")
+	done
+	for i in "${!ports[@]}"; do
+		fw_client flash "${ports[$i]}" v2.bin >"$fw_dir/p$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { cat "$fw_dir/p$i.out"; rc=1; }
+		grep -q '^B: valid version=2\.0\.7 .*running committed$' "${dirs[$i]}/banks" || rc=1
+	done
+	for d in "${dirs[@]}"; do
+		echo "${d##*port}" >"$EMU_DEBUGFS/del_port"
+	done
+	return $rc
+}
+check "8 ports flashed in parallel" parallel
+
+# Notifications: STARTED, increasing IN_PROGRESS at most every 1%, the
+# last at 100%, exactly one terminal COMPLETED.
+progress() {
+	new_port
+	set_knobs write_mechanism=0x01
+	run_flash big.bin
+	del_port
+	awk -v rc="$rc" '
+		NR == 1 && $1 != "status=STARTED" { bad = "first is not STARTED" }
+		$1 == "status=IN_PROGRESS" {
+			split($2, d, "="); split($3, t, "=")
+			if (d[2] + 0 <= last) bad = "progress not increasing"
+			last = d[2] + 0; total = t[2] + 0; n++
+		}
+		$1 == "status=COMPLETED" || $1 == "status=ERROR" { terminal++ }
+		END {
+			if (rc != 0) bad = "exit " rc
+			if (n < 2 || n > 101) bad = n " progress notifications"
+			if (last != total) bad = "last progress " last " of " total
+			if (terminal != 1) bad = terminal " terminal notifications"
+			if (bad) { print bad; exit 1 }
+		}' <<<"$out" || { echo "$out"; return 1; }
+}
+check "progress: STARTED, at most 101 increasing steps ending at 100%, one COMPLETED" progress
+
+monitor() {
+	new_port
+	fw_client monitor --count 1 --timeout 60 >"$fw_dir/mon.out" 2>&1 &
+	local mpid=$! ok=0 i
+	# It prints "monitoring" once subscribed.
+	for i in $(seq 300); do
+		grep -q '^monitoring' "$fw_dir/mon.out" && break
+		sleep 0.1
+	done
+	run_flash v2.bin
+	wait $mpid || ok=1
+	grep -q "^$port status=STARTED" "$fw_dir/mon.out" &&
+		grep -q "^$port status=COMPLETED" "$fw_dir/mon.out" || ok=1
+	[ $ok -eq 0 ] || cat "$fw_dir/mon.out"
+	del_port
+	return $ok
+}
+check "the monitor group sees the flash" monitor
+
+# Request validation.
+refused() {
+	local pattern=$1
+	shift
+	run_flash "$@"
+	[ "$rc" -eq 2 ] && grep -Eq -- "$pattern" <<<"$out" || { echo "$out"; return 1; }
+}
+
+busy() {
+	slow_port
+	fw_client flash "$port" v2.bin >"$fw_dir/busy.out" 2>&1 &
+	local pid=$! ok=0
+	wait_download || ok=1
+	refused 'EBUSY: Module firmware flashing already in progress' v2.bin || ok=1
+	# The ethtool core's own vetoes apply.
+	ethtool -m "$port" >"$fw_dir/m.out" 2>&1 && ok=1
+	grep -q 'flashing is in progress' "$fw_dir/m.out" || { cat "$fw_dir/m.out"; ok=1; }
+	ip link set "$port" up 2>"$fw_dir/up.out" && ok=1
+	grep -q "Can't set port up while flashing" "$fw_dir/up.out" || { cat "$fw_dir/up.out"; ok=1; }
+	wait $pid || ok=1
+	ethtool -m "$port" >/dev/null || ok=1
+	del_port
+	return $ok
+}
+check "flashing: second request EBUSY, ethtool -m and link up vetoed" busy
+
+validation() {
+	new_port
+	local ok=0
+	ip link set "$port" up
+	refused 'EBUSY: Netdevice is up, so flashing is not permitted' v2.bin || ok=1
+	ip link set "$port" down
+	refused 'Failed to request module firmware image' missing.bin || ok=1
+	echo 0x11 >"$dir/identifier"
+	refused 'EOPNOTSUPP: Module type does not support firmware flashing' v2.bin || ok=1
+	out=$(fw_client flash nosuchdev v2.bin 2>&1)
+	[ $? -eq 2 ] && grep -q 'ENODEV' <<<"$out" || { echo "$out"; ok=1; }
+	del_port
+	return $ok
+}
+check "refused: device up, missing file, not CMIS, no such device" validation
+
+requester_gone() {
+	slow_port
+	fw_client flash "$port" v2.bin >/dev/null 2>&1 &
+	local pid=$! i
+	wait_download
+	kill $pid
+	wait $pid 2>/dev/null
+	for i in $(seq 60); do
+		new_runs && break
+		sleep 0.5
+	done
+	local ok=0
+	new_runs || { cat "$dir/banks"; ok=1; }
+	del_port
+	return $ok
+}
+check "requester killed: the flash completes silently" requester_gone
+
+unregister() {
+	slow_port
+	fw_client flash "$port" v2.bin >"$fw_dir/unreg.out" 2>&1 &
+	local pid=$! t0 t1 ok=0
+	wait_download || ok=1
+	t0=$(date +%s%N)
+	del_port
+	t1=$(date +%s%N)
+	wait $pid
+	[ $(((t1 - t0) / 1000000)) -lt 5000 ] || { echo "del_port took $(((t1 - t0) / 1000000)) ms"; ok=1; }
+	grep -q 'status=ERROR .*unregistered' "$fw_dir/unreg.out" || { cat "$fw_dir/unreg.out"; ok=1; }
+	return $ok
+}
+check "device unregistered mid-flash: stops promptly, ERROR" unregister
+
+unload() {
+	local i pids=() dirs=() ok=0
+	for i in 1 2; do
+		slow_port
+		dirs+=("$dir")
+		fw_client flash "$port" v2.bin >"$fw_dir/rm$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in 0 1; do
+		wait_download "${dirs[$i]}" || ok=1
+	done
+	rmmod cmis_fw || ok=1
+	for i in 0 1; do
+		wait "${pids[$i]}"
+		grep -q 'status=ERROR .*cancelled.*download aborted' "$fw_dir/rm$((i + 1)).out" ||
+			{ cat "$fw_dir/rm$((i + 1)).out"; ok=1; }
+		grep -q '^A: valid version=1\.0\.0 .*running committed$' "${dirs[$i]}/banks" ||
+			{ cat "${dirs[$i]}/banks"; ok=1; }
+		echo "${dirs[$i]##*port}" >"$EMU_DEBUGFS/del_port"
+	done
+	insmod "$CMIS_FW_MODULE_DIR/cmis_fw.ko" || ok=1
+	return $ok
+}
+check "rmmod cmis_fw mid-flash: flashes cancelled and aborted, reload works" unload
+
+ktap_finished

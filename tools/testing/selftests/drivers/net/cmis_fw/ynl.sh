@@ -1,0 +1,70 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The family's YNL spec (Documentation/netlink/specs/cmis_fw.yaml) drives
+# the kernel's own generic YNL tool (tools/net/ynl/cli.py from the
+# linux-source tree): it lists the messages, flashes a port while a second
+# instance follows the monitor group, and shows a refusal's extack.
+
+source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
+
+require_module cmis_emu
+require_module cmis_fw
+require_image_tool
+
+cli=${CMIS_FW_YNL_CLI:-}
+spec=${CMIS_FW_SPEC:-}
+if [ ! -f "$cli" ] || [ ! -f "$spec" ]; then
+	ktap_skip_all "YNL cli.py or the spec not found (CMIS_FW_YNL_CLI, CMIS_FW_SPEC)"
+	exit "$KSFT_SKIP"
+fi
+
+ktap_print_header
+ktap_set_plan 3
+
+use_firmware_dir
+make_image v2.bin --version 2.0.7 --text ynl --size 4000 --seed 5
+
+# Debian's python3 has the YAML and jsonschema modules cli.py needs.
+ynl() {
+	/usr/bin/python3 "$cli" --spec "$spec" "$@"
+}
+
+check_output "cli.py lists the act and notification messages" \
+	'module-fw-flash-ntf' ynl --list-msgs
+
+flash_with_ynl() {
+	new_port
+	# Subscribes, then sleeps while the notifications queue up, then
+	# prints them.
+	ynl --subscribe monitor --sleep 25 >"$fw_dir/ynl-mon.out" 2>&1 &
+	local mon=$! ok=0
+	# cli.py says nothing once subscribed; under TCG it starts in a few
+	# seconds.
+	sleep 8
+	ynl --do module-fw-flash-act \
+		--json "{\"header\": {\"dev-name\": \"$port\"}, \"file-name\": \"v2.bin\"}" ||
+		ok=1
+	wait $mon
+	grep -q "'status': 'started'" "$fw_dir/ynl-mon.out" &&
+		grep -q "'status': 'completed'" "$fw_dir/ynl-mon.out" &&
+		grep -q '^B: valid version=2\.0\.7 .*running committed$' "$dir/banks" ||
+		{ cat "$fw_dir/ynl-mon.out" "$dir/banks"; ok=1; }
+	del_port
+	return $ok
+}
+check "cli.py flashes a port; a second cli.py sees started and completed" flash_with_ynl
+
+refusal() {
+	new_port
+	ip link set "$port" up
+	local out
+	out=$(ynl --do module-fw-flash-act \
+		--json "{\"header\": {\"dev-name\": \"$port\"}, \"file-name\": \"v2.bin\"}" 2>&1)
+	ip link set "$port" down
+	del_port
+	grep -q 'Netdevice is up, so flashing is not permitted' <<<"$out" || { echo "$out"; return 1; }
+}
+check "cli.py shows the extack of a refused request" refusal
+
+ktap_finished
