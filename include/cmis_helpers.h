@@ -16,6 +16,7 @@ struct net;
 struct net_device;
 struct sk_buff;
 struct nlattr;
+struct netlink_ext_ack;
 struct genl_info;
 struct genl_family;
 struct workqueue_struct;
@@ -36,6 +37,7 @@ bool cmis_helper_module_fw_flash_in_progress(const struct net_device *dev);
 void cmis_helper_set_module_fw_flash_in_progress(struct net_device *dev,
 						 bool in_progress);
 struct net_device *cmis_helper_netdev_notifier_info_to_dev(void *info);
+struct netlink_ext_ack *cmis_helper_netdev_notifier_info_to_extack(void *info);
 
 /* Generic netlink messages. */
 struct sk_buff *cmis_helper_genlmsg_new(void);
@@ -51,6 +53,9 @@ int cmis_helper_genlmsg_unicast(struct net *net, struct sk_buff *skb,
 int cmis_helper_genlmsg_multicast_netns(const struct genl_family *family,
 					struct net *net, struct sk_buff *skb,
 					unsigned int group);
+
+/* cmis_fw's module parameter (rust/cmis_fw/cmis_fw_helpers.c). */
+const char *cmis_helper_param_family(void);
 
 /* Work queues. */
 struct workqueue_struct *cmis_helper_alloc_unbound_workqueue(const char *name);

@@ -27,6 +27,8 @@ pub mod firmware;
 pub mod genl;
 #[path = "../glue/global.rs"]
 pub mod global;
+#[path = "../glue/params.rs"]
+pub mod params;
 #[path = "../glue/queue.rs"]
 pub mod queue;
 #[path = "../glue/time.rs"]
@@ -51,7 +53,7 @@ module! {
 /// notifier, then the flashes' state.
 struct CmisFw {
     _family: genl::Registration,
-    _notifier: Pin<KBox<ethdev::NotifierRegistration<flash::Unregister>>>,
+    _notifier: Pin<KBox<ethdev::NotifierRegistration<flash::DeviceWatch>>>,
     flashes: Pin<KBox<flash::Flashes>>,
 }
 
@@ -63,13 +65,25 @@ impl kernel::Module for CmisFw {
         // the only callers of `get`, are unregistered.
         unsafe { flash::FLASHES.set(&flashes) };
         let notifier = KBox::pin_init(
-            ethdev::NotifierRegistration::register(&flash::UNREGISTER),
+            ethdev::NotifierRegistration::register(&flash::DEVICE_WATCH),
             GFP_KERNEL,
         )?;
-        let family = netlink::FAMILY.register(module)?;
+        let name = params::family();
+        let family = netlink::FAMILY.register(module, Some(name)).inspect_err(|e| {
+            pr_err!(
+                "cannot register generic netlink family {} ({:?}){}\n",
+                name,
+                e,
+                if name.as_bytes() == b"ethtool" {
+                    ": the kernel's ethtool family exists (CONFIG_ETHTOOL_NETLINK)"
+                } else {
+                    ""
+                }
+            )
+        })?;
         pr_info!(
             "generic netlink family {} registered (id {})\n",
-            netlink::FAMILY_NAME,
+            netlink::FAMILY.name(),
             netlink::FAMILY.id()
         );
         Ok(Self {

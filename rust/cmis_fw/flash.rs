@@ -38,17 +38,25 @@ use kernel::{
 /// netdevice notifier (see `CmisFw::init`).
 pub(crate) static FLASHES: Global<Flashes> = Global::new();
 
-/// The netdevice notifier's handler.
-pub(crate) struct Unregister;
+/// The netdevice notifier's handler: stops flashes of devices going away, vetoes bringing flashed devices up.
+pub(crate) struct DeviceWatch;
 
 /// The one notifier handler.
-pub(crate) static UNREGISTER: Unregister = Unregister;
+pub(crate) static DEVICE_WATCH: DeviceWatch = DeviceWatch;
 
-impl DeviceEvents for Unregister {
+impl DeviceEvents for DeviceWatch {
     fn unregistering(&self, dev: DeviceId) {
         if let Some(flashes) = FLASHES.get() {
             flashes.stop_device(dev);
         }
+    }
+
+    /// The ethtool core vetoes bringing a device up while its module is
+    /// flashed, but only when built with `CONFIG_ETHTOOL_NETLINK`; this
+    /// veto holds without it.
+    fn pre_up(&self, dev: DeviceId) -> Option<&'static CStr> {
+        let flashing = FLASHES.get().is_some_and(|f| f.is_flashing(dev));
+        flashing.then_some(c_str!("Can't set port up while flashing module firmware"))
     }
 }
 
@@ -78,9 +86,10 @@ impl Flashes {
         })
     }
 
-    /// Registers `flash` and queues it. Fails with `EBUSY` if its device
-    /// is being flashed already, `ESHUTDOWN` if the module is unloading.
-    fn start(&self, flash: Arc<Flash>) -> Result {
+    /// Registers `flash`, calls `registered`, and queues it. Fails with
+    /// `EBUSY` if its device is being flashed already, `ESHUTDOWN` if the
+    /// module is unloading.
+    fn start(&self, flash: Arc<Flash>, registered: impl FnOnce()) -> Result {
         let mut slots = self.slots.lock();
         if slots.closing {
             return Err(crate::errno::eshutdown());
@@ -93,6 +102,7 @@ impl Flashes {
             Some(slot) => *slot = Some(flash.clone()),
             None => slots.jobs.push(Some(flash.clone()), GFP_KERNEL)?,
         }
+        registered();
         // A new work item is not queued yet, so this cannot fail.
         let _ = self.queue.queue().enqueue(flash);
         Ok(())
@@ -108,6 +118,11 @@ impl Flashes {
         {
             *slot = None;
         }
+    }
+
+    /// Whether `dev` is being flashed.
+    fn is_flashing(&self, dev: DeviceId) -> bool {
+        self.slots.lock().jobs.iter().flatten().any(|f| f.dev.id() == dev)
     }
 
     /// Stops the flash of a device that is being unregistered: it ends at
@@ -149,6 +164,9 @@ pub(crate) struct Request {
     /// Namespace and port of the requesting socket.
     pub(crate) requester: Net,
     pub(crate) portid: u32,
+    /// Sequence number of the request; notifications to the requester
+    /// follow it (request + 1, + 2, ...), as ethtool expects.
+    pub(crate) seq: u32,
 }
 
 /// One flash: a work item that owns the device reference and the image.
@@ -161,7 +179,8 @@ pub(crate) struct Flash {
     password: Option<u32>,
     requester: Net,
     portid: u32,
-    /// Sequence number of the next notification.
+    /// Sequence number of the last notification (initially the
+    /// request's).
     seq: AtomicU32,
     /// Stop politely: abort the download, then end (module unload).
     cancel: AtomicBool,
@@ -173,9 +192,10 @@ impl_has_work! {
     impl HasWork<Self> for Flash { self.work }
 }
 
-/// Starts flashing: registers the flash and queues its work. The caller
-/// has set the device's in-progress flag; on error it clears it.
-pub(crate) fn start(req: Request) -> Result {
+/// Starts flashing: registers the flash, calls `registered` (which may no
+/// longer fail the request) and queues its work. The caller has set the
+/// device's in-progress flag; on error it clears it.
+pub(crate) fn start(req: Request, registered: impl FnOnce()) -> Result {
     let flashes = FLASHES.get().ok_or_else(crate::errno::eshutdown)?;
     let flash = Arc::pin_init(
         pin_init!(Flash {
@@ -185,13 +205,13 @@ pub(crate) fn start(req: Request) -> Result {
             password: req.password,
             requester: req.requester,
             portid: req.portid,
-            seq: AtomicU32::new(0),
+            seq: AtomicU32::new(req.seq),
             cancel: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }),
         GFP_KERNEL,
     )?;
-    flashes.start(flash)
+    flashes.start(flash, registered)
 }
 
 impl WorkItem for Flash {
@@ -301,7 +321,7 @@ impl Flash {
     /// Errors (requester gone, nobody listening) are not the flash's
     /// business.
     fn notify(&self, status: FlashStatus, msg: Option<&CStr>, done: u64, total: u64) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         let ntf = netlink::Notification {
             dev: &self.dev,
             status,

@@ -17,8 +17,9 @@ use crate::flash::{self, Request};
 use crate::genl::{Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, SmallOp};
 use kernel::{c_str, prelude::*, str::CStr};
 
-/// Name of the family, as shown by `genl ctrl list`.
-pub(crate) const FAMILY_NAME: &CStr = c_str!("cmis_fw");
+/// Default name of the family, as shown by `genl ctrl list` (the module
+/// parameter `family` overrides it).
+const FAMILY_NAME: &CStr = c_str!("cmis_fw");
 /// Version of the family's protocol.
 const FAMILY_VERSION: u32 = 1;
 
@@ -92,7 +93,9 @@ impl Command for FlashAct {
         };
         // A second reference, to clear the flag if starting fails.
         let dev = req.dev.clone();
-        let r = flash::start(req);
+        // The notifications must reach the requester after the ack: ack
+        // once the flash is registered, before its work is queued.
+        let r = flash::start(req, || info.ack_now());
         if r.is_err() {
             let rtnl = Rtnl::lock();
             dev.set_module_flash_in_progress(&rtnl, false);
@@ -189,6 +192,7 @@ fn validate(info: &Info<'_>) -> Result<Request, Rejection> {
             password,
             requester: net,
             portid: info.sender_portid(),
+            seq: info.sequence(),
         }),
         Err(r) => {
             let rtnl = Rtnl::lock();

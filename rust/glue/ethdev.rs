@@ -272,6 +272,9 @@ pub trait DeviceEvents: Sync {
     /// `dev` is being unregistered (called under RTNL). References to it
     /// must be dropped soon: unregistration waits for them.
     fn unregistering(&self, dev: DeviceId);
+
+    /// `dev` is about to be brought up (under RTNL); a message vetoes it.
+    fn pre_up(&self, dev: DeviceId) -> Option<&'static CStr>;
 }
 
 /// A registered netdevice notifier calling `T`.
@@ -325,17 +328,30 @@ impl<T: DeviceEvents + 'static> NotifierRegistration<T> {
         event: kernel::ffi::c_ulong,
         ptr: *mut kernel::ffi::c_void,
     ) -> kernel::ffi::c_int {
-        if event == raw::netdev_cmd_NETDEV_UNREGISTER as kernel::ffi::c_ulong {
-            // SAFETY: `nb` is the `block` field of a registered
-            // `NotifierRegistration<T>` (only those register this callback).
-            let this = unsafe {
-                &*nb.cast::<u8>()
-                    .sub(core::mem::offset_of!(Self, block))
-                    .cast::<Self>()
-            };
-            // SAFETY: For netdevice events `ptr` is a `netdev_notifier_info`.
-            let dev = unsafe { raw::cmis_helper_netdev_notifier_info_to_dev(ptr) };
-            this.handler.unregistering(DeviceId(dev as usize));
+        let unregister = event == raw::netdev_cmd_NETDEV_UNREGISTER as kernel::ffi::c_ulong;
+        let pre_up = event == raw::netdev_cmd_NETDEV_PRE_UP as kernel::ffi::c_ulong;
+        if !unregister && !pre_up {
+            return raw::NOTIFY_DONE as kernel::ffi::c_int;
+        }
+        // SAFETY: `nb` is the `block` field of a registered
+        // `NotifierRegistration<T>` (only those register this callback).
+        let this = unsafe {
+            &*nb.cast::<u8>()
+                .sub(core::mem::offset_of!(Self, block))
+                .cast::<Self>()
+        };
+        // SAFETY: For netdevice events `ptr` is a `netdev_notifier_info`.
+        let dev = DeviceId(unsafe { raw::cmis_helper_netdev_notifier_info_to_dev(ptr) } as usize);
+        if unregister {
+            this.handler.unregistering(dev);
+        } else if let Some(msg) = this.handler.pre_up(dev) {
+            // SAFETY: As above; the extack is null or valid for the event.
+            let extack = unsafe { raw::cmis_helper_netdev_notifier_info_to_extack(ptr) };
+            if !extack.is_null() {
+                // SAFETY: A valid extack; the message is static.
+                unsafe { (*extack)._msg = msg.as_char_ptr() };
+            }
+            return raw::NOTIFY_BAD as kernel::ffi::c_int;
         }
         raw::NOTIFY_DONE as kernel::ffi::c_int
     }

@@ -51,13 +51,43 @@ pub trait Command {
     fn doit(info: &mut Info<'_>) -> Result;
 }
 
-/// The request being handled (`struct genl_info`).
+/// The request being handled (`struct genl_info` and its message).
 pub struct Info<'a> {
+    skb: *mut raw::sk_buff,
     info: *mut raw::genl_info,
     _lifetime: PhantomData<&'a mut raw::genl_info>,
 }
 
 impl Info<'_> {
+    /// The sequence number of the request.
+    pub fn sequence(&self) -> u32 {
+        // SAFETY: `info` is valid for the request (type invariant).
+        unsafe { (*self.info).snd_seq }
+    }
+
+    /// Acknowledges the request now, if it asked for an ack, instead of
+    /// after the operation returns; netlink then sends no second ack.
+    ///
+    /// Messages that other contexts send to the requester afterwards (the
+    /// notifications of work the request started) then reach it after the
+    /// ack, as clients such as ethtool expect. Only for requests that
+    /// succeed: the operation must return `Ok` afterwards.
+    pub fn ack_now(&mut self) {
+        // SAFETY: `info` is valid for the request (type invariant) and its
+        // `nlhdr` points into the request message, which the netlink core
+        // gave us to process and does not read concurrently.
+        unsafe {
+            let nlh = (*self.info).nlhdr.cast_mut();
+            if (*nlh).nlmsg_flags & raw::NLM_F_ACK as u16 == 0 {
+                return;
+            }
+            raw::netlink_ack(self.skb, nlh, 0, core::ptr::null());
+            // netlink_rcv_skb() acks again only if the flag is still set
+            // (or the operation failed).
+            (*nlh).nlmsg_flags &= !(raw::NLM_F_ACK as u16);
+        }
+    }
+
     /// The netlink port of the requesting socket.
     pub fn sender_portid(&self) -> u32 {
         // SAFETY: `info` is valid for the request (type invariant).
@@ -364,12 +394,13 @@ pub struct SmallOp(raw::genl_small_ops);
 ///
 /// Called by the genetlink core with a valid `info` for the request.
 unsafe extern "C" fn doit_callback<C: Command>(
-    _skb: *mut raw::sk_buff,
+    skb: *mut raw::sk_buff,
     info: *mut raw::genl_info,
 ) -> kernel::ffi::c_int {
     from_result(|| {
         // INVARIANT: `info` is valid for this call (see the safety section).
         let mut info = Info {
+            skb,
             info,
             _lifetime: PhantomData,
         };
@@ -459,23 +490,47 @@ impl Family {
         }
     }
 
-    /// Registers the family on behalf of `module`.
+    /// Registers the family on behalf of `module`, under `name` if given
+    /// (at most 15 bytes) rather than the one it was built with.
     ///
     /// Fails with `EEXIST` if a family of that name is registered already
-    /// (including this one).
-    pub fn register(&'static self, module: &'static ThisModule) -> Result<Registration> {
+    /// (including this one), `EINVAL` if `name` is too long.
+    pub fn register(
+        &'static self,
+        module: &'static ThisModule,
+        name: Option<&CStr>,
+    ) -> Result<Registration> {
         let f = self.inner.get();
+        let name = match name {
+            Some(n) if n.as_bytes_with_nul().len() > NAME_SIZE => return Err(EINVAL),
+            Some(n) => Some(n),
+            None => None,
+        };
         // SAFETY: An unregistered family is not read by the kernel, so
-        // setting its owner and flags cannot race with the genetlink core.
-        // If it is registered already, `genl_register_family` fails and
-        // these writes stored the same values again.
+        // setting its owner, name and flags cannot race with the genetlink
+        // core; a module registers its family once, from its init.
         unsafe {
             (*f).module = module.as_ptr().cast::<raw::module>();
             (*f).set_netnsok(1);
+            if let Some(n) = name {
+                // The kernel's `char` is `u8`; the length was checked above.
+                let field = &mut (*f).name;
+                field.fill(0);
+                field[..n.len()].copy_from_slice(n.as_bytes());
+            }
         }
         // SAFETY: `f` is a valid family whose pointers are `'static`.
         to_result(unsafe { raw::genl_register_family(f) })?;
         Ok(Registration { family: self })
+    }
+
+    /// The name the family is registered under.
+    pub fn name(&self) -> &CStr {
+        // SAFETY: The name is written before registration only and always
+        // NUL-terminated (it holds at most 15 bytes).
+        let name: &[u8; NAME_SIZE] = unsafe { &(*self.inner.get()).name };
+        let end = name.iter().position(|&b| b == 0).unwrap_or(NAME_SIZE - 1);
+        CStr::from_bytes_with_nul(&name[..=end]).unwrap_or(kernel::c_str!(""))
     }
 
     /// The family id the kernel assigned, valid while registered.

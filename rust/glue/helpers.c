@@ -81,6 +81,11 @@ struct net_device *cmis_helper_netdev_notifier_info_to_dev(void *info)
 	return netdev_notifier_info_to_dev(info);
 }
 
+struct netlink_ext_ack *cmis_helper_netdev_notifier_info_to_extack(void *info)
+{
+	return netdev_notifier_info_to_extack(info);
+}
+
 struct sk_buff *cmis_helper_genlmsg_new(void)
 {
 	return genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);

@@ -25,7 +25,7 @@ as_root() {
 # Packages from the default suites.
 debs=(clang lld llvm libclang-dev bc flex bison libelf-dev libssl-dev cpio
       xz-utils make kmod iproute2 linux-source-6.12 rustc-web rust-web-src
-      rust-web-clippy rsync
+      rust-web-clippy rsync dkms
       python3-yaml python3-jsonschema)
 
 missing_debs() {

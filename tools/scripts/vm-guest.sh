@@ -34,7 +34,8 @@ fi
 export CMIS_FW_MODULE_DIR=$mods
 
 step insmod_cmis_emu insmod "$mods/cmis_emu.ko"
-step insmod_cmis_fw insmod "$mods/cmis_fw.ko"
+# shellcheck disable=SC2086 # parameters are separate words
+step insmod_cmis_fw insmod "$mods/cmis_fw.ko" ${CMIS_FW_PARAMS:-}
 
 if [ "$mode" = demo ]; then
 	# Show the emulated port, flash it with the kernel's own flasher

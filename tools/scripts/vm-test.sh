@@ -10,7 +10,11 @@
 #
 # Usage: vm-test.sh [test|demo]
 # Environment: CMIS_FW_SELFTEST_INJECT=fail|warn proves that a failing
-# test or a kernel WARN fails the run; VM_TIMEOUT (seconds, default 1500).
+# test or a kernel WARN fails the run; VM_TIMEOUT (seconds, default 3000);
+# CMIS_FW_TESTS="a.sh b.sh" runs only those tests;
+# CMIS_FW_KERNEL_VARIANT=NAME boots that kernel variant (see
+# build-kernel.sh) with modules built for it (build-modules.sh), results
+# in out/vm-test-NAME; CMIS_FW_PARAMS are cmis_fw's insmod parameters.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,11 +24,19 @@ top=$(cd "$here/../.." && pwd)
 
 mode=${1:-test}
 suite=drivers/net/cmis_fw
-kdir=$("$here/build-kernel.sh")
-out=$top/out/vm-$mode
+variant=${CMIS_FW_KERNEL_VARIANT:-}
+if [ -n "$variant" ]; then
+	kdir=$("$here/build-kernel.sh" --variant "$variant")
+	out=$top/out/vm-$mode-$variant
+	mods=$top/out/modules-$variant
+else
+	kdir=$("$here/build-kernel.sh")
+	out=$top/out/vm-$mode
+	mods=$top
+fi
 
 for ko in cmis_fw.ko cmis_emu.ko; do
-	[ -f "$top/$ko" ] || { echo "vm-test: $ko not built (make modules)" >&2; exit 1; }
+	[ -f "$mods/$ko" ] || { echo "vm-test: $mods/$ko not built (make modules)" >&2; exit 1; }
 done
 
 rm -rf "$out"
@@ -44,7 +56,7 @@ if [ "$mode" = test ]; then
 fi
 
 # Host tools the tests run in the guest (same root file system).
-cargo build --release --quiet -p cmis-emu-image
+cargo build --release --quiet -p cmis-emu-image -p cmis-fw
 
 # Settings that reach the guest's tests.
 {
@@ -53,6 +65,7 @@ cargo build --release --quiet -p cmis-emu-image
 	# CMIS_FW_TESTS="flash.sh emulator.sh" runs only those (for
 	# development; make test runs everything).
 	printf 'export CMIS_FW_TESTS=%q\n' "${CMIS_FW_TESTS:-}"
+	printf 'export CMIS_FW_PARAMS=%q\n' "${CMIS_FW_PARAMS:-}"
 	# The kernel's YNL command line tool and our family's spec.
 	printf 'export CMIS_FW_YNL_CLI=%q\n' "$kdir/tools/net/ynl/cli.py"
 	printf 'export CMIS_FW_SPEC=%q\n' "$top/Documentation/netlink/specs/cmis_fw.yaml"
@@ -62,10 +75,10 @@ echo "vm-test: booting $kdir/arch/x86/boot/bzImage (TCG)" >&2
 start=$(date +%s)
 # vng's own exit status is not meaningful without udev in the guest (the
 # script then runs on the console); the guest reports through $out.
-timeout --kill-after=10 "${VM_TIMEOUT:-1500}" \
+timeout --kill-after=10 "${VM_TIMEOUT:-3000}" \
 	vng --verbose --disable-kvm -S -r "$kdir/arch/x86/boot/bzImage" \
 		--cpus 2 --memory 2G --rwdir "$out" \
-		--exec "$here/vm-guest.sh $out $out/ksft $top $mode" \
+		--exec "$here/vm-guest.sh $out $out/ksft $mods $mode" \
 		</dev/null >"$out/vng.log" 2>&1 || true
 echo "vm-test: VM ran for $(($(date +%s) - start)) s" >&2
 

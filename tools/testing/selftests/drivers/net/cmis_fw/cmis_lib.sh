@@ -57,6 +57,12 @@ emu_ports() {
 	done
 }
 
+# Loads cmis_fw again with the parameters the runner gave it.
+insmod_cmis_fw() {
+	# shellcheck disable=SC2086 # parameters are separate words
+	insmod "$CMIS_FW_MODULE_DIR/cmis_fw.ko" ${CMIS_FW_PARAMS:-}
+}
+
 # Skips the whole test when a module it needs is not loaded.
 require_module() {
 	if [ ! -d "/sys/module/$1" ]; then

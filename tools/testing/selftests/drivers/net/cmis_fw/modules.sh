@@ -27,7 +27,7 @@ reload() {
 	rmmod cmis_fw && rmmod cmis_emu || return 1
 	[ -z "$(emu_ports)" ] || { echo "ports left after rmmod"; return 1; }
 	genl ctrl get name cmis_fw >/dev/null 2>&1 && { echo "family left after rmmod"; return 1; }
-	insmod "$CMIS_FW_MODULE_DIR/cmis_emu.ko" && insmod "$CMIS_FW_MODULE_DIR/cmis_fw.ko"
+	insmod "$CMIS_FW_MODULE_DIR/cmis_emu.ko" && insmod_cmis_fw
 }
 check "rmmod and insmod both modules" reload
 check_output "port back after reload" '^driver: cmis_emu$' ethtool -i "$(emu_ports | head -n1)"

@@ -25,9 +25,11 @@ ktap_set_plan 3
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text ynl --size 4000 --seed 5
 
-# Debian's python3 has the YAML and jsonschema modules cli.py needs.
+# The kernel tree's schema for genetlink-legacy specs (cli.py validates the
+# spec against it). Debian's python3 has the YAML and jsonschema modules.
+schema=$(dirname "$cli")/../../../Documentation/netlink/genetlink-legacy.yaml
 ynl() {
-	/usr/bin/python3 "$cli" --spec "$spec" "$@"
+	/usr/bin/python3 "$cli" --spec "$spec" --schema "$schema" "$@"
 }
 
 check_output "cli.py lists the act and notification messages" \

@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `cmis_fw` generic netlink family, as a client.
+//!
+//! Numbered as ethtool's MODULE_FW_FLASH (see
+//! `Documentation/netlink/specs/cmis_fw.yaml`), so that the same code can
+//! talk to a family registered under the name `ethtool`.
+
+use anyhow::{anyhow, bail, Context, Result};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_REQUEST,
+};
+use netlink_packet_generic::{
+    ctrl::{
+        nlas::{GenlCtrlAttrs, McastGrpAttrs},
+        GenlCtrl, GenlCtrlCmd,
+    },
+    GenlFamily, GenlHeader, GenlMessage,
+};
+use netlink_packet_utils::{
+    nla::{DefaultNla, Nla, NlaBuffer, NlasIterator, NLA_F_NESTED},
+    parsers::{parse_string, parse_u32},
+    DecodeError, Emitable, Parseable, ParseableParametrized,
+};
+use netlink_sys::{protocols::NETLINK_GENERIC, Socket};
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// `ETHTOOL_MSG_MODULE_FW_FLASH_ACT` and `_NTF`.
+pub(crate) const MSG_FLASH: u8 = 44;
+
+/// `ETHTOOL_A_MODULE_FW_FLASH_*`.
+mod attr {
+    pub(super) const HEADER: u16 = 1;
+    pub(super) const FILE_NAME: u16 = 2;
+    pub(super) const PASSWORD: u16 = 3;
+    pub(super) const STATUS: u16 = 4;
+    pub(super) const STATUS_MSG: u16 = 5;
+    pub(super) const DONE: u16 = 6;
+    pub(super) const TOTAL: u16 = 7;
+}
+
+/// `ETHTOOL_A_HEADER_*`.
+mod header {
+    pub(super) const DEV_INDEX: u16 = 1;
+    pub(super) const DEV_NAME: u16 = 2;
+}
+
+/// `NLMSGERR_ATTR_MSG`: the extack message of an error.
+const NLMSGERR_ATTR_MSG: u16 = 1;
+/// Size of a netlink message header.
+const NLMSG_HDRLEN: usize = 16;
+
+/// An attribute of the device header nest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HeaderAttr {
+    /// Interface index.
+    DevIndex(u32),
+    /// Interface name.
+    DevName(String),
+    /// Anything else.
+    Other(DefaultNla),
+}
+
+impl Nla for HeaderAttr {
+    fn value_len(&self) -> usize {
+        match self {
+            Self::DevIndex(_) => 4,
+            Self::DevName(s) => s.len() + 1,
+            Self::Other(n) => n.value_len(),
+        }
+    }
+
+    fn kind(&self) -> u16 {
+        match self {
+            Self::DevIndex(_) => header::DEV_INDEX,
+            Self::DevName(_) => header::DEV_NAME,
+            Self::Other(n) => n.kind(),
+        }
+    }
+
+    fn emit_value(&self, buf: &mut [u8]) {
+        match self {
+            Self::DevIndex(v) => buf[..4].copy_from_slice(&v.to_ne_bytes()),
+            Self::DevName(s) => emit_string(s, buf),
+            Self::Other(n) => n.emit_value(buf),
+        }
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for HeaderAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        let payload = buf.value();
+        Ok(match buf.kind() {
+            header::DEV_INDEX => Self::DevIndex(parse_u32(payload)?),
+            header::DEV_NAME => Self::DevName(parse_string(payload)?),
+            _ => Self::Other(DefaultNla::parse(buf)?),
+        })
+    }
+}
+
+/// An attribute of the flash messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FlashAttr {
+    /// The device (nest).
+    Header(Vec<HeaderAttr>),
+    /// Firmware file, relative to the firmware search path.
+    FileName(String),
+    /// Module password.
+    Password(u32),
+    /// `ETHTOOL_MODULE_FW_FLASH_STATUS_*`.
+    Status(u32),
+    /// Error message.
+    StatusMsg(String),
+    /// Bytes done.
+    Done(u64),
+    /// Bytes in all.
+    Total(u64),
+    /// Anything else.
+    Other(DefaultNla),
+}
+
+impl Nla for FlashAttr {
+    fn value_len(&self) -> usize {
+        match self {
+            Self::Header(h) => h.as_slice().buffer_len(),
+            Self::FileName(s) | Self::StatusMsg(s) => s.len() + 1,
+            Self::Password(_) | Self::Status(_) => 4,
+            Self::Done(_) | Self::Total(_) => 8,
+            Self::Other(n) => n.value_len(),
+        }
+    }
+
+    fn kind(&self) -> u16 {
+        match self {
+            Self::Header(_) => attr::HEADER | NLA_F_NESTED,
+            Self::FileName(_) => attr::FILE_NAME,
+            Self::Password(_) => attr::PASSWORD,
+            Self::Status(_) => attr::STATUS,
+            Self::StatusMsg(_) => attr::STATUS_MSG,
+            Self::Done(_) => attr::DONE,
+            Self::Total(_) => attr::TOTAL,
+            Self::Other(n) => n.kind(),
+        }
+    }
+
+    fn emit_value(&self, buf: &mut [u8]) {
+        match self {
+            Self::Header(h) => h.as_slice().emit(buf),
+            Self::FileName(s) | Self::StatusMsg(s) => emit_string(s, buf),
+            Self::Password(v) | Self::Status(v) => buf[..4].copy_from_slice(&v.to_ne_bytes()),
+            Self::Done(v) | Self::Total(v) => buf[..8].copy_from_slice(&v.to_ne_bytes()),
+            Self::Other(n) => n.emit_value(buf),
+        }
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for FlashAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        let payload = buf.value();
+        Ok(match buf.kind() & !NLA_F_NESTED {
+            attr::HEADER => Self::Header(
+                NlasIterator::new(payload)
+                    .map(|n| n.and_then(|n| HeaderAttr::parse(&n)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            attr::FILE_NAME => Self::FileName(parse_string(payload)?),
+            attr::PASSWORD => Self::Password(parse_u32(payload)?),
+            attr::STATUS => Self::Status(parse_u32(payload)?),
+            attr::STATUS_MSG => Self::StatusMsg(parse_string(payload)?),
+            attr::DONE => Self::Done(parse_uint(payload)?),
+            attr::TOTAL => Self::Total(parse_uint(payload)?),
+            _ => Self::Other(DefaultNla::parse(buf)?),
+        })
+    }
+}
+
+fn emit_string(s: &str, buf: &mut [u8]) {
+    buf[..s.len()].copy_from_slice(s.as_bytes());
+    buf[s.len()] = 0;
+}
+
+/// An `NLA_UINT`: 4 or 8 bytes.
+fn parse_uint(payload: &[u8]) -> Result<u64, DecodeError> {
+    match payload.len() {
+        4 => Ok(parse_u32(payload)?.into()),
+        8 => Ok(u64::from_ne_bytes(
+            payload.try_into().map_err(|_| "bad uint")?,
+        )),
+        n => Err(format!("uint attribute of {n} bytes").into()),
+    }
+}
+
+/// A message of the family: a command and its attributes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FlashMessage {
+    /// Command (`MSG_FLASH`).
+    pub(crate) cmd: u8,
+    /// Attributes.
+    pub(crate) attrs: Vec<FlashAttr>,
+}
+
+impl GenlFamily for FlashMessage {
+    fn family_name() -> &'static str {
+        "cmis_fw"
+    }
+
+    fn command(&self) -> u8 {
+        self.cmd
+    }
+
+    fn version(&self) -> u8 {
+        1
+    }
+}
+
+impl Emitable for FlashMessage {
+    fn buffer_len(&self) -> usize {
+        self.attrs.as_slice().buffer_len()
+    }
+
+    fn emit(&self, buf: &mut [u8]) {
+        self.attrs.as_slice().emit(buf)
+    }
+}
+
+impl ParseableParametrized<[u8], GenlHeader> for FlashMessage {
+    fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
+        Ok(Self {
+            cmd: header.cmd,
+            attrs: NlasIterator::new(buf)
+                .map(|n| n.and_then(|n| FlashAttr::parse(&n)))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// The status of a flash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Status {
+    /// The module takes commands; the update begins.
+    Started,
+    /// Bytes are being written.
+    InProgress,
+    /// Done: the new image runs and is committed.
+    Completed,
+    /// Failed; the message says why.
+    Error,
+    /// A value this tool does not know.
+    Unknown,
+}
+
+impl Status {
+    fn from_u32(v: u32) -> Self {
+        match v {
+            1 => Self::Started,
+            2 => Self::InProgress,
+            3 => Self::Completed,
+            4 => Self::Error,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Whether the flash is over.
+    pub(crate) fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Error)
+    }
+}
+
+/// A progress notification, decoded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct Notification {
+    /// Interface name.
+    pub(crate) dev: String,
+    /// Interface index.
+    pub(crate) ifindex: u32,
+    /// Status.
+    pub(crate) status: Status,
+    /// Error message, if any.
+    pub(crate) message: Option<String>,
+    /// Bytes of the image the module has accepted.
+    pub(crate) done: u64,
+    /// Image size.
+    pub(crate) total: u64,
+}
+
+impl Notification {
+    /// Decodes the attributes of a notification.
+    pub(crate) fn from_attrs(attrs: &[FlashAttr]) -> Self {
+        let mut n = Self {
+            dev: String::new(),
+            ifindex: 0,
+            status: Status::Unknown,
+            message: None,
+            done: 0,
+            total: 0,
+        };
+        for a in attrs {
+            match a {
+                FlashAttr::Header(h) => {
+                    for h in h {
+                        match h {
+                            HeaderAttr::DevIndex(i) => n.ifindex = *i,
+                            HeaderAttr::DevName(s) => n.dev.clone_from(s),
+                            HeaderAttr::Other(_) => {}
+                        }
+                    }
+                }
+                FlashAttr::Status(s) => n.status = Status::from_u32(*s),
+                FlashAttr::StatusMsg(m) => n.message = Some(m.clone()),
+                FlashAttr::Done(d) => n.done = *d,
+                FlashAttr::Total(t) => n.total = *t,
+                _ => {}
+            }
+        }
+        n
+    }
+}
+
+/// A refused request: the errno and the kernel's extack message.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// Positive errno.
+    pub(crate) errno: i32,
+    /// Extended ack message, if the kernel gave one.
+    pub(crate) message: Option<String>,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let err = std::io::Error::from_raw_os_error(self.errno);
+        match &self.message {
+            Some(m) => write!(f, "{m} ({err})"),
+            None => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Extracts the extack message from an error's trailing bytes (the
+/// original header, capped, then TLVs).
+fn extack_message(flags: u16, rest: &[u8]) -> Option<String> {
+    if flags & NLM_F_ACK_TLVS == 0 {
+        return None;
+    }
+    let tlvs = rest.get(NLMSG_HDRLEN..)?;
+    NlasIterator::new(tlvs)
+        .filter_map(Result::ok)
+        .find(|n| n.kind() == NLMSGERR_ATTR_MSG)
+        .and_then(|n| parse_string(n.value()).ok())
+}
+
+/// A generic netlink socket talking to the family.
+pub(crate) struct Client {
+    socket: Socket,
+    family: u16,
+    monitor_group: Option<u32>,
+    seq: u32,
+    buf: Vec<u8>,
+    /// Messages of the family received but not yet handed out.
+    pending: VecDeque<FlashMessage>,
+}
+
+impl Client {
+    /// Opens a socket and looks the family up by `name`.
+    pub(crate) fn connect(name: &str) -> Result<Self> {
+        let mut socket = Socket::new(NETLINK_GENERIC).context("netlink socket")?;
+        socket.bind_auto().context("binding the netlink socket")?;
+        socket.set_ext_ack(true)?;
+        socket.set_cap_ack(true)?;
+        let mut c = Self {
+            socket,
+            family: 0,
+            monitor_group: None,
+            seq: 0,
+            buf: vec![0; 65536],
+            pending: VecDeque::new(),
+        };
+        c.resolve(name)?;
+        Ok(c)
+    }
+
+    fn send<F>(&mut self, msg: GenlMessage<F>, flags: u16) -> Result<u32>
+    where
+        F: GenlFamily + Emitable + std::fmt::Debug,
+    {
+        self.seq += 1;
+        let mut nl = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(msg));
+        nl.header.flags = flags;
+        nl.header.sequence_number = self.seq;
+        nl.finalize();
+        let mut buf = vec![0; nl.buffer_len()];
+        nl.serialize(&mut buf);
+        self.socket
+            .send(&buf, 0)
+            .context("sending a netlink request")?;
+        Ok(self.seq)
+    }
+
+    /// Receives one datagram, returns its messages' (header flags,
+    /// payload bytes) split.
+    fn recv(&mut self) -> Result<Vec<Vec<u8>>> {
+        let n = self.socket.recv(&mut &mut self.buf[..], 0)?;
+        let mut out = Vec::new();
+        let mut data = &self.buf[..n];
+        while data.len() >= NLMSG_HDRLEN {
+            let len = u32::from_ne_bytes(data[..4].try_into()?) as usize;
+            if len < NLMSG_HDRLEN || len > data.len() {
+                break;
+            }
+            out.push(data[..len].to_vec());
+            data = &data[len.next_multiple_of(4).min(data.len())..];
+        }
+        Ok(out)
+    }
+
+    fn resolve(&mut self, name: &str) -> Result<()> {
+        let msg = GenlMessage::from_payload(GenlCtrl {
+            cmd: GenlCtrlCmd::GetFamily,
+            nlas: vec![GenlCtrlAttrs::FamilyName(name.to_owned())],
+        });
+        let seq = self.send(msg, NLM_F_REQUEST | NLM_F_ACK)?;
+        loop {
+            for raw in self.recv()? {
+                let msg = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(&raw)
+                    .map_err(|e| anyhow!("bad controller reply: {e}"))?;
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(m) => {
+                        for a in m.payload.nlas {
+                            match a {
+                                GenlCtrlAttrs::FamilyId(id) => self.family = id,
+                                GenlCtrlAttrs::McastGroups(groups) => {
+                                    for g in groups {
+                                        let named =
+                                            g.contains(&McastGrpAttrs::Name("monitor".to_owned()));
+                                        for a in g {
+                                            if let (true, McastGrpAttrs::Id(id)) = (named, a) {
+                                                self.monitor_group = Some(id);
+                                            }
+                                        }
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    NetlinkPayload::Error(e) => {
+                        if let Some(code) = e.code {
+                            bail!(
+                                "generic netlink family {name} not found ({}); is the cmis_fw \
+                                 module loaded?",
+                                std::io::Error::from_raw_os_error(-code.get())
+                            );
+                        }
+                        if self.family == 0 {
+                            bail!("no id for generic netlink family {name}");
+                        }
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Asks the kernel to flash `dev` with `file`. Returns once the
+    /// request is accepted; notifications follow.
+    pub(crate) fn flash(&mut self, dev: &str, file: &str, password: Option<u32>) -> Result<()> {
+        let mut attrs = vec![
+            FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())]),
+            FlashAttr::FileName(file.to_owned()),
+        ];
+        if let Some(p) = password {
+            attrs.push(FlashAttr::Password(p));
+        }
+        let mut msg = GenlMessage::from_payload(FlashMessage {
+            cmd: MSG_FLASH,
+            attrs,
+        });
+        msg.set_resolved_family_id(self.family);
+        let seq = self.send(msg, NLM_F_REQUEST | NLM_F_ACK)?;
+        // The ack may come after the first notifications: keep those.
+        loop {
+            for raw in self.recv()? {
+                let msg = NetlinkMessage::<GenlMessage<FlashMessage>>::deserialize(&raw)
+                    .map_err(|e| anyhow!("bad reply: {e}"))?;
+                match msg.payload {
+                    NetlinkPayload::Error(e) if msg.header.sequence_number == seq => {
+                        return match e.code {
+                            Some(code) => Err(Refused {
+                                errno: -code.get(),
+                                message: extack_message(msg.header.flags, &e.header),
+                            }
+                            .into()),
+                            None => Ok(()),
+                        };
+                    }
+                    NetlinkPayload::InnerMessage(m) => self.pending.push_back(m.payload),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Joins the monitor group, to see every flash.
+    pub(crate) fn monitor(&mut self) -> Result<()> {
+        let group = self
+            .monitor_group
+            .ok_or_else(|| anyhow!("the family has no monitor group"))?;
+        self.socket
+            .add_membership(group)
+            .context("joining the monitor group")
+    }
+
+    /// Waits for the next notification.
+    pub(crate) fn next(&mut self) -> Result<Notification> {
+        loop {
+            if let Some(m) = self.pending.pop_front() {
+                if m.cmd == MSG_FLASH {
+                    return Ok(Notification::from_attrs(&m.attrs));
+                }
+                continue;
+            }
+            for raw in self.recv()? {
+                if let Ok(msg) = NetlinkMessage::<GenlMessage<FlashMessage>>::deserialize(&raw) {
+                    if msg.header.message_type == self.family {
+                        if let NetlinkPayload::InnerMessage(m) = msg.payload {
+                            self.pending.push_back(m.payload);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(attrs: Vec<FlashAttr>) -> Vec<FlashAttr> {
+        let m = FlashMessage {
+            cmd: MSG_FLASH,
+            attrs,
+        };
+        let mut buf = vec![0; m.buffer_len()];
+        m.emit(&mut buf);
+        FlashMessage::parse_with_param(
+            &buf,
+            GenlHeader {
+                cmd: MSG_FLASH,
+                version: 1,
+            },
+        )
+        .unwrap()
+        .attrs
+    }
+
+    #[test]
+    fn request_attributes_round_trip() {
+        let attrs = vec![
+            FlashAttr::Header(vec![HeaderAttr::DevName("cmis0".into())]),
+            FlashAttr::FileName("fw/v2.bin".into()),
+            FlashAttr::Password(0x1234_5678),
+        ];
+        assert_eq!(roundtrip(attrs.clone()), attrs);
+    }
+
+    #[test]
+    fn notifications_decode() {
+        let n = Notification::from_attrs(&roundtrip(vec![
+            FlashAttr::Header(vec![
+                HeaderAttr::DevIndex(3),
+                HeaderAttr::DevName("cmis1".into()),
+            ]),
+            FlashAttr::Status(4),
+            FlashAttr::StatusMsg("Start failed".into()),
+            FlashAttr::Done(10),
+            FlashAttr::Total(20),
+        ]));
+        assert_eq!(
+            n,
+            Notification {
+                dev: "cmis1".into(),
+                ifindex: 3,
+                status: Status::Error,
+                message: Some("Start failed".into()),
+                done: 10,
+                total: 20,
+            }
+        );
+        assert!(n.status.is_terminal());
+        assert_eq!(
+            serde_json::to_string(&n).unwrap(),
+            r#"{"dev":"cmis1","ifindex":3,"status":"error","message":"Start failed","done":10,"total":20}"#
+        );
+    }
+
+    #[test]
+    fn uint_is_four_or_eight_bytes() {
+        assert_eq!(parse_uint(&7u32.to_ne_bytes()).unwrap(), 7);
+        assert_eq!(parse_uint(&(1u64 << 40).to_ne_bytes()).unwrap(), 1 << 40);
+        assert!(parse_uint(&[1, 2]).is_err());
+    }
+
+    #[test]
+    fn extack_is_found_after_the_capped_header() {
+        let mut rest = vec![0u8; NLMSG_HDRLEN];
+        let m = HeaderAttr::Other(DefaultNla::new(
+            NLMSGERR_ATTR_MSG,
+            b"Netdevice is up\0".to_vec(),
+        ));
+        let mut tlv2 = vec![0; m.buffer_len()];
+        m.emit(&mut tlv2);
+        rest.extend_from_slice(&tlv2);
+        assert_eq!(
+            extack_message(NLM_F_ACK_TLVS, &rest).as_deref(),
+            Some("Netdevice is up")
+        );
+        assert_eq!(extack_message(0, &rest), None);
+    }
+}

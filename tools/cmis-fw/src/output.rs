@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! How notifications are shown: a live progress bar on a terminal, plain
+//! lines otherwise, or JSON lines.
+
+use crate::netlink::{Notification, Status};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Progress bars (bytes, percent, rate, ETA) on the terminal.
+    Bars,
+    /// One line per notification.
+    Lines,
+    /// One JSON object per notification.
+    Json,
+}
+
+impl Format {
+    /// Bars when standard error is a terminal, lines otherwise, JSON on
+    /// request.
+    pub(crate) fn pick(json: bool) -> Self {
+        if json {
+            Self::Json
+        } else if std::io::stderr().is_terminal() {
+            Self::Bars
+        } else {
+            Self::Lines
+        }
+    }
+}
+
+/// A notification as one line of text.
+pub(crate) fn line(n: &Notification) -> String {
+    match n.status {
+        Status::Started => format!("{}: flashing started", n.dev),
+        Status::InProgress => {
+            let pct = (n.done * 100).checked_div(n.total).unwrap_or(0);
+            format!("{}: {}/{} bytes ({pct}%)", n.dev, n.done, n.total)
+        }
+        Status::Completed => format!("{}: flashing completed", n.dev),
+        Status::Error => format!(
+            "{}: flashing failed: {}",
+            n.dev,
+            n.message.as_deref().unwrap_or("no reason given")
+        ),
+        Status::Unknown => format!("{}: unknown status", n.dev),
+    }
+}
+
+/// Shows notifications of one or more flashes.
+pub(crate) struct Printer {
+    format: Format,
+    bars: MultiProgress,
+    by_dev: HashMap<String, ProgressBar>,
+}
+
+impl Printer {
+    /// A printer in `format`.
+    pub(crate) fn new(format: Format) -> Self {
+        Self {
+            format,
+            bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            by_dev: HashMap::new(),
+        }
+    }
+
+    fn bar(&mut self, dev: &str) -> &ProgressBar {
+        let bars = &self.bars;
+        self.by_dev.entry(dev.to_owned()).or_insert_with(|| {
+            let style = ProgressStyle::with_template(
+                "{prefix}: [{bar:40}] {bytes}/{total_bytes} ({percent}%) {bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            let bar = bars.add(ProgressBar::new(0).with_style(style));
+            bar.set_prefix(dev.to_owned());
+            bar
+        })
+    }
+
+    /// Shows one notification.
+    pub(crate) fn show(&mut self, n: &Notification) {
+        match self.format {
+            Format::Json => {
+                let mut out = std::io::stdout().lock();
+                // A closed pipe is the reader's business.
+                let _ = serde_json::to_writer(&mut out, n);
+                let _ = writeln!(out);
+                let _ = out.flush();
+            }
+            Format::Lines => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", line(n));
+                let _ = out.flush();
+            }
+            Format::Bars => match n.status {
+                Status::Started => {
+                    self.bar(&n.dev);
+                }
+                Status::InProgress => {
+                    let bar = self.bar(&n.dev);
+                    bar.set_length(n.total);
+                    bar.set_position(n.done);
+                }
+                Status::Completed | Status::Error | Status::Unknown => {
+                    if let Some(bar) = self.by_dev.remove(&n.dev) {
+                        if n.status == Status::Completed {
+                            bar.finish();
+                        } else {
+                            bar.abandon();
+                        }
+                    }
+                    let _ = self.bars.println(line(n));
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(status: Status, done: u64, total: u64, message: Option<&str>) -> Notification {
+        Notification {
+            dev: "cmis0".into(),
+            ifindex: 2,
+            status,
+            message: message.map(Into::into),
+            done,
+            total,
+        }
+    }
+
+    #[test]
+    fn lines() {
+        assert_eq!(
+            line(&n(Status::Started, 0, 0, None)),
+            "cmis0: flashing started"
+        );
+        assert_eq!(
+            line(&n(Status::InProgress, 2048, 4096, None)),
+            "cmis0: 2048/4096 bytes (50%)"
+        );
+        assert_eq!(
+            line(&n(Status::InProgress, 0, 0, None)),
+            "cmis0: 0/0 bytes (0%)"
+        );
+        assert_eq!(
+            line(&n(Status::Completed, 9, 9, None)),
+            "cmis0: flashing completed"
+        );
+        assert_eq!(
+            line(&n(Status::Error, 0, 0, Some("Start failed"))),
+            "cmis0: flashing failed: Start failed"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The cmis-fw command line tool (tools/cmis-fw): plain lines when not on a
+# terminal, JSON lines, exit status 0/1/2 for completed/failed/refused,
+# Ctrl-C leaving the flash to the kernel, monitor, completions and man page.
+
+source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
+
+require_module cmis_emu
+require_module cmis_fw
+require_image_tool
+
+cmis_fw=${CMIS_FW_BIN_DIR:-}/cmis-fw
+if [ ! -x "$cmis_fw" ]; then
+	ktap_skip_all "cmis-fw not found (set CMIS_FW_BIN_DIR)"
+	exit "$KSFT_SKIP"
+fi
+
+ktap_print_header
+ktap_set_plan 7
+
+use_firmware_dir
+make_image v2.bin --version 2.0.7 --text cli --size 4000 --seed 6
+
+lines() {
+	new_port
+	local out rc ok=0
+	out=$("$cmis_fw" flash "$port" v2.bin 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] && grep -q "^$port: flashing started$" <<<"$out" &&
+		grep -Eq "^$port: [0-9]+/[0-9]+ bytes \([0-9]+%\)$" <<<"$out" &&
+		grep -q "^$port: flashing completed$" <<<"$out" &&
+		grep -q '^B: valid version=2\.0\.7 .*running committed$' "$dir/banks" ||
+		{ echo "$out (exit $rc)"; ok=1; }
+	del_port
+	return $ok
+}
+check "flash: plain lines when not on a terminal, exit 0" lines
+
+json() {
+	new_port
+	local rc ok=0
+	"$cmis_fw" flash "$port" v2.bin --json >"$fw_dir/json.out" 2>&1
+	rc=$?
+	del_port
+	[ $rc -eq 0 ] || ok=1
+	/usr/bin/python3 - "$fw_dir/json.out" <<'PY' || ok=1
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert rows[0]["status"] == "started", rows[0]
+assert rows[-1]["status"] == "completed", rows[-1]
+prog = [r for r in rows if r["status"] == "in_progress"]
+assert prog and prog[-1]["done"] == prog[-1]["total"] > 0, prog
+assert all(set(r) == {"dev", "ifindex", "status", "message", "done", "total"} for r in rows)
+PY
+	[ $ok -eq 0 ] || cat "$fw_dir/json.out"
+	return $ok
+}
+check "flash --json: one JSON object per notification" json
+
+failed() {
+	new_port
+	set_knobs fail_command=0x0101 fail_code=0x42 fail_count=1
+	local out rc
+	out=$("$cmis_fw" flash "$port" v2.bin 2>&1)
+	rc=$?
+	del_port
+	[ $rc -eq 1 ] && grep -q "^$port: flashing failed: Start Firmware Download" <<<"$out" ||
+		{ echo "$out (exit $rc)"; return 1; }
+}
+check "a failed flash exits 1 with the kernel's message" failed
+
+refused() {
+	new_port
+	ip link set "$port" up
+	local out rc
+	out=$("$cmis_fw" flash "$port" v2.bin 2>&1)
+	rc=$?
+	ip link set "$port" down
+	del_port
+	[ $rc -eq 2 ] && grep -q 'request refused: Netdevice is up, so flashing is not permitted' <<<"$out" ||
+		{ echo "$out (exit $rc)"; return 1; }
+}
+check "a refused request exits 2 with the extack message" refused
+
+interrupted() {
+	new_port
+	set_knobs write_mechanism=0x01 busy_us_write=200000 max_duration_write=2000
+	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/int.out" 2>&1 &
+	local pid=$! i rc ok=0
+	for i in $(seq 600); do
+		grep -q 'bytes' "$fw_dir/int.out" && break
+		sleep 0.1
+	done
+	kill -INT $pid
+	wait $pid
+	rc=$?
+	[ $rc -eq 130 ] && grep -q 'continues in the kernel' "$fw_dir/int.out" || ok=1
+	for i in $(seq 100); do
+		grep -q '^B: valid version=2\.0\.7 .*running committed$' "$dir/banks" && break
+		sleep 0.3
+	done
+	grep -q '^B: valid version=2\.0\.7 .*running committed$' "$dir/banks" || ok=1
+	[ $ok -eq 0 ] || { cat "$fw_dir/int.out"; echo "exit $rc"; cat "$dir/banks"; }
+	del_port
+	return $ok
+}
+check "Ctrl-C exits 130 and the flash completes in the kernel" interrupted
+
+monitor() {
+	new_port
+	"$cmis_fw" monitor --json --count 1 >"$fw_dir/mon.out" 2>&1 &
+	local mpid=$! ok=0
+	# Give it time to join the group (no output until a flash).
+	sleep 5
+	"$cmis_fw" flash "$port" v2.bin >/dev/null 2>&1 || ok=1
+	wait $mpid || ok=1
+	grep -q "\"dev\":\"$port\",.*\"status\":\"completed\"" "$fw_dir/mon.out" ||
+		{ cat "$fw_dir/mon.out"; ok=1; }
+	del_port
+	return $ok
+}
+check "monitor --json sees a flash to its end" monitor
+
+docs() {
+	"$cmis_fw" completions bash | grep -q 'cmis-fw' &&
+		"$cmis_fw" man | grep -q '^\.TH cmis-fw 1'
+}
+check "shell completions and man page" docs
+
+ktap_finished
