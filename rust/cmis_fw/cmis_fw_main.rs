@@ -69,18 +69,20 @@ impl kernel::Module for CmisFw {
             GFP_KERNEL,
         )?;
         let name = params::family();
-        let family = netlink::FAMILY.register(module, Some(name)).inspect_err(|e| {
-            pr_err!(
-                "cannot register generic netlink family {} ({:?}){}\n",
-                name,
-                e,
-                if name.as_bytes() == b"ethtool" {
-                    ": the kernel's ethtool family exists (CONFIG_ETHTOOL_NETLINK)"
-                } else {
-                    ""
-                }
-            )
-        })?;
+        let family = netlink::FAMILY
+            .register(module, Some(name))
+            .inspect_err(|e| {
+                pr_err!(
+                    "cannot register generic netlink family {} ({:?}){}\n",
+                    name,
+                    e,
+                    if name.as_bytes() == b"ethtool" {
+                        ": the kernel's ethtool family exists (CONFIG_ETHTOOL_NETLINK)"
+                    } else {
+                        ""
+                    }
+                )
+            })?;
         pr_info!(
             "generic netlink family {} registered (id {})\n",
             netlink::FAMILY.name(),

@@ -122,7 +122,12 @@ impl Flashes {
 
     /// Whether `dev` is being flashed.
     fn is_flashing(&self, dev: DeviceId) -> bool {
-        self.slots.lock().jobs.iter().flatten().any(|f| f.dev.id() == dev)
+        self.slots
+            .lock()
+            .jobs
+            .iter()
+            .flatten()
+            .any(|f| f.dev.id() == dev)
     }
 
     /// Stops the flash of a device that is being unregistered: it ends at
