@@ -65,6 +65,20 @@ if [ "$mode" = demo ]; then
 		echo "# ethtool -m $port | grep 'firmware version'"
 		ethtool -m "$port" | grep 'firmware version'
 		echo
+		# The same with cmis_fw and its command line tool, on a
+		# pseudo-terminal so that it draws its progress bar; each redraw
+		# is shown as a line.
+		"$CMIS_FW_BIN_DIR/cmis-emu-image" --version 2.2.0 --text demo \
+			--size 262144 "$fw/demo-2.2.0.bin" >/dev/null
+		echo "# cmis-fw flash $port demo-2.2.0.bin"
+		TERM=xterm script -qfec "$CMIS_FW_BIN_DIR/cmis-fw flash $port demo-2.2.0.bin" \
+			/dev/null | tr '\r' '\n' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' |
+			grep -v '^[[:space:]]*$' | awk 'NR % 4 == 1 || /completed|failed/'
+		echo "# exit status: ${PIPESTATUS[0]}"
+		echo
+		echo "# ethtool -m $port | grep 'firmware version'"
+		ethtool -m "$port" | grep 'firmware version'
+		echo
 		run ethtool -i "$port"
 	} >"$out/demo.txt" 2>&1
 else
