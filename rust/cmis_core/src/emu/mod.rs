@@ -403,7 +403,7 @@ enum Power {
     Unplugged,
 }
 
-/// A command being executed by the CDB engine.
+/// A command being executed by the CDB engine, one per instance at most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pending {
     instance: usize,
@@ -426,7 +426,9 @@ pub struct Module {
     epl: [[u8; 16 * PAGE_SIZE]; 2],
     firmware: Firmware,
     power: Power,
-    pending: Option<Pending>,
+    /// The command each CDB instance is executing: instances work
+    /// independently of each other.
+    pending: [Option<Pending>; 2],
     /// The host password entered (00h:122-125 or 0001h) matches.
     unlocked: bool,
     /// Last value written to the password entry area.
@@ -461,7 +463,7 @@ impl Module {
             epl: [[0; 16 * PAGE_SIZE]; 2],
             firmware: Firmware::new(version),
             power: Power::Up { ready_at: now },
-            pending: None,
+            pending: [None; 2],
             unlocked: false,
             entered_password: 0,
             hitless_pending: false,
@@ -483,7 +485,7 @@ impl Module {
         self.cdb.iter_mut().for_each(|p| p.fill(0));
         self.epl.iter_mut().for_each(|p| p.fill(0));
         self.firmware = Firmware::new(version);
-        self.pending = None;
+        self.pending = [None; 2];
         self.unlocked = false;
         self.entered_password = 0;
         self.hitless_pending = false;
@@ -542,9 +544,10 @@ impl Module {
         older.iter().chain(newer.iter())
     }
 
-    /// Whether the module is in the middle of a command.
+    /// Whether the module is in the middle of a command (on any CDB
+    /// instance).
     pub fn busy(&self) -> bool {
-        self.pending.is_some()
+        self.pending.iter().any(Option::is_some)
     }
 
     /// The module state at `now`, or `None` while resetting or unplugged.
@@ -569,7 +572,7 @@ impl Module {
 
     /// Unplugs the module: every access fails until [`Module::plug`].
     pub fn unplug(&mut self) {
-        self.pending = None;
+        self.pending = [None; 2];
         self.firmware.lose_download();
         self.power = Power::Unplugged;
     }
@@ -645,27 +648,41 @@ impl Module {
         Ok(cost)
     }
 
-    /// Brings time forward to `now`: completes commands, performs resets.
+    /// Brings time forward to `now`: completes commands and goes through
+    /// reset phases, in the order they fall due (a command that finished
+    /// before a pending reset reports its status first).
     pub fn advance(&mut self, now: Nanos) {
-        // Bounded: each step either finishes a phase or stops.
-        for _ in 0..4 {
-            match self.power {
-                Power::ResetPending { at, bank } if now >= at => {
-                    self.begin_reset(at, bank);
-                    continue;
-                }
-                Power::Resetting { until } if now >= until => {
-                    self.power_on(until);
-                    continue;
-                }
-                _ => {}
+        // Bounded: each step ends a reset phase (two per reset) or a
+        // command (two at most, one per instance), and only a finishing
+        // command schedules a reset.
+        for _ in 0..8 {
+            let power_due = match self.power {
+                Power::ResetPending { at, .. } => Some(at),
+                Power::Resetting { until } => Some(until),
+                Power::Up { .. } | Power::Unplugged => None,
             }
-            break;
+            .filter(|&t| t <= now);
+            let command_due = self
+                .pending
+                .iter()
+                .flatten()
+                .filter_map(|p| p.done_at.filter(|&t| t <= now).map(|t| (t, *p)))
+                .min_by_key(|&(t, _)| t);
+            match (power_due, command_due) {
+                (Some(t), Some((c, p))) if c < t => self.finish_command(p),
+                (Some(_), _) => self.next_power_phase(),
+                (None, Some((_, p))) => self.finish_command(p),
+                (None, None) => break,
+            }
         }
-        if let Some(p) = self.pending {
-            if matches!(p.done_at, Some(t) if now >= t) {
-                self.finish_command(p);
-            }
+    }
+
+    /// Ends the current reset phase: a pending reset begins, a reset ends.
+    fn next_power_phase(&mut self) {
+        match self.power {
+            Power::ResetPending { at, bank } => self.begin_reset(at, bank),
+            Power::Resetting { until } => self.power_on(until),
+            Power::Up { .. } | Power::Unplugged => {}
         }
     }
 
@@ -697,7 +714,7 @@ impl Module {
         if now < self.faults.nack_until {
             return Err(BusError::Nack);
         }
-        if self.pending.is_some() && !self.profile.background {
+        if self.busy() && !self.profile.background {
             // Foreground CDB: the module holds off every access.
             return Err(BusError::Nack);
         }
@@ -712,7 +729,11 @@ impl Module {
                 if len > max {
                     return Err(BusError::Invalid(AccessError::OutOfBounds));
                 }
-                if write && matches!(self.pending, Some(p) if p.instance == access.bank as usize) {
+                let instance_busy = self
+                    .pending
+                    .get(access.bank as usize)
+                    .is_some_and(Option::is_some);
+                if write && instance_busy {
                     // The instance's message area is the engine's while
                     // it works.
                     return Err(BusError::Nack);
@@ -854,7 +875,7 @@ impl Module {
     /// Volatile registers after a reset, and the version fields of the
     /// image now running.
     fn power_on(&mut self, now: Nanos) {
-        self.pending = None;
+        self.pending = [None; 2];
         self.unlocked = false;
         self.entered_password = 0;
         for o in [8usize, 31, 37, 38, 122, 123, 124, 125, 126, 127] {
@@ -897,7 +918,7 @@ impl Module {
 
     fn begin_reset(&mut self, at: Nanos, bank: BankId) {
         self.counters.resets += 1;
-        self.pending = None;
+        self.pending = [None; 2];
         self.firmware.boot(bank);
         let downtime = if core::mem::take(&mut self.hitless_pending) {
             0

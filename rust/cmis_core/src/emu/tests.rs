@@ -17,6 +17,9 @@ const MS: Nanos = 1_000_000;
 struct Host {
     m: Module,
     now: Nanos,
+    /// Bank of the CDB pages (9Fh, A0h-AFh) it uses: the CDB instance,
+    /// 0 for the first.
+    cdb_bank: u8,
 }
 
 #[derive(Debug, PartialEq)]
@@ -32,6 +35,15 @@ impl Host {
         Self {
             m: Module::new(profile, Version::new(1, 0, 0), 1),
             now: 1,
+            cdb_bank: 0,
+        }
+    }
+
+    /// An access to `page`, in the host's CDB bank for the CDB pages.
+    fn at(&self, page: u8, offset: u8, len: usize) -> Access {
+        Access {
+            bank: if page >= CDB_PAGE { self.cdb_bank } else { 0 },
+            ..Access::new(page, offset, len)
         }
     }
 
@@ -39,7 +51,7 @@ impl Host {
         let mut buf = std::vec![0u8; len];
         let cost = self
             .m
-            .read(self.now, &Access::new(page, offset, len), &mut buf)?;
+            .read(self.now, &self.at(page, offset, len), &mut buf)?;
         self.now += cost;
         Ok(buf)
     }
@@ -47,9 +59,14 @@ impl Host {
     fn write(&mut self, page: u8, offset: u8, data: &[u8]) -> Result<(), BusError> {
         let cost = self
             .m
-            .write(self.now, &Access::new(page, offset, data.len()), data)?;
+            .write(self.now, &self.at(page, offset, data.len()), data)?;
         self.now += cost;
         Ok(())
+    }
+
+    /// CdbStatus offset of the host's CDB instance.
+    fn status_offset(&self) -> u8 {
+        37 + self.cdb_bank
     }
 
     fn byte(&mut self, offset: u8) -> u8 {
@@ -71,7 +88,7 @@ impl Host {
             return Outcome::Bus(e);
         }
         for _ in 0..100_000 {
-            match self.read(0, 37, 1) {
+            match self.read(0, self.status_offset(), 1) {
                 Ok(s) => match Status::from_byte(s[0]) {
                     Status::Success => {
                         let hdr = self.read(CDB_PAGE, 134, 2).unwrap();
@@ -142,7 +159,7 @@ impl Host {
         if self.m.counters().resets > resets {
             return Outcome::Ok(std::vec::Vec::new());
         }
-        match Status::from_byte(self.byte(37)) {
+        match Status::from_byte(self.byte(self.status_offset())) {
             Status::Failed(f) => Outcome::Failed(f.status_byte()),
             other => panic!("Run neither reset nor failed: {other:?}"),
         }
@@ -672,6 +689,99 @@ fn command_log_keeps_the_last_commands() {
     );
     assert_eq!(h.m.counters().by_status[0], 40);
     assert_eq!(h.m.counters().by_status[2], 1, "41h");
+}
+
+#[test]
+fn second_cdb_instance_runs_commands_in_bank_1() {
+    let mut p = Profile::DEFAULT;
+    p.cdb_instances = 2;
+    let mut h = Host::new(p);
+    assert_eq!(h.read(1, 163, 1).unwrap()[0] >> 6, 2, "two instances");
+    h.cdb_bank = 1;
+    let Outcome::Ok(r) = h.cmd(CommandId::MODULE_FEATURES, &[]) else {
+        panic!()
+    };
+    assert_eq!(r.len(), 36);
+    assert_eq!(h.byte(38), 0x01, "instance 2 status");
+    assert_eq!(h.byte(37), 0x00, "instance 1 untouched");
+    assert_eq!(h.byte(8) & 0xC0, 0x80, "instance 2 completion flag");
+    assert_eq!(h.m.log().last().unwrap().id, 0x0040);
+    // The reply is in bank 1 of 9Fh only.
+    h.cdb_bank = 0;
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 0);
+    h.cdb_bank = 1;
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 36);
+    // Firmware download through instance 2, EPL pages of bank 1.
+    h.flash(Version::new(4, 0, 1), &body(5000, 6), true)
+        .unwrap();
+    assert_eq!(
+        h.m.firmware().bank(BankId::B).version,
+        Version::new(4, 0, 1)
+    );
+    assert_eq!(h.byte(37), 0x00, "instance 1 never used");
+}
+
+#[test]
+fn cdb_instances_work_independently() {
+    let mut p = Profile::DEFAULT;
+    p.cdb_instances = 2;
+    p.busy_us.other = 10_000;
+    let mut h = Host::new(p);
+    let c = Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap();
+    let d = Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap();
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    h.now += 4 * MS;
+    h.cdb_bank = 1;
+    h.write(CDB_PAGE, 130, d.body()).unwrap();
+    h.write(CDB_PAGE, 128, d.trigger()).unwrap();
+    assert_eq!(h.read(0, 37, 2).unwrap(), [0x83, 0x81], "both busy");
+    assert_eq!(
+        h.write(CDB_PAGE, 128, d.trigger()),
+        Err(BusError::Nack),
+        "instance 2 busy"
+    );
+    h.now += 7 * MS;
+    assert_eq!(h.read(0, 37, 2).unwrap(), [0x01, 0x83]);
+    assert_eq!(h.byte(8) & 0xC0, 0x40);
+    h.now += 4 * MS;
+    assert_eq!(h.read(0, 37, 2).unwrap(), [0x01, 0x01]);
+    assert_eq!(h.byte(8) & 0xC0, 0x80);
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 18, "0041h reply");
+    h.cdb_bank = 0;
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 36, "0040h reply");
+    let ids: std::vec::Vec<_> = h.m.log().map(|e| e.id).collect();
+    assert_eq!(ids, [0x0040, 0x0041]);
+    // A reset ends both.
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    assert!(h.m.busy());
+    h.m.hard_reset(h.now);
+    assert!(!h.m.busy());
+}
+
+#[test]
+fn a_command_finishing_before_a_pending_reset_reports_its_status() {
+    let mut p = Profile::DEFAULT;
+    p.cdb_instances = 2;
+    p.busy_us.other = 10_000;
+    p.reset_ms = 100;
+    let mut h = Host::new(p);
+    h.flash(Version::new(2, 0, 0), &body(100, 0), false)
+        .unwrap();
+    // Run with a 50 ms DelayToReset on instance 1; a 10 ms command on
+    // instance 2 meanwhile. The host looks again only after the reset.
+    let run = Command::new(CommandId::RUN_FW_IMAGE, &[0, 0, 0, 50], 0).unwrap();
+    h.write(CDB_PAGE, 130, run.body()).unwrap();
+    h.write(CDB_PAGE, 128, run.trigger()).unwrap();
+    h.cdb_bank = 1;
+    let c = Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap();
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    h.now += 200 * MS;
+    assert!(h.wait_ready());
+    assert_eq!(h.read(0, 39, 2).unwrap(), [2, 0], "the Run happened");
+    assert_eq!(h.m.counters().commands_ok, 5, "0040h finished first");
 }
 
 #[derive(Clone, Debug)]

@@ -20,7 +20,7 @@ require_ethtool_flash
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 28
+ktap_set_plan 30
 
 root=$EMU_DEBUGFS
 use_firmware_dir
@@ -101,6 +101,15 @@ flash_fails "rw_len_ext 0 cannot carry Start's payload (Linux limitation)" \
 # Revisions and identifiers.
 flash_ok "CMIS 4.0 module" revision=0x40
 flash_ok "OSFP module (19h)" identifier=0x19
+
+# Two CDB instances: 01h:163 = A7h (bits 7-6 = 10b, background mode, 16
+# EPL pages). Linux uses instance 1 (bank 0 of 9Fh, status 00h:37) only.
+new_port
+set_knobs cdb_instances=2
+check_output "two CDB instances are advertised (01h:163 = A7h)" '0x00a3:[[:space:]]+a7' \
+	ethtool -m "$port" page 1 offset 163 length 1
+del_port
+flash_ok "a module with two CDB instances flashes through instance 1" cdb_instances=2
 flash_ok "foreground CDB mode with busy times" background_mode=0 busy_us_write=2000 \
 	busy_us_start=50000 busy_us_complete=50000
 
