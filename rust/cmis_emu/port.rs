@@ -14,6 +14,7 @@ use crate::emu_model::new_module;
 use crate::errno::eopnotsupp;
 use crate::netdev::{DrvInfo, ModuleInfo, ModulePage, Operations, Registration};
 use crate::time::{now_ns, sleep_ns};
+use core::ops::Range;
 use kernel::{
     c_str, fmt, new_mutex,
     prelude::*,
@@ -54,36 +55,21 @@ impl PortData {
         })
     }
 
-    /// Runs a read or write of `len` bytes at `at` against the module, as
-    /// a host driver does: split into the longest transactions the module
-    /// accepts on that page, with the bus (the lock) held throughout and
-    /// its time spent. `f` performs one transaction on `range` of the
-    /// caller's buffer.
+    /// Runs a read or write request of `at.len` bytes against the module,
+    /// as a host driver does: split into the transactions the module
+    /// accepts ([`Module::transactions`]: the length extension of the CDB
+    /// pages, auto paging across EPL pages), with the bus (the lock) held
+    /// throughout and its time spent. `f` performs one transaction on
+    /// `range` of the caller's buffer.
     fn access(
         &self,
         at: &Access,
-        mut f: impl FnMut(&mut Module, u64, &Access, core::ops::Range<usize>) -> Result<u64, BusError>,
+        mut f: impl FnMut(&mut Module, u64, &Access, Range<usize>) -> Result<u64, BusError>,
     ) -> Result {
         let mut module = self.module.lock();
-        let step = if at.offset >= 128 {
-            module.max_access_len(at.page).max(1)
-        } else {
-            at.len.max(1)
-        };
         let mut bus_ns = 0;
-        let mut done = 0;
-        while done < at.len {
-            let n = step.min(at.len - done);
-            let chunk = Access {
-                offset: at.offset + done as u8,
-                len: n,
-                ..*at
-            };
-            match f(&mut module, now_ns(), &chunk, done..done + n) {
-                Ok(t) => bus_ns += t,
-                Err(e) => return Err(bus_errno(e)),
-            }
-            done += n;
+        for (chunk, range) in module.transactions(at).map_err(bus_errno)? {
+            bus_ns += f(&mut module, now_ns(), &chunk, range).map_err(bus_errno)?;
         }
         sleep_ns(bus_ns);
         Ok(())

@@ -17,10 +17,10 @@
 mod engine;
 pub mod firmware;
 
-use super::cdb::EPL_FIRST_PAGE;
+use super::cdb::{CDB_PAGE, EPL_FIRST_PAGE, EPL_MAX_PAGES};
 use super::image::Version;
 use super::map::{lower, Access, AccessError, PAGE_SIZE, UPPER_START};
-use core::fmt;
+use core::{fmt, ops::Range};
 use firmware::{BankId, DownloadRules, Firmware};
 
 /// Time in nanoseconds, from an origin the caller chooses.
@@ -89,7 +89,8 @@ pub struct Profile {
     /// Background mode (01h:163 bit 5). In foreground mode the module
     /// does not acknowledge any access while a command runs.
     pub background: bool,
-    /// Auto paging across EPL pages (01h:163 bit 4).
+    /// Auto paging across EPL pages (01h:163 bit 4): one access to an EPL
+    /// page may run past byte 255 into the following EPL pages.
     pub auto_paging: bool,
     /// CdbMaxPagesEPL code (01h:163 bits 3-0), 0-7.
     pub epl_pages_code: u8,
@@ -592,8 +593,9 @@ impl Module {
         }
     }
 
-    /// Reads `buf.len()` bytes at `access` at time `now`. Returns the bus
-    /// time the access takes, for the caller to spend.
+    /// Reads `buf.len()` bytes at `access` at time `now`, in one bus
+    /// transaction. Returns the bus time it takes, for the caller to
+    /// spend.
     pub fn read(&mut self, now: Nanos, access: &Access, buf: &mut [u8]) -> Result<Nanos, BusError> {
         let cost = self.bus_cost(access.len);
         let r = self.check_access(now, access, buf.len(), false);
@@ -607,9 +609,7 @@ impl Module {
             buf.copy_from_slice(&self.lower[start..start + buf.len()]);
             self.patch_lower_read(start, buf);
         } else {
-            let page = self.upper(access.bank, access.page)?;
-            let s = start - UPPER_START as usize;
-            buf.copy_from_slice(&page[s..s + buf.len()]);
+            buf.copy_from_slice(self.upper(access)?);
         }
         self.counters.reads += 1;
         self.counters.bytes_read += buf.len() as u64;
@@ -617,8 +617,8 @@ impl Module {
         Ok(cost)
     }
 
-    /// Writes `data` at `access` at time `now`. Returns the bus time the
-    /// access takes.
+    /// Writes `data` at `access` at time `now`, in one bus transaction.
+    /// Returns the bus time it takes.
     pub fn write(&mut self, now: Nanos, access: &Access, data: &[u8]) -> Result<Nanos, BusError> {
         let cost = self.bus_cost(access.len);
         let r = self.check_access(now, access, data.len(), true);
@@ -630,15 +630,13 @@ impl Module {
         if start < UPPER_START as usize {
             self.write_lower(start, data);
         } else {
-            let cdb_page = access.page == super::cdb::CDB_PAGE;
-            let s = start - UPPER_START as usize;
-            if let Some(page) = self.upper_mut(access.bank, access.page)? {
-                page[s..s + data.len()].copy_from_slice(data);
+            if let Some(dst) = self.upper_mut(access)? {
+                dst.copy_from_slice(data);
             }
             // A write covering CMDID's low byte (129) triggers the command
             // (trigger method 0 and 1 alike).
             let end = start + data.len();
-            if cdb_page && start <= 129 && end > 129 {
+            if access.page == CDB_PAGE && start <= 129 && end > 129 {
                 self.trigger(now, access.bank as usize);
             }
         }
@@ -646,6 +644,32 @@ impl Module {
         self.counters.bytes_written += data.len() as u64;
         self.counters.bus_ns += cost;
         Ok(cost)
+    }
+
+    /// Splits a host request into the transactions a driver puts on the
+    /// bus: each at most [`Module::max_access_len`] bytes, an auto-paged
+    /// request carrying on into the following EPL pages.
+    ///
+    /// The request's addressing is checked as a whole first, so that a
+    /// request the module can never accept (a bad address, a missing page,
+    /// running past byte 255 without auto paging) has no partial effect.
+    /// Each transaction is checked again by [`Module::read`] or
+    /// [`Module::write`], against the module's state at its time.
+    pub fn transactions(&self, request: &Access) -> Result<Transactions, BusError> {
+        request
+            .validate_wrapping(self.wrap_pages(request))
+            .map_err(BusError::Invalid)?;
+        let step = if request.offset >= UPPER_START {
+            self.upper(request)?;
+            self.max_access_len(request.page)
+        } else {
+            request.len
+        };
+        Ok(Transactions {
+            rest: *request,
+            step: step.max(1),
+            done: 0,
+        })
     }
 
     /// Brings time forward to `now`: completes commands and goes through
@@ -701,7 +725,9 @@ impl Module {
         len: usize,
         write: bool,
     ) -> Result<(), BusError> {
-        access.validate().map_err(BusError::Invalid)?;
+        access
+            .validate_wrapping(self.wrap_pages(access))
+            .map_err(BusError::Invalid)?;
         if len != access.len {
             return Err(BusError::Invalid(AccessError::OutOfBounds));
         }
@@ -719,14 +745,9 @@ impl Module {
             return Err(BusError::Nack);
         }
         if access.offset >= UPPER_START {
-            self.upper(access.bank, access.page)?;
-            if self.is_cdb_page(access.page) {
-                let max = if access.page == super::cdb::CDB_PAGE {
-                    self.profile.lpl_access_max()
-                } else {
-                    self.profile.epl_access_max()
-                };
-                if len > max {
+            self.upper(access)?;
+            if is_cdb_page(access.page) {
+                if len > self.max_access_len(access.page) {
                     return Err(BusError::Invalid(AccessError::OutOfBounds));
                 }
                 let instance_busy = self
@@ -743,61 +764,79 @@ impl Module {
         Ok(())
     }
 
+    /// How many pages after its own an access may run into: with auto
+    /// paging (01h:163 bit 4), an access to an EPL page goes on past byte
+    /// 255 at byte 128 of the next EPL page, up to AFh. Whether those pages
+    /// exist is checked with the page itself ([`Module::upper`]).
+    fn wrap_pages(&self, access: &Access) -> usize {
+        if self.profile.auto_paging && access.offset >= UPPER_START && is_epl_page(access.page) {
+            EPL_FIRST_PAGE as usize + EPL_MAX_PAGES - 1 - access.page as usize
+        } else {
+            0
+        }
+    }
+
     /// Longest single READ or WRITE the module accepts on upper page
     /// `page`: CdbReadWriteLengthExtension governs the CDB pages; any
     /// length within the window elsewhere. A host driver splits longer
-    /// requests, as real drivers split them into bus transactions.
+    /// requests, as real drivers split them into bus transactions (see
+    /// [`Module::transactions`]).
     pub fn max_access_len(&self, page: u8) -> usize {
-        if page == super::cdb::CDB_PAGE {
+        if page == CDB_PAGE {
             self.profile.lpl_access_max()
-        } else if self.is_cdb_page(page) {
+        } else if is_cdb_page(page) {
             self.profile.epl_access_max()
         } else {
             PAGE_SIZE
         }
     }
 
-    fn is_cdb_page(&self, page: u8) -> bool {
-        page == super::cdb::CDB_PAGE || (EPL_FIRST_PAGE..EPL_FIRST_PAGE + 16).contains(&page)
-    }
-
-    fn upper(&self, bank: u8, page: u8) -> Result<&[u8; PAGE_SIZE], BusError> {
-        match page {
-            0x00 if bank == 0 => Ok(&self.page00),
-            0x01 if bank == 0 => Ok(&self.page01),
+    /// The bytes of upper memory a validated `access` covers: within its
+    /// page, or for an auto-paged access to the EPL pages on through the
+    /// following ones (contiguous in `epl`). Refuses pages and banks the
+    /// module does not implement, the EPL pages an access would run into
+    /// included.
+    fn upper(&self, access: &Access) -> Result<&[u8], BusError> {
+        let s = (access.offset as usize).saturating_sub(UPPER_START as usize);
+        let bank = access.bank as usize;
+        let cdb_bank = bank < self.profile.cdb_instances as usize;
+        let page: &[u8] = match access.page {
+            0x00 if bank == 0 => &self.page00,
+            0x01 if bank == 0 => &self.page01,
             // Thresholds and lane status pages: present (ethtool -m reads
             // them) but not modelled, all zero.
-            0x02 | 0x10 | 0x11 if bank == 0 => Ok(&ZERO_PAGE),
-            super::cdb::CDB_PAGE if (bank as usize) < self.profile.cdb_instances as usize => {
-                Ok(&self.cdb[bank as usize])
+            0x02 | 0x10 | 0x11 if bank == 0 => &ZERO_PAGE,
+            CDB_PAGE if cdb_bank => &self.cdb[bank],
+            p if cdb_bank && is_epl_page(p) => {
+                let first = (p - EPL_FIRST_PAGE) as usize;
+                let last = first + (s + access.len.max(1) - 1) / PAGE_SIZE;
+                if last >= self.profile.epl_pages() {
+                    return Err(BusError::UnsupportedPage);
+                }
+                &self.epl[bank][first * PAGE_SIZE..]
             }
-            p if p >= EPL_FIRST_PAGE
-                && ((p - EPL_FIRST_PAGE) as usize) < self.profile.epl_pages()
-                && (bank as usize) < self.profile.cdb_instances as usize =>
-            {
-                let i = (p - EPL_FIRST_PAGE) as usize * PAGE_SIZE;
-                self.epl[bank as usize][i..i + PAGE_SIZE]
-                    .try_into()
-                    .map_err(|_| BusError::UnsupportedPage)
-            }
-            _ => Err(BusError::UnsupportedPage),
-        }
+            _ => return Err(BusError::UnsupportedPage),
+        };
+        page.get(s..s + access.len)
+            .ok_or(BusError::Invalid(AccessError::OutOfBounds))
     }
 
-    /// The writable storage of a page, `None` for pages whose writes are
-    /// ignored.
-    fn upper_mut(&mut self, bank: u8, page: u8) -> Result<Option<&mut [u8]>, BusError> {
-        self.upper(bank, page)?;
-        Ok(Some(match page {
+    /// The writable storage [`Module::upper`] finds for `access`, `None`
+    /// for pages whose writes are ignored.
+    fn upper_mut(&mut self, access: &Access) -> Result<Option<&mut [u8]>, BusError> {
+        self.upper(access)?;
+        let s = (access.offset as usize).saturating_sub(UPPER_START as usize);
+        let bank = access.bank as usize;
+        let page: &mut [u8] = match access.page {
             0x02 | 0x10 | 0x11 => return Ok(None),
-            0x00 => &mut self.page00[..],
-            0x01 => &mut self.page01[..],
-            super::cdb::CDB_PAGE => &mut self.cdb[bank as usize][..],
-            p => {
-                let i = (p - EPL_FIRST_PAGE) as usize * PAGE_SIZE;
-                &mut self.epl[bank as usize][i..i + PAGE_SIZE]
-            }
-        }))
+            0x00 => &mut self.page00,
+            0x01 => &mut self.page01,
+            CDB_PAGE => &mut self.cdb[bank],
+            p => &mut self.epl[bank][(p - EPL_FIRST_PAGE) as usize * PAGE_SIZE..],
+        };
+        page.get_mut(s..s + access.len)
+            .map(Some)
+            .ok_or(BusError::Invalid(AccessError::OutOfBounds))
     }
 
     /// Read side effects of lower memory: byte 8's flags are latched and
@@ -947,6 +986,47 @@ impl Module {
 }
 
 static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+
+/// Page 9Fh or an EPL page (A0h-AFh): the pages of the CDB instances,
+/// banked by instance.
+fn is_cdb_page(page: u8) -> bool {
+    page == CDB_PAGE || is_epl_page(page)
+}
+
+fn is_epl_page(page: u8) -> bool {
+    (EPL_FIRST_PAGE as usize..EPL_FIRST_PAGE as usize + EPL_MAX_PAGES).contains(&(page as usize))
+}
+
+/// The transactions of one host request, in order: each the access to
+/// perform and the range of the request's buffer it covers. See
+/// [`Module::transactions`].
+#[derive(Clone, Debug)]
+pub struct Transactions {
+    /// What is left of the request.
+    rest: Access,
+    /// Longest transaction.
+    step: usize,
+    /// Bytes of the request already handed out.
+    done: usize,
+}
+
+impl Iterator for Transactions {
+    type Item = (Access, Range<usize>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = self.step.min(self.rest.len);
+        if n == 0 {
+            return None;
+        }
+        let access = Access {
+            len: n,
+            ..self.rest
+        };
+        self.rest = self.rest.skip(n);
+        self.done += n;
+        Some((access, self.done - n..self.done))
+    }
+}
 
 fn copy_padded(dst: &mut [u8], src: &[u8]) {
     dst.fill(b' ');

@@ -20,7 +20,7 @@ require_ethtool_flash
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 30
+ktap_set_plan 31
 
 root=$EMU_DEBUGFS
 use_firmware_dir
@@ -91,6 +91,8 @@ flash_fails "EPL with 4 pages: Linux still writes 2048-byte blocks (limitation)"
 	'Write FW block EPL command failed' write_mechanism=0x10 epl_pages_code=4
 flash_fails "no write mechanism (00h)" 'CDB write mechanism is not supported' \
 	write_mechanism=0x00
+# Linux writes the EPL pages one at a time: auto paging changes nothing.
+flash_ok "EPL with auto paging advertised" write_mechanism=0x10 auto_paging=1
 
 # Read/write length extension classes (LPL blocks of 8*(1+i)-4 bytes).
 flash_ok "rw_len_ext 15 (128-byte accesses, 116-byte blocks)" write_mechanism=0x01 rw_len_ext=15

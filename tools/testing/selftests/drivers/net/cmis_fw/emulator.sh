@@ -12,7 +12,7 @@ require_ethtool_flash
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 15
+ktap_set_plan 16
 
 root=$EMU_DEBUGFS
 check "debugfs control directory exists" test -w "$root/new_port"
@@ -50,6 +50,11 @@ check_output "bank B runs 3.1.4, committed" '^B: valid version=3\.1\.4 .*running
 check_output "counters count the commands" '^commands_ok: [1-9]' cat "$dir/counters"
 check_output "counters count by command and by status" '^status_46: 1$' \
 	sh -c "grep -q '^command_0101: 2$' '$dir/counters' && cat '$dir/counters'"
+
+echo 1 >"$dir/auto_paging"
+check_output "auto_paging sets 01h:163 bit 4 (77h)" '0x00a3:[[:space:]]+77' \
+	ethtool -m "$port" page 1 offset 163 length 1
+echo 0 >"$dir/auto_paging"
 
 echo 0 >"$dir/plugged"
 check "an unplugged module does not answer" sh -c "! ethtool -m '$port' >/dev/null 2>&1"
