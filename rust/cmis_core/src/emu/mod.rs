@@ -128,8 +128,8 @@ pub struct Profile {
     pub password_required: bool,
     /// The host password (00h:122-125 or 0001h).
     pub password: u32,
-    /// I2C bus rate in Hz; each access costs 9 bits per byte plus two
-    /// bytes of addressing. 0 = instant.
+    /// I2C bus rate in Hz; each transaction costs 9 bits per byte, the
+    /// addressing bytes included (see [`Module::bus_cost`]). 0 = instant.
     pub bus_hz: u32,
     /// Largest image body a bank holds.
     pub bank_capacity: u32,
@@ -597,7 +597,7 @@ impl Module {
     /// transaction. Returns the bus time it takes, for the caller to
     /// spend.
     pub fn read(&mut self, now: Nanos, access: &Access, buf: &mut [u8]) -> Result<Nanos, BusError> {
-        let cost = self.bus_cost(access.len);
+        let cost = self.bus_cost(access.len, true);
         let r = self.check_access(now, access, buf.len(), false);
         if let Err(e) = r {
             self.counters.errors += 1;
@@ -620,7 +620,7 @@ impl Module {
     /// Writes `data` at `access` at time `now`, in one bus transaction.
     /// Returns the bus time it takes.
     pub fn write(&mut self, now: Nanos, access: &Access, data: &[u8]) -> Result<Nanos, BusError> {
-        let cost = self.bus_cost(access.len);
+        let cost = self.bus_cost(access.len, false);
         let r = self.check_access(now, access, data.len(), true);
         if let Err(e) = r {
             self.counters.errors += 1;
@@ -710,12 +710,19 @@ impl Module {
         }
     }
 
-    fn bus_cost(&self, len: usize) -> Nanos {
+    /// Bus time of one transaction of `len` data bytes at `bus_hz`, 9 bits
+    /// a byte (8 data bits and the acknowledge). A write sends the device
+    /// address, the register offset and the data; a random read sends the
+    /// device address and the offset, then, after a repeated start, the
+    /// device address again, and reads the data. Selecting the page (a
+    /// write to 00h:126-127) is a transaction of its own, which the host
+    /// pays for.
+    pub fn bus_cost(&self, len: usize, read: bool) -> Nanos {
         if self.profile.bus_hz == 0 {
             return 0;
         }
-        // Device address and register offset, then the data; 9 bits each.
-        (len as u64 + 2) * 9 * 1_000_000_000 / self.profile.bus_hz as u64
+        let addressing = if read { 3 } else { 2 };
+        (len as u64 + addressing) * 9 * 1_000_000_000 / self.profile.bus_hz as u64
     }
 
     fn check_access(

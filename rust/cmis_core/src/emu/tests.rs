@@ -521,10 +521,31 @@ fn bus_time_follows_the_rate() {
     p.bus_hz = 400_000;
     let mut m = Module::new(p, Version::new(1, 0, 0), 0);
     let mut buf = [0u8; 126];
-    // (126 + 2) bytes * 9 bits / 400 kHz = 2.88 ms.
-    let cost = m.read(0, &Access::new(0x9F, 130, 126), &mut buf).unwrap();
+    // Write: device address, offset, 126 data bytes: 128 bytes * 9 bits
+    // / 400 kHz = 2.88 ms.
+    let cost = m.write(0, &Access::new(0x9F, 130, 126), &buf).unwrap();
     assert_eq!(cost, 2_880_000);
-    assert_eq!(m.counters().bus_ns, 2_880_000);
+    // Random read: device address, offset, device address again after
+    // the repeated start, 126 data bytes: 129 * 9 / 400 kHz = 2.9025 ms.
+    let cost = m.read(0, &Access::new(0x9F, 130, 126), &mut buf).unwrap();
+    assert_eq!(cost, 2_902_500);
+    // One byte: 4 * 9 / 400 kHz = 90 us.
+    let cost = m.read(0, &Access::new(0, 37, 1), &mut buf[..1]).unwrap();
+    assert_eq!(cost, 90_000);
+    assert_eq!(m.counters().bus_ns, 2_880_000 + 2_902_500 + 90_000);
+    // A refused access costs nothing and is not counted.
+    assert!(m
+        .read(0, &Access::new(0x9F, 255, 2), &mut buf[..2])
+        .is_err());
+    assert_eq!(m.counters().bus_ns, 2_880_000 + 2_902_500 + 90_000);
+
+    p.bus_hz = 0;
+    m.set_profile(p).unwrap();
+    assert_eq!(
+        m.read(0, &Access::new(0, 37, 1), &mut buf[..1]),
+        Ok(0),
+        "instant"
+    );
 }
 
 #[test]
