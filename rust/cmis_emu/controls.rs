@@ -302,6 +302,8 @@ fn show_counters(m: &Module, w: &mut Writer) -> core::fmt::Result {
     writeln!(w, "busy_ns: {}", c.busy_ns)?;
     writeln!(w, "bus_ns: {}", c.bus_ns)?;
     writeln!(w, "resets: {}", c.resets)?;
+    writeln!(w, "requests: {}", c.requests)?;
+    writeln!(w, "request_ns: {}", c.request_ns)?;
     for (i, &n) in c.by_command.iter().enumerate().filter(|(_, &n)| n > 0) {
         match COUNTED_COMMANDS.get(i) {
             Some(id) => writeln!(w, "command_{id:04x}: {n}")?,

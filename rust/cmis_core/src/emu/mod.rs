@@ -330,6 +330,12 @@ pub struct Counters {
     pub bus_ns: u64,
     /// Resets (Run, driver reset, replug).
     pub resets: u64,
+    /// Host requests served by the port's module EEPROM handlers (one
+    /// request may be several transactions); see [`Module::count_request`].
+    pub requests: u64,
+    /// Time spent in those handlers, in ns, as the kernel port measures
+    /// it.
+    pub request_ns: u64,
 }
 
 impl Default for Counters {
@@ -348,6 +354,8 @@ impl Default for Counters {
             busy_ns: 0,
             bus_ns: 0,
             resets: 0,
+            requests: 0,
+            request_ns: 0,
         }
     }
 }
@@ -543,6 +551,15 @@ impl Module {
         // Until the ring is full, the slots after `log_next` are unused.
         let older = &older[..self.log_len - newer.len()];
         older.iter().chain(newer.iter())
+    }
+
+    /// Counts one host request served in `ns` by the kernel port's
+    /// module EEPROM handlers. The model does not measure it; it keeps the
+    /// count beside its own counters, under the same lock, and clears it
+    /// with them.
+    pub fn count_request(&mut self, ns: Nanos) {
+        self.counters.requests += 1;
+        self.counters.request_ns += ns;
     }
 
     /// Whether the module is in the middle of a command (on any CDB

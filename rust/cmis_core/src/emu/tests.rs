@@ -549,6 +549,21 @@ fn bus_time_follows_the_rate() {
 }
 
 #[test]
+fn request_counters_add_up_and_clear() {
+    let mut h = Host::new(Profile::DEFAULT);
+    h.m.count_request(1_500);
+    h.m.count_request(500);
+    assert_eq!(
+        (h.m.counters().requests, h.m.counters().request_ns),
+        (2, 2_000)
+    );
+    h.read(0, 0, 1).unwrap();
+    assert_eq!(h.m.counters().requests, 2, "the model counts transactions");
+    h.m.clear_counters();
+    assert_eq!((h.m.counters().requests, h.m.counters().request_ns), (0, 0));
+}
+
+#[test]
 fn run_resets_with_downtime_and_ready_delay() {
     let mut p = Profile::DEFAULT;
     p.reset_ms = 500;
