@@ -276,9 +276,9 @@ impl Module {
                         put_version(&mut r[2 + 36 * i..38 + 36 * i], &b.version);
                     }
                 }
-                if let Some(v) = fw.factory {
+                if fw.factory.valid {
                     r[1] |= 1 << 2;
-                    put_version(&mut r[74..110], &v);
+                    put_version(&mut r[74..110], &fw.factory.version);
                 }
                 Ok(self.reply(instance, &r))
             }

@@ -21,7 +21,7 @@ use super::cdb::{CDB_PAGE, EPL_FIRST_PAGE, EPL_MAX_PAGES};
 use super::image::Version;
 use super::map::{lower, Access, AccessError, PAGE_SIZE, UPPER_START};
 use core::{fmt, ops::Range};
-use firmware::{BankId, DownloadRules, Firmware};
+use firmware::{BankId, DownloadRules, Firmware, ImageUpdate, Slot};
 
 /// Time in nanoseconds, from an origin the caller chooses.
 pub type Nanos = u64;
@@ -525,11 +525,26 @@ impl Module {
         &self.firmware
     }
 
-    /// Replaces the firmware state (for tests and debugfs set-up); takes
-    /// effect as a power cycle at `now`.
+    /// Replaces the firmware state (for tests); takes effect as a power
+    /// cycle at `now`.
     pub fn set_firmware(&mut self, firmware: Firmware, now: Nanos) {
         self.firmware = firmware;
         self.reset_now(now, self.firmware.committed);
+    }
+
+    /// Sets up one firmware image directly (debugfs `bank_a`, `bank_b`,
+    /// `factory`); see [`Firmware::update`] for what may change. The
+    /// version registers (00h:39-40, 01h:128-129) follow at once, as if
+    /// the module had always held these images; the running bank changes
+    /// at the next reset only.
+    pub fn update_image(
+        &mut self,
+        slot: Slot,
+        update: &ImageUpdate<'_>,
+    ) -> Result<(), &'static str> {
+        self.firmware.update(slot, update)?;
+        self.update_versions();
+        Ok(())
     }
 
     /// The counters.

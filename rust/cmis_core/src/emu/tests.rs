@@ -970,6 +970,54 @@ fn a_command_finishing_before_a_pending_reset_reports_its_status() {
     assert_eq!(h.m.counters().commands_ok, 5, "0040h finished first");
 }
 
+#[test]
+fn images_are_set_up_directly() {
+    use firmware::{ImageUpdate, Slot};
+    let mut h = Host::new(Profile::DEFAULT);
+    let set = |h: &mut Host, slot, s| h.m.update_image(slot, &ImageUpdate::parse(s).unwrap());
+    set(
+        &mut h,
+        Slot::Bank(BankId::B),
+        "valid=1 version=2.1.7 text=two",
+    )
+    .unwrap();
+    assert_eq!(h.read(1, 128, 2).unwrap(), [2, 1], "inactive version");
+    set(
+        &mut h,
+        Slot::Factory,
+        "valid=1 version=0.9.3 text=\"the factory\"",
+    )
+    .unwrap();
+    let Outcome::Ok(info) = h.cmd(CommandId::GET_FW_INFO, &[]) else {
+        panic!()
+    };
+    assert_eq!(info[0], 0x03, "A running and committed, B valid");
+    assert_eq!(info[1], 0x07, "A, B and factory valid");
+    assert_eq!(&info[38..45], &[2, 1, 0, 7, b't', b'w', b'o']);
+    assert_eq!(&info[74..89], b"\x00\x09\x00\x03the factory");
+
+    // The running bank changes at a reset only.
+    assert!(set(&mut h, Slot::Bank(BankId::B), "running=1").is_err());
+    assert!(set(&mut h, Slot::Bank(BankId::A), "valid=0").is_err());
+    set(&mut h, Slot::Bank(BankId::A), "version=1.5.0").unwrap();
+    assert_eq!(h.read(0, 39, 2).unwrap(), [1, 5], "active version");
+    set(&mut h, Slot::Bank(BankId::B), "committed=1").unwrap();
+    assert_eq!(h.read(0, 39, 2).unwrap(), [1, 5], "still running A");
+    h.m.hard_reset(h.now);
+    assert!(h.wait_ready());
+    assert_eq!(h.read(0, 39, 2).unwrap(), [2, 1], "B runs after the reset");
+    assert_eq!(h.read(1, 128, 2).unwrap(), [1, 5]);
+
+    // An invalid inactive bank is no inactive version.
+    set(&mut h, Slot::Bank(BankId::A), "valid=0").unwrap();
+    assert_eq!(h.read(1, 128, 2).unwrap(), [0, 0]);
+    let Outcome::Ok(info) = h.cmd(CommandId::GET_FW_INFO, &[]) else {
+        panic!()
+    };
+    assert_eq!(info[0], 0x34, "A invalid; B running and committed");
+    assert_eq!(info[1], 0x06);
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Read {

@@ -3,8 +3,9 @@
 #
 # The emulator's debugfs controls: ports are created and removed at run
 # time (hundreds of them), settings reach the module's memory map, faults
-# are injected, and the views report banks, counters and the command log.
-# Also measures the cost of the module EEPROM access path.
+# are injected, firmware images are set up by hand, and the views report
+# banks, counters and the command log. Also measures the cost of the
+# module EEPROM access path.
 
 source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
 
@@ -13,7 +14,7 @@ require_ethtool_flash
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 17
+ktap_set_plan 28
 
 root=$EMU_DEBUGFS
 check "debugfs control directory exists" test -w "$root/new_port"
@@ -83,6 +84,53 @@ echo 1 >"$dir/plugged"
 index=${dir##*port}
 echo "$index" >"$root/del_port"
 check "del_port removes the port" sh -c "! ip link show '$port' >/dev/null 2>&1"
+
+# Firmware images set up by hand, on a fresh port (bank A runs 1.0.0).
+echo 1 >"$root/new_port"
+port=$(emu_port_by_index "$(tail -n1 "$root/del_port")")
+dir=$(emu_port_dir "$port")
+
+# set_image FILE LINE: writes LINE to the port's image FILE; the error
+# message (with the errno's text), if any, is the output.
+set_image() {
+	echo "$2" 2>&1 >"$dir/$1"
+}
+
+# refused FILE LINE: the write fails.
+refused() {
+	! set_image "$1" "$2"
+}
+
+# No inactive image: ethtool -m works and shows none (or 0.0).
+no_inactive_image() {
+	local v
+	ethtool -m "$port" >/dev/null || return 1
+	v=$(module_fw_version "$port" Inactive)
+	[ -z "$v" ] || [ "$v" = 0.0 ] || { echo "inactive $v"; return 1; }
+}
+
+check_output "bank_a shows the running, committed bank as key=value" \
+	'^valid=1 version=1\.0\.0 text="" committed=1 running=1$' cat "$dir/bank_a"
+check "bank B is set up as a valid image" \
+	set_image bank_b 'valid=1 version=2.1.7 text="by hand"'
+check_output "ethtool -m shows it as the inactive image" '^2\.1$' module_fw_version "$port" Inactive
+check_output "the banks view shows it" '^B: valid version=2\.1\.7 text="by hand" size=0 crc=00000000$' \
+	cat "$dir/banks"
+check "bank B is set to an invalid image" set_image bank_b valid=0
+check "ethtool -m shows no inactive image" no_inactive_image
+check_output "the banks view shows bank B invalid, bank A still running" \
+	'^A: valid version=1\.0\.0 .*running committed$' sh -c "grep -qx 'B: invalid' '$dir/banks' && cat '$dir/banks'"
+check_output "the running bank cannot be made invalid (EINVAL)" 'Invalid argument' \
+	refused bank_a valid=0
+check_output "the running bank does not change without a reset (EINVAL)" 'Invalid argument' \
+	refused bank_b 'valid=1 version=2.1.7 running=1'
+set_image bank_b 'valid=1 version=2.1.7 committed=1'
+echo 1 >"$dir/reset"
+check_output "a committed bank B runs after a reset" '^2\.1$' module_fw_version "$port" Active
+set_image factory 'valid=1 version=0.9.1 text=factory'
+check_output "the factory image is set up" '^factory: valid version=0\.9\.1 text="factory"$' \
+	cat "$dir/banks"
+echo "${dir##*port}" >"$root/del_port"
 
 many() {
 	local n=200 start count
