@@ -2,12 +2,13 @@
 
 //! The emulator's debugfs interface, `/sys/kernel/debug/cmis_emu/`:
 //! port creation and removal, and per port (`port<N>/`) every setting of
-//! the emulated module, fault injection, and read-only views of its
-//! firmware banks, counters and command log. Documented in
-//! `Documentation/emulator.rst`.
+//! the emulated module, its firmware images, fault injection, and
+//! read-only views of its firmware banks, counters and command log.
+//! Documented in `Documentation/emulator.rst`.
 
 #![forbid(unsafe_code)]
 
+use crate::cmis_core::emu::firmware::{BankId, ImageUpdate, Slot};
 use crate::cmis_core::emu::{Module, ModuleState, COUNTED_COMMANDS};
 use crate::cmis_core::text::{parse_bool, parse_u32, parse_uint};
 use crate::debugfs::{Attribute, Dir, DirBuilder, Writer};
@@ -248,7 +249,6 @@ fn show_state(m: &mut Module, w: &mut Writer) -> core::fmt::Result {
 }
 
 fn show_banks(m: &Module, w: &mut Writer) -> core::fmt::Result {
-    use crate::cmis_core::emu::firmware::BankId;
     let fw = m.firmware();
     for id in [BankId::A, BankId::B] {
         let b = fw.bank(id);
@@ -273,8 +273,11 @@ fn show_banks(m: &Module, w: &mut Writer) -> core::fmt::Result {
         }
         writeln!(w)?;
     }
-    if let Some(v) = fw.factory {
-        writeln!(w, "factory: valid version={v}")?;
+    if fw.factory.valid {
+        let v = &fw.factory.version;
+        writeln!(w, "factory: valid version={v} text=\"{}\"", v.text())?;
+    } else {
+        writeln!(w, "factory: invalid")?;
     }
     match &fw.download {
         Some(d) => writeln!(
@@ -302,6 +305,8 @@ fn show_counters(m: &Module, w: &mut Writer) -> core::fmt::Result {
     writeln!(w, "busy_ns: {}", c.busy_ns)?;
     writeln!(w, "bus_ns: {}", c.bus_ns)?;
     writeln!(w, "resets: {}", c.resets)?;
+    writeln!(w, "requests: {}", c.requests)?;
+    writeln!(w, "request_ns: {}", c.request_ns)?;
     for (i, &n) in c.by_command.iter().enumerate().filter(|(_, &n)| n > 0) {
         match COUNTED_COMMANDS.get(i) {
             Some(id) => writeln!(w, "command_{id:04x}: {n}")?,
@@ -327,8 +332,51 @@ fn show_log(m: &Module, w: &mut Writer) -> core::fmt::Result {
     Ok(())
 }
 
+/// Shows one firmware image as the `key=value` line its file takes.
+fn show_image(m: &Module, slot: Slot, w: &mut Writer) -> core::fmt::Result {
+    let fw = m.firmware();
+    let image = fw.image(slot);
+    write!(
+        w,
+        "valid={} version={} text=\"{}\"",
+        u8::from(image.valid),
+        image.version,
+        image.version.text()
+    )?;
+    if let Slot::Bank(id) = slot {
+        write!(
+            w,
+            " committed={} running={}",
+            u8::from(fw.committed == id),
+            u8::from(fw.running == id)
+        )?;
+    }
+    writeln!(w)
+}
+
+/// Sets up one firmware image from a `key=value` line; the model checks
+/// it keeps a valid running and committed bank.
+fn store_image(cell: &ModuleCell, slot: Slot, s: &str) -> Result {
+    let rejected = |e| {
+        pr_warn!("rejected image setting: {}\n", e);
+        EINVAL
+    };
+    let update = ImageUpdate::parse(s).map_err(rejected)?;
+    cell.lock().update_image(slot, &update).map_err(rejected)
+}
+
+macro_rules! image_file {
+    ($name:literal, $slot:expr) => {
+        Attribute {
+            name: c_str!($name),
+            show: |cell, w| show_image(&cell.lock(), $slot, w),
+            store: Some(|cell, s| store_image(cell, $slot, s)),
+        }
+    };
+}
+
 /// Files of each `port<N>` directory.
-pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 48] = [
+pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
     // Identity and CDB advertisement.
     profile_hex!("identifier", u8, identifier),
     profile_hex!("revision", u8, revision),
@@ -427,6 +475,10 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 48] = [
             Ok(())
         }),
     },
+    // Firmware images.
+    image_file!("bank_a", Slot::Bank(BankId::A)),
+    image_file!("bank_b", Slot::Bank(BankId::B)),
+    image_file!("factory", Slot::Factory),
     // Views.
     Attribute {
         name: c_str!("state"),

@@ -14,6 +14,7 @@ use crate::emu_model::new_module;
 use crate::errno::eopnotsupp;
 use crate::netdev::{DrvInfo, ModuleInfo, ModulePage, Operations, Registration};
 use crate::time::{now_ns, sleep_ns};
+use core::ops::Range;
 use kernel::{
     c_str, fmt, new_mutex,
     prelude::*,
@@ -54,40 +55,43 @@ impl PortData {
         })
     }
 
-    /// Runs a read or write of `len` bytes at `at` against the module, as
-    /// a host driver does: split into the longest transactions the module
-    /// accepts on that page, with the bus (the lock) held throughout and
-    /// its time spent. `f` performs one transaction on `range` of the
-    /// caller's buffer.
+    /// Runs a read or write request of `at.len` bytes against the module,
+    /// as a host driver does: split into the transactions the module
+    /// accepts ([`Module::transactions`]: the length extension of the CDB
+    /// pages, auto paging across EPL pages), with the bus (the lock) held
+    /// throughout and its time spent. `f` performs one transaction on
+    /// `range` of the caller's buffer.
+    ///
+    /// With `since` (when the handler was entered), the request and the
+    /// time from `since` to its end are counted in the module's
+    /// `requests` and `request_ns` counters, under the lock already held.
     fn access(
         &self,
         at: &Access,
-        mut f: impl FnMut(&mut Module, u64, &Access, core::ops::Range<usize>) -> Result<u64, BusError>,
+        since: Option<u64>,
+        mut f: impl FnMut(&mut Module, u64, &Access, Range<usize>) -> Result<u64, BusError>,
     ) -> Result {
         let mut module = self.module.lock();
-        let step = if at.offset >= 128 {
-            module.max_access_len(at.page).max(1)
-        } else {
-            at.len.max(1)
-        };
-        let mut bus_ns = 0;
-        let mut done = 0;
-        while done < at.len {
-            let n = step.min(at.len - done);
-            let chunk = Access {
-                offset: at.offset + done as u8,
-                len: n,
-                ..*at
-            };
-            match f(&mut module, now_ns(), &chunk, done..done + n) {
-                Ok(t) => bus_ns += t,
-                Err(e) => return Err(bus_errno(e)),
-            }
-            done += n;
+        let result = transfer(&mut module, at, &mut f);
+        if let Some(t0) = since {
+            module.count_request(now_ns().saturating_sub(t0));
         }
-        sleep_ns(bus_ns);
-        Ok(())
+        result
     }
+}
+
+/// The transactions of one request, then the bus time they took.
+fn transfer(
+    module: &mut Module,
+    at: &Access,
+    f: &mut impl FnMut(&mut Module, u64, &Access, Range<usize>) -> Result<u64, BusError>,
+) -> Result {
+    let mut bus_ns = 0;
+    for (chunk, range) in module.transactions(at).map_err(bus_errno)? {
+        bus_ns += f(module, now_ns(), &chunk, range).map_err(bus_errno)?;
+    }
+    sleep_ns(bus_ns);
+    Ok(())
 }
 
 /// The errno a host driver would see for a refused access.
@@ -119,14 +123,23 @@ impl Operations for PortData {
         info.set_fw_version(format_args!("{v}"));
     }
 
+    // The module EEPROM handlers time themselves from entry (see
+    // `PortData::access`): the cost of the access path, documented in
+    // Documentation/emulator.rst.
     fn read_module_page(data: &Self, page: &ModulePage, buf: &mut [u8]) -> Result {
+        let since = now_ns();
         let access = access_of(page, buf.len())?;
-        data.access(&access, |m, now, a, r| m.read(now, a, &mut buf[r]))
+        data.access(&access, Some(since), |m, now, a, r| {
+            m.read(now, a, &mut buf[r])
+        })
     }
 
     fn write_module_page(data: &Self, page: &ModulePage, buf: &[u8]) -> Result {
+        let since = now_ns();
         let access = access_of(page, buf.len())?;
-        data.access(&access, |m, now, a, r| m.write(now, a, &buf[r]))
+        data.access(&access, Some(since), |m, now, a, r| {
+            m.write(now, a, &buf[r])
+        })
     }
 
     fn reset(data: &Self, flags: &mut u32) -> Result {
@@ -139,7 +152,7 @@ impl Operations for PortData {
 
     fn module_info(data: &Self) -> Result<ModuleInfo> {
         let mut id = [0u8; 1];
-        data.access(&Access::new(0, 0, 1), |m, now, a, r| {
+        data.access(&Access::new(0, 0, 1), None, |m, now, a, r| {
             m.read(now, a, &mut id[r])
         })?;
         if !identifier::is_cmis(id[0]) {
@@ -164,7 +177,7 @@ impl Operations for PortData {
             let half_end = if at < 128 { 128.min(end) } else { end };
             let (chunk, tail) = rest.split_at_mut((half_end - at) as usize);
             let access = Access::new(0, at as u8, chunk.len());
-            data.access(&access, |m, now, a, r| m.read(now, a, &mut chunk[r]))?;
+            data.access(&access, None, |m, now, a, r| m.read(now, a, &mut chunk[r]))?;
             at = half_end;
             rest = tail;
         }

@@ -33,14 +33,17 @@ pub trait Operations: Sized + Send + Sync {
     }
 
     /// Reads `buf.len()` bytes of the plug-in module's memory map at
-    /// `page` (`get_module_eeprom_by_page`). The ethtool core has checked
-    /// that the access stays within one half of the 256-byte window.
+    /// `page` (`get_module_eeprom_by_page`). Requests from user space stay
+    /// within one half of the 256-byte window (the ethtool core checks);
+    /// kernel callers such as the CMIS flashers call the operation
+    /// directly, with any offset and length: the driver checks them.
     fn read_module_page(_data: &Self, _page: &ModulePage, _buf: &mut [u8]) -> Result {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Writes `buf` to the plug-in module's memory map at `page`
-    /// (`set_module_eeprom_by_page`; only kernel code writes).
+    /// (`set_module_eeprom_by_page`; only kernel code writes, calling the
+    /// operation directly: the driver checks offset and length).
     fn write_module_page(_data: &Self, _page: &ModulePage, _buf: &[u8]) -> Result {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }

@@ -91,8 +91,10 @@ pub struct Access {
 pub enum AccessError {
     /// Zero-length access.
     Empty,
-    /// The access runs past byte 255, or crosses from lower into upper
-    /// memory (the ethtool API forbids it).
+    /// The access runs past byte 255 (past the last page it may wrap
+    /// into, with auto paging), crosses from lower into upper memory (the
+    /// ethtool API forbids both), or is longer than the module accepts in
+    /// one transaction.
     OutOfBounds,
     /// Not the CMIS management address.
     BadI2cAddress,
@@ -123,6 +125,14 @@ impl Access {
     /// Checks the access against the addressing rules the ethtool core
     /// also enforces: non-empty, within one half of the 256-byte window.
     pub const fn validate(&self) -> Result<(), AccessError> {
+        self.validate_wrapping(0)
+    }
+
+    /// As [`Access::validate`], except that an access to upper memory may
+    /// run past byte 255 into `further_pages` following pages: CMIS auto
+    /// page wrap continues at byte 128 of the next page (01h:163 bit 4,
+    /// for the EPL pages).
+    pub const fn validate_wrapping(&self, further_pages: usize) -> Result<(), AccessError> {
         if self.i2c_address != I2C_ADDRESS {
             return Err(AccessError::BadI2cAddress);
         }
@@ -134,12 +144,37 @@ impl Access {
         let limit = if start < UPPER_START as usize {
             UPPER_START as usize
         } else {
-            2 * PAGE_SIZE
+            (2 + further_pages) * PAGE_SIZE
         };
         if end > limit {
             return Err(AccessError::OutOfBounds);
         }
         Ok(())
+    }
+
+    /// What is left of the access after its first `n` bytes (`n` at most
+    /// `len`): in upper memory, past byte 255 it goes on at byte 128 of
+    /// the next page, as an auto-paged access does. Only meaningful for an
+    /// access that validates; it never panics.
+    pub const fn skip(&self, n: usize) -> Self {
+        let start = self.offset as usize;
+        let (page, offset) = if start < UPPER_START as usize {
+            (self.page, start + n)
+        } else {
+            let pos = start - UPPER_START as usize + n;
+            // Truncation only happens past page FFh, which no valid
+            // access reaches.
+            (
+                (self.page as usize + pos / PAGE_SIZE) as u8,
+                UPPER_START as usize + pos % PAGE_SIZE,
+            )
+        };
+        Self {
+            page,
+            offset: offset as u8,
+            len: self.len.saturating_sub(n),
+            ..*self
+        }
     }
 }
 
@@ -160,9 +195,34 @@ mod tests {
             Err(AccessError::OutOfBounds)
         );
         assert_eq!(Access::new(0, 3, 0).validate(), Err(AccessError::Empty));
+        // Auto page wrap: 2 further pages make 3 pages of upper memory.
+        assert_eq!(Access::new(0xA0, 200, 312).validate_wrapping(2), Ok(()));
+        assert_eq!(
+            Access::new(0xA0, 200, 313).validate_wrapping(2),
+            Err(AccessError::OutOfBounds)
+        );
+        assert_eq!(
+            Access::new(0, 100, 29).validate_wrapping(2),
+            Err(AccessError::OutOfBounds),
+            "lower memory never wraps"
+        );
         let mut a = Access::new(0, 3, 1);
         a.i2c_address = 0x51;
         assert_eq!(a.validate(), Err(AccessError::BadI2cAddress));
+    }
+
+    #[test]
+    fn skip_follows_the_page_wrap() {
+        let a = Access::new(0xA0, 200, 300);
+        assert_eq!(a.skip(0), a);
+        assert_eq!(a.skip(55), Access::new(0xA0, 255, 245));
+        assert_eq!(a.skip(56), Access::new(0xA1, 128, 244));
+        assert_eq!(a.skip(184), Access::new(0xA2, 128, 116));
+        assert_eq!(a.skip(300).len, 0);
+        assert_eq!(Access::new(0, 10, 20).skip(5), Access::new(0, 15, 15));
+        let mut b = Access::new(0x9F, 130, 126);
+        b.bank = 1;
+        assert_eq!(b.skip(80).bank, 1, "the bank is kept");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! computed, for tests of the module's image check.
 
 use cmis_core::image::{Header, Version, MIN_HEADER_LEN};
+use cmis_core::text;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cmis-emu-image --version MAJOR.MINOR.BUILD [--text TEXT] \
@@ -27,16 +28,8 @@ struct Args {
 }
 
 fn parse_version(s: &str) -> Result<Version, String> {
-    let parts: Vec<&str> = s.split('.').collect();
-    let [major, minor, build] = parts.as_slice() else {
-        return Err(format!("version '{s}' is not MAJOR.MINOR.BUILD"));
-    };
-    let bad = |_| format!("version '{s}' is not MAJOR.MINOR.BUILD with numbers in range");
-    Ok(Version::new(
-        major.parse().map_err(bad)?,
-        minor.parse().map_err(bad)?,
-        build.parse().map_err(bad)?,
-    ))
+    text::parse_version(s)
+        .ok_or_else(|| format!("version '{s}' is not MAJOR.MINOR.BUILD with numbers in range"))
 }
 
 /// Deterministic filler: xorshift64*, so that images of the same seed are

@@ -77,7 +77,7 @@ impl Module {
         } else {
             Some(now + self.busy_us(id) as u64 * 1_000)
         };
-        self.pending = Some(Pending {
+        self.pending[instance] = Some(Pending {
             instance,
             id,
             triggered: now,
@@ -86,27 +86,29 @@ impl Module {
         self.advance(now);
     }
 
-    /// Shows the busy phase of a running command in its status byte.
+    /// Shows the busy phase of the running commands in their status
+    /// bytes.
     pub(super) fn refresh_busy_status(&mut self, now: Nanos) {
-        let Some(p) = self.pending else { return };
-        let code = match p.done_at {
-            Some(done) if done > p.triggered => {
-                let share = (now - p.triggered) * 10 / (done - p.triggered);
-                match share {
-                    0 => 0x81,
-                    1 => 0x82,
-                    _ => 0x83,
+        for p in self.pending.into_iter().flatten() {
+            let code = match p.done_at {
+                Some(done) if done > p.triggered => {
+                    let share = (now - p.triggered) * 10 / (done - p.triggered);
+                    match share {
+                        0 => 0x81,
+                        1 => 0x82,
+                        _ => 0x83,
+                    }
                 }
-            }
-            _ => 0x83,
-        };
-        self.lower[Self::status_offset(p.instance)] = code;
+                _ => 0x83,
+            };
+            self.lower[Self::status_offset(p.instance)] = code;
+        }
     }
 
     /// Executes a command whose busy time is over and reports it.
     pub(super) fn finish_command(&mut self, p: Pending) {
         let done_at = p.done_at.unwrap_or(p.triggered);
-        self.pending = None;
+        self.pending[p.instance] = None;
         let result = self.execute(p.instance, p.id);
         let busy = done_at - p.triggered;
         self.counters.busy_ns += busy;
@@ -274,9 +276,9 @@ impl Module {
                         put_version(&mut r[2 + 36 * i..38 + 36 * i], &b.version);
                     }
                 }
-                if let Some(v) = fw.factory {
+                if fw.factory.valid {
                     r[1] |= 1 << 2;
-                    put_version(&mut r[74..110], &v);
+                    put_version(&mut r[74..110], &fw.factory.version);
                 }
                 Ok(self.reply(instance, &r))
             }

@@ -8,9 +8,14 @@
 //! blocks, Complete) always targets the bank that is not running and marks
 //! it invalid first, so a failed or aborted download never touches the
 //! running image.
+//!
+//! Tests may also set the images up directly ([`Firmware::update`]),
+//! within the same invariants: the running bank and the committed bank
+//! hold valid images.
 
 use super::super::cdb::Failure;
-use super::super::image::{Crc32, Header, Version};
+use super::super::image::{Crc32, Header, Version, TEXT_LEN};
+use super::super::text::{key_values, parse_bool, parse_version};
 
 /// Firmware bank index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,16 +44,16 @@ impl BankId {
     }
 }
 
-/// One firmware bank.
+/// One firmware bank, or the factory image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bank {
     /// Holds a complete, verified image.
     pub valid: bool,
     /// Version of the image (meaningless when invalid).
     pub version: Version,
-    /// Length of the image body.
+    /// Length of the image body (0 for an image set up by hand).
     pub size: u32,
-    /// CRC-32 of the image body.
+    /// CRC-32 of the image body (0 for an image set up by hand).
     pub crc: u32,
 }
 
@@ -97,8 +102,9 @@ pub struct Download {
 pub struct Firmware {
     /// Banks A and B.
     pub banks: [Bank; 2],
-    /// The factory (boot) image, if the module has one.
-    pub factory: Option<Version>,
+    /// The factory (boot) image; the module has one if it is valid. It
+    /// is never run nor committed: the model boots banks A and B only.
+    pub factory: Bank,
     /// Bank the module runs.
     pub running: BankId,
     /// Bank the module boots after a reset.
@@ -126,7 +132,7 @@ impl Firmware {
     pub const fn new(version: Version) -> Self {
         Self {
             banks: [Bank::with_version(version), Bank::EMPTY],
-            factory: None,
+            factory: Bank::EMPTY,
             running: BankId::A,
             committed: BankId::A,
             download: None,
@@ -140,6 +146,21 @@ impl Firmware {
 
     fn bank_mut(&mut self, id: BankId) -> &mut Bank {
         &mut self.banks[id as usize]
+    }
+
+    /// The image in `slot`.
+    pub fn image(&self, slot: Slot) -> &Bank {
+        match slot {
+            Slot::Bank(id) => self.bank(id),
+            Slot::Factory => &self.factory,
+        }
+    }
+
+    fn image_mut(&mut self, slot: Slot) -> &mut Bank {
+        match slot {
+            Slot::Bank(id) => self.bank_mut(id),
+            Slot::Factory => &mut self.factory,
+        }
     }
 
     /// Version of the running image.
@@ -285,6 +306,124 @@ impl Firmware {
     pub fn commit(&mut self) {
         self.committed = self.running;
     }
+
+    /// Sets up `slot` directly, for tests: validity, version, text, and
+    /// for a bank whether it is committed. The running bank does not
+    /// change here, as it does not on a real module without a reset:
+    /// commit a bank and reset the module to run it. A download into a
+    /// bank whose image is set is abandoned.
+    ///
+    /// Refused, with nothing changed, if the running or the committed bank
+    /// would not be valid, if `running` asks for another running bank, or
+    /// if the factory image is to be committed or run.
+    pub fn update(&mut self, slot: Slot, u: &ImageUpdate<'_>) -> Result<(), &'static str> {
+        let mut next = *self;
+        let image = next.image_mut(slot);
+        let contents = u.valid.is_some() || u.number.is_some() || u.text.is_some();
+        if let Some(valid) = u.valid {
+            image.valid = valid;
+        }
+        if let Some((major, minor, build)) = u.number {
+            image.version = Version {
+                major,
+                minor,
+                build,
+                ..image.version
+            };
+        }
+        if let Some(text) = u.text {
+            if text.len() > TEXT_LEN {
+                return Err("text has at most 32 bytes");
+            }
+            image.version = image.version.with_text(text);
+        }
+        if contents {
+            // No longer the image a download left, if it was one.
+            image.size = 0;
+            image.crc = 0;
+        }
+        match slot {
+            Slot::Factory => {
+                if u.committed.is_some() || u.running.is_some() {
+                    return Err("the factory image is never committed or running");
+                }
+            }
+            Slot::Bank(id) => {
+                if u.running.is_some_and(|r| r != (next.running == id)) {
+                    return Err("the running bank changes at a reset only: commit it and reset");
+                }
+                match u.committed {
+                    Some(true) => next.committed = id,
+                    Some(false) if next.committed == id => next.committed = id.other(),
+                    _ => {}
+                }
+                if contents && next.download.is_some_and(|d| d.target == id) {
+                    next.download = None;
+                }
+            }
+        }
+        if !next.bank(next.running).valid {
+            return Err("the running bank must stay valid");
+        }
+        if !next.bank(next.committed).valid {
+            return Err("the committed bank must be valid");
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
+/// A firmware image tests set up directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// Bank A or B.
+    Bank(BankId),
+    /// The factory image.
+    Factory,
+}
+
+/// Changes to one image ([`Firmware::update`]); `None` keeps a field as
+/// it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImageUpdate<'a> {
+    /// Holds a valid image.
+    pub valid: Option<bool>,
+    /// Major, minor and build numbers.
+    pub number: Option<(u8, u8, u16)>,
+    /// Version text, at most 32 bytes.
+    pub text: Option<&'a str>,
+    /// Is (`true`) or is not (`false`: the other bank is) the committed
+    /// bank.
+    pub committed: Option<bool>,
+    /// Is the running bank: only accepted when it says what is already
+    /// true, so that a shown line can be written back.
+    pub running: Option<bool>,
+}
+
+impl<'a> ImageUpdate<'a> {
+    /// Parses `key=value` pairs separated by white space, as the debugfs
+    /// image files show them: `valid=0|1`, `version=MAJOR.MINOR.BUILD`,
+    /// `text=TEXT` or `text="TEXT WITH SPACES"`, `committed=0|1`,
+    /// `running=0|1`.
+    pub fn parse(s: &'a str) -> Result<Self, &'static str> {
+        let mut u = Self::default();
+        for pair in key_values(s) {
+            let (key, value) = pair?;
+            let flag = || parse_bool(value).ok_or("expected 0 or 1");
+            match key {
+                "valid" => u.valid = Some(flag()?),
+                "committed" => u.committed = Some(flag()?),
+                "running" => u.running = Some(flag()?),
+                "version" => {
+                    let v = parse_version(value).ok_or("version is MAJOR.MINOR.BUILD")?;
+                    u.number = Some((v.major, v.minor, v.build));
+                }
+                "text" => u.text = Some(value),
+                _ => return Err("unknown key"),
+            }
+        }
+        Ok(u)
+    }
 }
 
 #[cfg(test)]
@@ -398,6 +537,95 @@ mod tests {
         let big = image(Version::new(2, 0, 0), &[0; 5000]);
         assert_eq!(fw.start(&RULES, 5064, &big), Err(Failure::PARAMETER));
         assert!(fw.download.is_none());
+    }
+
+    fn update(fw: &mut Firmware, slot: Slot, s: &str) -> Result<(), &'static str> {
+        fw.update(slot, &ImageUpdate::parse(s)?)
+    }
+
+    #[test]
+    fn image_updates_parse() {
+        assert_eq!(
+            ImageUpdate::parse("valid=1 version=2.1.7 text=\"two words\" committed=0"),
+            Ok(ImageUpdate {
+                valid: Some(true),
+                number: Some((2, 1, 7)),
+                text: Some("two words"),
+                committed: Some(false),
+                running: None,
+            })
+        );
+        assert_eq!(ImageUpdate::parse(""), Ok(ImageUpdate::default()));
+        assert_eq!(ImageUpdate::parse("running=1").unwrap().running, Some(true));
+        assert!(ImageUpdate::parse("size=3").is_err());
+        assert!(ImageUpdate::parse("valid=2").is_err());
+        assert!(ImageUpdate::parse("version=2.1").is_err());
+        assert!(ImageUpdate::parse("valid").is_err());
+    }
+
+    #[test]
+    fn banks_are_set_up_within_the_invariants() {
+        let a = Slot::Bank(BankId::A);
+        let b = Slot::Bank(BankId::B);
+        let mut fw = Firmware::new(Version::new(1, 0, 0));
+        update(&mut fw, b, "valid=1 version=2.1.7 text=two").unwrap();
+        assert_eq!(
+            fw.inactive_version(),
+            Some(Version::new(2, 1, 7).with_text("two"))
+        );
+        // Text and numbers change apart.
+        update(&mut fw, b, "text=three").unwrap();
+        assert_eq!(
+            fw.bank(BankId::B).version,
+            Version::new(2, 1, 7).with_text("three")
+        );
+        update(&mut fw, b, "valid=0").unwrap();
+        assert_eq!(fw.inactive_version(), None);
+
+        let before = fw;
+        for (slot, s) in [
+            (a, "valid=0"),     // the running bank
+            (b, "committed=1"), // an invalid bank
+            (b, "running=1"),   // only at a reset
+            (a, "running=0"),   // likewise
+            (a, "committed=0"), // B is invalid
+            (b, "valid=1 committed=1 running=1"),
+            (Slot::Factory, "committed=1"),
+            (Slot::Factory, "running=0"),
+            (b, "text=\"thirty-three bytes of version txt\""),
+        ] {
+            assert!(update(&mut fw, slot, s).is_err(), "{s}");
+            assert_eq!(fw, before, "{s}: nothing changed");
+        }
+
+        // A shown line can be written back.
+        update(&mut fw, a, "valid=1 version=1.0.0 committed=1 running=1").unwrap();
+        assert_eq!(fw, before);
+        update(&mut fw, b, "valid=1 committed=1").unwrap();
+        assert_eq!((fw.running, fw.committed), (BankId::A, BankId::B));
+        update(&mut fw, b, "committed=0").unwrap();
+        assert_eq!(fw.committed, BankId::A, "the other bank");
+
+        update(&mut fw, Slot::Factory, "valid=1 version=0.9.0").unwrap();
+        assert!(fw.factory.valid);
+        assert_eq!(fw.factory.version, Version::new(0, 9, 0));
+        update(&mut fw, Slot::Factory, "valid=0").unwrap();
+        assert!(!fw.factory.valid);
+    }
+
+    #[test]
+    fn setting_up_a_download_target_abandons_the_download() {
+        let mut fw = Firmware::new(Version::new(1, 0, 0));
+        let body = [9u8; 10];
+        fw.start(&RULES, 74, &image(Version::new(2, 0, 0), &body))
+            .unwrap();
+        update(&mut fw, Slot::Bank(BankId::A), "text=running").unwrap();
+        assert!(fw.download.is_some(), "not the target");
+        update(&mut fw, Slot::Bank(BankId::B), "committed=0").unwrap();
+        assert!(fw.download.is_some(), "no new contents");
+        update(&mut fw, Slot::Bank(BankId::B), "valid=1 version=3.0.0").unwrap();
+        assert!(fw.download.is_none());
+        assert_eq!(fw.write_block(&RULES, 0, &body), Err(Failure::BAD_STATE));
     }
 
     #[test]

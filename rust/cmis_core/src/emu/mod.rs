@@ -17,11 +17,11 @@
 mod engine;
 pub mod firmware;
 
-use super::cdb::EPL_FIRST_PAGE;
+use super::cdb::{CDB_PAGE, EPL_FIRST_PAGE, EPL_MAX_PAGES};
 use super::image::Version;
 use super::map::{lower, Access, AccessError, PAGE_SIZE, UPPER_START};
-use core::fmt;
-use firmware::{BankId, DownloadRules, Firmware};
+use core::{fmt, ops::Range};
+use firmware::{BankId, DownloadRules, Firmware, ImageUpdate, Slot};
 
 /// Time in nanoseconds, from an origin the caller chooses.
 pub type Nanos = u64;
@@ -89,7 +89,8 @@ pub struct Profile {
     /// Background mode (01h:163 bit 5). In foreground mode the module
     /// does not acknowledge any access while a command runs.
     pub background: bool,
-    /// Auto paging across EPL pages (01h:163 bit 4).
+    /// Auto paging across EPL pages (01h:163 bit 4): one access to an EPL
+    /// page may run past byte 255 into the following EPL pages.
     pub auto_paging: bool,
     /// CdbMaxPagesEPL code (01h:163 bits 3-0), 0-7.
     pub epl_pages_code: u8,
@@ -127,8 +128,8 @@ pub struct Profile {
     pub password_required: bool,
     /// The host password (00h:122-125 or 0001h).
     pub password: u32,
-    /// I2C bus rate in Hz; each access costs 9 bits per byte plus two
-    /// bytes of addressing. 0 = instant.
+    /// I2C bus rate in Hz; each transaction costs 9 bits per byte, the
+    /// addressing bytes included (see [`Module::bus_cost`]). 0 = instant.
     pub bus_hz: u32,
     /// Largest image body a bank holds.
     pub bank_capacity: u32,
@@ -329,6 +330,12 @@ pub struct Counters {
     pub bus_ns: u64,
     /// Resets (Run, driver reset, replug).
     pub resets: u64,
+    /// Host requests served by the port's module EEPROM handlers (one
+    /// request may be several transactions); see [`Module::count_request`].
+    pub requests: u64,
+    /// Time spent in those handlers, in ns, as the kernel port measures
+    /// it.
+    pub request_ns: u64,
 }
 
 impl Default for Counters {
@@ -347,6 +354,8 @@ impl Default for Counters {
             busy_ns: 0,
             bus_ns: 0,
             resets: 0,
+            requests: 0,
+            request_ns: 0,
         }
     }
 }
@@ -403,7 +412,7 @@ enum Power {
     Unplugged,
 }
 
-/// A command being executed by the CDB engine.
+/// A command being executed by the CDB engine, one per instance at most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pending {
     instance: usize,
@@ -426,7 +435,9 @@ pub struct Module {
     epl: [[u8; 16 * PAGE_SIZE]; 2],
     firmware: Firmware,
     power: Power,
-    pending: Option<Pending>,
+    /// The command each CDB instance is executing: instances work
+    /// independently of each other.
+    pending: [Option<Pending>; 2],
     /// The host password entered (00h:122-125 or 0001h) matches.
     unlocked: bool,
     /// Last value written to the password entry area.
@@ -461,7 +472,7 @@ impl Module {
             epl: [[0; 16 * PAGE_SIZE]; 2],
             firmware: Firmware::new(version),
             power: Power::Up { ready_at: now },
-            pending: None,
+            pending: [None; 2],
             unlocked: false,
             entered_password: 0,
             hitless_pending: false,
@@ -483,7 +494,7 @@ impl Module {
         self.cdb.iter_mut().for_each(|p| p.fill(0));
         self.epl.iter_mut().for_each(|p| p.fill(0));
         self.firmware = Firmware::new(version);
-        self.pending = None;
+        self.pending = [None; 2];
         self.unlocked = false;
         self.entered_password = 0;
         self.hitless_pending = false;
@@ -514,11 +525,26 @@ impl Module {
         &self.firmware
     }
 
-    /// Replaces the firmware state (for tests and debugfs set-up); takes
-    /// effect as a power cycle at `now`.
+    /// Replaces the firmware state (for tests); takes effect as a power
+    /// cycle at `now`.
     pub fn set_firmware(&mut self, firmware: Firmware, now: Nanos) {
         self.firmware = firmware;
         self.reset_now(now, self.firmware.committed);
+    }
+
+    /// Sets up one firmware image directly (debugfs `bank_a`, `bank_b`,
+    /// `factory`); see [`Firmware::update`] for what may change. The
+    /// version registers (00h:39-40, 01h:128-129) follow at once, as if
+    /// the module had always held these images; the running bank changes
+    /// at the next reset only.
+    pub fn update_image(
+        &mut self,
+        slot: Slot,
+        update: &ImageUpdate<'_>,
+    ) -> Result<(), &'static str> {
+        self.firmware.update(slot, update)?;
+        self.update_versions();
+        Ok(())
     }
 
     /// The counters.
@@ -542,9 +568,19 @@ impl Module {
         older.iter().chain(newer.iter())
     }
 
-    /// Whether the module is in the middle of a command.
+    /// Counts one host request served in `ns` by the kernel port's
+    /// module EEPROM handlers. The model does not measure it; it keeps the
+    /// count beside its own counters, under the same lock, and clears it
+    /// with them.
+    pub fn count_request(&mut self, ns: Nanos) {
+        self.counters.requests += 1;
+        self.counters.request_ns += ns;
+    }
+
+    /// Whether the module is in the middle of a command (on any CDB
+    /// instance).
     pub fn busy(&self) -> bool {
-        self.pending.is_some()
+        self.pending.iter().any(Option::is_some)
     }
 
     /// The module state at `now`, or `None` while resetting or unplugged.
@@ -569,7 +605,7 @@ impl Module {
 
     /// Unplugs the module: every access fails until [`Module::plug`].
     pub fn unplug(&mut self) {
-        self.pending = None;
+        self.pending = [None; 2];
         self.firmware.lose_download();
         self.power = Power::Unplugged;
     }
@@ -589,10 +625,11 @@ impl Module {
         }
     }
 
-    /// Reads `buf.len()` bytes at `access` at time `now`. Returns the bus
-    /// time the access takes, for the caller to spend.
+    /// Reads `buf.len()` bytes at `access` at time `now`, in one bus
+    /// transaction. Returns the bus time it takes, for the caller to
+    /// spend.
     pub fn read(&mut self, now: Nanos, access: &Access, buf: &mut [u8]) -> Result<Nanos, BusError> {
-        let cost = self.bus_cost(access.len);
+        let cost = self.bus_cost(access.len, true);
         let r = self.check_access(now, access, buf.len(), false);
         if let Err(e) = r {
             self.counters.errors += 1;
@@ -604,9 +641,7 @@ impl Module {
             buf.copy_from_slice(&self.lower[start..start + buf.len()]);
             self.patch_lower_read(start, buf);
         } else {
-            let page = self.upper(access.bank, access.page)?;
-            let s = start - UPPER_START as usize;
-            buf.copy_from_slice(&page[s..s + buf.len()]);
+            buf.copy_from_slice(self.upper(access)?);
         }
         self.counters.reads += 1;
         self.counters.bytes_read += buf.len() as u64;
@@ -614,10 +649,10 @@ impl Module {
         Ok(cost)
     }
 
-    /// Writes `data` at `access` at time `now`. Returns the bus time the
-    /// access takes.
+    /// Writes `data` at `access` at time `now`, in one bus transaction.
+    /// Returns the bus time it takes.
     pub fn write(&mut self, now: Nanos, access: &Access, data: &[u8]) -> Result<Nanos, BusError> {
-        let cost = self.bus_cost(access.len);
+        let cost = self.bus_cost(access.len, false);
         let r = self.check_access(now, access, data.len(), true);
         if let Err(e) = r {
             self.counters.errors += 1;
@@ -627,15 +662,13 @@ impl Module {
         if start < UPPER_START as usize {
             self.write_lower(start, data);
         } else {
-            let cdb_page = access.page == super::cdb::CDB_PAGE;
-            let s = start - UPPER_START as usize;
-            if let Some(page) = self.upper_mut(access.bank, access.page)? {
-                page[s..s + data.len()].copy_from_slice(data);
+            if let Some(dst) = self.upper_mut(access)? {
+                dst.copy_from_slice(data);
             }
             // A write covering CMDID's low byte (129) triggers the command
             // (trigger method 0 and 1 alike).
             let end = start + data.len();
-            if cdb_page && start <= 129 && end > 129 {
+            if access.page == CDB_PAGE && start <= 129 && end > 129 {
                 self.trigger(now, access.bank as usize);
             }
         }
@@ -645,36 +678,83 @@ impl Module {
         Ok(cost)
     }
 
-    /// Brings time forward to `now`: completes commands, performs resets.
+    /// Splits a host request into the transactions a driver puts on the
+    /// bus: each at most [`Module::max_access_len`] bytes, an auto-paged
+    /// request carrying on into the following EPL pages.
+    ///
+    /// The request's addressing is checked as a whole first, so that a
+    /// request the module can never accept (a bad address, a missing page,
+    /// running past byte 255 without auto paging) has no partial effect.
+    /// Each transaction is checked again by [`Module::read`] or
+    /// [`Module::write`], against the module's state at its time.
+    pub fn transactions(&self, request: &Access) -> Result<Transactions, BusError> {
+        request
+            .validate_wrapping(self.wrap_pages(request))
+            .map_err(BusError::Invalid)?;
+        let step = if request.offset >= UPPER_START {
+            self.upper(request)?;
+            self.max_access_len(request.page)
+        } else {
+            request.len
+        };
+        Ok(Transactions {
+            rest: *request,
+            step: step.max(1),
+            done: 0,
+        })
+    }
+
+    /// Brings time forward to `now`: completes commands and goes through
+    /// reset phases, in the order they fall due (a command that finished
+    /// before a pending reset reports its status first).
     pub fn advance(&mut self, now: Nanos) {
-        // Bounded: each step either finishes a phase or stops.
-        for _ in 0..4 {
-            match self.power {
-                Power::ResetPending { at, bank } if now >= at => {
-                    self.begin_reset(at, bank);
-                    continue;
-                }
-                Power::Resetting { until } if now >= until => {
-                    self.power_on(until);
-                    continue;
-                }
-                _ => {}
+        // Bounded: each step ends a reset phase (two per reset) or a
+        // command (two at most, one per instance), and only a finishing
+        // command schedules a reset.
+        for _ in 0..8 {
+            let power_due = match self.power {
+                Power::ResetPending { at, .. } => Some(at),
+                Power::Resetting { until } => Some(until),
+                Power::Up { .. } | Power::Unplugged => None,
             }
-            break;
-        }
-        if let Some(p) = self.pending {
-            if matches!(p.done_at, Some(t) if now >= t) {
-                self.finish_command(p);
+            .filter(|&t| t <= now);
+            let command_due = self
+                .pending
+                .iter()
+                .flatten()
+                .filter_map(|p| p.done_at.filter(|&t| t <= now).map(|t| (t, *p)))
+                .min_by_key(|&(t, _)| t);
+            match (power_due, command_due) {
+                (Some(t), Some((c, p))) if c < t => self.finish_command(p),
+                (Some(_), _) => self.next_power_phase(),
+                (None, Some((_, p))) => self.finish_command(p),
+                (None, None) => break,
             }
         }
     }
 
-    fn bus_cost(&self, len: usize) -> Nanos {
+    /// Ends the current reset phase: a pending reset begins, a reset ends.
+    fn next_power_phase(&mut self) {
+        match self.power {
+            Power::ResetPending { at, bank } => self.begin_reset(at, bank),
+            Power::Resetting { until } => self.power_on(until),
+            Power::Up { .. } | Power::Unplugged => {}
+        }
+    }
+
+    /// Bus time of one transaction of `len` data bytes at `bus_hz`, 9 bits
+    /// a byte (8 data bits and the acknowledge). A write sends the device
+    /// address, the register offset and the data; a random read sends the
+    /// device address and the offset, then, after a repeated start, the
+    /// device address again, and reads the data. Selecting the page (a
+    /// write to 00h:126-127) is a transaction of its own, which the host
+    /// pays for.
+    pub fn bus_cost(&self, len: usize, read: bool) -> Nanos {
         if self.profile.bus_hz == 0 {
             return 0;
         }
-        // Device address and register offset, then the data; 9 bits each.
-        (len as u64 + 2) * 9 * 1_000_000_000 / self.profile.bus_hz as u64
+        let addressing = if read { 3 } else { 2 };
+        (len as u64 + addressing) * 9 * 1_000_000_000 / self.profile.bus_hz as u64
     }
 
     fn check_access(
@@ -684,7 +764,9 @@ impl Module {
         len: usize,
         write: bool,
     ) -> Result<(), BusError> {
-        access.validate().map_err(BusError::Invalid)?;
+        access
+            .validate_wrapping(self.wrap_pages(access))
+            .map_err(BusError::Invalid)?;
         if len != access.len {
             return Err(BusError::Invalid(AccessError::OutOfBounds));
         }
@@ -697,22 +779,21 @@ impl Module {
         if now < self.faults.nack_until {
             return Err(BusError::Nack);
         }
-        if self.pending.is_some() && !self.profile.background {
+        if self.busy() && !self.profile.background {
             // Foreground CDB: the module holds off every access.
             return Err(BusError::Nack);
         }
         if access.offset >= UPPER_START {
-            self.upper(access.bank, access.page)?;
-            if self.is_cdb_page(access.page) {
-                let max = if access.page == super::cdb::CDB_PAGE {
-                    self.profile.lpl_access_max()
-                } else {
-                    self.profile.epl_access_max()
-                };
-                if len > max {
+            self.upper(access)?;
+            if is_cdb_page(access.page) {
+                if len > self.max_access_len(access.page) {
                     return Err(BusError::Invalid(AccessError::OutOfBounds));
                 }
-                if write && matches!(self.pending, Some(p) if p.instance == access.bank as usize) {
+                let instance_busy = self
+                    .pending
+                    .get(access.bank as usize)
+                    .is_some_and(Option::is_some);
+                if write && instance_busy {
                     // The instance's message area is the engine's while
                     // it works.
                     return Err(BusError::Nack);
@@ -722,61 +803,79 @@ impl Module {
         Ok(())
     }
 
+    /// How many pages after its own an access may run into: with auto
+    /// paging (01h:163 bit 4), an access to an EPL page goes on past byte
+    /// 255 at byte 128 of the next EPL page, up to AFh. Whether those pages
+    /// exist is checked with the page itself ([`Module::upper`]).
+    fn wrap_pages(&self, access: &Access) -> usize {
+        if self.profile.auto_paging && access.offset >= UPPER_START && is_epl_page(access.page) {
+            EPL_FIRST_PAGE as usize + EPL_MAX_PAGES - 1 - access.page as usize
+        } else {
+            0
+        }
+    }
+
     /// Longest single READ or WRITE the module accepts on upper page
     /// `page`: CdbReadWriteLengthExtension governs the CDB pages; any
     /// length within the window elsewhere. A host driver splits longer
-    /// requests, as real drivers split them into bus transactions.
+    /// requests, as real drivers split them into bus transactions (see
+    /// [`Module::transactions`]).
     pub fn max_access_len(&self, page: u8) -> usize {
-        if page == super::cdb::CDB_PAGE {
+        if page == CDB_PAGE {
             self.profile.lpl_access_max()
-        } else if self.is_cdb_page(page) {
+        } else if is_cdb_page(page) {
             self.profile.epl_access_max()
         } else {
             PAGE_SIZE
         }
     }
 
-    fn is_cdb_page(&self, page: u8) -> bool {
-        page == super::cdb::CDB_PAGE || (EPL_FIRST_PAGE..EPL_FIRST_PAGE + 16).contains(&page)
-    }
-
-    fn upper(&self, bank: u8, page: u8) -> Result<&[u8; PAGE_SIZE], BusError> {
-        match page {
-            0x00 if bank == 0 => Ok(&self.page00),
-            0x01 if bank == 0 => Ok(&self.page01),
+    /// The bytes of upper memory a validated `access` covers: within its
+    /// page, or for an auto-paged access to the EPL pages on through the
+    /// following ones (contiguous in `epl`). Refuses pages and banks the
+    /// module does not implement, the EPL pages an access would run into
+    /// included.
+    fn upper(&self, access: &Access) -> Result<&[u8], BusError> {
+        let s = (access.offset as usize).saturating_sub(UPPER_START as usize);
+        let bank = access.bank as usize;
+        let cdb_bank = bank < self.profile.cdb_instances as usize;
+        let page: &[u8] = match access.page {
+            0x00 if bank == 0 => &self.page00,
+            0x01 if bank == 0 => &self.page01,
             // Thresholds and lane status pages: present (ethtool -m reads
             // them) but not modelled, all zero.
-            0x02 | 0x10 | 0x11 if bank == 0 => Ok(&ZERO_PAGE),
-            super::cdb::CDB_PAGE if (bank as usize) < self.profile.cdb_instances as usize => {
-                Ok(&self.cdb[bank as usize])
+            0x02 | 0x10 | 0x11 if bank == 0 => &ZERO_PAGE,
+            CDB_PAGE if cdb_bank => &self.cdb[bank],
+            p if cdb_bank && is_epl_page(p) => {
+                let first = (p - EPL_FIRST_PAGE) as usize;
+                let last = first + (s + access.len.max(1) - 1) / PAGE_SIZE;
+                if last >= self.profile.epl_pages() {
+                    return Err(BusError::UnsupportedPage);
+                }
+                &self.epl[bank][first * PAGE_SIZE..]
             }
-            p if p >= EPL_FIRST_PAGE
-                && ((p - EPL_FIRST_PAGE) as usize) < self.profile.epl_pages()
-                && (bank as usize) < self.profile.cdb_instances as usize =>
-            {
-                let i = (p - EPL_FIRST_PAGE) as usize * PAGE_SIZE;
-                self.epl[bank as usize][i..i + PAGE_SIZE]
-                    .try_into()
-                    .map_err(|_| BusError::UnsupportedPage)
-            }
-            _ => Err(BusError::UnsupportedPage),
-        }
+            _ => return Err(BusError::UnsupportedPage),
+        };
+        page.get(s..s + access.len)
+            .ok_or(BusError::Invalid(AccessError::OutOfBounds))
     }
 
-    /// The writable storage of a page, `None` for pages whose writes are
-    /// ignored.
-    fn upper_mut(&mut self, bank: u8, page: u8) -> Result<Option<&mut [u8]>, BusError> {
-        self.upper(bank, page)?;
-        Ok(Some(match page {
+    /// The writable storage [`Module::upper`] finds for `access`, `None`
+    /// for pages whose writes are ignored.
+    fn upper_mut(&mut self, access: &Access) -> Result<Option<&mut [u8]>, BusError> {
+        self.upper(access)?;
+        let s = (access.offset as usize).saturating_sub(UPPER_START as usize);
+        let bank = access.bank as usize;
+        let page: &mut [u8] = match access.page {
             0x02 | 0x10 | 0x11 => return Ok(None),
-            0x00 => &mut self.page00[..],
-            0x01 => &mut self.page01[..],
-            super::cdb::CDB_PAGE => &mut self.cdb[bank as usize][..],
-            p => {
-                let i = (p - EPL_FIRST_PAGE) as usize * PAGE_SIZE;
-                &mut self.epl[bank as usize][i..i + PAGE_SIZE]
-            }
-        }))
+            0x00 => &mut self.page00,
+            0x01 => &mut self.page01,
+            CDB_PAGE => &mut self.cdb[bank],
+            p => &mut self.epl[bank][(p - EPL_FIRST_PAGE) as usize * PAGE_SIZE..],
+        };
+        page.get_mut(s..s + access.len)
+            .map(Some)
+            .ok_or(BusError::Invalid(AccessError::OutOfBounds))
     }
 
     /// Read side effects of lower memory: byte 8's flags are latched and
@@ -854,7 +953,7 @@ impl Module {
     /// Volatile registers after a reset, and the version fields of the
     /// image now running.
     fn power_on(&mut self, now: Nanos) {
-        self.pending = None;
+        self.pending = [None; 2];
         self.unlocked = false;
         self.entered_password = 0;
         for o in [8usize, 31, 37, 38, 122, 123, 124, 125, 126, 127] {
@@ -897,7 +996,7 @@ impl Module {
 
     fn begin_reset(&mut self, at: Nanos, bank: BankId) {
         self.counters.resets += 1;
-        self.pending = None;
+        self.pending = [None; 2];
         self.firmware.boot(bank);
         let downtime = if core::mem::take(&mut self.hitless_pending) {
             0
@@ -926,6 +1025,47 @@ impl Module {
 }
 
 static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+
+/// Page 9Fh or an EPL page (A0h-AFh): the pages of the CDB instances,
+/// banked by instance.
+fn is_cdb_page(page: u8) -> bool {
+    page == CDB_PAGE || is_epl_page(page)
+}
+
+fn is_epl_page(page: u8) -> bool {
+    (EPL_FIRST_PAGE as usize..EPL_FIRST_PAGE as usize + EPL_MAX_PAGES).contains(&(page as usize))
+}
+
+/// The transactions of one host request, in order: each the access to
+/// perform and the range of the request's buffer it covers. See
+/// [`Module::transactions`].
+#[derive(Clone, Debug)]
+pub struct Transactions {
+    /// What is left of the request.
+    rest: Access,
+    /// Longest transaction.
+    step: usize,
+    /// Bytes of the request already handed out.
+    done: usize,
+}
+
+impl Iterator for Transactions {
+    type Item = (Access, Range<usize>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = self.step.min(self.rest.len);
+        if n == 0 {
+            return None;
+        }
+        let access = Access {
+            len: n,
+            ..self.rest
+        };
+        self.rest = self.rest.skip(n);
+        self.done += n;
+        Some((access, self.done - n..self.done))
+    }
+}
 
 fn copy_padded(dst: &mut [u8], src: &[u8]) {
     dst.fill(b' ');

@@ -5,7 +5,7 @@
 
 use super::super::cdb::{check_code, Command, CommandId, Failure, Status, CDB_PAGE};
 use super::super::image::{Header, Version};
-use super::super::map::Access;
+use super::super::map::{Access, AccessError};
 use super::firmware::BankId;
 use super::*;
 use proptest::prelude::*;
@@ -17,6 +17,9 @@ const MS: Nanos = 1_000_000;
 struct Host {
     m: Module,
     now: Nanos,
+    /// Bank of the CDB pages (9Fh, A0h-AFh) it uses: the CDB instance,
+    /// 0 for the first.
+    cdb_bank: u8,
 }
 
 #[derive(Debug, PartialEq)]
@@ -32,6 +35,15 @@ impl Host {
         Self {
             m: Module::new(profile, Version::new(1, 0, 0), 1),
             now: 1,
+            cdb_bank: 0,
+        }
+    }
+
+    /// An access to `page`, in the host's CDB bank for the CDB pages.
+    fn at(&self, page: u8, offset: u8, len: usize) -> Access {
+        Access {
+            bank: if page >= CDB_PAGE { self.cdb_bank } else { 0 },
+            ..Access::new(page, offset, len)
         }
     }
 
@@ -39,7 +51,7 @@ impl Host {
         let mut buf = std::vec![0u8; len];
         let cost = self
             .m
-            .read(self.now, &Access::new(page, offset, len), &mut buf)?;
+            .read(self.now, &self.at(page, offset, len), &mut buf)?;
         self.now += cost;
         Ok(buf)
     }
@@ -47,9 +59,27 @@ impl Host {
     fn write(&mut self, page: u8, offset: u8, data: &[u8]) -> Result<(), BusError> {
         let cost = self
             .m
-            .write(self.now, &Access::new(page, offset, data.len()), data)?;
+            .write(self.now, &self.at(page, offset, data.len()), data)?;
         self.now += cost;
         Ok(())
+    }
+
+    /// Performs a request of any length as the kernel port does: split
+    /// into the transactions the module accepts.
+    fn request(&mut self, request: &Access, buf: &mut [u8], write: bool) -> Result<(), BusError> {
+        for (a, r) in self.m.transactions(request)? {
+            self.now += if write {
+                self.m.write(self.now, &a, &buf[r])?
+            } else {
+                self.m.read(self.now, &a, &mut buf[r])?
+            };
+        }
+        Ok(())
+    }
+
+    /// CdbStatus offset of the host's CDB instance.
+    fn status_offset(&self) -> u8 {
+        37 + self.cdb_bank
     }
 
     fn byte(&mut self, offset: u8) -> u8 {
@@ -71,7 +101,7 @@ impl Host {
             return Outcome::Bus(e);
         }
         for _ in 0..100_000 {
-            match self.read(0, 37, 1) {
+            match self.read(0, self.status_offset(), 1) {
                 Ok(s) => match Status::from_byte(s[0]) {
                     Status::Success => {
                         let hdr = self.read(CDB_PAGE, 134, 2).unwrap();
@@ -142,7 +172,7 @@ impl Host {
         if self.m.counters().resets > resets {
             return Outcome::Ok(std::vec::Vec::new());
         }
-        match Status::from_byte(self.byte(37)) {
+        match Status::from_byte(self.byte(self.status_offset())) {
             Status::Failed(f) => Outcome::Failed(f.status_byte()),
             other => panic!("Run neither reset nor failed: {other:?}"),
         }
@@ -491,10 +521,46 @@ fn bus_time_follows_the_rate() {
     p.bus_hz = 400_000;
     let mut m = Module::new(p, Version::new(1, 0, 0), 0);
     let mut buf = [0u8; 126];
-    // (126 + 2) bytes * 9 bits / 400 kHz = 2.88 ms.
-    let cost = m.read(0, &Access::new(0x9F, 130, 126), &mut buf).unwrap();
+    // Write: device address, offset, 126 data bytes: 128 bytes * 9 bits
+    // / 400 kHz = 2.88 ms.
+    let cost = m.write(0, &Access::new(0x9F, 130, 126), &buf).unwrap();
     assert_eq!(cost, 2_880_000);
-    assert_eq!(m.counters().bus_ns, 2_880_000);
+    // Random read: device address, offset, device address again after
+    // the repeated start, 126 data bytes: 129 * 9 / 400 kHz = 2.9025 ms.
+    let cost = m.read(0, &Access::new(0x9F, 130, 126), &mut buf).unwrap();
+    assert_eq!(cost, 2_902_500);
+    // One byte: 4 * 9 / 400 kHz = 90 us.
+    let cost = m.read(0, &Access::new(0, 37, 1), &mut buf[..1]).unwrap();
+    assert_eq!(cost, 90_000);
+    assert_eq!(m.counters().bus_ns, 2_880_000 + 2_902_500 + 90_000);
+    // A refused access costs nothing and is not counted.
+    assert!(m
+        .read(0, &Access::new(0x9F, 255, 2), &mut buf[..2])
+        .is_err());
+    assert_eq!(m.counters().bus_ns, 2_880_000 + 2_902_500 + 90_000);
+
+    p.bus_hz = 0;
+    m.set_profile(p).unwrap();
+    assert_eq!(
+        m.read(0, &Access::new(0, 37, 1), &mut buf[..1]),
+        Ok(0),
+        "instant"
+    );
+}
+
+#[test]
+fn request_counters_add_up_and_clear() {
+    let mut h = Host::new(Profile::DEFAULT);
+    h.m.count_request(1_500);
+    h.m.count_request(500);
+    assert_eq!(
+        (h.m.counters().requests, h.m.counters().request_ns),
+        (2, 2_000)
+    );
+    h.read(0, 0, 1).unwrap();
+    assert_eq!(h.m.counters().requests, 2, "the model counts transactions");
+    h.m.clear_counters();
+    assert_eq!((h.m.counters().requests, h.m.counters().request_ns), (0, 0));
 }
 
 #[test]
@@ -674,10 +740,289 @@ fn command_log_keeps_the_last_commands() {
     assert_eq!(h.m.counters().by_status[2], 1, "41h");
 }
 
+/// What an access past the end of its page (or pages) gets.
+const TOO_LONG: BusError = BusError::Invalid(AccessError::OutOfBounds);
+
+/// A profile with auto paging and the longest EPL transactions (2048
+/// bytes).
+fn auto_paged() -> Profile {
+    Profile {
+        auto_paging: true,
+        rw_len_ext: 255,
+        ..Profile::DEFAULT
+    }
+}
+
+#[test]
+fn auto_paging_is_advertised() {
+    let mut h = Host::new(auto_paged());
+    assert_eq!(h.read(1, 163, 2).unwrap(), [0x77, 0xFF]);
+    let mut h = Host::new(Profile::DEFAULT);
+    assert_eq!(h.read(1, 163, 1).unwrap()[0] & 0x10, 0);
+}
+
+#[test]
+fn one_long_epl_access_wraps_across_pages() {
+    let mut h = Host::new(auto_paged());
+    let data = body(2048, 5);
+    // One write transaction of all 16 pages, one read back.
+    h.write(0xA0, 128, &data).unwrap();
+    assert_eq!(h.read(0xA0, 128, 2048).unwrap(), data);
+    assert_eq!(h.m.counters().writes, 1);
+    // Each page holds its share: byte 128 of A1h follows byte 255 of A0h.
+    assert_eq!(h.read(0xA1, 128, 128).unwrap(), data[128..256]);
+    assert_eq!(h.read(0xAF, 128, 128).unwrap(), data[1920..]);
+    // From the middle of a page, on into the next ones.
+    let more = body(300, 9);
+    h.write(0xA3, 200, &more).unwrap();
+    assert_eq!(h.read(0xA3, 200, 56).unwrap(), more[..56]);
+    assert_eq!(h.read(0xA4, 128, 128).unwrap(), more[56..184]);
+    assert_eq!(h.read(0xA5, 128, 116).unwrap(), more[184..]);
+    assert_eq!(h.read(0xA5, 244, 12).unwrap(), data[5 * 128 + 116..6 * 128]);
+    // Up to the last byte of AFh.
+    h.write(0xAF, 255, &[7]).unwrap();
+    assert_eq!(h.read(0xAE, 250, 134).unwrap()[133], 7);
+}
+
+#[test]
+fn epl_page_wrap_needs_auto_paging() {
+    let mut p = auto_paged();
+    p.auto_paging = false;
+    let mut h = Host::new(p);
+    let data = body(2048, 5);
+    assert_eq!(h.write(0xA0, 128, &data), Err(TOO_LONG));
+    assert_eq!(h.write(0xA0, 200, &data[..57]), Err(TOO_LONG));
+    assert_eq!(h.read(0xA0, 128, 129), Err(TOO_LONG));
+    assert_eq!(h.read(0xA1, 128, 128).unwrap(), [0; 128], "nothing written");
+    // Within a page all is as before.
+    h.write(0xA0, 200, &data[..56]).unwrap();
+    assert_eq!(h.read(0xA0, 200, 56).unwrap(), data[..56]);
+}
+
+#[test]
+fn auto_paging_stops_at_afh_and_at_the_length_limit() {
+    let mut h = Host::new(auto_paged());
+    assert_eq!(h.write(0xAF, 200, &[1; 57]), Err(TOO_LONG), "past AFh");
+    assert_eq!(h.write(0xA8, 128, &[1; 1025]), Err(TOO_LONG), "past AFh");
+    h.write(0xA8, 128, &[1; 1024]).unwrap();
+    // The other pages keep the 256-byte bound.
+    assert_eq!(h.read(0x01, 200, 57), Err(TOO_LONG));
+    assert_eq!(h.read(0x9F, 200, 57), Err(TOO_LONG));
+    assert_eq!(h.read(0x00, 100, 29), Err(TOO_LONG), "lower memory");
+    // 8 * (1 + 15) = 128 bytes per transaction.
+    let mut p = auto_paged();
+    p.rw_len_ext = 15;
+    let mut h = Host::new(p);
+    assert_eq!(h.write(0xA0, 200, &[1; 129]), Err(TOO_LONG));
+    h.write(0xA0, 200, &[1; 128]).unwrap();
+    assert_eq!(h.read(0xA0, 200, 129), Err(TOO_LONG));
+    assert_eq!(h.read(0xA1, 128, 72).unwrap(), [1; 72]);
+    // Only the pages the module has: A0h-A3h with CdbMaxPagesEPL 4.
+    let mut p = auto_paged();
+    p.epl_pages_code = 4;
+    let mut h = Host::new(p);
+    h.write(0xA2, 128, &[1; 256]).unwrap();
+    assert_eq!(h.write(0xA3, 200, &[1; 57]), Err(BusError::UnsupportedPage));
+    assert_eq!(h.m.counters().errors, 1);
+}
+
+#[test]
+fn requests_split_into_transactions() {
+    // 8 * (1 + 9) = 80-byte transactions.
+    let mut p = auto_paged();
+    p.rw_len_ext = 9;
+    let mut h = Host::new(p);
+    let chunks: std::vec::Vec<_> =
+        h.m.transactions(&Access::new(0xA0, 128, 2048))
+            .unwrap()
+            .collect();
+    assert_eq!(chunks.len(), 26);
+    assert_eq!(chunks[0], (Access::new(0xA0, 128, 80), 0..80));
+    assert_eq!(chunks[1], (Access::new(0xA0, 208, 80), 80..160), "wraps");
+    assert_eq!(chunks[2], (Access::new(0xA1, 160, 80), 160..240));
+    assert_eq!(chunks[25], (Access::new(0xAF, 208, 48), 2000..2048));
+    let mut data = body(2048, 3);
+    h.request(&Access::new(0xA0, 128, 2048), &mut data, true)
+        .unwrap();
+    let mut back = std::vec![0u8; 2048];
+    h.request(&Access::new(0xA0, 128, 2048), &mut back, false)
+        .unwrap();
+    assert_eq!(back, data);
+
+    // 9Fh by the LPL limit; lower memory and other pages whole.
+    let split = |m: &Module, a: Access| -> std::vec::Vec<usize> {
+        m.transactions(&a).unwrap().map(|(t, _)| t.len).collect()
+    };
+    assert_eq!(split(&h.m, Access::new(0x9F, 130, 126)), [80, 46]);
+    assert_eq!(split(&h.m, Access::new(0x00, 0, 128)), [128]);
+    assert_eq!(split(&h.m, Access::new(0x01, 128, 128)), [128]);
+
+    // A request the module can never take is refused whole, before any
+    // transaction: no partial write.
+    p.auto_paging = false;
+    let h = Host::new(p);
+    let whole = h.m.transactions(&Access::new(0xA0, 128, 2048));
+    assert_eq!(whole.err(), Some(TOO_LONG));
+    assert_eq!(
+        h.m.transactions(&Access::new(0x03, 128, 8)).err(),
+        Some(BusError::UnsupportedPage)
+    );
+    let mut p = auto_paged();
+    p.epl_pages_code = 4;
+    let h = Host::new(p);
+    assert_eq!(
+        h.m.transactions(&Access::new(0xA0, 128, 640)).err(),
+        Some(BusError::UnsupportedPage),
+        "A4h is missing"
+    );
+}
+
+#[test]
+fn second_cdb_instance_runs_commands_in_bank_1() {
+    let mut p = Profile::DEFAULT;
+    p.cdb_instances = 2;
+    let mut h = Host::new(p);
+    assert_eq!(h.read(1, 163, 1).unwrap()[0] >> 6, 2, "two instances");
+    h.cdb_bank = 1;
+    let Outcome::Ok(r) = h.cmd(CommandId::MODULE_FEATURES, &[]) else {
+        panic!()
+    };
+    assert_eq!(r.len(), 36);
+    assert_eq!(h.byte(38), 0x01, "instance 2 status");
+    assert_eq!(h.byte(37), 0x00, "instance 1 untouched");
+    assert_eq!(h.byte(8) & 0xC0, 0x80, "instance 2 completion flag");
+    assert_eq!(h.m.log().last().unwrap().id, 0x0040);
+    // The reply is in bank 1 of 9Fh only.
+    h.cdb_bank = 0;
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 0);
+    h.cdb_bank = 1;
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 36);
+    // Firmware download through instance 2, EPL pages of bank 1.
+    h.flash(Version::new(4, 0, 1), &body(5000, 6), true)
+        .unwrap();
+    assert_eq!(
+        h.m.firmware().bank(BankId::B).version,
+        Version::new(4, 0, 1)
+    );
+    assert_eq!(h.byte(37), 0x00, "instance 1 never used");
+}
+
+#[test]
+fn cdb_instances_work_independently() {
+    let mut p = Profile::DEFAULT;
+    p.cdb_instances = 2;
+    p.busy_us.other = 10_000;
+    let mut h = Host::new(p);
+    let c = Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap();
+    let d = Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap();
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    h.now += 4 * MS;
+    h.cdb_bank = 1;
+    h.write(CDB_PAGE, 130, d.body()).unwrap();
+    h.write(CDB_PAGE, 128, d.trigger()).unwrap();
+    assert_eq!(h.read(0, 37, 2).unwrap(), [0x83, 0x81], "both busy");
+    assert_eq!(
+        h.write(CDB_PAGE, 128, d.trigger()),
+        Err(BusError::Nack),
+        "instance 2 busy"
+    );
+    h.now += 7 * MS;
+    assert_eq!(h.read(0, 37, 2).unwrap(), [0x01, 0x83]);
+    assert_eq!(h.byte(8) & 0xC0, 0x40);
+    h.now += 4 * MS;
+    assert_eq!(h.read(0, 37, 2).unwrap(), [0x01, 0x01]);
+    assert_eq!(h.byte(8) & 0xC0, 0x80);
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 18, "0041h reply");
+    h.cdb_bank = 0;
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 36, "0040h reply");
+    let ids: std::vec::Vec<_> = h.m.log().map(|e| e.id).collect();
+    assert_eq!(ids, [0x0040, 0x0041]);
+    // A reset ends both.
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    assert!(h.m.busy());
+    h.m.hard_reset(h.now);
+    assert!(!h.m.busy());
+}
+
+#[test]
+fn a_command_finishing_before_a_pending_reset_reports_its_status() {
+    let mut p = Profile::DEFAULT;
+    p.cdb_instances = 2;
+    p.busy_us.other = 10_000;
+    p.reset_ms = 100;
+    let mut h = Host::new(p);
+    h.flash(Version::new(2, 0, 0), &body(100, 0), false)
+        .unwrap();
+    // Run with a 50 ms DelayToReset on instance 1; a 10 ms command on
+    // instance 2 meanwhile. The host looks again only after the reset.
+    let run = Command::new(CommandId::RUN_FW_IMAGE, &[0, 0, 0, 50], 0).unwrap();
+    h.write(CDB_PAGE, 130, run.body()).unwrap();
+    h.write(CDB_PAGE, 128, run.trigger()).unwrap();
+    h.cdb_bank = 1;
+    let c = Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap();
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    h.now += 200 * MS;
+    assert!(h.wait_ready());
+    assert_eq!(h.read(0, 39, 2).unwrap(), [2, 0], "the Run happened");
+    assert_eq!(h.m.counters().commands_ok, 5, "0040h finished first");
+}
+
+#[test]
+fn images_are_set_up_directly() {
+    use firmware::{ImageUpdate, Slot};
+    let mut h = Host::new(Profile::DEFAULT);
+    let set = |h: &mut Host, slot, s| h.m.update_image(slot, &ImageUpdate::parse(s).unwrap());
+    set(
+        &mut h,
+        Slot::Bank(BankId::B),
+        "valid=1 version=2.1.7 text=two",
+    )
+    .unwrap();
+    assert_eq!(h.read(1, 128, 2).unwrap(), [2, 1], "inactive version");
+    set(
+        &mut h,
+        Slot::Factory,
+        "valid=1 version=0.9.3 text=\"the factory\"",
+    )
+    .unwrap();
+    let Outcome::Ok(info) = h.cmd(CommandId::GET_FW_INFO, &[]) else {
+        panic!()
+    };
+    assert_eq!(info[0], 0x03, "A running and committed, B valid");
+    assert_eq!(info[1], 0x07, "A, B and factory valid");
+    assert_eq!(&info[38..45], &[2, 1, 0, 7, b't', b'w', b'o']);
+    assert_eq!(&info[74..89], b"\x00\x09\x00\x03the factory");
+
+    // The running bank changes at a reset only.
+    assert!(set(&mut h, Slot::Bank(BankId::B), "running=1").is_err());
+    assert!(set(&mut h, Slot::Bank(BankId::A), "valid=0").is_err());
+    set(&mut h, Slot::Bank(BankId::A), "version=1.5.0").unwrap();
+    assert_eq!(h.read(0, 39, 2).unwrap(), [1, 5], "active version");
+    set(&mut h, Slot::Bank(BankId::B), "committed=1").unwrap();
+    assert_eq!(h.read(0, 39, 2).unwrap(), [1, 5], "still running A");
+    h.m.hard_reset(h.now);
+    assert!(h.wait_ready());
+    assert_eq!(h.read(0, 39, 2).unwrap(), [2, 1], "B runs after the reset");
+    assert_eq!(h.read(1, 128, 2).unwrap(), [1, 5]);
+
+    // An invalid inactive bank is no inactive version.
+    set(&mut h, Slot::Bank(BankId::A), "valid=0").unwrap();
+    assert_eq!(h.read(1, 128, 2).unwrap(), [0, 0]);
+    let Outcome::Ok(info) = h.cmd(CommandId::GET_FW_INFO, &[]) else {
+        panic!()
+    };
+    assert_eq!(info[0], 0x34, "A invalid; B running and committed");
+    assert_eq!(info[1], 0x06);
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Read {
         page: u8,
+        bank: u8,
         offset: u8,
         len: usize,
     },
@@ -693,19 +1038,44 @@ enum Op {
     Plug,
 }
 
+fn page() -> impl Strategy<Value = u8> + Clone {
+    prop_oneof![Just(0u8), Just(1), Just(0x9F), 0xA0u8..=0xAF, any::<u8>()]
+}
+
+/// Mostly within a page, sometimes up to the longest EPL access and more.
+fn length() -> impl Strategy<Value = usize> + Clone {
+    prop_oneof![3 => 0usize..300, 1 => 0usize..2100]
+}
+
+/// Default profiles with and without auto paging and a second CDB
+/// instance, with a random length extension.
+fn profile() -> impl Strategy<Value = Profile> {
+    (
+        any::<bool>(),
+        1u8..=2,
+        prop_oneof![Just(15u8), Just(255), any::<u8>()],
+    )
+        .prop_map(|(auto_paging, cdb_instances, rw_len_ext)| Profile {
+            auto_paging,
+            cdb_instances,
+            rw_len_ext,
+            ..Profile::DEFAULT
+        })
+}
+
 fn op() -> impl Strategy<Value = Op> {
-    let page = prop_oneof![Just(0u8), Just(1), Just(0x9F), 0xA0u8..=0xAF, any::<u8>()];
     prop_oneof![
-        (page.clone(), any::<u8>(), 0usize..300).prop_map(|(page, offset, len)| Op::Read {
+        (page(), 0u8..3, any::<u8>(), length()).prop_map(|(page, bank, offset, len)| Op::Read {
             page,
+            bank,
             offset,
             len
         }),
         (
-            page,
+            page(),
             0u8..3,
             any::<u8>(),
-            proptest::collection::vec(any::<u8>(), 0..260)
+            length().prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n))
         )
             .prop_map(|(page, bank, offset, data)| Op::Write {
                 page,
@@ -726,17 +1096,21 @@ proptest! {
     /// Whatever a host writes, the model never panics, never reads or
     /// writes out of bounds, and always runs a valid image.
     #[test]
-    fn random_host_traffic_is_harmless(ops in proptest::collection::vec(op(), 1..200)) {
-        let mut p = Profile::DEFAULT;
+    fn random_host_traffic_is_harmless(
+        p in profile(),
+        ops in proptest::collection::vec(op(), 1..200),
+    ) {
+        let mut p = p;
         p.busy_us.write = 300;
         p.reset_ms = 2;
         let mut m = Module::new(p, Version::new(1, 0, 0), 0);
         let mut now: Nanos = 0;
         for op in ops {
             match op {
-                Op::Read { page, offset, len } => {
+                Op::Read { page, bank, offset, len } => {
                     let mut buf = std::vec![0u8; len];
-                    let _ = m.read(now, &Access::new(page, offset, len), &mut buf);
+                    let a = Access { bank, ..Access::new(page, offset, len) };
+                    let _ = m.read(now, &a, &mut buf);
                 }
                 Op::Write { page, bank, offset, data } => {
                     let a = Access { bank, ..Access::new(page, offset, data.len()) };
@@ -749,6 +1123,42 @@ proptest! {
             }
             let fw = m.firmware();
             prop_assert!(fw.bank(fw.running).valid);
+        }
+    }
+
+    /// Every request the module takes is split into transactions that
+    /// cover it exactly, in order, each short enough and accepted by an
+    /// idle module; what is written to the EPL pages reads back.
+    #[test]
+    fn accepted_requests_are_carried_out_whole(
+        p in profile(),
+        page in page(),
+        bank in 0u8..3,
+        offset in any::<u8>(),
+        len in length(),
+    ) {
+        let mut h = Host::new(p);
+        let request = Access { bank, ..Access::new(page, offset, len) };
+        let Ok(transactions) = h.m.transactions(&request) else {
+            // Refused whole: then no single transaction is accepted either.
+            let mut buf = std::vec![0u8; len];
+            prop_assert!(h.m.read(h.now, &request, &mut buf).is_err());
+            return Ok(());
+        };
+        let mut next = 0;
+        for (a, r) in transactions {
+            prop_assert_eq!(r.start, next);
+            prop_assert_eq!(a.len, r.len());
+            prop_assert!(a.len <= h.m.max_access_len(a.page) || a.offset < 128);
+            next = r.end;
+        }
+        prop_assert_eq!(next, len);
+        let mut data = body(len, offset);
+        h.request(&request, &mut data, true).unwrap();
+        let mut back = std::vec![0u8; len];
+        h.request(&request, &mut back, false).unwrap();
+        if offset >= 128 && is_epl_page(page) {
+            prop_assert_eq!(back, data);
         }
     }
 

@@ -20,7 +20,7 @@ require_ethtool_flash
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 28
+ktap_set_plan 31
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text conformance --size 4000 --seed 2
@@ -71,6 +71,8 @@ flash_fails "EPL with 4 pages: Linux still writes 2048-byte blocks (limitation)"
 	'Write FW block EPL command failed' write_mechanism=0x10 epl_pages_code=4
 flash_fails "no write mechanism (00h)" 'CDB write mechanism is not supported' \
 	write_mechanism=0x00
+# Linux writes the EPL pages one at a time: auto paging changes nothing.
+flash_ok "EPL with auto paging advertised" write_mechanism=0x10 auto_paging=1
 
 # Read/write length extension classes (LPL blocks of 8*(1+i)-4 bytes).
 flash_ok "rw_len_ext 15 (128-byte accesses, 116-byte blocks)" write_mechanism=0x01 rw_len_ext=15
@@ -81,6 +83,15 @@ flash_fails "rw_len_ext 0 cannot carry Start's payload (Linux limitation)" \
 # Revisions and identifiers.
 flash_ok "CMIS 4.0 module" revision=0x40
 flash_ok "OSFP module (19h)" identifier=0x19
+
+# Two CDB instances: 01h:163 = A7h (bits 7-6 = 10b, background mode, 16
+# EPL pages). Linux uses instance 1 (bank 0 of 9Fh, status 00h:37) only.
+new_port
+set_knobs cdb_instances=2
+check_output "two CDB instances are advertised (01h:163 = A7h)" '0x00a3:[[:space:]]+a7' \
+	ethtool -m "$port" page 1 offset 163 length 1
+del_port
+flash_ok "a module with two CDB instances flashes through instance 1" cdb_instances=2
 flash_ok "foreground CDB mode with busy times" background_mode=0 busy_us_write=2000 \
 	busy_us_start=50000 busy_us_complete=50000
 
