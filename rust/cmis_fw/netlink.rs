@@ -11,6 +11,9 @@
 #![forbid(unsafe_code)]
 
 use crate::cmis_core::map::{identifier, lower, I2C_ADDRESS};
+use crate::cmis_core::uapi::{
+    attr, header, status, FAMILY_VERSION, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
+};
 use crate::ethdev::{DeviceRef, ModuleAccess, Rtnl};
 use crate::firmware::Firmware;
 use crate::flash::{self, Request};
@@ -20,38 +23,14 @@ use kernel::{c_str, prelude::*, str::CStr};
 /// Default name of the family, as shown by `genl ctrl list` (the module
 /// parameter `family` overrides it).
 const FAMILY_NAME: &CStr = c_str!("cmis_fw");
-/// Version of the family's protocol.
-const FAMILY_VERSION: u32 = 1;
-
-/// `ETHTOOL_MSG_MODULE_FW_FLASH_ACT` (user to kernel).
-const MSG_MODULE_FW_FLASH_ACT: u8 = 44;
-/// `ETHTOOL_MSG_MODULE_FW_FLASH_NTF` (kernel to user).
-const MSG_MODULE_FW_FLASH_NTF: u8 = 44;
-
-/// `ETHTOOL_A_MODULE_FW_FLASH_*`.
-mod attr {
-    pub(super) const HEADER: u16 = 1;
-    pub(super) const FILE_NAME: u16 = 2;
-    pub(super) const PASSWORD: u16 = 3;
-    pub(super) const STATUS: u16 = 4;
-    pub(super) const STATUS_MSG: u16 = 5;
-    pub(super) const DONE: u16 = 6;
-    pub(super) const TOTAL: u16 = 7;
-}
-
-/// `ETHTOOL_A_HEADER_*`.
-mod header {
-    pub(super) const DEV_INDEX: u16 = 1;
-    pub(super) const DEV_NAME: u16 = 2;
-}
 
 /// `ETHTOOL_MODULE_FW_FLASH_STATUS_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FlashStatus {
-    Started = 1,
-    InProgress = 2,
-    Completed = 3,
-    Error = 4,
+    Started = status::STARTED as isize,
+    InProgress = status::IN_PROGRESS as isize,
+    Completed = status::COMPLETED as isize,
+    Error = status::ERROR as isize,
 }
 
 /// Longest interface name (`ALTIFNAMSIZ - 1`, as ethtool's header policy).
@@ -257,14 +236,16 @@ impl Notification<'_> {
 
     /// Sends it to the `monitor` group of the device's namespace.
     pub(crate) fn multicast(&self, net: &Net) -> Result {
-        self.build(0, 0)?.multicast(&FAMILY, net, MCGRP_MONITOR)
+        self.build(0, 0)?
+            .multicast(&FAMILY, net, MONITOR_GROUP_INDEX)
     }
 }
 
 static OPS: [SmallOp; 1] = [SmallOp::new::<FlashAct>()];
 /// Index of the `monitor` group in [`MCGRPS`].
-const MCGRP_MONITOR: u32 = 0;
+const MONITOR_GROUP_INDEX: u32 = 0;
 static MCGRPS: [MulticastGroup; 1] = [MulticastGroup::new(c_str!("monitor"))];
 
 /// The family, registered at module load.
-pub(crate) static FAMILY: Family = Family::new(FAMILY_NAME, FAMILY_VERSION, &POLICY, &OPS, &MCGRPS);
+pub(crate) static FAMILY: Family =
+    Family::new(FAMILY_NAME, FAMILY_VERSION as u32, &POLICY, &OPS, &MCGRPS);

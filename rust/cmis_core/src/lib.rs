@@ -9,9 +9,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bank;
 pub mod cdb;
 pub mod emu;
 pub mod flash;
 pub mod image;
 pub mod map;
 pub mod text;
+pub mod uapi;

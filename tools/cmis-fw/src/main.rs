@@ -32,7 +32,7 @@ const EXIT_INTERRUPTED: i32 = 130;
 struct Cli {
     /// Generic netlink family to talk to ("ethtool" when cmis_fw stands in
     /// for the ethtool family).
-    #[arg(long, global = true, default_value = "cmis_fw", hide = true)]
+    #[arg(long, global = true, default_value = cmis_core::uapi::FAMILY_NAME, hide = true)]
     family: String,
 
     #[command(subcommand)]

@@ -26,25 +26,11 @@ use netlink_sys::{protocols::NETLINK_GENERIC, Socket};
 use serde::Serialize;
 use std::collections::VecDeque;
 
-/// `ETHTOOL_MSG_MODULE_FW_FLASH_ACT` and `_NTF`.
-pub(crate) const MSG_FLASH: u8 = 44;
+use cmis_core::uapi::{attr, header, status, FAMILY_NAME, FAMILY_VERSION, MCGRP_MONITOR};
 
-/// `ETHTOOL_A_MODULE_FW_FLASH_*`.
-mod attr {
-    pub(super) const HEADER: u16 = 1;
-    pub(super) const FILE_NAME: u16 = 2;
-    pub(super) const PASSWORD: u16 = 3;
-    pub(super) const STATUS: u16 = 4;
-    pub(super) const STATUS_MSG: u16 = 5;
-    pub(super) const DONE: u16 = 6;
-    pub(super) const TOTAL: u16 = 7;
-}
-
-/// `ETHTOOL_A_HEADER_*`.
-mod header {
-    pub(super) const DEV_INDEX: u16 = 1;
-    pub(super) const DEV_NAME: u16 = 2;
-}
+/// `ETHTOOL_MSG_MODULE_FW_FLASH_ACT` and `_NTF` have the same number.
+pub(crate) const MSG_FLASH: u8 = cmis_core::uapi::MSG_MODULE_FW_FLASH_ACT;
+const _: () = assert!(MSG_FLASH == cmis_core::uapi::MSG_MODULE_FW_FLASH_NTF);
 
 /// `NLMSGERR_ATTR_MSG`: the extack message of an error.
 const NLMSGERR_ATTR_MSG: u16 = 1;
@@ -202,7 +188,7 @@ pub(crate) struct FlashMessage {
 
 impl GenlFamily for FlashMessage {
     fn family_name() -> &'static str {
-        "cmis_fw"
+        FAMILY_NAME
     }
 
     fn command(&self) -> u8 {
@@ -210,7 +196,7 @@ impl GenlFamily for FlashMessage {
     }
 
     fn version(&self) -> u8 {
-        1
+        FAMILY_VERSION
     }
 }
 
@@ -254,10 +240,10 @@ pub(crate) enum Status {
 impl Status {
     fn from_u32(v: u32) -> Self {
         match v {
-            1 => Self::Started,
-            2 => Self::InProgress,
-            3 => Self::Completed,
-            4 => Self::Error,
+            status::STARTED => Self::Started,
+            status::IN_PROGRESS => Self::InProgress,
+            status::COMPLETED => Self::Completed,
+            status::ERROR => Self::Error,
             _ => Self::Unknown,
         }
     }
@@ -436,8 +422,9 @@ impl Client {
                                 GenlCtrlAttrs::FamilyId(id) => self.family = id,
                                 GenlCtrlAttrs::McastGroups(groups) => {
                                     for g in groups {
-                                        let named =
-                                            g.contains(&McastGrpAttrs::Name("monitor".to_owned()));
+                                        let named = g.contains(&McastGrpAttrs::Name(
+                                            MCGRP_MONITOR.to_owned(),
+                                        ));
                                         for a in g {
                                             if let (true, McastGrpAttrs::Id(id)) = (named, a) {
                                                 self.monitor_group = Some(id);

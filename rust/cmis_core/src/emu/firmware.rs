@@ -17,32 +17,7 @@ use super::super::cdb::Failure;
 use super::super::image::{Crc32, Header, Version, TEXT_LEN};
 use super::super::text::{key_values, parse_bool, parse_version};
 
-/// Firmware bank index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BankId {
-    /// Bank A.
-    A = 0,
-    /// Bank B.
-    B = 1,
-}
-
-impl BankId {
-    /// The other bank.
-    pub const fn other(self) -> Self {
-        match self {
-            Self::A => Self::B,
-            Self::B => Self::A,
-        }
-    }
-
-    /// "A" or "B".
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::A => "A",
-            Self::B => "B",
-        }
-    }
-}
+pub use super::super::bank::BankId;
 
 /// One firmware bank, or the factory image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

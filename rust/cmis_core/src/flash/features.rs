@@ -229,32 +229,7 @@ impl FwFeatures {
     }
 }
 
-/// A firmware bank as Get Firmware Info (0100h) reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bank {
-    /// Image A.
-    A,
-    /// Image B.
-    B,
-}
-
-impl Bank {
-    /// The other bank.
-    pub const fn other(self) -> Self {
-        match self {
-            Self::A => Self::B,
-            Self::B => Self::A,
-        }
-    }
-
-    /// Name for messages.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::A => "A",
-            Self::B => "B",
-        }
-    }
-}
+pub use super::super::bank::BankId;
 
 /// Minimum length of a Get Firmware Info reply: the status and the
 /// information-present bytes.
@@ -287,10 +262,10 @@ impl FwInfo {
     }
 
     /// The status of `bank`.
-    pub const fn bank(&self, bank: Bank) -> BankStatus {
+    pub const fn bank(&self, bank: BankId) -> BankStatus {
         let s = match bank {
-            Bank::A => self.status,
-            Bank::B => self.status >> 4,
+            BankId::A => self.status,
+            BankId::B => self.status >> 4,
         };
         BankStatus {
             running: s & 1 != 0,
@@ -300,10 +275,10 @@ impl FwInfo {
     }
 
     /// The bank the module runs, if exactly one says so.
-    pub const fn running(&self) -> Option<Bank> {
-        match (self.bank(Bank::A).running, self.bank(Bank::B).running) {
-            (true, false) => Some(Bank::A),
-            (false, true) => Some(Bank::B),
+    pub const fn running(&self) -> Option<BankId> {
+        match (self.bank(BankId::A).running, self.bank(BankId::B).running) {
+            (true, false) => Some(BankId::A),
+            (false, true) => Some(BankId::B),
             _ => None,
         }
     }
@@ -386,18 +361,18 @@ mod tests {
     fn fw_info() {
         // A running and committed, B invalid.
         let i = FwInfo::decode(&[0x43, 0x01]);
-        assert_eq!(i.running(), Some(Bank::A));
+        assert_eq!(i.running(), Some(BankId::A));
         assert_eq!(
-            i.bank(Bank::A),
+            i.bank(BankId::A),
             BankStatus {
                 running: true,
                 committed: true,
                 valid: true
             }
         );
-        assert!(!i.bank(Bank::B).valid);
+        assert!(!i.bank(BankId::B).valid);
         assert_eq!(FwInfo::decode(&[0x11, 3]).running(), None);
         assert_eq!(FwInfo::decode(&[0x00, 3]).running(), None);
-        assert_eq!(Bank::A.other(), Bank::B);
+        assert_eq!(BankId::A.other(), BankId::B);
     }
 }

@@ -44,7 +44,7 @@ use core::fmt;
 pub use exchange::{CdbError, POLL_MAX, POLL_MIN, WRITE_RETRY};
 use exchange::{Exchange, Expect, Link, Next};
 use features::{
-    duration, epl_access_max, lpl_access_max, state_is_up, write_mechanism, Bank, CdbAdvert,
+    duration, epl_access_max, lpl_access_max, state_is_up, write_mechanism, BankId, CdbAdvert,
     FwFeatures, FwInfo, Identity, ModuleFeatures, FW_FEATURES_LEN, FW_INFO_MAX_LEN,
     FW_INFO_MIN_LEN, MODULE_FEATURES_LEN,
 };
@@ -234,9 +234,9 @@ pub enum Cause {
     /// The module did not come back within this many ms.
     NotBack(u32),
     /// After Run the module still runs this (old) bank.
-    OldImageRunning(Bank),
+    OldImageRunning(BankId),
     /// After Commit this (new) bank is not committed.
-    NotCommitted(Bank),
+    NotCommitted(BankId),
     /// The caller cancelled the update.
     Cancelled,
     /// A command could not be encoded (a bug: payloads are bounded).
@@ -452,7 +452,7 @@ pub struct Flasher {
     /// Length of the block in flight.
     block_len: usize,
     /// The bank the new image goes to, if Get Firmware Info told.
-    target: Option<Bank>,
+    target: Option<BankId>,
     fw_info: bool,
     download_active: bool,
     after_run: bool,
@@ -1003,7 +1003,7 @@ impl Flasher {
             Stage::FwInfoBefore => {
                 let info = FwInfo::decode(reply);
                 self.fw_info = true;
-                self.target = info.running().map(Bank::other);
+                self.target = info.running().map(BankId::other);
                 self.stage = Stage::Start;
             }
             Stage::Start => {

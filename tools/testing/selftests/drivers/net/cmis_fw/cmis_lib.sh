@@ -159,3 +159,28 @@ fw_client() {
 counter() {
 	sed -n "s/^$1: //p" "$dir/counters"
 }
+
+# parallel_flash N FLASH: flashes N new ports with v2.bin at once, FLASH
+# PORT OUTFILE doing one flash; each must succeed and leave bank B running
+# 2.0.7, committed.
+parallel_flash() {
+	local n=$1 flash=$2 i pids=() dirs=() ports=() rc=0
+	for i in $(seq "$n"); do
+		new_port
+		ports+=("$port")
+		dirs+=("$dir")
+	done
+	for i in "${!ports[@]}"; do
+		"$flash" "${ports[$i]}" "$fw_dir/p$i.out" &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { cat "$fw_dir/p$i.out"; rc=1; }
+		grep -q '^B: valid version=2\.0\.7 .*running committed$' "${dirs[$i]}/banks" ||
+			{ cat "${dirs[$i]}/banks"; rc=1; }
+	done
+	for i in "${!dirs[@]}"; do
+		echo "${dirs[$i]##*port}" >"$EMU_DEBUGFS/del_port"
+	done
+	return $rc
+}

@@ -174,27 +174,10 @@ unplugged_mid_flash() {
 check "module unplugged mid-flash: error, old image runs after replug" unplugged_mid_flash
 
 # Eight ports at once.
-parallel() {
-	local i pids=() dirs=() ports=() rc=0
-	for i in $(seq 8); do
-		new_port
-		ports+=("$port")
-		dirs+=("$dir")
-	done
-	for i in "${!ports[@]}"; do
-		ethtool --flash-module-firmware "${ports[$i]}" file v2.bin >"$fw_dir/p$i.out" 2>&1 &
-		pids+=($!)
-	done
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}"
-		grep -q 'flashing completed' "$fw_dir/p$i.out" || { cat "$fw_dir/p$i.out"; rc=1; }
-		grep -q '^B: valid version=2\.0\.7 .*running committed$' "${dirs[$i]}/banks" || rc=1
-	done
-	for d in "${dirs[@]}"; do
-		echo "${d##*port}" >"$EMU_DEBUGFS/del_port"
-	done
-	return $rc
+ethtool_flash_to() {
+	ethtool --flash-module-firmware "$1" file v2.bin >"$2" 2>&1 &&
+		grep -q 'flashing completed' "$2"
 }
-check "8 ports flashed in parallel" parallel
+check "8 ports flashed in parallel" parallel_flash 8 ethtool_flash_to
 
 ktap_finished

@@ -177,27 +177,10 @@ unplugged_mid_flash() {
 }
 check "module unplugged mid-flash: error, old image runs after replug" unplugged_mid_flash
 
-parallel() {
-	local i pids=() dirs=() ports=() rc=0
-	for i in $(seq 8); do
-		new_port
-		ports+=("$port")
-		dirs+=("$dir")
-	done
-	for i in "${!ports[@]}"; do
-		fw_client flash "${ports[$i]}" v2.bin >"$fw_dir/p$i.out" 2>&1 &
-		pids+=($!)
-	done
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}" || { cat "$fw_dir/p$i.out"; rc=1; }
-		grep -q '^B: valid version=2\.0\.7 .*running committed$' "${dirs[$i]}/banks" || rc=1
-	done
-	for d in "${dirs[@]}"; do
-		echo "${d##*port}" >"$EMU_DEBUGFS/del_port"
-	done
-	return $rc
+client_flash_to() {
+	fw_client flash "$1" v2.bin >"$2" 2>&1
 }
-check "8 ports flashed in parallel" parallel
+check "8 ports flashed in parallel" parallel_flash 8 client_flash_to
 
 # Notifications: STARTED, increasing IN_PROGRESS at most every 1%, the
 # last at 100%, exactly one terminal COMPLETED.
