@@ -175,10 +175,11 @@ impl Bed {
             .unwrap();
         let n = len[0] as usize;
         let mut payload = std::vec![0u8; n];
-        if n > 0 {
-            self.m
-                .read(self.now, &Access::new(CDB_PAGE, 136, n), &mut payload)
-                .unwrap();
+        // In accesses the module allows (the read/write length extension).
+        let step = self.m.max_access_len(CDB_PAGE);
+        for (i, chunk) in payload.chunks_mut(step).enumerate() {
+            let at = Access::new(CDB_PAGE, (136 + i * step) as u8, chunk.len());
+            self.m.read(self.now, &at, chunk).unwrap();
         }
         if index < n {
             payload[index] = value;
