@@ -98,8 +98,10 @@ impl Printer {
                 let _ = out.flush();
             }
             Format::Bars => match n.status {
+                // The bar appears with the first progress, when its length
+                // is known.
                 Status::Started => {
-                    self.bar(&n.dev);
+                    let _ = self.bars.println(line(n));
                 }
                 Status::InProgress => {
                     let bar = self.bar(&n.dev);
