@@ -16,6 +16,7 @@
 
 mod engine;
 pub mod firmware;
+pub mod limit;
 
 use super::cdb::{CDB_PAGE, EPL_FIRST_PAGE, EPL_MAX_PAGES};
 use super::image::Version;
@@ -191,6 +192,45 @@ impl Profile {
         password: 0x0000_1011,
         bus_hz: 0,
         bank_capacity: 16 << 20,
+    };
+
+    /// A module with realistic timing that takes 2 KiB EPL blocks, the
+    /// benchmark's `realistic EPL` profile (`Documentation/benchmark.rst`
+    /// says where the figures come from): a 400 kHz bus (the fastest rate
+    /// every CMIS module must support), 128-byte transactions, 2 s to
+    /// erase the target bank at Start, 4 ms to program a block, 1 s to
+    /// check the image at Complete, 100 ms to commit, 1.5 s away and
+    /// 0.5 s in LowPwr after a reset, 1 ms for anything else.
+    pub const REALISTIC_EPL: Self = Self {
+        write_mechanism: write_mechanism::EPL,
+        epl_pages_code: 7,
+        rw_len_ext: 15,
+        max_durations: [5000, 1000, 100, 5000, 0],
+        busy_us: BusyTimes {
+            start: 2_000_000,
+            write: 4_000,
+            complete: 1_000_000,
+            abort: 100_000,
+            run: 10_000,
+            commit: 100_000,
+            other: 1_000,
+        },
+        reset_ms: 1_500,
+        ready_ms: 500,
+        bus_hz: 400_000,
+        ..Self::DEFAULT
+    };
+
+    /// [`Self::REALISTIC_EPL`] without EPL pages: blocks of 116 bytes in
+    /// page 9Fh, 1 ms to program each.
+    pub const REALISTIC_LPL: Self = Self {
+        write_mechanism: write_mechanism::LPL,
+        epl_pages_code: 0,
+        busy_us: BusyTimes {
+            write: 1_000,
+            ..Self::REALISTIC_EPL.busy_us
+        },
+        ..Self::REALISTIC_EPL
     };
 
     /// Number of EPL pages the module advertises.
@@ -742,19 +782,11 @@ impl Module {
         }
     }
 
-    /// Bus time of one transaction of `len` data bytes at `bus_hz`, 9 bits
-    /// a byte (8 data bits and the acknowledge). A write sends the device
-    /// address, the register offset and the data; a random read sends the
-    /// device address and the offset, then, after a repeated start, the
-    /// device address again, and reads the data. Selecting the page (a
-    /// write to 00h:126-127) is a transaction of its own, which the host
-    /// pays for.
+    /// Bus time of one transaction of `len` data bytes at the profile's
+    /// rate ([`limit::transaction_ns`]). Selecting the page (a write to
+    /// 00h:126-127) is a transaction of its own, which the host pays for.
     pub fn bus_cost(&self, len: usize, read: bool) -> Nanos {
-        if self.profile.bus_hz == 0 {
-            return 0;
-        }
-        let addressing = if read { 3 } else { 2 };
-        (len as u64 + addressing) * 9 * 1_000_000_000 / self.profile.bus_hz as u64
+        limit::transaction_ns(self.profile.bus_hz, len, read)
     }
 
     fn check_access(

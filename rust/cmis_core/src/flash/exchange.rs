@@ -15,9 +15,10 @@
 //! set; CMIS 4 modules are polled on the status byte itself. A NACK while
 //! polling means "busy" (foreground modules hold off the bus). The first
 //! wait is the caller's estimate of the command's duration; after it the
-//! interval starts at [`POLL_MIN`] and doubles, capped at an eighth of
-//! the time already waited (so a late poll overshoots by at most about
-//! 12%) and at [`POLL_MAX`].
+//! interval starts at [`POLL_MIN`] (a sixteenth of the estimate, at least
+//! [`REPOLL_MIN`], when there is one: it was nearly right) and doubles,
+//! capped at an eighth of the time already waited (so a late poll
+//! overshoots by at most about 12%) and at [`POLL_MAX`].
 
 use super::super::cdb::{
     verify_reply, Command, Failure, ReplyError, Status, CDB_PAGE, EPL_FIRST_PAGE, LPL_MAX_LEN,
@@ -30,6 +31,9 @@ use super::{Io, Nanos, Outcome, Src};
 pub const POLL_MIN: Nanos = 200_000;
 /// Longest poll interval.
 pub const POLL_MAX: Nanos = 20_000_000;
+/// Shortest interval between the first poll of a command whose duration
+/// the caller estimated and the second: the estimate was a little short.
+pub const REPOLL_MIN: Nanos = 50_000;
 /// How long a failed write of the command body or extended payload is
 /// retried: a module may NACK for a moment (a page change, a busy
 /// internal bus). The bytes are the same each time, so a retry is
@@ -193,7 +197,11 @@ impl Exchange {
             len: 0,
             flag: false,
             triggered: 0,
-            interval: POLL_MIN,
+            interval: if first_wait > 0 {
+                (first_wait / 16).clamp(REPOLL_MIN, POLL_MIN)
+            } else {
+                POLL_MIN
+            },
             retry_until: 0,
             resume: Resume::Poll,
             last_status: None,
