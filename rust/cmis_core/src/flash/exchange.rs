@@ -33,7 +33,7 @@ pub const POLL_MIN: Nanos = 200_000;
 pub const POLL_MAX: Nanos = 20_000_000;
 /// Shortest interval between the first poll of a command whose duration
 /// the caller estimated and the second: the estimate was a little short.
-pub const REPOLL_MIN: Nanos = 50_000;
+pub(super) const REPOLL_MIN: Nanos = 50_000;
 /// How long a failed write of the command body or extended payload is
 /// retried: a module may NACK for a moment (a page change, a busy
 /// internal bus). The bytes are the same each time, so a retry is
