@@ -6,13 +6,14 @@
 #
 #   make demo     set up the machine, build, boot a VM and show the port
 #   make test     everything: host tests, lints, module build, VM selftests
+#   make bench    the C flasher against cmis_fw on emulated modules, in a VM
 #   make modules  build cmis_fw.ko and cmis_emu.ko against the test kernel
 #   make kernel   build (or reuse) the cached test kernel
 #   make setup    install the toolchain (idempotent)
 
 SCRIPTS := tools/scripts
 
-.PHONY: all setup kernel modules host-test test demo clean
+.PHONY: all setup kernel modules host-test test demo bench clean
 
 all: modules
 
@@ -33,6 +34,9 @@ test:
 
 demo: modules
 	@$(SCRIPTS)/vm-test.sh demo
+
+bench:
+	@$(SCRIPTS)/bench.sh
 
 clean:
 	@$(SCRIPTS)/build-modules.sh clean

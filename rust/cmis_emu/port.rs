@@ -90,7 +90,8 @@ fn transfer(
     for (chunk, range) in module.transactions(at).map_err(bus_errno)? {
         bus_ns += f(module, now_ns(), &chunk, range).map_err(bus_errno)?;
     }
-    sleep_ns(bus_ns);
+    // The bus time as the timing model says, give or take a microsecond.
+    sleep_ns(bus_ns, 0);
     Ok(())
 }
 

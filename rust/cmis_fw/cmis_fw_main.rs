@@ -84,9 +84,11 @@ impl kernel::Module for CmisFw {
                 )
             })?;
         pr_info!(
-            "generic netlink family {} registered (id {})\n",
+            "generic netlink family {} registered (id {}); {} bytes of state per flash beside \
+             the firmware image\n",
             netlink::FAMILY.name(),
-            netlink::FAMILY.id()
+            netlink::FAMILY.id(),
+            flash::STATE_BYTES
         );
         Ok(Self {
             _family: family,

@@ -15,26 +15,24 @@ pub fn now_ns() -> u64 {
     kernel::time::Ktime::ktime_get().to_ns() as u64
 }
 
-/// Sleeps for about `ns` nanoseconds, rounded up to a microsecond, without
-/// spinning: hrtimer-based below 20 ms, `msleep` above, as
-/// `Documentation/timers/delay_sleep_functions.rst` recommends. Does not
-/// return early on signals.
+/// Sleeps for `ns` nanoseconds, rounded up to a microsecond, and at most
+/// `late_ns` (at least 1 µs) more: the timer may fire anywhere in that
+/// window, so that it can be coalesced with others. Does not spin and does
+/// not return early on signals.
+///
+/// Always an hrtimer, whatever the length: `msleep` would round up to
+/// jiffies (4 ms at 250 Hz), and both callers need their sleeps close to
+/// what they ask for: the flasher aims its polls at the end of the
+/// module's busy time, the emulated module sleeps its bus time.
 ///
 /// Must be called from a context that may sleep.
-pub fn sleep_ns(ns: u64) {
+pub fn sleep_ns(ns: u64, late_ns: u64) {
     if ns == 0 {
         return;
     }
-    let us = ns.div_ceil(1_000);
-    if us < 20_000 {
-        // Allow 25% slack (at least 1 µs) so timers can be coalesced.
-        let max = us + (us / 4).max(1);
-        // SAFETY: `usleep_range_state` has no preconditions beyond a
-        // sleepable context, which the caller provides.
-        unsafe { bindings::usleep_range_state(us as _, max as _, bindings::TASK_UNINTERRUPTIBLE) };
-    } else {
-        let ms = us.div_ceil(1_000).min(u32::MAX as u64);
-        // SAFETY: As above; `msleep` may sleep.
-        unsafe { bindings::msleep(ms as _) };
-    }
+    let min = ns.div_ceil(1_000);
+    let max = min.saturating_add((late_ns / 1_000).max(1));
+    // SAFETY: `usleep_range_state` has no preconditions beyond a
+    // sleepable context, which the caller provides.
+    unsafe { bindings::usleep_range_state(min as _, max as _, bindings::TASK_UNINTERRUPTIBLE) };
 }

@@ -11,7 +11,9 @@
 #   done         written last; its absence means the guest died
 #
 # Usage: vm-guest.sh OUT_DIR KSELFTEST_INSTALL_DIR MODULE_DIR [MODE]
-# MODE "demo" loads the modules and shows the emulated port instead.
+# MODE "demo" loads the modules and shows the emulated port instead;
+# MODE "bench" runs the benchmark (tools/cmis-bench): bench.txt is what it
+# prints, bench.log its progress, bench/ its JSON and the flashers' output.
 set -u
 out=$1 ksft=$2 mods=$3 mode=${4:-test}
 
@@ -81,6 +83,11 @@ if [ "$mode" = demo ]; then
 		echo
 		run ethtool -i "$port"
 	} >"$out/demo.txt" 2>&1
+elif [ "$mode" = bench ]; then
+	# shellcheck disable=SC2086 # arguments are separate words
+	"$CMIS_FW_BIN_DIR/cmis-bench" --bin-dir "$CMIS_FW_BIN_DIR" --out "$out/bench" \
+		${CMIS_BENCH_ARGS:-} >"$out/bench.txt" 2>"$out/bench.log"
+	echo "bench $?" >>"$out/steps.txt"
 else
 	# Append mode: the kselftest runner reopens /dev/stdout (as its
 	# logfile) for the tests' output, and only O_APPEND keeps the two

@@ -8,13 +8,15 @@
 # "N passed, N failed, N skipped"; the exit status is non-zero on any
 # failure, kernel splat or leak.
 #
-# Usage: vm-test.sh [test|demo]
+# Usage: vm-test.sh [test|demo|bench]
 # Environment: CMIS_FW_SELFTEST_INJECT=fail|warn proves that a failing
 # test or a kernel WARN fails the run; VM_TIMEOUT (seconds, default 3000);
 # CMIS_FW_TESTS="a.sh b.sh" runs only those tests;
 # CMIS_FW_KERNEL_VARIANT=NAME boots that kernel variant (see
 # build-kernel.sh) with modules built for it (build-modules.sh), results
 # in out/vm-test-NAME; CMIS_FW_PARAMS are cmis_fw's insmod parameters.
+# Mode bench runs tools/cmis-bench in the guest (see bench.sh) with
+# CMIS_BENCH_ARGS and prints its output.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,7 +58,7 @@ if [ "$mode" = test ]; then
 fi
 
 # Host tools the tests run in the guest (same root file system).
-cargo build --release --quiet -p cmis-emu-image -p cmis-fw
+cargo build --release --quiet -p cmis-emu-image -p cmis-fw -p cmis-bench
 
 # Settings that reach the guest's tests.
 {
@@ -66,6 +68,7 @@ cargo build --release --quiet -p cmis-emu-image -p cmis-fw
 	# development; make test runs everything).
 	printf 'export CMIS_FW_TESTS=%q\n' "${CMIS_FW_TESTS:-}"
 	printf 'export CMIS_FW_PARAMS=%q\n' "${CMIS_FW_PARAMS:-}"
+	printf 'export CMIS_BENCH_ARGS=%q\n' "${CMIS_BENCH_ARGS:-}"
 	# The kernel's YNL command line tool and our family's spec.
 	printf 'export CMIS_FW_YNL_CLI=%q\n' "$kdir/tools/net/ynl/cli.py"
 	printf 'export CMIS_FW_SPEC=%q\n' "$top/Documentation/netlink/specs/cmis_fw.yaml"
@@ -85,6 +88,16 @@ echo "vm-test: VM ran for $(($(date +%s) - start)) s" >&2
 if [ "$mode" = demo ]; then
 	cat "$out/demo.txt" 2>/dev/null || { tail -n 50 "$out/vng.log"; exit 1; }
 	[ -f "$out/done" ]
+	exit
+fi
+
+if [ "$mode" = bench ]; then
+	cat "$out/bench.txt" 2>/dev/null
+	if ! tail -n 1 "$out/bench.txt" 2>/dev/null | grep -q '^bench: ' || [ ! -f "$out/done" ]; then
+		echo "vm-test: the benchmark did not finish; its log:" >&2
+		tail -n 30 "$out/bench.log" "$out/vng.log" >&2 2>/dev/null
+		exit 1
+	fi
 	exit
 fi
 

@@ -68,7 +68,9 @@ impl Printer {
         }
     }
 
-    fn bar(&mut self, dev: &str) -> &ProgressBar {
+    /// The bar of `dev`, made at `done` of `total` bytes if new: a bar
+    /// drawn before its length is known would show 0 of 0 bytes as 100%.
+    fn bar(&mut self, dev: &str, done: u64, total: u64) -> &ProgressBar {
         let bars = &self.bars;
         self.by_dev.entry(dev.to_owned()).or_insert_with(|| {
             let style = ProgressStyle::with_template(
@@ -76,9 +78,11 @@ impl Printer {
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
-            let bar = bars.add(ProgressBar::new(0).with_style(style));
-            bar.set_prefix(dev.to_owned());
-            bar
+            let bar = ProgressBar::new(total)
+                .with_position(done)
+                .with_style(style)
+                .with_prefix(dev.to_owned());
+            bars.add(bar)
         })
     }
 
@@ -104,7 +108,7 @@ impl Printer {
                     let _ = self.bars.println(line(n));
                 }
                 Status::InProgress => {
-                    let bar = self.bar(&n.dev);
+                    let bar = self.bar(&n.dev, n.done, n.total);
                     bar.set_length(n.total);
                     bar.set_position(n.done);
                 }

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The benchmark's view of the guest: emulated ports and their debugfs
+//! controls (`Documentation/emulator.rst`), the firmware search path and
+//! the kernel's CPU accounting.
+
+use anyhow::{anyhow, bail, Context, Result};
+use cmis_core::emu::Profile;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Display;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The emulator's debugfs directory.
+const EMU: &str = "/sys/kernel/debug/cmis_emu";
+/// The firmware loader's extra search path.
+const FIRMWARE_PATH: &str = "/sys/module/firmware_class/parameters/path";
+
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn write(path: &Path, value: impl Display) -> Result<()> {
+    fs::write(path, value.to_string()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Checks that the emulator and cmis_fw are loaded.
+pub(crate) fn check_modules() -> Result<()> {
+    if !Path::new(EMU).is_dir() {
+        bail!("{EMU} missing: load cmis_emu.ko (and mount debugfs)");
+    }
+    if !Path::new("/sys/module/cmis_fw").is_dir() {
+        bail!("cmis_fw is not loaded");
+    }
+    Ok(())
+}
+
+/// One emulated port.
+pub(crate) struct Port {
+    pub(crate) index: u32,
+    pub(crate) ifname: String,
+    dir: PathBuf,
+}
+
+fn port_indexes() -> Result<BTreeSet<u32>> {
+    read(&Path::new(EMU).join("del_port"))?
+        .lines()
+        .map(|l| l.trim().parse().context("del_port lists a non-number"))
+        .collect()
+}
+
+/// Network interface of each emulated port, by port index (its bus-info
+/// is `cmis_emu.<index>`).
+fn interfaces() -> Result<HashMap<u32, String>> {
+    let mut map = HashMap::new();
+    for entry in fs::read_dir("/sys/class/net")? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("cmis") {
+            continue;
+        }
+        let out = Command::new("ethtool").args(["-i", &name]).output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(index) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("bus-info: cmis_emu."))
+            .and_then(|i| i.trim().parse().ok())
+        {
+            map.insert(index, name);
+        }
+    }
+    Ok(map)
+}
+
+/// Creates `n` ports, brought down (a module is flashed with its link
+/// down) and with the module's profile set to `profile`.
+pub(crate) fn create_ports(n: usize, profile: &Profile) -> Result<Vec<Port>> {
+    let before = port_indexes()?;
+    write(&Path::new(EMU).join("new_port"), n)?;
+    let new: Vec<u32> = port_indexes()?.difference(&before).copied().collect();
+    if new.len() != n {
+        bail!("asked for {n} ports, got {}", new.len());
+    }
+    let mut names = interfaces()?;
+    let ports = new
+        .into_iter()
+        .map(|index| {
+            let ifname = names
+                .remove(&index)
+                .ok_or_else(|| anyhow!("no interface for port {index}"))?;
+            let dir = Path::new(EMU).join(format!("port{index}"));
+            Ok(Port { index, ifname, dir })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for p in &ports {
+        let status = Command::new("ip")
+            .args(["link", "set", &p.ifname, "down"])
+            .status()?;
+        if !status.success() {
+            bail!("ip link set {} down failed", p.ifname);
+        }
+        p.set_profile(profile)?;
+    }
+    Ok(ports)
+}
+
+/// Removes ports.
+pub(crate) fn delete_ports(ports: Vec<Port>) -> Result<()> {
+    for p in ports {
+        write(&Path::new(EMU).join("del_port"), p.index)?;
+    }
+    Ok(())
+}
+
+/// A module's counters (`counters` file: `name: value` lines).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Counters(HashMap<String, u64>);
+
+impl Counters {
+    fn parse(text: &str) -> Self {
+        Self(
+            text.lines()
+                .filter_map(|l| {
+                    let (k, v) = l.split_once(": ")?;
+                    Some((k.to_string(), v.trim().parse().ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, name: &str) -> u64 {
+        self.0.get(name).copied().unwrap_or(0)
+    }
+}
+
+impl Port {
+    fn set(&self, name: &str, value: impl Display) -> Result<()> {
+        write(&self.dir.join(name), value)
+    }
+
+    /// Writes every setting of the profile the benchmark varies.
+    pub(crate) fn set_profile(&self, p: &Profile) -> Result<()> {
+        let b = &p.busy_us;
+        let d = &p.max_durations;
+        let settings: [(&str, u64); 24] = [
+            ("revision", p.revision.into()),
+            ("cdb_instances", p.cdb_instances.into()),
+            ("background_mode", p.background.into()),
+            ("auto_paging", p.auto_paging.into()),
+            ("epl_pages_code", p.epl_pages_code.into()),
+            ("rw_len_ext", p.rw_len_ext.into()),
+            ("write_mechanism", p.write_mechanism.into()),
+            ("start_payload_size", p.start_payload_size.into()),
+            ("max_duration_start", d[0].into()),
+            ("max_duration_abort", d[1].into()),
+            ("max_duration_write", d[2].into()),
+            ("max_duration_complete", d[3].into()),
+            ("max_completion_ms", p.max_completion_ms.into()),
+            ("busy_us_start", b.start.into()),
+            ("busy_us_write", b.write.into()),
+            ("busy_us_complete", b.complete.into()),
+            ("busy_us_abort", b.abort.into()),
+            ("busy_us_run", b.run.into()),
+            ("busy_us_commit", b.commit.into()),
+            ("busy_us_other", b.other.into()),
+            ("reset_ms", p.reset_ms.into()),
+            ("ready_ms", p.ready_ms.into()),
+            ("bus_hz", p.bus_hz.into()),
+            ("bank_capacity", p.bank_capacity.into()),
+        ];
+        for (name, value) in settings {
+            self.set(name, value)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn clear_counters(&self) -> Result<()> {
+        self.set("counters", 0)
+    }
+
+    pub(crate) fn counters(&self) -> Result<Counters> {
+        Ok(Counters::parse(&read(&self.dir.join("counters"))?))
+    }
+
+    /// Checks that the module runs, committed, a valid image of
+    /// `body_len` bytes with CRC `body_crc` from the bank that did not
+    /// run before (`previous`), and returns that bank.
+    pub(crate) fn check_flashed(
+        &self,
+        previous: char,
+        body_len: usize,
+        body_crc: u32,
+    ) -> Result<char> {
+        let banks = read(&self.dir.join("banks"))?;
+        let running = banks
+            .lines()
+            .find(|l| l.contains(" running"))
+            .ok_or_else(|| anyhow!("{}: no running bank:\n{banks}", self.ifname))?;
+        let bank = running.chars().next().unwrap_or('?');
+        let want = format!("size={body_len} crc={body_crc:08x}");
+        if bank == previous || !running.contains(&want) || !running.ends_with(" committed") {
+            bail!(
+                "{}: expected the new image ({want}) running and committed in the bank \
+                 other than {previous}:\n{banks}",
+                self.ifname
+            );
+        }
+        Ok(bank)
+    }
+
+    /// The bank running now.
+    pub(crate) fn running_bank(&self) -> Result<char> {
+        let banks = read(&self.dir.join("banks"))?;
+        banks
+            .lines()
+            .find(|l| l.contains(" running"))
+            .and_then(|l| l.chars().next())
+            .ok_or_else(|| anyhow!("{}: no running bank:\n{banks}", self.ifname))
+    }
+}
+
+/// Points the firmware loader at `dir` until dropped.
+pub(crate) struct FirmwarePath {
+    saved: String,
+}
+
+impl FirmwarePath {
+    pub(crate) fn set(dir: &Path) -> Result<Self> {
+        let saved = read(Path::new(FIRMWARE_PATH))?.trim_end().to_string();
+        write(Path::new(FIRMWARE_PATH), dir.display())?;
+        Ok(Self { saved })
+    }
+}
+
+impl Drop for FirmwarePath {
+    fn drop(&mut self) {
+        let _ = fs::write(FIRMWARE_PATH, &self.saved);
+    }
+}
+
+/// Nanoseconds per clock tick of `/proc/stat` (`USER_HZ`, 100 on every
+/// architecture Linux runs this on).
+const NS_PER_TICK: u64 = 10_000_000;
+
+/// CPU time the guest has spent doing anything but idling, all CPUs
+/// together: user, nice, system, irq, softirq and steal time from
+/// `/proc/stat`.
+pub(crate) fn cpu_busy_ns() -> Result<u64> {
+    let stat = read(Path::new("/proc/stat"))?;
+    parse_cpu_busy(&stat)
+        .map(|ticks| ticks * NS_PER_TICK)
+        .ok_or_else(|| anyhow!("/proc/stat has no cpu line"))
+}
+
+fn parse_cpu_busy(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let get = |i: usize| f.get(i).copied().unwrap_or(0);
+    Some(get(0) + get(1) + get(2) + get(5) + get(6) + get(7))
+}
+
+/// The per-flash state cmis_fw reported when it was loaded (its
+/// `pr_info` line in the kernel log).
+pub(crate) fn cmis_fw_state_bytes() -> Option<u64> {
+    let out = Command::new("dmesg").output().ok()?;
+    let log = String::from_utf8_lossy(&out.stdout);
+    log.lines().rev().find_map(|l| {
+        let (_, rest) = l.split_once("cmis_fw: generic netlink family ")?;
+        let (_, n) = rest.split_once("; ")?;
+        n.strip_suffix(" bytes of state per flash beside the firmware image")?
+            .parse()
+            .ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_stat_busy_ticks() {
+        let stat = "cpu  10 2 30 1000 7 4 5 1 0 0\ncpu0 5 1 15 500 3 2 2 0 0 0\n";
+        assert_eq!(parse_cpu_busy(stat), Some(10 + 2 + 30 + 4 + 5 + 1));
+        assert_eq!(parse_cpu_busy("intr 1\n"), None);
+    }
+
+    #[test]
+    fn counters_parse() {
+        let c = Counters::parse("reads: 12\nwrites: 7\ncommand_0101: 1\nlog: x\n");
+        assert_eq!(
+            (c.get("reads"), c.get("writes"), c.get("command_0101")),
+            (12, 7, 1)
+        );
+        assert_eq!(c.get("bytes_read"), 0);
+    }
+}
