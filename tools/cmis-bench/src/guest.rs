@@ -11,6 +11,7 @@ use std::fmt::Display;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// The emulator's debugfs directory.
 const EMU: &str = "/sys/kernel/debug/cmis_emu";
@@ -206,6 +207,26 @@ impl Port {
             );
         }
         Ok(bank)
+    }
+
+    /// Waits until the module answers again after a reset (its `state`
+    /// is `lowpwr` or `ready`), polling every 5 ms.
+    pub(crate) fn wait_until_up(&self, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            let state = read(&self.dir.join("state"))?;
+            if state.starts_with("ready") || state.starts_with("lowpwr") {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "{}: module still {} after {timeout:?}",
+                    self.ifname,
+                    state.trim()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// The bank running now.

@@ -25,7 +25,7 @@ use serde::Serialize;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The emulated modules flashed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -186,6 +186,12 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
     for mut c in children {
         statuses.push(c.wait()?);
     }
+    // The flash is over when the module answers again: cmis_fw waits for
+    // that after the final module reset, the C flasher returns right
+    // after asking for the reset.
+    for p in ports {
+        p.wait_until_up(Duration::from_secs(60))?;
+    }
     let wall_ns = start.elapsed().as_nanos() as u64;
     let cpu_ns = guest::cpu_busy_ns()?.saturating_sub(cpu_before);
     let mut run = Run {
@@ -209,7 +215,7 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         let checked = if status.success() {
             p.check_flashed(before, b.image.body_len, b.image.body_crc)
         } else {
-            Err(anyhow::anyhow!("exit status {status}"))
+            Err(anyhow::anyhow!("{status}"))
         };
         checked.with_context(|| {
             format!(

@@ -27,9 +27,9 @@
 //!   again, running the new image; the Linux 6.12 C flasher returns right
 //!   after asking for that reset, so its measured times leave it out).
 
+use super::super::cdb::LPL_MAX_LEN;
+use super::super::map::PAGE_SIZE;
 use super::{write_mechanism, Nanos, Profile};
-use crate::cdb::LPL_MAX_LEN;
-use crate::map::PAGE_SIZE;
 
 const NS_PER_US: Nanos = 1_000;
 const NS_PER_MS: Nanos = 1_000_000;
@@ -97,6 +97,9 @@ impl FlashLimit {
     /// Adds `len` bytes written in transactions of at most `max` bytes,
     /// none crossing a multiple of `boundary` bytes from the start.
     fn write(&mut self, bus_hz: u32, len: usize, max: usize, boundary: usize) {
+        // Neither is ever 0; saying so spares the kernel build a
+        // division-by-zero panic path.
+        let (max, boundary) = (max.max(1), boundary.max(1));
         let mut pos = 0;
         while pos < len {
             let n = (len - pos).min(max).min(boundary - pos % boundary);
