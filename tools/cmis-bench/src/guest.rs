@@ -263,16 +263,54 @@ impl Drop for FirmwarePath {
 /// architecture Linux runs this on).
 const NS_PER_TICK: u64 = 10_000_000;
 
-/// CPU time the guest has spent doing anything but idling, all CPUs
-/// together: user, nice, system, irq, softirq and steal time from
-/// `/proc/stat`.
-pub(crate) fn cpu_busy_ns() -> Result<u64> {
-    let stat = read(Path::new("/proc/stat"))?;
-    parse_cpu_busy(&stat)
-        .map(|ticks| ticks * NS_PER_TICK)
-        .ok_or_else(|| anyhow!("/proc/stat has no cpu line"))
+/// How CPU time is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CpuClock {
+    /// `/proc/schedstat`: each CPU's `rq_cpu_time`, the nanoseconds
+    /// tasks other than the idle task ran there, from the scheduler's
+    /// clock (`CONFIG_SCHEDSTATS`).
+    Schedstat,
+    /// `/proc/stat`: ticks sampled as busy. Work that wakes on the tick
+    /// and sleeps again before the next one (`msleep` loops) is never
+    /// sampled, so this undercounts it.
+    ProcStat,
 }
 
+impl CpuClock {
+    /// The precise clock if the kernel has it.
+    pub(crate) fn pick() -> Self {
+        if fs::read_to_string("/proc/schedstat").is_ok_and(|s| parse_schedstat(&s).is_some()) {
+            Self::Schedstat
+        } else {
+            Self::ProcStat
+        }
+    }
+
+    /// CPU time the guest has spent running anything but the idle task,
+    /// all CPUs together.
+    pub(crate) fn busy_ns(self) -> Result<u64> {
+        match self {
+            Self::Schedstat => parse_schedstat(&read(Path::new("/proc/schedstat"))?)
+                .ok_or_else(|| anyhow!("/proc/schedstat has no cpu lines")),
+            Self::ProcStat => parse_cpu_busy(&read(Path::new("/proc/stat"))?)
+                .map(|ticks| ticks * NS_PER_TICK)
+                .ok_or_else(|| anyhow!("/proc/stat has no cpu line")),
+        }
+    }
+}
+
+/// Sum of `rq_cpu_time` (the seventh number after `cpuN`) over the CPUs.
+fn parse_schedstat(s: &str) -> Option<u64> {
+    let mut sum = None;
+    for line in s.lines().filter(|l| l.starts_with("cpu")) {
+        let t: u64 = line.split_whitespace().nth(7)?.parse().ok()?;
+        sum = Some(sum.unwrap_or(0) + t);
+    }
+    sum
+}
+
+/// user + nice + system + irq + softirq + steal ticks of `/proc/stat`.
 fn parse_cpu_busy(stat: &str) -> Option<u64> {
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
     let f: Vec<u64> = line
@@ -308,6 +346,14 @@ mod tests {
         let stat = "cpu  10 2 30 1000 7 4 5 1 0 0\ncpu0 5 1 15 500 3 2 2 0 0 0\n";
         assert_eq!(parse_cpu_busy(stat), Some(10 + 2 + 30 + 4 + 5 + 1));
         assert_eq!(parse_cpu_busy("intr 1\n"), None);
+    }
+
+    #[test]
+    fn schedstat_cpu_time() {
+        let s = "version 16\ntimestamp 4294\ncpu0 0 0 10 2 5 1 1000 50 7\ndomain0 3 1 2\n\
+                 cpu1 0 0 10 2 5 1 234 50 7\n";
+        assert_eq!(parse_schedstat(s), Some(1234));
+        assert_eq!(parse_schedstat("version 16\n"), None);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use cmis_core::emu::Profile;
 use cmis_core::image::crc32;
-use guest::Port;
+use guest::{CpuClock, Port};
 use report::{Flasher, Run};
 use serde::Serialize;
 use std::fs::{self, File};
@@ -155,6 +155,7 @@ fn spawn(args: &Args, flasher: Flasher, port: &Port, image: &Image, log: &Path) 
 
 /// What one measured batch is about.
 struct Batch<'a> {
+    cpu: CpuClock,
     label: &'a str,
     flasher: Flasher,
     image: &'a Image,
@@ -181,7 +182,7 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
             p.index
         ))
     };
-    let cpu_before = guest::cpu_busy_ns()?;
+    let cpu_before = b.cpu.busy_ns()?;
     let start = Instant::now();
     let children = ports
         .iter()
@@ -198,7 +199,7 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         p.wait_until_up(Duration::from_secs(60))?;
     }
     let wall_ns = start.elapsed().as_nanos() as u64;
-    let cpu_ns = guest::cpu_busy_ns()?.saturating_sub(cpu_before);
+    let cpu_ns = b.cpu.busy_ns()?.saturating_sub(cpu_before);
     let mut run = Run {
         profile: b.label.to_string(),
         flasher: b.flasher,
@@ -212,6 +213,9 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         bytes_read: 0,
         bytes_written: 0,
         commands: 0,
+        bus_ns: 0,
+        busy_ns: 0,
+        handler_ns: 0,
         limit_ns: b.limit_ns,
     };
     for ((p, status), before) in ports.iter().zip(statuses).zip(previous) {
@@ -235,6 +239,9 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         run.bytes_read += c.get("bytes_read");
         run.bytes_written += c.get("bytes_written");
         run.commands += c.get("commands");
+        run.bus_ns += c.get("bus_ns");
+        run.busy_ns += c.get("busy_ns");
+        run.handler_ns += c.get("request_ns");
     }
     eprintln!(
         "cmis-bench: {} {} KiB {} run {}{}: {:.2} s",
@@ -261,7 +268,13 @@ fn limit_ns(profile: &Profile, image: &Image) -> Result<u64> {
 
 /// The side-by-side runs on one kind of module: C and cmis_fw in turns
 /// (C first in even runs, cmis_fw first in odd ones).
-fn side_by_side(args: &Args, module: Module, images: &[&Image], runs: &mut Vec<Run>) -> Result<()> {
+fn side_by_side(
+    args: &Args,
+    cpu: CpuClock,
+    module: Module,
+    images: &[&Image],
+    runs: &mut Vec<Run>,
+) -> Result<()> {
     let profile = module.profile();
     let ports = guest::create_ports(1, &profile)?;
     for image in images {
@@ -279,6 +292,7 @@ fn side_by_side(args: &Args, module: Module, images: &[&Image], runs: &mut Vec<R
             };
             for flasher in order {
                 let batch = Batch {
+                    cpu,
                     label: module.label(),
                     flasher,
                     image,
@@ -298,12 +312,13 @@ fn parallel_label(args: &Args) -> String {
 }
 
 /// cmis_fw flashing `args.parallel` ports at once.
-fn parallel(args: &Args, image: &Image, runs: &mut Vec<Run>) -> Result<()> {
+fn parallel(args: &Args, cpu: CpuClock, image: &Image, runs: &mut Vec<Run>) -> Result<()> {
     let profile = args.parallel_module.profile();
     let ports = guest::create_ports(args.parallel, &profile)?;
     let label = parallel_label(args);
     for run in 0..args.runs {
         let batch = Batch {
+            cpu,
             label: &label,
             flasher: Flasher::CmisFw,
             image,
@@ -321,6 +336,7 @@ struct Results<'a> {
     date: String,
     kernel: String,
     note: &'static str,
+    cpu_clock: CpuClock,
     cmis_fw_state_bytes_per_flash: Option<u64>,
     summary: &'a report::Summary,
     cells: &'a [report::Cell],
@@ -357,16 +373,17 @@ fn main() -> Result<()> {
         .filter(|i| args.sizes_kib.contains(&(i.size >> 10)))
         .collect();
 
+    let cpu = CpuClock::pick();
     let mut runs = Vec::new();
     for &module in &args.modules {
-        side_by_side(&args, module, &chosen, &mut runs)?;
+        side_by_side(&args, cpu, module, &chosen, &mut runs)?;
     }
     if args.parallel > 0 {
         let one_mib = images
             .iter()
             .find(|i| i.size == report::SUMMARY_SIZE)
             .context("no 1 MiB image")?;
-        parallel(&args, one_mib, &mut runs)?;
+        parallel(&args, cpu, one_mib, &mut runs)?;
     }
 
     let cells = report::cells(&runs);
@@ -376,6 +393,7 @@ fn main() -> Result<()> {
         date: command_line("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
         kernel: command_line("uname", &["-r"]),
         note: "QEMU guest under TCG (no KVM): compare only figures of the same run",
+        cpu_clock: cpu,
         cmis_fw_state_bytes_per_flash: state_bytes,
         summary: &summary,
         cells: &cells,

@@ -50,6 +50,13 @@ pub(crate) struct Run {
     pub(crate) bytes_written: u64,
     /// CDB commands the modules ran.
     pub(crate) commands: u64,
+    /// Bus time and busy time of the timing model, and the time spent
+    /// in the emulated module's EEPROM handlers (bus time slept
+    /// included), summed over the ports: what is left of the wall time
+    /// is the flasher's.
+    pub(crate) bus_ns: u64,
+    pub(crate) busy_ns: u64,
+    pub(crate) handler_ns: u64,
     /// The physical limit of one port's flash (`cmis_core::emu::limit`).
     pub(crate) limit_ns: u64,
 }
@@ -318,6 +325,9 @@ mod tests {
             bytes_read: 100,
             bytes_written: 200,
             commands: 7,
+            bus_ns: 0,
+            busy_ns: 0,
+            handler_ns: 0,
             limit_ns: (limit_s * 1e9) as u64,
         }
     }
