@@ -23,9 +23,9 @@
 //!   it has finished (not for Run, which ends in a reset);
 //! - the module's busy time of each command;
 //! - the time the module is away after the reset that Run starts, and
-//!   after the final module reset (the flash ends when the module answers
-//!   again, running the new image; the Linux 6.12 C flasher returns right
-//!   after asking for that reset, so its measured times leave it out).
+//!   after the final module reset: the flash is over when the module
+//!   answers again, running the new image (the benchmark measures both
+//!   flashers up to then).
 
 use super::super::cdb::LPL_MAX_LEN;
 use super::super::map::PAGE_SIZE;
@@ -48,12 +48,15 @@ pub const fn transaction_ns(bus_hz: u32, len: usize, read: bool) -> Nanos {
     if bus_hz == 0 {
         return 0;
     }
-    let addressing = if read {
+    (len + addressing(read)) as Nanos * 9 * 1_000_000_000 / bus_hz as Nanos
+}
+
+const fn addressing(read: bool) -> usize {
+    if read {
         READ_ADDRESSING
     } else {
         WRITE_ADDRESSING
-    };
-    (len + addressing) as Nanos * 9 * 1_000_000_000 / bus_hz as Nanos
+    }
 }
 
 /// How firmware blocks go to the module.
@@ -109,13 +112,8 @@ impl FlashLimit {
     }
 
     fn transaction(&mut self, bus_hz: u32, len: usize, read: bool) {
-        let addressing = if read {
-            READ_ADDRESSING
-        } else {
-            WRITE_ADDRESSING
-        };
         self.transactions += 1;
-        self.bus_bytes += (len + addressing) as u64;
+        self.bus_bytes += (len + addressing(read)) as u64;
         self.bus_ns += transaction_ns(bus_hz, len, read);
     }
 

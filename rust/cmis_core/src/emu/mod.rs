@@ -706,10 +706,11 @@ impl Module {
                 dst.copy_from_slice(data);
             }
             // A write covering CMDID's low byte (129) triggers the command
-            // (trigger method 0 and 1 alike).
+            // (trigger method 0 and 1 alike), at the STOP that ends the
+            // transaction.
             let end = start + data.len();
             if access.page == CDB_PAGE && start <= 129 && end > 129 {
-                self.trigger(now, access.bank as usize);
+                self.trigger(now + cost, access.bank as usize);
             }
         }
         self.counters.writes += 1;
