@@ -13,11 +13,7 @@ require_module cmis_fw
 require_ethtool_flash
 require_image_tool
 
-bench=${CMIS_FW_BIN_DIR:-}/cmis-bench
-if [ ! -x "$bench" ]; then
-	ktap_skip_all "cmis-bench not found (set CMIS_FW_BIN_DIR)"
-	exit "$KSFT_SKIP"
-fi
+require_tool bench cmis-bench
 
 ktap_print_header
 ktap_set_plan 4

@@ -11,11 +11,7 @@ require_module cmis_emu
 require_module cmis_fw
 require_image_tool
 
-cmis_fw=${CMIS_FW_BIN_DIR:-}/cmis-fw
-if [ ! -x "$cmis_fw" ]; then
-	ktap_skip_all "cmis-fw not found (set CMIS_FW_BIN_DIR)"
-	exit "$KSFT_SKIP"
-fi
+require_tool cmis_fw cmis-fw
 
 ktap_print_header
 ktap_set_plan 7

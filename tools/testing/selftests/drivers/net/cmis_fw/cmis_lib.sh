@@ -79,15 +79,21 @@ require_ethtool_flash() {
 	fi
 }
 
-# The image tool: tools/cmis-emu-image, built on the host
-# (CMIS_FW_BIN_DIR names its directory).
-image_tool=${CMIS_FW_BIN_DIR:-}/cmis-emu-image
-
-require_image_tool() {
-	if [ ! -x "$image_tool" ]; then
-		ktap_skip_all "cmis-emu-image not found (set CMIS_FW_BIN_DIR)"
+# require_tool VAR NAME: sets VAR to the path of the host tool NAME (one
+# of tools/, built on the host; CMIS_FW_BIN_DIR names their directory),
+# or skips the whole test if it is missing.
+require_tool() {
+	local path=${CMIS_FW_BIN_DIR:-}/$2
+	if [ ! -x "$path" ]; then
+		ktap_skip_all "$2 not found (set CMIS_FW_BIN_DIR)"
 		exit "$KSFT_SKIP"
 	fi
+	printf -v "$1" '%s' "$path"
+}
+
+# The image tool, tools/cmis-emu-image, as image_tool.
+require_image_tool() {
+	require_tool image_tool cmis-emu-image
 }
 
 # Points the firmware loader at a private directory (removed on exit);
