@@ -37,6 +37,28 @@ fragment=$top/tools/testing/selftests/drivers/net/cmis_fw/config
 recipe=1
 
 log() { printf 'build-kernel: %s\n' "$*" >&2; }
+
+# prune_cache KEEP: keeps the cache bounded (each tree is about 2 GiB).
+# Drops interrupted builds but KEEP, and of each kind of kernel (the base,
+# 6.12-<key>, and each variant, 6.12-<key>-<name>) all but the two most
+# recently built: a changed fragment leaves its predecessors behind, and
+# many builds of one variant must not push out the base the others are
+# copied from.
+prune_cache() {
+	local d kind
+	for d in "$CMIS_CACHE"/kernel/6.12-*; do
+		[ "$d" = "$1" ] || [ -f "$d/.cmis-fw-built" ] || rm -rf "$d"
+	done
+	for d in "$CMIS_CACHE"/kernel/6.12-*; do
+		[ -d "$d" ] || continue
+		kind=${d##*/6.12-}
+		kind=${kind#????????????????}
+		echo "$kind"
+	done | sort -u | while IFS= read -r kind; do
+		ls -1dt "$CMIS_CACHE"/kernel/6.12-????????????????"$kind"/.cmis-fw-built 2>/dev/null |
+			tail -n +3 | while IFS= read -r s; do rm -rf "$(dirname "$s")"; done
+	done
+}
 die() { log "error: $*"; exit 1; }
 
 [ -r "$KERNEL_SRC_TARBALL" ] || die "$KERNEL_SRC_TARBALL missing: run tools/scripts/setup.sh"
@@ -151,13 +173,6 @@ kmake -j"$jobs" -s >&2
 log "built in $(($(date +%s) - start)) s"
 touch "$stamp"
 
-# Keep the cache bounded: drop interrupted builds and all but the four
-# most recently built kernels (a base and its variant, twice; each tree
-# is about 2 GiB).
-for d in "$CMIS_CACHE"/kernel/6.12-*; do
-	[ "$d" = "$kdir" ] || [ -f "$d/.cmis-fw-built" ] || rm -rf "$d"
-done
-ls -1dt "$CMIS_CACHE"/kernel/6.12-*/.cmis-fw-built | tail -n +5 |
-	while IFS= read -r s; do rm -rf "$(dirname "$s")"; done
+prune_cache "$kdir"
 
 echo "$kdir"
