@@ -183,30 +183,44 @@ impl Port {
         Ok(Counters::parse(&read(&self.dir.join("counters"))?))
     }
 
+    /// The `banks` view and its line of the running bank.
+    fn running(&self) -> Result<(String, String)> {
+        let banks = read(&self.dir.join("banks"))?;
+        let line = banks
+            .lines()
+            .find(|l| l.contains(" running"))
+            .ok_or_else(|| anyhow!("{}: no running bank:\n{banks}", self.ifname))?
+            .to_string();
+        Ok((banks, line))
+    }
+
+    /// The bank running now.
+    pub(crate) fn running_bank(&self) -> Result<char> {
+        Ok(self.running()?.1.chars().next().unwrap_or('?'))
+    }
+
     /// Checks that the module runs, committed, a valid image of
     /// `body_len` bytes with CRC `body_crc` from the bank that did not
-    /// run before (`previous`), and returns that bank.
+    /// run before (`previous`).
     pub(crate) fn check_flashed(
         &self,
         previous: char,
         body_len: usize,
         body_crc: u32,
-    ) -> Result<char> {
-        let banks = read(&self.dir.join("banks"))?;
-        let running = banks
-            .lines()
-            .find(|l| l.contains(" running"))
-            .ok_or_else(|| anyhow!("{}: no running bank:\n{banks}", self.ifname))?;
-        let bank = running.chars().next().unwrap_or('?');
+    ) -> Result<()> {
+        let (banks, running) = self.running()?;
         let want = format!("size={body_len} crc={body_crc:08x}");
-        if bank == previous || !running.contains(&want) || !running.ends_with(" committed") {
+        if running.starts_with(previous)
+            || !running.contains(&want)
+            || !running.ends_with(" committed")
+        {
             bail!(
                 "{}: expected the new image ({want}) running and committed in the bank \
                  other than {previous}:\n{banks}",
                 self.ifname
             );
         }
-        Ok(bank)
+        Ok(())
     }
 
     /// Waits until the module answers again after a reset (its `state`
@@ -227,16 +241,6 @@ impl Port {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-    }
-
-    /// The bank running now.
-    pub(crate) fn running_bank(&self) -> Result<char> {
-        let banks = read(&self.dir.join("banks"))?;
-        banks
-            .lines()
-            .find(|l| l.contains(" running"))
-            .and_then(|l| l.chars().next())
-            .ok_or_else(|| anyhow!("{}: no running bank:\n{banks}", self.ifname))
     }
 }
 
