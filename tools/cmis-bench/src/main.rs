@@ -316,6 +316,7 @@ fn parallel(args: &Args, cpu: CpuClock, image: &Image, runs: &mut Vec<Run>) -> R
     let profile = args.parallel_module.profile();
     let ports = guest::create_ports(args.parallel, &profile)?;
     let label = parallel_label(args);
+    let limit_ns = limit_ns(&profile, image)?;
     for run in 0..args.runs {
         let batch = Batch {
             cpu,
@@ -323,7 +324,7 @@ fn parallel(args: &Args, cpu: CpuClock, image: &Image, runs: &mut Vec<Run>) -> R
             flasher: Flasher::CmisFw,
             image,
             run,
-            limit_ns: limit_ns(&profile, image)?,
+            limit_ns,
         };
         runs.push(measure(args, &ports, &batch)?);
     }
