@@ -12,8 +12,9 @@
 pub mod bank;
 pub mod cdb;
 pub mod emu;
-pub mod flash;
+pub mod fw_update;
 pub mod image;
+pub mod io;
 pub mod map;
 pub mod text;
 pub mod uapi;

@@ -16,6 +16,9 @@
 //!   136-255  LPL                 command payload, then reply payload
 //! ```
 
+pub mod advert;
+pub mod exchange;
+
 use core::fmt;
 
 /// Page holding the CDB message of each instance.

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What a module says about itself: the lower-memory identity bytes, the
-//! CDB advertisement in page 01h and the replies of Module Features
-//! (0040h), Firmware Management Features (0041h) and Get Firmware Info
-//! (0100h). Pure decoding, no policy.
+//! What a module says about itself: the lower-memory identity bytes and
+//! version registers, the CDB advertisement in page 01h and the replies of
+//! Module Features (0040h), Firmware Management Features (0041h) and Get
+//! Firmware Info (0100h). Pure decoding, no policy.
 
 use super::super::map::identifier;
 
@@ -24,6 +24,66 @@ pub struct Identity {
 /// module that has come back from a reset can take commands.
 pub const fn state_is_up(state: u8) -> bool {
     matches!(state, 1 | 3)
+}
+
+/// Module states (00h:3 bits 3-1).
+pub mod module_state {
+    /// ModuleLowPwr.
+    pub const LOW_PWR: u8 = 1;
+    /// ModulePwrUp.
+    pub const PWR_UP: u8 = 2;
+    /// ModuleReady.
+    pub const READY: u8 = 3;
+    /// ModulePwrDn.
+    pub const PWR_DN: u8 = 4;
+    /// ModuleFault.
+    pub const FAULT: u8 = 5;
+
+    /// The state's name.
+    pub const fn name(state: u8) -> &'static str {
+        match state {
+            LOW_PWR => "ModuleLowPwr",
+            PWR_UP => "ModulePwrUp",
+            READY => "ModuleReady",
+            PWR_DN => "ModulePwrDn",
+            FAULT => "ModuleFault",
+            _ => "reserved state",
+        }
+    }
+}
+
+/// Lower memory byte holding the module fault cause (00h:41).
+pub const FAULT_CAUSE: u8 = 41;
+
+/// A firmware version as the version registers give it (00h:39-40 for the
+/// running image, 01h:128-129 for the other one): major and minor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegVersion {
+    /// Major.
+    pub major: u8,
+    /// Minor.
+    pub minor: u8,
+}
+
+impl RegVersion {
+    /// Decodes the two register bytes.
+    pub const fn decode(b: [u8; 2]) -> Self {
+        Self {
+            major: b[0],
+            minor: b[1],
+        }
+    }
+
+    /// 00h.00h means "no image", FFh.FFh "image invalid".
+    pub const fn is_valid(&self) -> bool {
+        !matches!((self.major, self.minor), (0, 0) | (0xff, 0xff))
+    }
+}
+
+impl core::fmt::Display for RegVersion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
 }
 
 impl Identity {
@@ -173,6 +233,19 @@ pub mod write_mechanism {
     pub const LPL: u8 = 0x01;
     /// Write Firmware Block EPL (0104h) supported.
     pub const EPL: u8 = 0x10;
+    /// EPL as some modules and hosts encode it (bit 1: 02h EPL only, 03h
+    /// both; SONiC's table, FBOSS accepts 03h as EPL).
+    pub const EPL_ALT: u8 = 0x02;
+
+    /// Whether `wm` offers Write Firmware Block LPL.
+    pub const fn has_lpl(wm: u8) -> bool {
+        wm & LPL != 0
+    }
+
+    /// Whether `wm` offers Write Firmware Block EPL, in either encoding.
+    pub const fn has_epl(wm: u8) -> bool {
+        wm & (EPL | EPL_ALT) != 0
+    }
 }
 
 /// The Firmware Management Features (0041h) reply.
@@ -180,6 +253,8 @@ pub mod write_mechanism {
 pub struct FwFeatures {
     /// Abort Firmware Download (0102h) supported.
     pub abort: bool,
+    /// Run Firmware Image may restart without traffic impact (byte 143).
+    pub hitless_restart: bool,
     /// Blocks made only of `erased_byte` may be skipped.
     pub skip_erased: bool,
     /// Unit of the durations below, 1 or 10 ms (MaxDurationCoding).
@@ -206,6 +281,8 @@ pub mod duration {
     pub const WRITE: usize = 2;
     /// Complete Firmware Download.
     pub const COMPLETE: usize = 3;
+    /// Copy Firmware Image.
+    pub const COPY: usize = 4;
 }
 
 impl FwFeatures {
@@ -218,6 +295,7 @@ impl FwFeatures {
         }
         Self {
             abort: r[1] & 0x01 != 0,
+            hitless_restart: r[7] != 0,
             skip_erased: r[1] & 0x04 != 0,
             unit_ms,
             start_payload_size: r[2],
@@ -248,17 +326,60 @@ pub struct BankStatus {
     pub valid: bool,
 }
 
+/// An image's version as Get Firmware Info gives it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImageVersion {
+    /// Major.
+    pub major: u8,
+    /// Minor.
+    pub minor: u8,
+    /// Build.
+    pub build: u16,
+}
+
+impl ImageVersion {
+    /// The major and minor numbers, as the version registers show them.
+    pub const fn reg(&self) -> RegVersion {
+        RegVersion {
+            major: self.major,
+            minor: self.minor,
+        }
+    }
+}
+
+impl core::fmt::Display for ImageVersion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.build)
+    }
+}
+
 /// The Get Firmware Info (0100h) reply: which bank runs, which is
-/// committed and which are valid.
+/// committed, which are valid, and their versions where given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FwInfo {
     status: u8,
+    versions: [Option<ImageVersion>; 2],
 }
 
 impl FwInfo {
     /// Decodes a verified reply of at least [`FW_INFO_MIN_LEN`] bytes.
+    /// Version fields the reply is too short to hold count as not given.
     pub fn decode(r: &[u8]) -> Self {
-        Self { status: r[0] }
+        let mut versions = [None; 2];
+        for (i, v) in versions.iter_mut().enumerate() {
+            let at = 2 + 36 * i;
+            if r[1] & (1 << i) != 0 && r.len() >= at + 4 {
+                *v = Some(ImageVersion {
+                    major: r[at],
+                    minor: r[at + 1],
+                    build: be16(&r[at + 2..at + 4]),
+                });
+            }
+        }
+        Self {
+            status: r[0],
+            versions,
+        }
     }
 
     /// The status of `bank`.
@@ -272,6 +393,11 @@ impl FwInfo {
             committed: s & 2 != 0,
             valid: s & 4 == 0,
         }
+    }
+
+    /// The version of the image in `bank`, if the reply gives it.
+    pub const fn version(&self, bank: BankId) -> Option<ImageVersion> {
+        self.versions[bank as usize]
     }
 
     /// The bank the module runs, if exactly one says so.
@@ -331,6 +457,9 @@ mod tests {
         assert_eq!(lpl_access_max(0), 8);
         assert_eq!(lpl_access_max(15), 128);
         assert_eq!(lpl_access_max(255), 128);
+        assert!(write_mechanism::has_epl(0x02) && write_mechanism::has_epl(0x03));
+        assert!(write_mechanism::has_lpl(0x03) && !write_mechanism::has_lpl(0x10));
+        assert!(!RegVersion::decode([0xff, 0xff]).is_valid() && RegVersion::decode([1, 0]).is_valid());
         assert_eq!(epl_access_max(15), 128);
         assert_eq!(epl_access_max(255), 2048);
     }
@@ -372,6 +501,15 @@ mod tests {
         );
         assert!(!i.bank(BankId::B).valid);
         assert_eq!(FwInfo::decode(&[0x11, 3]).running(), None);
+        let mut r = [0u8; 74];
+        r[0] = 0x03;
+        r[1] = 0x03;
+        r[2..6].copy_from_slice(&[1, 2, 0, 7]);
+        r[38..42].copy_from_slice(&[2, 1, 1, 0]);
+        let i = FwInfo::decode(&r);
+        assert_eq!(i.version(BankId::A).map(|v| v.reg()), Some(RegVersion { major: 1, minor: 2 }));
+        assert_eq!(i.version(BankId::B).map(|v| v.build), Some(256));
+        assert_eq!(FwInfo::decode(&r[..20]).version(BankId::B), None);
         assert_eq!(FwInfo::decode(&[0x00, 3]).running(), None);
         assert_eq!(BankId::A.other(), BankId::B);
     }

@@ -1,0 +1,1285 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Firmware update of a CMIS module over CDB: the counterpart of
+//! `net/ethtool/cmis_fw_update.c`.
+//!
+//! [`update`] runs the whole sequence over a [`ModuleIo`]: the kernel's
+//! flash work item and the host tests call the same code. It is written
+//! as the sequence it is, one function per stage, each handing the next
+//! what it learnt:
+//!
+//! 1. [`Session::prepare`]: identity, CDB advertisement, password, Module
+//!    Features (0040h), a CDB still busy with an earlier command;
+//! 2. [`Session::plan`]: Firmware Management Features (0041h), the write
+//!    mechanism and block size, Get Firmware Info (0100h, optional) and
+//!    the version registers;
+//! 3. [`Session::download`]: Start (0101h), the blocks (0103h/0104h),
+//!    Complete (0107h); any failure in it is followed by Abort (0102h),
+//!    sent only into an idle CDB;
+//! 4. [`Session::run_image`]: Run (0109h) with a DelayToReset, so that its
+//!    status can be read, then the wait for proof that the module
+//!    restarted into the new image;
+//! 5. [`Session::commit`]: Commit (010Ah), checked, then the driver's
+//!    module reset, after which the module must come back running the
+//!    committed new image.
+//!
+//! Success is reported only on evidence read back from the module: Get
+//! Firmware Info naming the new bank as running (and committed), or the
+//! version registers showing the version the module gave the downloaded
+//! image, after a restart observed as a latched ModuleStateChanged flag
+//! or as the module going away. Without it the update fails and the old
+//! image is not committed.
+
+#[cfg(test)]
+mod tests;
+
+use super::bank::BankId;
+use super::cdb::advert::{
+    duration, epl_access_max, lpl_access_max, module_state, state_is_up, write_mechanism,
+    CdbAdvert, FwFeatures, FwInfo, Identity, ModuleFeatures, RegVersion, FAULT_CAUSE,
+    FW_FEATURES_LEN, FW_INFO_MAX_LEN, FW_INFO_MIN_LEN, MODULE_FEATURES_LEN,
+};
+use super::cdb::exchange::{
+    self, module_flag, retry, AccessFailure, CdbError, Done, Expect, Link, Request, POLL_MIN,
+};
+use super::cdb::{Command, CommandId, EncodeError, Status, EPL_FIRST_PAGE, LPL_MAX_LEN};
+use super::io::{Errno, Interrupt, ModuleIo, Nanos, Notice, NS_PER_MS};
+use super::map::{lower, Access, PAGE_SIZE, UPPER_START};
+use core::fmt;
+
+pub use super::io::Degraded;
+
+/// No command is given less than this, whatever the module advertises:
+/// modules are known to advertise durations shorter than they take.
+pub const MIN_TIMEOUT_MS: u32 = 3_000;
+/// The longest duration the 0041h fields can express (65535 x 10 ms).
+pub const MAX_TIMEOUT_MS: u32 = 655_350;
+/// Timeout of a command whose duration the module does not give, and of
+/// the first commands after a reset (a freshly booted module may answer
+/// slowly), as upstream.
+pub const DEFAULT_TIMEOUT_MS: u32 = 65_535;
+/// Largest LPL firmware block: the local payload less the block address.
+pub const LPL_BLOCK_MAX: usize = LPL_MAX_LEN - 4;
+/// Largest EPL firmware block.
+pub const EPL_BLOCK_MAX: usize = super::cdb::EPL_MAX_LEN;
+/// Largest start payload (vendor header) a module may ask for.
+pub const START_PAYLOAD_MAX: u8 = 112;
+/// DelayToReset sent with Run to a background-mode module: it resets this
+/// long after it reports completion, so that the host reads the flag and
+/// the status first. Twice the longest interval between two polls, plus
+/// room for the two reads (a few ms even on mailbox-based drivers). Were
+/// the status missed, the reset would still be seen; only a refusal of
+/// Run would go unread.
+pub const RUN_DELAY_MS: u16 = 2 * (exchange::POLL_MAX / NS_PER_MS) as u16 + 10;
+/// DelayToReset for a foreground-mode module, polled less often.
+pub const RUN_DELAY_FOREGROUND_MS: u16 =
+    2 * (exchange::FOREGROUND_POLL_MAX / NS_PER_MS) as u16 + 10;
+/// Interval of the module-state polls while waiting for a module to come
+/// back from a reset: from [`POLL_MIN`] doubling up to this.
+const RESET_POLL_MAX: Nanos = 20 * NS_PER_MS;
+
+/// What the requester asks for beyond the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Host password, written to 00h:122-125 and checked with Query
+    /// Status before any command.
+    pub password: Option<u32>,
+    /// How long the module may stay away after Run or the final reset.
+    pub reset_timeout_ms: u32,
+    /// Minimum time between two progress notices (besides the 1% step).
+    pub progress_interval_ms: u32,
+}
+
+impl Options {
+    /// No password, 60 s for the module to come back, progress at most
+    /// every 100 ms and every 1%.
+    pub const DEFAULT: Self = Self {
+        password: None,
+        reset_timeout_ms: 60_000,
+        progress_interval_ms: 100,
+    };
+}
+
+/// The part of the update that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Reading the identifier, revision and state (00h:0-3).
+    Identify,
+    /// Reading the CDB advertisement (01h:163-167).
+    Advertisement,
+    /// Entering the password and checking it with Query Status (0000h).
+    Password,
+    /// Module Features (0040h).
+    ModuleFeatures,
+    /// Firmware Management Features (0041h).
+    FwFeatures,
+    /// Get Firmware Info (0100h).
+    FwInfo,
+    /// Reading the version registers.
+    Versions,
+    /// Checking the image against what the module asks for.
+    Image,
+    /// Start Firmware Download (0101h).
+    Start,
+    /// Write Firmware Block (0103h or 0104h) at this block address.
+    Write(u32),
+    /// Complete Firmware Download (0107h).
+    Complete,
+    /// Run Firmware Image (0109h).
+    Run,
+    /// Waiting for the module to restart and come back.
+    Restart,
+    /// Checking that the new image runs.
+    Verify,
+    /// Commit Firmware Image (010Ah).
+    Commit,
+    /// The driver's module reset and the check after it.
+    Reset,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Identify => f.write_str("reading the module's identity"),
+            Self::Advertisement => f.write_str("reading the module's CDB advertisement"),
+            Self::Password => f.write_str("entering the password"),
+            Self::ModuleFeatures => f.write_str("Module Features (0040h)"),
+            Self::FwFeatures => f.write_str("Firmware Management Features (0041h)"),
+            Self::FwInfo => f.write_str("Get Firmware Info (0100h)"),
+            Self::Versions => f.write_str("reading the firmware version registers"),
+            Self::Image => f.write_str("checking the image"),
+            Self::Start => f.write_str("Start Firmware Download (0101h)"),
+            Self::Write(a) => write!(f, "Write Firmware Block at address {a:#x}"),
+            Self::Complete => f.write_str("Complete Firmware Download (0107h)"),
+            Self::Run => f.write_str("Run Firmware Image (0109h)"),
+            Self::Restart => f.write_str("waiting for the module to restart"),
+            Self::Verify => f.write_str("checking the running image"),
+            Self::Commit => f.write_str("Commit Firmware Image (010Ah)"),
+            Self::Reset => f.write_str("resetting the module"),
+        }
+    }
+}
+
+/// Why the update failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// A command failed.
+    Cdb(CdbError),
+    /// A plain register access failed with this error.
+    Access(Errno),
+    /// The identifier is not a CMIS module type.
+    NotCmis(u8),
+    /// The module has flat memory: no pages, no CDB.
+    FlatMemory,
+    /// CMIS revision below 4.0.
+    RevisionTooOld(u8),
+    /// The module does not support CDB.
+    NoCdb,
+    /// The CDB is busy with an earlier command (its status byte).
+    CdbBusy(u8),
+    /// Query Status says the password was not accepted.
+    PasswordRejected,
+    /// Neither a usable LPL nor EPL write mechanism (0041h byte 141, and
+    /// the EPL pages present).
+    NoWriteMechanism(u8),
+    /// StartCmdPayloadSize over 112.
+    StartPayloadTooLarge(u8),
+    /// The image is smaller than the start payload.
+    ImageTooSmall {
+        /// Image size.
+        size: usize,
+        /// Start payload size.
+        need: usize,
+    },
+    /// The image does not fit the 32-bit size field.
+    ImageTooLarge(usize),
+    /// The module is in ModuleFault, with this fault cause (00h:41).
+    ModuleFault(u8),
+    /// The module did not come back within this many ms.
+    NotBack(u32),
+    /// No sign that the module restarted within this many ms of Run.
+    NoRestart(u32),
+    /// After the restart the module runs its previous bank.
+    OldImageRunning(BankId),
+    /// After a restart the module runs this version, not the downloaded
+    /// one (`None`: the module never said which version that is).
+    WrongVersion {
+        /// Active version read (00h:39-40).
+        running: RegVersion,
+        /// The downloaded image's version, as the module gave it.
+        expected: Option<RegVersion>,
+    },
+    /// After Complete, Get Firmware Info says the downloaded bank is not
+    /// valid.
+    NewImageInvalid(BankId),
+    /// After Commit this (new) bank is not committed.
+    NotCommitted(BankId),
+    /// The requester cancelled the update.
+    Cancelled,
+    /// The requester stopped the update (its device is going away).
+    Stopped,
+    /// A command could not be encoded (a bug: payloads are bounded).
+    Encode(EncodeError),
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cdb(e) => write!(f, "{e}"),
+            Self::Access(e) => write!(f, "EEPROM access failed ({e})"),
+            Self::NotCmis(id) => write!(f, "identifier {id:#04x} is not a CMIS module"),
+            Self::FlatMemory => f.write_str("module has flat memory, hence no CDB"),
+            Self::RevisionTooOld(r) => write!(
+                f,
+                "CMIS revision {}.{} does not support firmware update",
+                r >> 4,
+                r & 0xf
+            ),
+            Self::NoCdb => f.write_str("module does not support CDB"),
+            Self::CdbBusy(s) => write!(
+                f,
+                "the CDB is still busy with an earlier command (status {s:#04x}); reset the \
+                 module (ethtool --reset DEV phy) or wait, then retry"
+            ),
+            Self::PasswordRejected => f.write_str("password not accepted"),
+            Self::NoWriteMechanism(m) => {
+                write!(f, "no usable firmware write mechanism ({m:#04x})")
+            }
+            Self::StartPayloadTooLarge(n) => {
+                write!(f, "start payload size {n} exceeds {START_PAYLOAD_MAX}")
+            }
+            Self::ImageTooSmall { size, need } => write!(
+                f,
+                "image of {size} byte{} is smaller than the {need}-byte start payload",
+                if *size == 1 { "" } else { "s" }
+            ),
+            Self::ImageTooLarge(n) => write!(f, "image of {n} bytes is too large"),
+            Self::ModuleFault(c) => write!(f, "module is in ModuleFault (fault cause {c:#04x})"),
+            Self::NotBack(ms) => write!(f, "module not ready within {ms} ms"),
+            Self::NoRestart(ms) => write!(
+                f,
+                "module did not restart into the new image within {ms} ms"
+            ),
+            Self::OldImageRunning(b) => write!(
+                f,
+                "module still runs its previous image (bank {})",
+                b.name()
+            ),
+            Self::WrongVersion {
+                running,
+                expected: Some(v),
+            } => write!(f, "module runs version {running}, not the new image's {v}"),
+            Self::WrongVersion {
+                running,
+                expected: None,
+            } => write!(
+                f,
+                "module runs version {running} and never reported the new image's version"
+            ),
+            Self::NewImageInvalid(b) => write!(
+                f,
+                "Get Firmware Info says the downloaded image (bank {}) is not valid",
+                b.name()
+            ),
+            Self::NotCommitted(b) => write!(f, "new image (bank {}) not committed", b.name()),
+            Self::Cancelled => f.write_str("cancelled"),
+            Self::Stopped => f.write_str("stopped"),
+            Self::Encode(e) => write!(f, "cannot encode command: {e}"),
+        }
+    }
+}
+
+/// What became of the download after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortOutcome {
+    /// No download was open.
+    NotNeeded,
+    /// The module does not support Abort Firmware Download.
+    NotSupported,
+    /// The CDB stayed busy, so Abort was not sent (status byte).
+    CdbBusy(u8),
+    /// Aborted.
+    Aborted,
+    /// Abort was sent and failed.
+    Failed(CdbError),
+    /// The requester stopped the update before Abort could be sent.
+    Skipped,
+}
+
+/// Where the module stands after a failed update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Left {
+    /// Nothing was changed: the previous image runs and stays committed.
+    Unchanged,
+    /// A download was begun; see the abort outcome. The previous image
+    /// runs and stays committed.
+    DownloadBegun(AbortOutcome),
+    /// The new image is complete in the inactive bank; the previous image
+    /// runs and stays committed.
+    Downloaded,
+    /// Run was sent: the module may run the new image, uncommitted; its
+    /// next reset boots the committed previous image.
+    RunSent,
+    /// The new image runs, not committed: commit it, or reset the module
+    /// to go back to the previous one.
+    RunningUncommitted,
+    /// Commit was sent and could not be confirmed.
+    CommitSent,
+}
+
+impl fmt::Display for Left {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unchanged => Ok(()),
+            Self::DownloadBegun(AbortOutcome::NotNeeded | AbortOutcome::Aborted) => {
+                f.write_str("; download aborted, previous image still runs")
+            }
+            Self::DownloadBegun(AbortOutcome::NotSupported) => f.write_str(
+                "; module cannot abort downloads: the inactive bank is left incomplete, \
+                 previous image still runs",
+            ),
+            Self::DownloadBegun(AbortOutcome::CdbBusy(s)) => write!(
+                f,
+                "; download not aborted, the CDB stayed busy (status {s:#04x}): reset the \
+                 module; previous image still runs"
+            ),
+            Self::DownloadBegun(AbortOutcome::Failed(e)) => write!(
+                f,
+                "; abort failed ({e}): reset the module; previous image still runs"
+            ),
+            Self::DownloadBegun(AbortOutcome::Skipped) => {
+                f.write_str("; download left open, previous image still runs")
+            }
+            Self::Downloaded => f.write_str(
+                "; new image downloaded but not run, previous image still runs",
+            ),
+            Self::RunSent => f.write_str(
+                "; Run was sent: the module may run the new image uncommitted and boots \
+                 the previous one at its next reset",
+            ),
+            Self::RunningUncommitted => f.write_str(
+                "; the new image runs uncommitted: commit it, or reset the module to go \
+                 back to the previous one",
+            ),
+            Self::CommitSent => f.write_str("; commit sent but not confirmed"),
+        }
+    }
+}
+
+/// A failed update: where, why, and where it left the module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Error {
+    /// What was being done.
+    pub step: Step,
+    /// What went wrong.
+    pub cause: Cause,
+    /// Where the module stands.
+    pub left: Left,
+}
+
+impl Error {
+    const fn new(step: Step, cause: Cause) -> Self {
+        Self {
+            step,
+            cause,
+            left: Left::Unchanged,
+        }
+    }
+
+    const fn leaving(mut self, left: Left) -> Self {
+        self.left = left;
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}{}", self.step, self.cause, self.left)
+    }
+}
+
+/// How the image was written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mechanism {
+    /// Not chosen yet.
+    #[default]
+    Unknown,
+    /// Write Firmware Block LPL (0103h).
+    Lpl,
+    /// Write Firmware Block EPL (0104h).
+    Epl,
+}
+
+/// What proved that the new image runs and is committed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Evidence {
+    /// Nothing yet.
+    #[default]
+    None,
+    /// Get Firmware Info named the new bank as running, then committed.
+    FirmwareInfo,
+    /// After a restart, and again after the final reset (which boots the
+    /// committed image), the version registers showed the version the
+    /// module gave the downloaded image, different from the old one.
+    Version,
+    /// As [`Evidence::Version`], but the old image had the same version:
+    /// the module restarted into an image of that version.
+    SameVersion,
+}
+
+/// What a successful update did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// CDB commands sent.
+    pub commands: u32,
+    /// Firmware blocks written.
+    pub blocks: u32,
+    /// Erased blocks skipped.
+    pub skipped_blocks: u32,
+    /// Status or flag reads while waiting for commands.
+    pub polls: u32,
+    /// Write mechanism used.
+    pub mechanism: Mechanism,
+    /// Block size used.
+    pub block_size: u32,
+    /// What proved success.
+    pub evidence: Evidence,
+    /// Version running before (00h:39-40).
+    pub old_version: RegVersion,
+    /// Version running after.
+    pub new_version: RegVersion,
+}
+
+/// Runs a firmware update of `image` on the module behind `io`.
+pub fn update(io: &mut impl ModuleIo, image: &[u8], opts: &Options) -> Result<Summary, Error> {
+    let mut s = Session {
+        io,
+        opts,
+        link: Link::MINIMAL,
+        features: ModuleFeatures::default(),
+        summary: Summary::default(),
+        reply: [0; LPL_MAX_LEN],
+    };
+    let advert = s.prepare(false)?;
+    s.io.notify(Notice::Started);
+    let plan = s.plan(&advert, image)?;
+    s.check_interrupt(Step::Start)?;
+    s.download(&plan, image)?;
+    let expected = s.downloaded_image(&plan)?;
+    let evidence = s.run_image(&plan, &expected)?;
+    s.commit(&expected, evidence)?;
+    Ok(s.summary)
+}
+
+/// How the image will be written, and what the module looked like before.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    fw: FwFeatures,
+    mechanism: Mechanism,
+    block: usize,
+    /// Get Firmware Info before the download, if the module has it and
+    /// names one running bank.
+    info: Option<FwInfo>,
+    /// The bank running before (from `info`).
+    running: Option<BankId>,
+    /// Active version before (00h:39-40).
+    old_version: RegVersion,
+}
+
+/// What the module says it holds after Complete.
+#[derive(Clone, Copy, Debug)]
+struct Expected {
+    /// The bank the download went to, by Get Firmware Info.
+    bank: Option<BankId>,
+    /// Its version, if the module gave a valid one.
+    version: Option<RegVersion>,
+}
+
+/// One update in progress.
+struct Session<'a, I: ModuleIo> {
+    io: &'a mut I,
+    opts: &'a Options,
+    link: Link,
+    features: ModuleFeatures,
+    summary: Summary,
+    reply: [u8; LPL_MAX_LEN],
+}
+
+impl<I: ModuleIo> Session<'_, I> {
+    /// Fails with the requester's interrupt, if any.
+    fn check_interrupt(&self, step: Step) -> Result<(), Error> {
+        match self.io.interrupted() {
+            None => Ok(()),
+            Some(Interrupt::Cancel) => Err(Error::new(step, Cause::Cancelled)),
+            Some(Interrupt::Stop) => Err(Error::new(step, Cause::Stopped)),
+        }
+    }
+
+    /// The timeout of a command the module says takes up to
+    /// `advertised_ms` (0: not said), at least `floor_ms`.
+    fn timeout(&self, advertised_ms: u32, floor_ms: u32) -> Nanos {
+        let ms = if advertised_ms != 0 {
+            advertised_ms
+        } else if self.features.max_completion_ms != 0 {
+            u32::from(self.features.max_completion_ms)
+        } else {
+            DEFAULT_TIMEOUT_MS
+        };
+        Nanos::from(ms.clamp(floor_ms, MAX_TIMEOUT_MS)) * NS_PER_MS
+    }
+
+    /// Runs one command; `step` names it in errors.
+    fn cdb(&mut self, step: Step, req: &Request<'_>) -> Result<Done, Error> {
+        self.summary.commands += 1;
+        let r = exchange::execute(self.io, &mut self.link, req, &mut self.reply);
+        match r {
+            Ok(done) => {
+                self.summary.polls += done.polls;
+                Ok(done)
+            }
+            Err(CdbError::Interrupted(Interrupt::Stop)) => Err(Error::new(step, Cause::Stopped)),
+            Err(e) => Err(Error::new(step, Cause::Cdb(e))),
+        }
+    }
+
+    /// Runs a command without payload that returns `min..=max` bytes.
+    fn query(
+        &mut self,
+        step: Step,
+        id: CommandId,
+        (min, max): (u8, u8),
+        timeout: Nanos,
+    ) -> Result<usize, Error> {
+        let cmd = Command::empty(id);
+        let req = Request {
+            cmd: &cmd,
+            epl: &[],
+            expect: Expect::Reply { min, max },
+            timeout,
+            first_wait: 0,
+        };
+        Ok(self.cdb(step, &req)?.reply_len)
+    }
+
+    /// Reads a plain register range, repeating what the module NACKs.
+    fn read(&mut self, step: Step, a: Access, buf: &mut [u8]) -> Result<(), Error> {
+        retry(self.io, |io| io.read(a, buf)).map_err(|e| self.access_error(step, e))
+    }
+
+    fn access_error(&self, step: Step, e: AccessFailure) -> Error {
+        match e {
+            AccessFailure::Errno(errno) => Error::new(step, Cause::Access(errno)),
+            AccessFailure::Interrupted(_) => Error::new(step, Cause::Stopped),
+        }
+    }
+
+    // --- 1. The module and its CDB -----------------------------------------
+
+    /// Identity, advertisement, password and (before the download) Module
+    /// Features. After a reset (`again`) the module may still be booting:
+    /// the advertisement is read until it shows the CDB.
+    fn prepare(&mut self, again: bool) -> Result<CdbAdvert, Error> {
+        let identity = self.identify()?;
+        let advert = self.advertisement(again)?;
+        self.link.major = identity.major();
+        self.link.background = advert.background;
+        self.link.lpl_access = lpl_access_max(advert.rw_len_ext);
+        self.link.flag_clear = false;
+        if !again {
+            // Until Firmware Management Features says otherwise.
+            self.link.fw_lpl_access = self.link.lpl_access;
+            self.link.epl_access = epl_access_max(advert.rw_len_ext).min(PAGE_SIZE);
+            self.check_idle()?;
+        }
+        let floor = if again {
+            DEFAULT_TIMEOUT_MS
+        } else {
+            MIN_TIMEOUT_MS
+        };
+        if let Some(pw) = self.opts.password {
+            self.password(pw, floor)?;
+        }
+        if !again {
+            let t = self.timeout(DEFAULT_TIMEOUT_MS, floor);
+            let len = MODULE_FEATURES_LEN;
+            self.query(
+                Step::ModuleFeatures,
+                CommandId::MODULE_FEATURES,
+                (len, len),
+                t,
+            )?;
+            self.features = ModuleFeatures::decode(&self.reply);
+        }
+        Ok(advert)
+    }
+
+    fn identify(&mut self) -> Result<Identity, Error> {
+        let mut b = [0u8; 4];
+        self.read(Step::Identify, Access::new(0, lower::IDENTIFIER, 4), &mut b)?;
+        let id = Identity::decode(b);
+        if !id.is_cmis() {
+            return Err(Error::new(Step::Identify, Cause::NotCmis(id.identifier)));
+        }
+        if id.flat_memory {
+            return Err(Error::new(Step::Identify, Cause::FlatMemory));
+        }
+        if id.major() < 4 {
+            return Err(Error::new(Step::Identify, Cause::RevisionTooOld(id.revision)));
+        }
+        if id.state == module_state::FAULT {
+            return Err(self.fault(Step::Identify));
+        }
+        Ok(id)
+    }
+
+    /// The ModuleFault error, with the fault cause if it can be read.
+    fn fault(&mut self, step: Step) -> Error {
+        let mut c = [0u8];
+        let _ = self.read(step, Access::new(0, FAULT_CAUSE, 1), &mut c);
+        Error::new(step, Cause::ModuleFault(c[0]))
+    }
+
+    fn advertisement(&mut self, again: bool) -> Result<CdbAdvert, Error> {
+        let deadline = self.io.now() + self.ms(self.opts.reset_timeout_ms);
+        let mut interval = POLL_MIN;
+        loop {
+            let mut b = [0u8; 5];
+            self.read(Step::Advertisement, Access::new(1, 163, 5), &mut b)?;
+            let advert = CdbAdvert::decode(b);
+            if advert.instances > 0 {
+                return Ok(advert);
+            }
+            // A module booting its new image may not show its CDB yet.
+            if !again || self.io.now() >= deadline {
+                return Err(Error::new(Step::Advertisement, Cause::NoCdb));
+            }
+            self.check_interrupt(Step::Advertisement)?;
+            self.io.sleep(interval);
+            interval = (interval * 2).min(RESET_POLL_MAX);
+        }
+    }
+
+    /// A CDB busy with an earlier command (a hung one, or another host
+    /// tool's) would take this update's commands for garbage: wait for it
+    /// as long as a command may take, then tell.
+    fn check_idle(&mut self) -> Result<(), Error> {
+        let t = self.ms(MIN_TIMEOUT_MS);
+        match self.wait_idle(Step::Identify, t)? {
+            None => Ok(()),
+            Some(s) => Err(Error::new(Step::Identify, Cause::CdbBusy(s))),
+        }
+    }
+
+    /// Waits up to `limit` for the CDB status to leave the busy codes;
+    /// `Some(status)` if it did not.
+    fn wait_idle(&mut self, step: Step, limit: Nanos) -> Result<Option<u8>, Error> {
+        let until = self.io.now() + limit;
+        let mut interval = POLL_MIN;
+        loop {
+            let mut b = [0u8];
+            let r = self.io.read(Access::new(0, lower::CDB_STATUS_1, 1), &mut b);
+            let busy = match r {
+                Ok(()) => matches!(Status::from_byte(b[0]), Status::Busy(_)),
+                // A foreground module NACKs while busy.
+                Err(e) if e.is_transient() => {
+                    b[0] = 0x80;
+                    true
+                }
+                Err(e) => return Err(Error::new(step, Cause::Access(e))),
+            };
+            if !busy {
+                return Ok(None);
+            }
+            if self.io.now() >= until {
+                return Ok(Some(b[0]));
+            }
+            if self.io.interrupted() == Some(Interrupt::Stop) {
+                return Err(Error::new(step, Cause::Stopped));
+            }
+            self.io.sleep(interval);
+            interval = (interval * 2).min(exchange::POLL_MAX);
+        }
+    }
+
+    fn password(&mut self, pw: u32, floor: u32) -> Result<(), Error> {
+        let bytes = pw.to_be_bytes();
+        let a = Access::new(0, lower::PASSWORD_ENTRY, 4);
+        retry(self.io, |io| io.write(a, &bytes))
+            .map_err(|e| self.access_error(Step::Password, e))?;
+        let cmd = self.encode(Step::Password, CommandId::QUERY_STATUS, &[0, 0], 0)?;
+        let req = Request {
+            cmd: &cmd,
+            epl: &[],
+            expect: Expect::Reply { min: 2, max: 2 },
+            timeout: self.timeout(DEFAULT_TIMEOUT_MS, floor),
+            first_wait: 0,
+        };
+        self.cdb(Step::Password, &req)?;
+        // Byte 137: 00h = no password accepted.
+        if self.reply[1] == 0 {
+            return Err(Error::new(Step::Password, Cause::PasswordRejected));
+        }
+        Ok(())
+    }
+
+    fn encode(&self, step: Step, id: CommandId, lpl: &[u8], epl: usize) -> Result<Command, Error> {
+        Command::new(id, lpl, epl).map_err(|e| Error::new(step, Cause::Encode(e)))
+    }
+
+    fn ms(&self, ms: u32) -> Nanos {
+        Nanos::from(ms) * NS_PER_MS
+    }
+
+    // --- 2. The plan -------------------------------------------------------
+
+    fn plan(&mut self, advert: &CdbAdvert, image: &[u8]) -> Result<Plan, Error> {
+        let t = self.timeout(0, MIN_TIMEOUT_MS);
+        let len = FW_FEATURES_LEN;
+        self.query(
+            Step::FwFeatures,
+            CommandId::FW_MGMT_FEATURES,
+            (len, len),
+            t,
+        )?;
+        let fw = FwFeatures::decode(&self.reply);
+        if fw.start_payload_size > START_PAYLOAD_MAX {
+            let cause = Cause::StartPayloadTooLarge(fw.start_payload_size);
+            return Err(Error::new(Step::FwFeatures, cause));
+        }
+        self.link.fw_lpl_access = lpl_access_max(fw.rw_len_ext);
+        self.link.epl_access = epl_access_max(fw.rw_len_ext).min(PAGE_SIZE);
+        let (mechanism, block) = self.mechanism(&fw, advert)?;
+        self.summary.mechanism = mechanism;
+        self.summary.block_size = block as u32;
+
+        let need = fw.start_payload_size as usize;
+        if image.len() < need {
+            let cause = Cause::ImageTooSmall {
+                size: image.len(),
+                need,
+            };
+            return Err(Error::new(Step::Image, cause));
+        }
+        if u32::try_from(image.len()).is_err() {
+            return Err(Error::new(Step::Image, Cause::ImageTooLarge(image.len())));
+        }
+
+        self.check_interrupt(Step::FwInfo)?;
+        let info = self.firmware_info(t, false)?;
+        let running = info.and_then(|i| i.running());
+        let old_version = self.active_version(Step::Versions)?;
+        self.summary.old_version = old_version;
+        Ok(Plan {
+            fw,
+            mechanism,
+            block,
+            info: info.filter(|_| running.is_some()),
+            running,
+            old_version,
+        })
+    }
+
+    /// EPL when the module offers it and has EPL pages, else LPL. An
+    /// advertisement of no EPL pages beside an EPL-only mechanism is
+    /// checked against the pages the module answers for.
+    fn mechanism(&mut self, fw: &FwFeatures, advert: &CdbAdvert) -> Result<(Mechanism, usize), Error> {
+        let wm = fw.write_mechanism;
+        if write_mechanism::has_epl(wm) {
+            let mut pages = advert.epl_pages;
+            if pages == 0 && !write_mechanism::has_lpl(wm) {
+                pages = self.probe_epl_pages();
+            }
+            let block = (pages * PAGE_SIZE).min(EPL_BLOCK_MAX);
+            if block > 0 {
+                return Ok((Mechanism::Epl, block));
+            }
+        }
+        if write_mechanism::has_lpl(wm) {
+            return Ok((Mechanism::Lpl, LPL_BLOCK_MAX));
+        }
+        Err(Error::new(Step::FwFeatures, Cause::NoWriteMechanism(wm)))
+    }
+
+    /// The number of EPL pages that answer a one-byte read, in order.
+    fn probe_epl_pages(&mut self) -> usize {
+        let mut pages = 0;
+        while pages < super::cdb::EPL_MAX_PAGES {
+            let a = Access::new(EPL_FIRST_PAGE + pages as u8, UPPER_START, 1);
+            let mut b = [0u8];
+            if retry(self.io, |io| io.read(a, &mut b)).is_err() {
+                break;
+            }
+            pages += 1;
+        }
+        pages
+    }
+
+    /// Get Firmware Info, optional: a module without it (or failing it)
+    /// is flashed all the same, its banks checked by the version registers
+    /// instead. After a restart (`after_reset`) a module still booting may
+    /// not know the command yet: asked again until the reset bound.
+    fn firmware_info(&mut self, timeout: Nanos, after_reset: bool) -> Result<Option<FwInfo>, Error> {
+        let deadline = self.io.now() + self.ms(self.opts.reset_timeout_ms);
+        let mut interval = 10 * NS_PER_MS;
+        loop {
+            let r = self.query(
+                Step::FwInfo,
+                CommandId::GET_FW_INFO,
+                (FW_INFO_MIN_LEN, FW_INFO_MAX_LEN),
+                timeout,
+            );
+            match r {
+                Ok(len) => return Ok(Some(FwInfo::decode(&self.reply[..len]))),
+                // A command given up on may still run: nothing can go on.
+                Err(
+                    e @ Error {
+                        cause: Cause::Stopped | Cause::Cdb(CdbError::Timeout { .. }),
+                        ..
+                    },
+                ) => return Err(e),
+                Err(Error {
+                    cause: Cause::Cdb(c),
+                    ..
+                }) if after_reset && c.is_unsupported() && self.io.now() < deadline => {
+                    self.check_interrupt(Step::FwInfo)?;
+                    self.io.sleep(interval);
+                    interval = (interval * 2).min(500 * NS_PER_MS);
+                }
+                Err(_) => {
+                    self.io.notify(Notice::Degraded(Degraded::NoFirmwareInfo));
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn active_version(&mut self, step: Step) -> Result<RegVersion, Error> {
+        let mut b = [0u8; 2];
+        self.read(step, Access::new(0, lower::ACTIVE_FW_VERSION, 2), &mut b)?;
+        Ok(RegVersion::decode(b))
+    }
+
+    // --- 3. The download ---------------------------------------------------
+
+    fn download(&mut self, plan: &Plan, image: &[u8]) -> Result<(), Error> {
+        match self.download_inner(plan, image) {
+            Ok(()) => Ok(()),
+            Err(e) if e.cause == Cause::Stopped => {
+                Err(e.leaving(Left::DownloadBegun(AbortOutcome::Skipped)))
+            }
+            Err(e) => {
+                let abort = self.abort(plan);
+                Err(e.leaving(Left::DownloadBegun(abort)))
+            }
+        }
+    }
+
+    fn download_inner(&mut self, plan: &Plan, image: &[u8]) -> Result<(), Error> {
+        let fw = &plan.fw;
+        let header = fw.start_payload_size as usize;
+        // Start: image size, 4 reserved bytes, the vendor header.
+        let mut lpl = [0u8; 8 + START_PAYLOAD_MAX as usize];
+        lpl[..4].copy_from_slice(&(image.len() as u32).to_be_bytes());
+        lpl[8..8 + header].copy_from_slice(&image[..header]);
+        let cmd = self.encode(Step::Start, CommandId::START_FW_DOWNLOAD, &lpl[..8 + header], 0)?;
+        let req = Request {
+            cmd: &cmd,
+            epl: &[],
+            expect: Expect::Nothing,
+            timeout: self.timeout(fw.max_ms[duration::START], MIN_TIMEOUT_MS),
+            first_wait: 0,
+        };
+        self.cdb(Step::Start, &req)?;
+
+        let mut progress = Progress::new(image.len(), self.opts);
+        progress.update(self.io, header);
+        let mut estimate: Nanos = 0;
+        let mut offset = header;
+        while offset < image.len() {
+            self.check_interrupt(Step::Write((offset - header) as u32))?;
+            let len = (image.len() - offset).min(plan.block);
+            let data = &image[offset..offset + len];
+            let address = (offset - header) as u32;
+            if fw.skip_erased && data.iter().all(|&b| b == fw.erased_byte) {
+                self.summary.skipped_blocks += 1;
+            } else {
+                let done = self.write_block(plan, address, data, estimate)?;
+                estimate = next_write_estimate(estimate, &done);
+                self.summary.blocks += 1;
+            }
+            offset += len;
+            progress.update(self.io, offset);
+        }
+
+        self.check_interrupt(Step::Complete)?;
+        let cmd = Command::empty(CommandId::COMPLETE_FW_DOWNLOAD);
+        let req = Request {
+            cmd: &cmd,
+            epl: &[],
+            expect: Expect::Nothing,
+            timeout: self.timeout(fw.max_ms[duration::COMPLETE], MIN_TIMEOUT_MS),
+            first_wait: 0,
+        };
+        self.cdb(Step::Complete, &req)?;
+        Ok(())
+    }
+
+    fn write_block(
+        &mut self,
+        plan: &Plan,
+        address: u32,
+        data: &[u8],
+        estimate: Nanos,
+    ) -> Result<Done, Error> {
+        let step = Step::Write(address);
+        let timeout = self.timeout(plan.fw.max_ms[duration::WRITE], MIN_TIMEOUT_MS);
+        let mut lpl = [0u8; LPL_MAX_LEN];
+        lpl[..4].copy_from_slice(&address.to_be_bytes());
+        let (cmd, epl) = if plan.mechanism == Mechanism::Epl {
+            let cmd = self.encode(step, CommandId::WRITE_FW_BLOCK_EPL, &lpl[..4], data.len())?;
+            (cmd, data)
+        } else {
+            lpl[4..4 + data.len()].copy_from_slice(data);
+            let id = CommandId::WRITE_FW_BLOCK_LPL;
+            (self.encode(step, id, &lpl[..4 + data.len()], 0)?, &[][..])
+        };
+        let req = Request {
+            cmd: &cmd,
+            epl,
+            expect: Expect::Nothing,
+            timeout,
+            first_wait: estimate,
+        };
+        self.cdb(step, &req)
+    }
+
+    /// Aborts the download after a failure, into an idle CDB only.
+    fn abort(&mut self, plan: &Plan) -> AbortOutcome {
+        if !plan.fw.abort {
+            return AbortOutcome::NotSupported;
+        }
+        let limit = self.timeout(plan.fw.max_ms[duration::WRITE], MIN_TIMEOUT_MS);
+        match self.wait_idle(Step::Start, limit) {
+            Ok(None) => {}
+            Ok(Some(s)) => return AbortOutcome::CdbBusy(s),
+            Err(_) => return AbortOutcome::Skipped,
+        }
+        let cmd = Command::empty(CommandId::ABORT_FW_DOWNLOAD);
+        let req = Request {
+            cmd: &cmd,
+            epl: &[],
+            expect: Expect::Nothing,
+            timeout: self.timeout(plan.fw.max_ms[duration::ABORT], MIN_TIMEOUT_MS),
+            first_wait: 0,
+        };
+        match self.cdb(Step::Start, &req) {
+            Ok(_) => AbortOutcome::Aborted,
+            Err(Error {
+                cause: Cause::Cdb(e),
+                ..
+            }) => AbortOutcome::Failed(e),
+            Err(_) => AbortOutcome::Skipped,
+        }
+    }
+
+    /// What the module says it now holds: by Get Firmware Info, the
+    /// non-running bank, valid, with its version; else the inactive
+    /// version register (01h:128-129).
+    fn downloaded_image(&mut self, plan: &Plan) -> Result<Expected, Error> {
+        let leave = |e: Error| e.leaving(Left::Downloaded);
+        if let Some(running) = plan.running {
+            let t = self.timeout(0, MIN_TIMEOUT_MS);
+            if let Some(info) = self.firmware_info(t, false).map_err(leave)? {
+                let bank = running.other();
+                if !info.bank(bank).valid {
+                    let e = Error::new(Step::Complete, Cause::NewImageInvalid(bank));
+                    return Err(e.leaving(Left::Downloaded));
+                }
+                return Ok(Expected {
+                    bank: Some(bank),
+                    version: info.version(bank).map(|v| v.reg()).filter(RegVersion::is_valid),
+                });
+            }
+        }
+        let mut b = [0u8; 2];
+        self.read(Step::Versions, Access::new(1, UPPER_START, 2), &mut b)
+            .map_err(leave)?;
+        let v = RegVersion::decode(b);
+        Ok(Expected {
+            bank: None,
+            version: v.is_valid().then_some(v),
+        })
+    }
+
+    // --- 4. Run and restart ------------------------------------------------
+
+    fn run_image(&mut self, plan: &Plan, expected: &Expected) -> Result<Evidence, Error> {
+        self.check_interrupt(Step::Run)
+            .map_err(|e| e.leaving(Left::Downloaded))?;
+        // A ModuleStateChanged flag latched from now on is this Run's.
+        retry(self.io, |io| self.link.read_flags(io))
+            .map_err(|e| self.access_error(Step::Run, e).leaving(Left::Downloaded))?;
+        self.link.take_latched();
+
+        let delay = self.run_delay_ms();
+        let [hi, lo] = delay.to_be_bytes();
+        // Mode 00h: traffic-affecting reset to the inactive image.
+        let cmd = self.encode(Step::Run, CommandId::RUN_FW_IMAGE, &[0, 0, hi, lo], 0)?;
+        let req = Request {
+            cmd: &cmd,
+            epl: &[],
+            expect: Expect::Reset,
+            timeout: self.timeout(0, MIN_TIMEOUT_MS),
+            first_wait: 0,
+        };
+        let done = match self.cdb(Step::Run, &req) {
+            Ok(done) => done,
+            // The module refused Run: it runs the old image still.
+            Err(e @ Error {
+                cause: Cause::Cdb(CdbError::Failed(_)),
+                ..
+            }) => return Err(e.leaving(Left::Downloaded)),
+            Err(e) => return Err(e.leaving(Left::RunSent)),
+        };
+        let restarted = done.went_away;
+        self.wait_restart(plan, expected, restarted)
+            .map_err(|e| if e.left == Left::Unchanged { e.leaving(Left::RunSent) } else { e })?;
+        self.prepare(true).map_err(|e| e.leaving(Left::RunSent))?;
+        self.verify_running(plan, expected)
+    }
+
+    fn run_delay_ms(&self) -> u16 {
+        if self.link.background {
+            RUN_DELAY_MS
+        } else {
+            RUN_DELAY_FOREGROUND_MS
+        }
+    }
+
+    /// Waits until the module has restarted (a latched ModuleStateChanged
+    /// flag, or the module going away) and is back in a state that takes
+    /// commands.
+    fn wait_restart(&mut self, plan: &Plan, expected: &Expected, restarted: bool) -> Result<(), Error> {
+        let bound_ms = self.opts.reset_timeout_ms + u32::from(self.run_delay_ms());
+        let deadline = self.io.now() + self.ms(bound_ms);
+        let mut restarted = restarted || self.link.take_latched() & module_flag::STATE_CHANGED != 0;
+        let mut interval = POLL_MIN;
+        loop {
+            self.io.sleep(interval);
+            if self.io.interrupted() == Some(Interrupt::Stop) {
+                return Err(Error::new(Step::Restart, Cause::Stopped));
+            }
+            interval = (interval * 2).min(RESET_POLL_MAX);
+            // Module state (3) and the latched flags (8) in one read.
+            let mut b = [0u8; 6];
+            match self.io.read(Access::new(0, lower::MODULE_STATE, 6), &mut b) {
+                Err(e) if !e.is_transient() => {
+                    return Err(Error::new(Step::Restart, Cause::Access(e)));
+                }
+                // Not answering: resetting.
+                Err(_) => restarted = true,
+                Ok(()) => {
+                    self.link.flag_clear = true;
+                    if b[5] & module_flag::STATE_CHANGED != 0 {
+                        restarted = true;
+                    }
+                    let state = super::cdb::advert::module_state(b[0]);
+                    if state == module_state::FAULT {
+                        return Err(self.fault(Step::Restart));
+                    }
+                    if restarted && state_is_up(state) {
+                        return Ok(());
+                    }
+                }
+            }
+            if self.io.now() >= deadline {
+                if restarted {
+                    return Err(Error::new(Step::Restart, Cause::NotBack(bound_ms)));
+                }
+                // A module that came back too fast to be seen away and
+                // latched nothing still shows the new version.
+                let v = self.active_version(Step::Restart)?;
+                if Some(v) == expected.version && v != plan.old_version {
+                    return Ok(());
+                }
+                return Err(Error::new(Step::Restart, Cause::NoRestart(bound_ms)));
+            }
+        }
+    }
+
+    /// After the restart: the new image must run.
+    fn verify_running(&mut self, plan: &Plan, expected: &Expected) -> Result<Evidence, Error> {
+        let leave = |e: Error| e.leaving(Left::RunSent);
+        if plan.info.is_some() {
+            let t = self.timeout(0, DEFAULT_TIMEOUT_MS);
+            if let Some(info) = self.firmware_info(t, true).map_err(leave)? {
+                if let (Some(bank), Some(running)) = (expected.bank, info.running()) {
+                    if running != bank {
+                        let e = Error::new(Step::Verify, Cause::OldImageRunning(running));
+                        return Err(e.leaving(Left::Downloaded));
+                    }
+                    self.summary.new_version = self.active_version(Step::Verify).map_err(leave)?;
+                    return Ok(Evidence::FirmwareInfo);
+                }
+            }
+        }
+        let running = self.active_version(Step::Verify).map_err(leave)?;
+        self.summary.new_version = running;
+        match expected.version {
+            Some(v) if v == running && v != plan.old_version => Ok(Evidence::Version),
+            Some(v) if v == running => Ok(Evidence::SameVersion),
+            // Never told the new version, but a different valid one runs:
+            // the module can only have booted the new image.
+            None if running.is_valid() && running != plan.old_version => Ok(Evidence::Version),
+            expected => {
+                let cause = Cause::WrongVersion { running, expected };
+                Err(Error::new(Step::Verify, cause).leaving(Left::RunSent))
+            }
+        }
+    }
+
+    // --- 5. Commit and the final reset -------------------------------------
+
+    fn commit(&mut self, expected: &Expected, evidence: Evidence) -> Result<(), Error> {
+        self.check_interrupt(Step::Commit)
+            .map_err(|e| e.leaving(Left::RunningUncommitted))?;
+        let cmd = Command::empty(CommandId::COMMIT_FW_IMAGE);
+        let req = Request {
+            cmd: &cmd,
+            epl: &[],
+            expect: Expect::Nothing,
+            // The first command of the new image's own: as upstream.
+            timeout: self.timeout(0, DEFAULT_TIMEOUT_MS),
+            first_wait: 0,
+        };
+        self.cdb(Step::Commit, &req)
+            .map_err(|e| e.leaving(Left::RunningUncommitted))?;
+        let leave = |e: Error| e.leaving(Left::CommitSent);
+        if evidence == Evidence::FirmwareInfo {
+            let t = self.timeout(0, MIN_TIMEOUT_MS);
+            match (self.firmware_info(t, true).map_err(leave)?, expected.bank) {
+                (Some(info), Some(bank)) if info.bank(bank).committed => {}
+                (Some(_), Some(bank)) => {
+                    let e = Error::new(Step::Commit, Cause::NotCommitted(bank));
+                    return Err(e.leaving(Left::RunningUncommitted));
+                }
+                _ => {}
+            }
+        }
+        self.reset_and_check(expected, evidence)
+    }
+
+    /// The driver's module reset, as upstream ends; the module boots its
+    /// committed image, which must be the new one.
+    fn reset_and_check(&mut self, expected: &Expected, evidence: Evidence) -> Result<(), Error> {
+        let leave = |e: Error| e.leaving(Left::CommitSent);
+        self.io
+            .reset_module()
+            .map_err(|e| Error::new(Step::Reset, Cause::Access(e)).leaving(Left::CommitSent))?;
+        let deadline = self.io.now() + self.ms(self.opts.reset_timeout_ms);
+        let mut interval = POLL_MIN;
+        loop {
+            let mut b = [0u8];
+            match self.io.read(Access::new(0, lower::MODULE_STATE, 1), &mut b) {
+                Ok(()) => {
+                    let state = super::cdb::advert::module_state(b[0]);
+                    if state == module_state::FAULT {
+                        return Err(leave(self.fault(Step::Reset)));
+                    }
+                    if state_is_up(state) {
+                        break;
+                    }
+                }
+                Err(e) if !e.is_transient() => {
+                    return Err(leave(Error::new(Step::Reset, Cause::Access(e))));
+                }
+                Err(_) => {}
+            }
+            if self.io.now() >= deadline {
+                let cause = Cause::NotBack(self.opts.reset_timeout_ms);
+                return Err(leave(Error::new(Step::Reset, cause)));
+            }
+            if self.io.interrupted() == Some(Interrupt::Stop) {
+                return Err(leave(Error::new(Step::Reset, Cause::Stopped)));
+            }
+            self.io.sleep(interval);
+            interval = (interval * 2).min(RESET_POLL_MAX);
+        }
+        let running = self.active_version(Step::Reset).map_err(leave)?;
+        let expect = match evidence {
+            Evidence::FirmwareInfo => None,
+            _ => Some(self.summary.new_version),
+        };
+        if let Some(v) = expect {
+            if running != v {
+                let cause = Cause::WrongVersion {
+                    running,
+                    expected: expected.version,
+                };
+                return Err(leave(Error::new(Step::Reset, cause)));
+            }
+        }
+        self.summary.new_version = running;
+        self.summary.evidence = evidence;
+        Ok(())
+    }
+}
+
+/// Progress notices: at most one per 1% of the image and per
+/// `progress_interval_ms`, and always the one at 100%.
+struct Progress {
+    total: u64,
+    interval: Nanos,
+    done: u64,
+    at: Option<Nanos>,
+}
+
+impl Progress {
+    fn new(total: usize, opts: &Options) -> Self {
+        Self {
+            total: total as u64,
+            interval: Nanos::from(opts.progress_interval_ms) * NS_PER_MS,
+            done: 0,
+            at: None,
+        }
+    }
+
+    fn update(&mut self, io: &mut impl ModuleIo, done: usize) {
+        let done = done as u64;
+        let now = io.now();
+        let step = (self.total / 100).max(1);
+        let due = done >= self.total
+            || self.at.is_none()
+            || (done >= self.done + step && self.at.is_some_and(|at| now >= at + self.interval));
+        if due && (done != self.done || self.at.is_none()) {
+            self.done = done;
+            self.at = Some(now);
+            io.notify(Notice::Progress {
+                done,
+                total: self.total,
+            });
+        }
+    }
+}
+
+/// When to poll the next block write first, from the last one: aim the
+/// first poll at the end of the module's busy time. The first block is
+/// polled from the start; then seven eighths of its time. A first poll
+/// that finds the block done moves the next one earlier by 1/64, one that
+/// finds it busy later by 1/16 (never past the time the block took): the
+/// first poll lands just after the module is done, and the few that come
+/// too early cost one more read each.
+fn next_write_estimate(estimate: Nanos, done: &Done) -> Nanos {
+    if estimate == 0 {
+        if done.polls <= 1 {
+            // Done at the first poll, made without waiting.
+            return 0;
+        }
+        return done.elapsed - done.elapsed / 8;
+    }
+    if done.polls <= 1 {
+        estimate - estimate / 64
+    } else {
+        (estimate + estimate / 16).min(done.elapsed)
+    }
+}
