@@ -8,8 +8,26 @@
 
 use kernel::{c_str, prelude::*, sync::Arc};
 
-#[path = "../cmis_core/src/lib.rs"]
-pub mod cmis_core;
+/// The parts of the protocol core (`rust/cmis_core`) this module uses: not the
+/// firmware update.
+pub mod cmis_core {
+    #![forbid(unsafe_code)]
+
+    #[path = "../../cmis_core/src/bank.rs"]
+    pub mod bank;
+    #[path = "../../cmis_core/src/cdb/mod.rs"]
+    pub mod cdb;
+    #[path = "../../cmis_core/src/emu/mod.rs"]
+    pub mod emu;
+    #[path = "../../cmis_core/src/image.rs"]
+    pub mod image;
+    #[path = "../../cmis_core/src/io.rs"]
+    pub mod io;
+    #[path = "../../cmis_core/src/map.rs"]
+    pub mod map;
+    #[path = "../../cmis_core/src/text.rs"]
+    pub mod text;
+}
 
 #[path = "../glue/bindings.rs"]
 mod bindings;

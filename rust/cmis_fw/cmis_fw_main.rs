@@ -12,8 +12,24 @@
 
 use kernel::prelude::*;
 
-#[path = "../cmis_core/src/lib.rs"]
-pub mod cmis_core;
+/// The parts of the protocol core (`rust/cmis_core`) this module uses: not the
+/// emulator's model.
+pub mod cmis_core {
+    #![forbid(unsafe_code)]
+
+    #[path = "../../cmis_core/src/bank.rs"]
+    pub mod bank;
+    #[path = "../../cmis_core/src/cdb/mod.rs"]
+    pub mod cdb;
+    #[path = "../../cmis_core/src/fw_update/mod.rs"]
+    pub mod fw_update;
+    #[path = "../../cmis_core/src/io.rs"]
+    pub mod io;
+    #[path = "../../cmis_core/src/map.rs"]
+    pub mod map;
+    #[path = "../../cmis_core/src/uapi.rs"]
+    pub mod uapi;
+}
 
 #[path = "../glue/bindings.rs"]
 mod bindings;

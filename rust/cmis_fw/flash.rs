@@ -2,9 +2,9 @@
 
 //! Flashes in progress: one work item per device, on a queue of our own.
 //!
-//! The work item drives the `cmis_core` update state machine, doing what
-//! it asks through the device driver's ethtool operations, sleeping with
-//! hrtimers, and reporting progress over netlink. Upstream's counterpart is
+//! The work item runs the `cmis_core` firmware update over [`FlashIo`]:
+//! the device driver's ethtool operations, hrtimer sleeps, and progress
+//! reports over netlink. Upstream's counterpart is
 //! `module_flash_fw_work` in `net/ethtool/module.c`.
 //!
 //! Locking: the registry lock is never held while taking RTNL; the
@@ -13,7 +13,8 @@
 
 #![forbid(unsafe_code)]
 
-use crate::cmis_core::flash::{Action, Flasher, Notice, Options, Outcome};
+use crate::cmis_core::fw_update::{self, Cause, Options};
+use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, Nanos, Notice};
 use crate::cmis_core::map::Access;
 use crate::ethdev::{DeviceEvents, DeviceId, DeviceRef, ModuleAccess, Rtnl};
 use crate::firmware::Firmware;
@@ -36,12 +37,12 @@ use kernel::{
 };
 
 /// What one flash in flight allocates beside the firmware image (which
-/// the firmware loader holds): its reference-counted work item, the update
-/// state machine and its registry slot. The benchmark reports it.
+/// the firmware loader holds): its reference-counted work item and its
+/// registry slot (the update's own state lives on the worker's stack).
+/// The benchmark reports it.
 pub(crate) const STATE_BYTES: usize = size_of::<Flash>()
     // The reference count in front of the work item, padded.
     + size_of::<usize>()
-    + size_of::<Flasher>()
     + size_of::<Option<Arc<Flash>>>();
 
 // The budget: 16 KiB per flash, so that hundreds of ports can flash at once.
@@ -273,67 +274,18 @@ impl Flash {
     /// Runs the update to its end.
     fn flash(&self) -> Result<(), Failure> {
         let image = self.firmware.data();
-        let mut flasher = KBox::new(Flasher::new(image.len(), self.options()), GFP_KERNEL)
-            .map_err(|_| failure(format_args!("out of memory")))?;
-        let mut buf = [0u8; 128];
-        // What the last action returned: nothing, bytes read, or an error.
-        let mut last: core::result::Result<Option<usize>, i32> = Ok(None);
-        let mut cancel_sent = false;
-        loop {
-            if self.stop.load(Ordering::Relaxed) {
-                return Err(failure(format_args!(
-                    "device unregistered during flashing; the module keeps running its \
-                     previous image"
-                )));
-            }
-            if !cancel_sent && self.cancel.load(Ordering::Relaxed) {
-                flasher.cancel();
-                cancel_sent = true;
-            }
-            let outcome = match last {
-                Ok(None) => Outcome::None,
-                Ok(Some(n)) => Outcome::Data(&buf[..n]),
-                Err(e) => Outcome::Failed(e),
-            };
-            let action = flasher.step(image, time::now_ns(), outcome);
-            last = Ok(None);
-            match action {
-                Action::Read(a) => {
-                    last = match buf.get_mut(..a.len) {
-                        Some(dst) => self
-                            .dev
-                            .read_module(module_access(&a), dst)
-                            .map(|()| Some(a.len))
-                            .map_err(|e| e.to_errno()),
-                        None => Err(EINVAL.to_errno()),
-                    };
-                }
-                Action::Write(a, data) => {
-                    last = self
-                        .dev
-                        .write_module(module_access(&a), data)
-                        .map(|()| None)
-                        .map_err(|e| e.to_errno());
-                }
-                // Late by at most 1/32: the first poll of a block is aimed
-                // at the end of the module's busy time.
-                Action::Sleep(ns) => time::sleep_ns(ns, ns / 32),
-                Action::Notify(Notice::Started) => {
-                    self.notify(FlashStatus::Started, None, 0, 0);
-                }
-                Action::Notify(Notice::Progress { done, total }) => {
-                    self.notify(FlashStatus::InProgress, None, done, total);
-                }
-                Action::ResetModule => {
-                    last = self
-                        .dev
-                        .reset_module()
-                        .map(|()| None)
-                        .map_err(|e| e.to_errno());
-                }
-                Action::Finished(Ok(_)) => return Ok(()),
-                Action::Finished(Err(e)) => return Err(failure(format_args!("{e}"))),
-            }
+        let mut io = FlashIo {
+            flash: self,
+            done: 0,
+            total: 0,
+        };
+        match fw_update::update(&mut io, image, &self.options()) {
+            Ok(_) => Ok(()),
+            Err(e) if e.cause == Cause::Stopped => Err(failure(format_args!(
+                "device unregistered during flashing{}",
+                e.left
+            ))),
+            Err(e) => Err(failure(format_args!("{e}"))),
         }
     }
 
@@ -351,6 +303,73 @@ impl Flash {
         };
         let _ = ntf.unicast(&self.requester, self.portid, seq);
         let _ = ntf.multicast(&self.dev.net());
+    }
+}
+
+/// The update's view of the world: the flash's device and requester.
+struct FlashIo<'a> {
+    flash: &'a Flash,
+    /// The last progress reported, repeated with other notices.
+    done: u64,
+    total: u64,
+}
+
+impl ModuleIo for FlashIo<'_> {
+    fn now(&self) -> Nanos {
+        time::now_ns()
+    }
+
+    fn read(&mut self, access: Access, buf: &mut [u8]) -> Result<(), Errno> {
+        self.flash
+            .dev
+            .read_module(module_access(&access), buf)
+            .map_err(|e| Errno::from_kernel(e.to_errno()))
+    }
+
+    fn write(&mut self, access: Access, data: &[u8]) -> Result<(), Errno> {
+        self.flash
+            .dev
+            .write_module(module_access(&access), data)
+            .map_err(|e| Errno::from_kernel(e.to_errno()))
+    }
+
+    fn sleep(&mut self, ns: Nanos) {
+        // Late by at most 1/32: the first poll of a block is aimed at the
+        // end of the module's busy time.
+        time::sleep_ns(ns, ns / 32);
+    }
+
+    fn reset_module(&mut self) -> Result<(), Errno> {
+        self.flash
+            .dev
+            .reset_module()
+            .map_err(|e| Errno::from_kernel(e.to_errno()))
+    }
+
+    fn notify(&mut self, notice: Notice) {
+        match notice {
+            Notice::Started => self.flash.notify(FlashStatus::Started, None, 0, 0),
+            Notice::Progress { done, total } => {
+                (self.done, self.total) = (done, total);
+                self.flash.notify(FlashStatus::InProgress, None, done, total);
+            }
+            Notice::Degraded(d) => {
+                let msg = failure(format_args!("{d}"));
+                let (done, total) = (self.done, self.total);
+                self.flash
+                    .notify(FlashStatus::InProgress, msg.as_deref(), done, total);
+            }
+        }
+    }
+
+    fn interrupted(&self) -> Option<Interrupt> {
+        if self.flash.stop.load(Ordering::Relaxed) {
+            Some(Interrupt::Stop)
+        } else if self.flash.cancel.load(Ordering::Relaxed) {
+            Some(Interrupt::Cancel)
+        } else {
+            None
+        }
     }
 }
 
