@@ -9,7 +9,10 @@
 #   - qemu-system-x86 from bookworm-backports (bookworm's 7.2 conflicts
 #     with the preinstalled backports qemu-utils),
 #   - ethtool >= 6.11 from trixie, pinned low so nothing else comes from it,
-#   - virtme-ng from PyPI and bindgen-cli from crates.io, both pinned.
+#   - virtme-ng from PyPI and bindgen-cli from crates.io, both pinned,
+#   - the Debian 13 build root for Debian's stock CONFIG_RUST 7.3 kernel
+#     (debian13-root.sh; in the cache, the host's packages untouched;
+#     about 5 GiB and 5-10 minutes the first time). CMIS_DEBIAN13=0 skips it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -123,7 +126,13 @@ install_bindgen() {
 	fi
 }
 
+install_debian13_root() {
+	[ "${CMIS_DEBIAN13:-1}" = 0 ] && return
+	"$here/debian13-root.sh" prepare >/dev/null
+}
+
 install_debs
 install_vng
 install_bindgen
+install_debian13_root
 log "ok: $("$RUSTC" --version), $("$BINDGEN" --version), $(ethtool --version), vng $(vng --version 2>/dev/null | awk '{print $NF}')"
