@@ -11,8 +11,9 @@
 #
 # Everything lives in the cache ($CMIS_CACHE/debian13, see env.sh), keyed
 # by the pinned and resolved package versions, the root's package list and
-# the recipe version below; each stage leaves a stamp, so a second run
-# only checks and returns in seconds:
+# the recipe version below; each stage leaves a stamp (NAME.N when the
+# stage alone changed: it then reruns alone), so a second run only checks
+# and returns in seconds:
 #
 #   index     private apt configuration (trixie-backports + trixie), its own
 #             lists and cache; resolves the pinned kernel version, or falls
@@ -28,8 +29,9 @@
 #             crate hash must be the one in Debian's Module.symvers
 #             (run every time: it is cheap and guards every kernel build)
 #   prepare   Debian's .config, olddefconfig + modules_prepare in the root
-#   overlay   rust/*.rmeta, rust/*.so, scripts/target.json into Debian's
-#             headers dir, so that M= builds against it work
+#   overlay   rust/*.rmeta, rust/*.so, scripts/target.json (and
+#             rust/bindgen_parameters) into Debian's headers dirs, so that
+#             M= builds against them work
 #
 # Usage:
 #   debian13-root.sh [prepare]   prepare (or reuse) everything, print the paths
@@ -515,7 +517,12 @@ d13_stage_overlay() {
 	# The headers' scripts/ is a symlink into linux-kbuild-<abi>.
 	scripts=$(d13_run -- readlink -f "$D13_GUEST_KDIR/scripts")
 	cp "$D13_TREE/scripts/target.json" "$D13_ROOT$scripts/"
-	d13_log "overlay: $(ls "$D13_KDIR"/rust | wc -l) files into $D13_GUEST_KDIR/rust, target.json into $scripts"
+	# The kernel's bindgen options, for modules that run bindgen themselves
+	# (our Kbuild reads $(srctree)/rust/bindgen_parameters); srctree is
+	# the -common dir.
+	mkdir -p "$D13_ROOT/usr/src/linux-headers-$D13_R_ABI-common/rust"
+	cp "$D13_TREE/rust/bindgen_parameters" "$D13_ROOT/usr/src/linux-headers-$D13_R_ABI-common/rust/"
+	d13_log "overlay: $(ls "$D13_KDIR"/rust | wc -l) files into $D13_GUEST_KDIR/rust, target.json into $scripts, bindgen_parameters into linux-headers-$D13_R_ABI-common/rust"
 }
 
 d13_print_versions() {
@@ -540,7 +547,7 @@ d13_write_paths() {
 # about 5 GiB).
 d13_prune() {
 	local d
-	{ ls -1dt "$D13_TOP"/*-????????????????/stamps/overlay 2>/dev/null || true; } | while IFS= read -r d; do
+	{ ls -1dt "$D13_TOP"/*-????????????????/stamps/overlay* 2>/dev/null || true; } | while IFS= read -r d; do
 		d=$(dirname "$(dirname "$d")")
 		[ "$d" = "$D13_DIR" ] || echo "$d"
 	done | tail -n +2 | while IFS= read -r d; do
@@ -548,7 +555,7 @@ d13_prune() {
 		d13_rmtree "$d"
 	done
 	for d in "$D13_TOP"/*-????????????????; do
-		[ -d "$d" ] && [ "$d" != "$D13_DIR" ] && [ ! -f "$d/stamps/overlay" ] && { d13_log "pruning unfinished $d"; d13_rmtree "$d"; }
+		[ -d "$d" ] && [ "$d" != "$D13_DIR" ] && ! ls "$d"/stamps/overlay* >/dev/null 2>&1 && { d13_log "pruning unfinished $d"; d13_rmtree "$d"; }
 	done
 	return 0
 }
@@ -571,7 +578,7 @@ d13_prepare() {
 	d13_stage source d13_stage_source
 	d13_timed identity d13_identity
 	d13_stage prepare d13_stage_prepare
-	d13_stage overlay d13_stage_overlay
+	d13_stage overlay.2 d13_stage_overlay
 	d13_timed versions d13_print_versions
 	d13_write_paths
 	d13_prune
