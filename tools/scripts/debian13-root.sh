@@ -145,14 +145,23 @@ d13_config_has_rust() {
 		d13_has_version "$p" "$3" || continue
 		(cd "$tmp" && d13_apt_get -qq download "$p=$3" >/dev/null 2>&1) || continue
 		dpkg-deb -x "$tmp"/"${p}"_*.deb "$tmp/x" || continue
-		if cat "$tmp/x/usr/lib/modules/$kver/config" "$tmp/x/boot/config-$kver" 2>/dev/null |
-			grep -qx 'CONFIG_RUST=y'; then
+		# -q: a match wins even if one of the two files is missing.
+		if grep -qsx 'CONFIG_RUST=y' "$tmp/x/usr/lib/modules/$kver/config" "$tmp/x/boot/config-$kver"; then
 			ok=0
 		fi
 		break
 	done
 	rm -rf "$tmp"
 	return $ok
+}
+
+# Loud, on every run that uses a fallback kernel (not only the first).
+d13_warn_fallback() {
+	[ "$D13_R_DEBVER" = "$D13_DEBVER" ] && [ "$D13_R_ABI" = "$D13_ABI" ] && return
+	d13_warn "PINNED KERNEL $D13_ABI-$D13_FLAVOUR $D13_DEBVER IS NO LONGER IN $D13_BACKPORTS." \
+		"USING THE FALLBACK linux-image-$D13_R_ABI-$D13_R_FLAVOUR $D13_R_DEBVER (CONFIG_RUST=y)." \
+		"It may need another rustc than the pinned $D13_RUSTC_DEBVER: the identity check tells." \
+		"Update the pins at the top of tools/scripts/debian13-root.sh."
 }
 
 # Stage "index": sets D13_R_ABI, D13_R_FLAVOUR, D13_R_SERIES, D13_R_DEBVER
@@ -165,6 +174,7 @@ d13_resolve() {
 	if [ -f "$f" ] && [ -z "${D13_REFRESH:-}" ]; then
 		# shellcheck disable=SC1090
 		. "$f"
+		d13_warn_fallback
 		return
 	fi
 	mkdir -p "$D13_TOP"
@@ -200,10 +210,7 @@ d13_resolve() {
 		done
 		[ -n "$found" ] || d13_die "no linux-image-*-$D13_FLAVOUR with CONFIG_RUST=y and its linux-source in $D13_BACKPORTS"
 		D13_R_ABI=$abi D13_R_FLAVOUR=$D13_FLAVOUR D13_R_SERIES=$series D13_R_DEBVER=$ver
-		d13_warn "PINNED KERNEL $D13_ABI-$D13_FLAVOUR $D13_DEBVER IS NO LONGER IN $D13_BACKPORTS." \
-			"FALLING BACK TO linux-image-$abi-$D13_FLAVOUR $ver (CONFIG_RUST=y)." \
-			"It may need another rustc than the pinned $D13_RUSTC_DEBVER: the identity check below tells." \
-			"Update the pins at the top of tools/scripts/debian13-root.sh."
+		d13_warn_fallback
 	fi
 	printf 'D13_R_ABI=%q\nD13_R_FLAVOUR=%q\nD13_R_SERIES=%q\nD13_R_DEBVER=%q\n' \
 		"$D13_R_ABI" "$D13_R_FLAVOUR" "$D13_R_SERIES" "$D13_R_DEBVER" >"$f.tmp"
