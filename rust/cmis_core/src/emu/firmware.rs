@@ -14,7 +14,7 @@
 //! hold valid images.
 
 use super::super::cdb::Failure;
-use super::super::image::{Crc32, Header, Version, TEXT_LEN};
+use super::super::image::{Crc32, Header, Version, MAX_HEADER_LEN, MIN_HEADER_LEN, TEXT_LEN};
 use super::super::text::{key_values, parse_bool, parse_version};
 
 pub use super::super::bank::BankId;
@@ -58,17 +58,129 @@ pub const FAILURE_IMAGE_INCOMPLETE: Failure = Failure(0x30);
 pub const FAILURE_IMAGE_CORRUPT: Failure = Failure(0x31);
 
 /// A download in progress.
+///
+/// The module sees the image as one stream: the Start payload (the first
+/// StartCmdPayloadSize bytes of the file), then the blocks. The image's
+/// own header (56 to 112 bytes, `image.rs`) is parsed from the start of
+/// that stream, so a module whose StartCmdPayloadSize is shorter than the
+/// header (any size from 0 is legal) finds the rest of the header in the
+/// first blocks; the body CRC covers the stream past the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Download {
     /// Bank being written.
     pub target: BankId,
-    /// Header sent with Start.
+    /// The image header: parsed at Start, or from the first blocks when
+    /// the Start payload is shorter than it (all zero until then).
     pub header: Header,
-    /// Body bytes the module expects (image size minus the header).
+    /// Bytes the module expects in blocks (image size minus the Start
+    /// payload).
     pub expected: u32,
-    /// Body bytes received so far; blocks arrive in order.
+    /// Block bytes received so far; blocks arrive in order.
     pub received: u32,
     crc: Crc32,
+    /// ImageSize from Start.
+    image_size: u32,
+    /// The first bytes of the stream, until the header is complete.
+    head: [u8; MAX_HEADER_LEN],
+    /// Bytes in `head`.
+    head_len: u8,
+    /// The header is parsed and checked.
+    parsed: bool,
+}
+
+const NO_HEADER: Header = Header {
+    header_len: 0,
+    version: Version::new(0, 0, 0),
+    body_len: 0,
+    body_crc: 0,
+};
+
+impl Download {
+    fn new(target: BankId, image_size: u32, rules: &DownloadRules) -> Self {
+        Self {
+            target,
+            header: NO_HEADER,
+            expected: image_size - rules.header_len as u32,
+            received: 0,
+            crc: Crc32::new(),
+            image_size,
+            head: [0; MAX_HEADER_LEN],
+            head_len: 0,
+            parsed: false,
+        }
+    }
+
+    /// Bytes of the stream still wanted in `head`: the first six (up to
+    /// the header length field), then the rest of the header.
+    fn head_wanted(&self) -> usize {
+        let n = self.head_len as usize;
+        if n < 6 {
+            6 - n
+        } else {
+            (self.head[5] as usize).saturating_sub(n)
+        }
+    }
+
+    /// Takes the next bytes of the image stream.
+    fn feed(&mut self, rules: &DownloadRules, mut data: &[u8]) -> Result<(), Failure> {
+        while !self.parsed && !data.is_empty() {
+            let n = self.head_wanted().min(data.len());
+            let at = self.head_len as usize;
+            self.head[at..at + n].copy_from_slice(&data[..n]);
+            self.head_len += n as u8;
+            data = &data[n..];
+            self.check_head(rules)?;
+        }
+        self.crc.update(data);
+        Ok(())
+    }
+
+    /// Takes `count` bytes of `byte` (skipped erased blocks).
+    fn feed_repeated(
+        &mut self,
+        rules: &DownloadRules,
+        byte: u8,
+        mut count: usize,
+    ) -> Result<(), Failure> {
+        // At most MAX_HEADER_LEN bytes go through the header first.
+        while !self.parsed && count > 0 {
+            let n = self.head_wanted().min(count);
+            let at = self.head_len as usize;
+            self.head[at..at + n].fill(byte);
+            self.head_len += n as u8;
+            count -= n;
+            self.check_head(rules)?;
+        }
+        self.crc.update_repeated(byte, count);
+        Ok(())
+    }
+
+    /// Checks the header once its length, then all of it, is known.
+    fn check_head(&mut self, rules: &DownloadRules) -> Result<(), Failure> {
+        let n = self.head_len as usize;
+        if n < 6 {
+            return Ok(());
+        }
+        let len = self.head[5] as usize;
+        if !(MIN_HEADER_LEN..=MAX_HEADER_LEN).contains(&len)
+            || (rules.header_len as usize >= MIN_HEADER_LEN && len != rules.header_len as usize)
+        {
+            // A Start payload long enough for a header must be exactly
+            // the header, as before.
+            return Err(Failure::PARAMETER);
+        }
+        if n < len {
+            return Ok(());
+        }
+        let h = Header::parse(&self.head[..len]).map_err(|_| Failure::PARAMETER)?;
+        let body = self.image_size.checked_sub(len as u32);
+        if body != Some(h.body_len) || h.body_len > rules.capacity {
+            return Err(Failure::PARAMETER);
+        }
+        self.header = h;
+        self.parsed = true;
+        Ok(())
+    }
 }
 
 /// Firmware state of a module: banks, which one runs, which one is
@@ -150,7 +262,9 @@ impl Firmware {
     }
 
     /// 0101h Start Firmware Download with an image of `image_size` bytes
-    /// (header included) whose header is `header`.
+    /// (header included) whose first StartCmdPayloadSize bytes are
+    /// `header`. The image header is checked here when `header` holds it,
+    /// else as the first blocks bring the rest of it (see [`Download`]).
     pub fn start(
         &mut self,
         rules: &DownloadRules,
@@ -161,30 +275,25 @@ impl Firmware {
         if header.len() != rules.header_len as usize || image_size < n {
             return Err(Failure::PARAMETER);
         }
-        let parsed = Header::parse(header).map_err(|_| Failure::PARAMETER)?;
-        let body = image_size - n;
-        if parsed.header_len != rules.header_len || parsed.body_len != body || body > rules.capacity
-        {
+        if image_size - n > rules.capacity.saturating_add(MAX_HEADER_LEN as u32) {
             return Err(Failure::PARAMETER);
         }
-        // A new Start restarts any download in progress.
+        // A new Start restarts any download in progress; a refused one
+        // leaves it as it was.
         let target = self.running.other();
+        let mut d = Download::new(target, image_size, rules);
+        d.feed(rules, header)?;
         *self.bank_mut(target) = Bank::EMPTY;
         if self.committed == target {
             // The committed image is gone: boot the running one instead.
             self.committed = self.running;
         }
-        self.download = Some(Download {
-            target,
-            header: parsed,
-            expected: body,
-            received: 0,
-            crc: Crc32::new(),
-        });
+        self.download = Some(d);
         Ok(())
     }
 
-    /// 0103h/0104h: a block of `data` at body offset `address`.
+    /// 0103h/0104h: a block of `data` at block address `address` (image
+    /// offset minus StartCmdPayloadSize).
     pub fn write_block(
         &mut self,
         rules: &DownloadRules,
@@ -197,15 +306,17 @@ impl Firmware {
         if data.is_empty() || end > d.expected || address < d.received {
             return Err(Failure::PARAMETER);
         }
-        if address > d.received {
+        // On a copy: a refused block changes nothing.
+        let mut next = *d;
+        if address > next.received {
             if !rules.skip_erased {
                 return Err(Failure::PARAMETER);
             }
-            d.crc
-                .update_repeated(rules.erased_byte, (address - d.received) as usize);
+            next.feed_repeated(rules, rules.erased_byte, (address - next.received) as usize)?;
         }
-        d.crc.update(data);
-        d.received = end;
+        next.feed(rules, data)?;
+        next.received = end;
+        *d = next;
         Ok(())
     }
 
@@ -217,16 +328,18 @@ impl Firmware {
             if !rules.skip_erased {
                 return Err(FAILURE_IMAGE_INCOMPLETE);
             }
-            d.crc
-                .update_repeated(rules.erased_byte, (d.expected - d.received) as usize);
+            let rest = (d.expected - d.received) as usize;
+            d.feed_repeated(rules, rules.erased_byte, rest)
+                .map_err(|_| FAILURE_IMAGE_CORRUPT)?;
         }
-        if d.crc.value() != d.header.body_crc {
+        if !d.parsed || d.crc.value() != d.header.body_crc {
+            // Shorter than its header, or a body that does not match it.
             return Err(FAILURE_IMAGE_CORRUPT);
         }
         *self.bank_mut(d.target) = Bank {
             valid: true,
             version: d.header.version,
-            size: d.expected,
+            size: d.header.body_len,
             crc: d.header.body_crc,
         };
         Ok(())
@@ -512,6 +625,56 @@ mod tests {
         let big = image(Version::new(2, 0, 0), &[0; 5000]);
         assert_eq!(fw.start(&RULES, 5064, &big), Err(Failure::PARAMETER));
         assert!(fw.download.is_none());
+    }
+
+    #[test]
+    fn a_start_payload_shorter_than_the_header() {
+        // The header comes partly with Start, the rest with the blocks,
+        // however they are cut; a gap in it is filled with erased bytes.
+        let body = [5u8; 300];
+        let v = Version::new(2, 0, 1);
+        let mut img = std::vec![0u8; 64];
+        Header::write(&mut img, 64, &v, &body).unwrap();
+        img.extend_from_slice(&body);
+        for n in [0usize, 3, 6, 20, 55] {
+            let rules = DownloadRules {
+                header_len: n as u8,
+                ..RULES
+            };
+            let mut fw = Firmware::new(Version::new(1, 0, 0));
+            fw.start(&rules, img.len() as u32, &img[..n]).unwrap();
+            assert!(fw.download.unwrap().header.version.major == 0, "not yet");
+            let mut at = n;
+            for len in [1, 5, 60, 7, 1000] {
+                let end = (at + len).min(img.len());
+                fw.write_block(&rules, (at - n) as u32, &img[at..end])
+                    .unwrap();
+                at = end;
+            }
+            assert_eq!(fw.download.unwrap().header.version, v);
+            fw.complete(&rules).unwrap();
+            assert_eq!(fw.bank(BankId::B).version, v, "{n}");
+            assert_eq!(fw.bank(BankId::B).size, 300);
+        }
+        // Skipped erased bytes count, in the header too.
+        let rules = DownloadRules {
+            header_len: 0,
+            skip_erased: true,
+            ..RULES
+        };
+        let mut fw = Firmware::new(Version::new(1, 0, 0));
+        fw.start(&rules, img.len() as u32, &[]).unwrap();
+        assert_eq!(
+            fw.write_block(&rules, 1, &img[1..100]),
+            Err(Failure::PARAMETER)
+        );
+        assert_eq!(
+            fw.download.unwrap().received,
+            0,
+            "a refused block changes nothing"
+        );
+        fw.write_block(&rules, 0, &img[..100]).unwrap();
+        fw.complete(&rules).unwrap_err();
     }
 
     fn update(fw: &mut Firmware, slot: Slot, s: &str) -> Result<(), &'static str> {
