@@ -5,16 +5,22 @@
 //! A command is captured when the host writes byte 129 of page 9Fh. The
 //! engine reports busy (81h captured, 82h checking, 83h executing, by the
 //! elapsed share of the command's busy time) and executes the command when
-//! its busy time is over, at the first access after that. The checks
-//! follow the order of the CMIS status table: lengths (42h), check code
-//! (45h), command id (41h), password (46h), then the command's own checks.
-//! Completion writes the reply first, then the status, then latches the
-//! completion flag, on success and on failure alike.
+//! its busy time is over, at the first access after that, from what its
+//! message area holds then. The checks follow the order of the CMIS status
+//! table: lengths (42h), check code (45h), command id (41h), password
+//! (46h), then the command's own checks. Completion writes the reply
+//! first, then the status, then latches the completion flag, on success
+//! and on failure alike. The quirks may delay each of these steps: the
+//! status register shows a new command late (status lag), the report
+//! follows the execution late, the flag follows the status late.
 
 use super::super::cdb::{check_code, CommandId, Failure, LPL_MAX_LEN, STATUS_SUCCESS};
 use super::super::image::Version;
 use super::firmware::BankId;
-use super::{write_mechanism, LogEntry, Module, Nanos, Pending, Power, NS_PER_MS};
+use super::{
+    write_mechanism, BootCdb, Executed, LogEntry, Module, Nanos, Pending, Power, NS_PER_MS,
+    NS_PER_US,
+};
 
 /// What a successful command leaves behind.
 enum Done {
@@ -37,7 +43,7 @@ const FW_INFO_LEN: usize = 110;
 
 impl Module {
     /// Byte of 00h:8 latched when `instance` completes a command.
-    fn completion_flag(instance: usize) -> u8 {
+    pub(super) fn completion_flag(instance: usize) -> u8 {
         if instance == 0 {
             1 << 6
         } else {
@@ -68,31 +74,34 @@ impl Module {
         let id = u16::from_be_bytes([msg[0], msg[1]]);
         self.counters.commands += 1;
         self.counters.count_command(id);
-        self.lower[8] &= !Self::completion_flag(instance);
-        self.lower[Self::status_offset(instance)] = 0x81;
         let hang = self.faults.hang_next && self.faults.hang_command.map_or(true, |c| c == id);
         let done_at = if hang {
             self.faults.hang_next = false;
             None
         } else {
-            Some(now + self.busy_us(id) as u64 * 1_000)
+            Some(now + self.busy_us(id) as u64 * NS_PER_US)
         };
         self.pending[instance] = Some(Pending {
             instance,
             id,
             triggered: now,
+            shown_at: now + self.profile.quirks.status_lag_us as u64 * NS_PER_US,
+            shown: false,
             done_at,
+            result: None,
         });
         self.advance(now);
     }
 
     /// Shows the busy phase of the running commands in their status
-    /// bytes.
+    /// bytes, once the status shows them at all.
     pub(super) fn refresh_busy_status(&mut self, now: Nanos) {
-        for p in self.pending.into_iter().flatten() {
+        for p in self.pending.into_iter().flatten().filter(|p| p.shown) {
             let code = match p.done_at {
-                Some(done) if done > p.triggered => {
-                    let share = (now - p.triggered) * 10 / (done - p.triggered);
+                Some(done) if done > p.triggered && p.result.is_none() => {
+                    // The host may look again before the STOP of a
+                    // trigger it saw refused (TriggerNack::Captured).
+                    let share = now.saturating_sub(p.triggered) * 10 / (done - p.triggered);
                     match share {
                         0 => 0x81,
                         1 => 0x82,
@@ -105,20 +114,40 @@ impl Module {
         }
     }
 
-    /// Executes a command whose busy time is over and reports it.
-    pub(super) fn finish_command(&mut self, p: Pending) {
-        let done_at = p.done_at.unwrap_or(p.triggered);
-        self.pending[p.instance] = None;
-        let result = self.execute(p.instance, p.id);
-        let busy = done_at - p.triggered;
-        self.counters.busy_ns += busy;
+    /// The next step of `instance`'s command, which is due.
+    pub(super) fn command_step(&mut self, instance: usize, report_delay: Nanos) {
+        let Some(mut p) = self.pending[instance] else {
+            return;
+        };
+        if !p.shown {
+            // The status register and flag show the new command.
+            p.shown = true;
+            self.pending[instance] = Some(p);
+            self.late_flag[instance] = None;
+            self.lower[8] &= !Self::completion_flag(instance);
+            self.lower[Self::status_offset(instance)] = 0x81;
+        } else if p.result.is_none() {
+            self.execute_command(p);
+        } else {
+            self.report_command(p, report_delay);
+        }
+    }
 
-        let status = match result {
+    /// Executes a command whose busy time is over and writes its reply;
+    /// the status follows in [`Module::report_command`].
+    fn execute_command(&mut self, mut p: Pending) {
+        let done_at = p.done_at.unwrap_or(p.triggered);
+        // The command the message area holds now: a host that wrote into
+        // it while busy changed it.
+        let msg = &self.cdb[p.instance];
+        p.id = u16::from_be_bytes([msg[0], msg[1]]);
+        let result = self.execute(p.instance, p.id, done_at);
+        let (status, reset) = match result {
             Ok(Done::PowerLoss) => {
+                self.counters.busy_ns += done_at - p.triggered;
                 self.firmware.lose_download();
                 let running = self.firmware.running;
                 self.begin_reset(done_at, running);
-                self.advance(done_at);
                 return;
             }
             Ok(Done::Reset {
@@ -126,42 +155,73 @@ impl Module {
                 delay_ms,
                 hitless,
             }) => {
-                self.power = Power::ResetPending {
-                    at: done_at + delay_ms as u64 * NS_PER_MS,
-                    bank,
-                };
-                self.hitless_pending = hitless;
                 self.write_reply(p.instance, 0);
-                STATUS_SUCCESS
+                (STATUS_SUCCESS, Some((bank, delay_ms, hitless)))
             }
             Ok(Done::Plain) => {
                 self.write_reply(p.instance, 0);
-                STATUS_SUCCESS
+                (STATUS_SUCCESS, None)
             }
             Ok(Done::Reply(len)) => {
                 self.write_reply(p.instance, len);
-                STATUS_SUCCESS
+                (STATUS_SUCCESS, None)
             }
             Err(f) => {
                 self.write_reply(p.instance, 0);
-                f.status_byte()
+                (f.status_byte(), None)
             }
         };
-        self.counters.count_status(status);
-        if status == STATUS_SUCCESS {
+        self.update_versions();
+        p.result = Some(Executed { status, reset });
+        self.pending[p.instance] = Some(p);
+    }
+
+    /// Reports an executed command: status, then the completion flag (at
+    /// once or later), then for Run the reset DelayToReset after the flag.
+    fn report_command(&mut self, p: Pending, report_delay: Nanos) {
+        let (Some(ex), Some(at)) = (p.result, p.report_at(report_delay)) else {
+            return;
+        };
+        let i = p.instance;
+        self.pending[i] = None;
+        let q = self.profile.quirks;
+        self.lower[Self::status_offset(i)] = ex.status;
+        let flag_at = at + q.flag_delay_us as u64 * NS_PER_US;
+        if flag_at > at {
+            self.late_flag[i] = Some(flag_at);
+        } else {
+            self.lower[8] |= Self::completion_flag(i);
+        }
+        self.reply_nacks[i] = q.reply_nack_reads;
+        if self.cdb[i][6] > 0 {
+            self.chk_glitches[i] = q.chk_glitch_reads;
+            if self.faults.glitch_reply_chk > 0 {
+                self.faults.glitch_reply_chk -= 1;
+                self.chk_glitches[i] = self.chk_glitches[i].max(1);
+            }
+        }
+        if let Some((bank, delay_ms, hitless)) = ex.reset {
+            // DelayToReset counts from the completion flag.
+            self.power = Power::ResetPending {
+                at: flag_at + (delay_ms as u64 + q.reset_extra_ms as u64) * NS_PER_MS,
+                bank,
+            };
+            self.hitless_pending = hitless;
+        }
+        let busy = at - p.triggered;
+        self.counters.busy_ns += busy;
+        self.counters.count_status(ex.status);
+        if ex.status == STATUS_SUCCESS {
             self.counters.commands_ok += 1;
         } else {
             self.counters.commands_failed += 1;
         }
-        self.update_versions();
-        self.lower[Self::status_offset(p.instance)] = status;
-        self.lower[8] |= Self::completion_flag(p.instance);
-        let msg = &self.cdb[p.instance];
+        let msg = &self.cdb[i];
         self.log_command(LogEntry {
             triggered: p.triggered,
             busy_ns: busy,
             id: p.id,
-            status,
+            status: ex.status,
             lpl_len: msg[4],
             epl_len: u16::from_be_bytes([msg[2], msg[3]]),
         });
@@ -185,7 +245,7 @@ impl Module {
         msg[7] = chk;
     }
 
-    fn execute(&mut self, instance: usize, id: u16) -> Result<Done, Failure> {
+    fn execute(&mut self, instance: usize, id: u16, now: Nanos) -> Result<Done, Failure> {
         let msg = self.cdb[instance];
         let epl_len = u16::from_be_bytes([msg[2], msg[3]]) as usize;
         let lpl_len = msg[4] as usize;
@@ -199,7 +259,7 @@ impl Module {
         if check_code(&summed[..8 + lpl_len]) != msg[5] {
             return Err(Failure::CHECK_CODE);
         }
-        if !self.implements(id) {
+        if !self.implements(id) || self.unknown_while_booting(id, now) {
             return Err(Failure::UNKNOWN_COMMAND);
         }
         if (0x0101..=0x010A).contains(&id) && self.profile.password_required && !self.unlocked {
@@ -264,6 +324,17 @@ impl Module {
             CommandId::GET_FW_INFO => {
                 let mut r = [0u8; FW_INFO_LEN];
                 let fw = &self.firmware;
+                if self.profile.quirks.single_bank {
+                    // One bank, A: the image the module runs; no B.
+                    r[0] = 0x03 | 0x40;
+                    r[1] = 0x01;
+                    put_version(&mut r[2..38], &fw.bank(fw.running).version);
+                    if fw.factory.valid {
+                        r[1] |= 1 << 2;
+                        put_version(&mut r[74..110], &fw.factory.version);
+                    }
+                    return Ok(self.reply(instance, &r));
+                }
                 for (i, bank) in [BankId::A, BankId::B].into_iter().enumerate() {
                     let b = fw.bank(bank);
                     let shift = 4 * i;
@@ -307,7 +378,13 @@ impl Module {
                 Ok(Done::Plain)
             }
             CommandId::COMPLETE_FW_DOWNLOAD => {
+                let target = self.firmware.download.map(|d| d.target);
                 self.firmware.complete(&rules)?;
+                if let (true, Some(t)) = (self.profile.quirks.single_bank, target) {
+                    // The one bank now holds the new image: any reset
+                    // boots it.
+                    self.firmware.committed = t;
+                }
                 Ok(Done::Plain)
             }
             CommandId::RUN_FW_IMAGE => {
@@ -315,7 +392,11 @@ impl Module {
                     return Err(Failure::PARAMETER);
                 }
                 let mode = lpl[1];
-                let bank = self.firmware.run_target(mode)?;
+                let bank = if self.profile.quirks.single_bank {
+                    self.single_bank_run_target(mode)?
+                } else {
+                    self.firmware.run_target(mode)?
+                };
                 Ok(Done::Reset {
                     bank,
                     delay_ms: u16::from_be_bytes([lpl[2], lpl[3]]),
@@ -323,7 +404,10 @@ impl Module {
                 })
             }
             CommandId::COMMIT_FW_IMAGE => {
-                self.firmware.commit();
+                // One bank: what it holds is what boots; nothing to do.
+                if !self.profile.quirks.single_bank {
+                    self.firmware.commit();
+                }
                 Ok(Done::Plain)
             }
             _ => Err(Failure::UNKNOWN_COMMAND),
@@ -345,11 +429,37 @@ impl Module {
             | CommandId::COMMIT_FW_IMAGE => true,
             CommandId::START_FW_DOWNLOAD | CommandId::COMPLETE_FW_DOWNLOAD => download,
             CommandId::ABORT_FW_DOWNLOAD => download && p.abort_supported,
-            CommandId::WRITE_FW_BLOCK_LPL => p.write_mechanism & write_mechanism::LPL != 0,
+            CommandId::WRITE_FW_BLOCK_LPL => write_mechanism::has_lpl(p.write_mechanism),
             CommandId::WRITE_FW_BLOCK_EPL => {
-                p.write_mechanism & write_mechanism::EPL != 0 && p.epl_pages() > 0
+                write_mechanism::has_epl(p.write_mechanism) && p.epl_pages() > 0
             }
             _ => false,
+        }
+    }
+
+    /// Whether the boot phase makes command `id` unknown at `now`.
+    fn unknown_while_booting(&self, id: u16, now: Nanos) -> bool {
+        if !self.booting(now) {
+            return false;
+        }
+        match self.profile.quirks.boot_cdb {
+            BootCdb::Full | BootCdb::NoCdb => false,
+            BootCdb::NoFirmwareInfo => id == CommandId::GET_FW_INFO.0,
+            BootCdb::NoFeatures => {
+                id == CommandId::GET_FW_INFO.0 || id == CommandId::FW_MGMT_FEATURES.0
+            }
+        }
+    }
+
+    /// The bank Run boots on a module with one bank: the image a
+    /// completed download left (modes 0, 1: there must be one) or what
+    /// the bank holds (modes 2, 3: restart).
+    fn single_bank_run_target(&self, mode: u8) -> Result<BankId, Failure> {
+        let fw = &self.firmware;
+        match mode {
+            0 | 1 if fw.committed == fw.running || fw.download.is_some() => Err(Failure::BAD_STATE),
+            0..=3 => Ok(fw.committed),
+            _ => Err(Failure::PARAMETER),
         }
     }
 

@@ -21,15 +21,23 @@
 //!   and the two CMDID bytes that trigger it, each written in the longest
 //!   transactions the module allows, then one one-byte read to learn that
 //!   it has finished (not for Run, which ends in a reset);
-//! - the module's busy time of each command;
-//! - the time the module is away after the reset that Run starts, and
-//!   after the final module reset: the flash is over when the module
-//!   answers again, running the new image (the benchmark measures both
-//!   flashers up to then).
+//! - the module's busy time of each command, or longer if the status
+//!   shows it late (quirks: status lag, report delay, a NACK window at the
+//!   start of each command);
+//! - the time the module is away after the reset that Run starts (late
+//!   by the quirks' extra delay, and the completion flag's), and after the
+//!   final module reset: the flash is over when the module answers again,
+//!   running the new image (the benchmark measures both flashers up to
+//!   then); with the quirks, also the time it NACKs after a reset and, for
+//!   a bootloader without CDB, the boot phase before Commit;
+//! - the host driver's fixed cost of each transfer ([`DriverCost`]), the
+//!   transfers being at most as long as the driver allows.
+//!
+//! The chances of a NACK are left out: a host may be lucky.
 
 use super::super::cdb::LPL_MAX_LEN;
 use super::super::map::PAGE_SIZE;
-use super::{write_mechanism, Nanos, Profile};
+use super::{write_mechanism, BootCdb, DriverCost, Nanos, Profile};
 
 const NS_PER_US: Nanos = 1_000;
 const NS_PER_MS: Nanos = 1_000_000;
@@ -49,6 +57,32 @@ pub const fn transaction_ns(bus_hz: u32, len: usize, read: bool) -> Nanos {
         return 0;
     }
     (len + addressing(read)) as Nanos * 9 * 1_000_000_000 / bus_hz as Nanos
+}
+
+/// Time of one access of `len` data bytes through `driver`: the bus time
+/// and the driver's fixed cost, in that order. An access longer than the
+/// driver's transfers costs as the transfers it takes, each with its own
+/// addressing.
+pub const fn access_ns(bus_hz: u32, driver: &DriverCost, len: usize, read: bool) -> (Nanos, Nanos) {
+    // Never 0; saying so spares the kernel build a division-by-zero
+    // panic path.
+    let max = match driver.transfer_len(usize::MAX) {
+        0 => 1,
+        n => n,
+    };
+    let (full, rest) = if max == usize::MAX || len <= max {
+        (0, len)
+    } else if len % max == 0 {
+        (len / max - 1, max)
+    } else {
+        (len / max, len % max)
+    };
+    let mut bus = transaction_ns(bus_hz, rest, read);
+    if full > 0 {
+        bus += full as Nanos * transaction_ns(bus_hz, max, read);
+    }
+    let driver_ns = (full as Nanos + 1) * driver.transfer_us as Nanos * NS_PER_US;
+    (bus, driver_ns)
 }
 
 const fn addressing(read: bool) -> usize {
@@ -89,48 +123,63 @@ pub struct FlashLimit {
     pub busy_ns: Nanos,
     /// Time the module does not answer after its two resets.
     pub reset_ns: Nanos,
+    /// The host driver's fixed cost of the transactions.
+    pub driver_ns: Nanos,
 }
 
 impl FlashLimit {
     /// The limit itself.
     pub const fn total_ns(&self) -> Nanos {
-        self.bus_ns + self.busy_ns + self.reset_ns
+        self.bus_ns + self.busy_ns + self.reset_ns + self.driver_ns
     }
 
-    /// Adds `len` bytes written in transactions of at most `max` bytes,
-    /// none crossing a multiple of `boundary` bytes from the start.
-    fn write(&mut self, bus_hz: u32, len: usize, max: usize, boundary: usize) {
+    /// Adds `len` bytes written in transactions of at most `max` bytes
+    /// (and the driver's transfer length), none crossing a multiple of
+    /// `boundary` bytes from the start.
+    fn write(&mut self, p: &Profile, len: usize, max: usize, boundary: usize) {
         // Neither is ever 0; saying so spares the kernel build a
         // division-by-zero panic path.
-        let (max, boundary) = (max.max(1), boundary.max(1));
+        let (max, boundary) = (p.driver.transfer_len(max).max(1), boundary.max(1));
         let mut pos = 0;
         while pos < len {
             let n = (len - pos).min(max).min(boundary - pos % boundary);
-            self.transaction(bus_hz, n, false);
+            self.transaction(p, n, false);
             pos += n;
         }
     }
 
-    fn transaction(&mut self, bus_hz: u32, len: usize, read: bool) {
+    fn transaction(&mut self, p: &Profile, len: usize, read: bool) {
         self.transactions += 1;
         self.bus_bytes += (len + addressing(read)) as u64;
-        self.bus_ns += transaction_ns(bus_hz, len, read);
+        self.bus_ns += transaction_ns(p.bus_hz, len, read);
+        self.driver_ns += p.driver.transfer_us as Nanos * NS_PER_US;
     }
 
     /// Adds one command: its body (header bytes and `lpl` bytes of local
     /// payload), `epl` bytes of extended payload, the trigger, the status
-    /// read if `ends_in_status`, and `busy_us` of module time.
+    /// read if `ends_in_status`, and `busy_us` of module time (or as long
+    /// as the quirks keep the status from showing the result).
     fn command(&mut self, p: &Profile, lpl: usize, epl: usize, busy_us: u32, ends_in_status: bool) {
         // Bytes 130-133, then 134-135 and the payload from 136.
         let body = if lpl == 0 { 4 } else { 6 + lpl };
-        self.write(p.bus_hz, body, p.lpl_access_max(), usize::MAX);
+        self.write(p, body, p.lpl_access_max(), usize::MAX);
         let page_run = if p.auto_paging { usize::MAX } else { PAGE_SIZE };
-        self.write(p.bus_hz, epl, p.epl_access_max(), page_run);
-        self.transaction(p.bus_hz, 2, false);
+        self.write(p, epl, p.epl_access_max(), page_run);
+        self.transaction(p, 2, false);
+        let q = &p.quirks;
+        // The status shows the result this long after the trigger (see
+        // `Pending::report_at`), and can be read no earlier than the
+        // NACK window at the start of the command allows.
+        let reported = busy_us.max(q.status_lag_us) as Nanos + q.report_delay_us as Nanos;
         if ends_in_status {
-            self.transaction(p.bus_hz, 1, true);
+            self.transaction(p, 1, true);
+            self.busy_ns += reported.max(q.nack_first_us as Nanos) * NS_PER_US;
+        } else {
+            // Run: its reset begins DelayToReset (0) after the flag,
+            // late by the quirk's extra delay.
+            self.busy_ns += (reported + q.flag_delay_us as Nanos) * NS_PER_US
+                + q.reset_extra_ms as Nanos * NS_PER_MS;
         }
-        self.busy_ns += busy_us as Nanos * NS_PER_US;
         self.commands += 1;
     }
 }
@@ -141,10 +190,10 @@ impl Profile {
     /// of the block paths the module offers; `None` if it offers none or
     /// the image is shorter than the Start payload.
     pub fn flash_limit(&self, image_len: usize) -> Option<FlashLimit> {
-        let epl = (self.write_mechanism & write_mechanism::EPL != 0 && self.epl_pages() > 0)
+        let epl = (write_mechanism::has_epl(self.write_mechanism) && self.epl_pages() > 0)
             .then(|| self.flash_limit_via(BlockPath::Epl, image_len))
             .flatten();
-        let lpl = (self.write_mechanism & write_mechanism::LPL != 0)
+        let lpl = write_mechanism::has_lpl(self.write_mechanism)
             .then(|| self.flash_limit_via(BlockPath::Lpl, image_len))
             .flatten();
         match (epl, lpl) {
@@ -175,6 +224,7 @@ impl Profile {
             bus_ns: 0,
             busy_ns: 0,
             reset_ns: 0,
+            driver_ns: 0,
         };
         let b = &self.busy_us;
         // Start: image size, 4 reserved bytes, then the vendor header.
@@ -193,7 +243,16 @@ impl Profile {
         // Run: reserved byte, image to run, DelayToReset.
         l.command(self, 4, 0, b.run, false);
         l.command(self, 0, 0, b.commit, true);
-        l.reset_ns = 2 * self.reset_ms as Nanos * NS_PER_MS;
+        // Away during both resets, then not acknowledging; Commit waits
+        // for a bootloader without CDB to end its boot phase.
+        let q = &self.quirks;
+        let reset = self.reset_ms as Nanos + q.nack_after_reset_ms as Nanos;
+        let before_commit = if q.boot_cdb == BootCdb::NoCdb {
+            reset.max(self.reset_ms as Nanos + q.boot_ms as Nanos)
+        } else {
+            reset
+        };
+        l.reset_ns = (before_commit + reset) * NS_PER_MS;
         Some(l)
     }
 }

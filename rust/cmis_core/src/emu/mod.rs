@@ -28,6 +28,10 @@ use firmware::{BankId, DownloadRules, Firmware, ImageUpdate, Slot};
 pub type Nanos = u64;
 
 const NS_PER_MS: u64 = 1_000_000;
+const NS_PER_US: u64 = 1_000;
+
+/// ModuleStateChanged: 00h:8 bit 0, latched.
+const FLAG_STATE_CHANGED: u8 = 1 << 0;
 
 /// How the module reacts to one access, when it does not complete it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +60,11 @@ impl fmt::Display for BusError {
 }
 
 /// CDB write mechanisms (0041h byte 141).
+///
+/// CMIS encodes LPL in bit 0 and EPL in bit 4 (01h, 10h, 11h); some
+/// modules use bit 1 for EPL instead (02h, 03h: a 400G module FBOSS
+/// knows, SONiC's code table). The model takes both encodings: 02h means
+/// what 10h means, 03h what 11h means.
 pub mod write_mechanism {
     /// No firmware download.
     pub const NONE: u8 = 0x00;
@@ -65,9 +74,29 @@ pub mod write_mechanism {
     pub const EPL: u8 = 0x10;
     /// Both.
     pub const BOTH: u8 = 0x11;
+    /// EPL only, in the other encoding.
+    pub const EPL_ALT: u8 = 0x02;
+    /// Both, in the other encoding.
+    pub const BOTH_ALT: u8 = 0x03;
+
+    /// Whether `m` is one of the values above.
+    pub const fn is_valid(m: u8) -> bool {
+        matches!(m, NONE | LPL | EPL | BOTH | EPL_ALT | BOTH_ALT)
+    }
+
+    /// Whether a module advertising `m` takes Write Firmware Block LPL.
+    pub const fn has_lpl(m: u8) -> bool {
+        m & LPL != 0
+    }
+
+    /// Whether a module advertising `m` takes Write Firmware Block EPL.
+    pub const fn has_epl(m: u8) -> bool {
+        m & (EPL | EPL_ALT) != 0
+    }
 }
 
-/// Module state (00h:3 bits 3-1).
+/// Module state (00h:3 bits 3-1), as far as [`Module::state`] reports it;
+/// [`MsmState`] has every state the model shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModuleState {
     /// ModuleLowPwr.
@@ -76,6 +105,194 @@ pub enum ModuleState {
     PwrUp = 2,
     /// ModuleReady.
     Ready = 3,
+}
+
+/// A state of the CMIS module state machine as 00h:3 bits 3-1 show it,
+/// the value being the code. MgmtInit has no code (000b is reserved): a
+/// real module does not answer then, but it may, and the model does when
+/// [`Quirks::mgmt_init_ms`] is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MsmState {
+    /// MgmtInit, shown as 000b.
+    MgmtInit = 0,
+    /// ModuleLowPwr.
+    LowPwr = 1,
+    /// ModulePwrUp.
+    PwrUp = 2,
+    /// ModuleReady.
+    Ready = 3,
+    /// ModuleFault; the cause is in 00h:41.
+    Fault = 5,
+}
+
+/// What writes into the CDB pages of a busy instance (its page 9Fh and
+/// EPL pages) do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BusyWrites {
+    /// Stored like plain RAM: the engine reads its message area when the
+    /// command completes, so such a write changes what it executes or
+    /// replies. A host that does it is caught by the outcome (and by
+    /// [`Counters::writes_while_busy`]), not saved by a retry. A write
+    /// covering byte 129 does not start another command.
+    #[default]
+    Stored,
+    /// Not acknowledged.
+    Refused,
+}
+
+/// How a trigger write (to 9Fh, covering byte 129, idle instance) is
+/// not acknowledged when [`Quirks::trigger_nack`] or
+/// [`Faults::trigger_nacks`] says so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TriggerNack {
+    /// Never ([`Faults::trigger_nacks`] then NACKs as `Dropped`).
+    #[default]
+    Off,
+    /// The write is not taken: nothing stored, no command.
+    Dropped,
+    /// The write is stored and the command starts, but the host sees a
+    /// NACK: a retry of the trigger writes into a busy instance.
+    Captured,
+}
+
+/// What the CDB offers during the boot phase after a reset
+/// ([`Quirks::boot_ms`]), as a module still in its bootloader.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BootCdb {
+    /// Everything: no boot phase.
+    #[default]
+    Full,
+    /// Get Firmware Info (0100h) fails with 41h (unknown command).
+    NoFirmwareInfo,
+    /// Firmware Management Features (0041h) and Get Firmware Info fail
+    /// with 41h: the host has to know the download parameters (FBOSS
+    /// falls back to its image metadata then).
+    NoFeatures,
+    /// No CDB: 01h:163-166 read as zero (01h:255 matching) and writes of
+    /// byte 129 start no command.
+    NoCdb,
+}
+
+/// Behaviours the specification allows that hosts find inconvenient.
+/// All zero (and [`Quirks::NONE`]) is the plain module of
+/// [`Profile::DEFAULT`]. Times are counted on the caller's clock; the
+/// probabilities use a small generator seeded with `seed`, so a run is
+/// repeatable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// Writes into a busy instance's CDB pages; stored by default.
+    pub busy_writes: BusyWrites,
+    /// The CdbStatus byte and the completion flag show a new command
+    /// this long after its trigger; until then they show what they
+    /// showed before (the previous command's status, the flag as it was).
+    pub status_lag_us: u32,
+    /// The status and the completion flag report a command this long
+    /// after the engine is done (its reply already in place).
+    pub report_delay_us: u32,
+    /// The completion flag is latched this long after the status shows
+    /// the result; a new trigger on the instance drops it.
+    pub flag_delay_us: u32,
+    /// Run (0109h) resets this much later than its DelayToReset says
+    /// (which counts from the completion flag).
+    pub reset_extra_ms: u32,
+    /// Between Run's success and its reset the module goes on as before
+    /// (state Ready, old image); without it 00h:3 shows LowPwr then.
+    pub ready_until_reset: bool,
+    /// NACK every access during the first this-many µs of every command.
+    pub nack_first_us: u32,
+    /// NACK each access with this probability (per mille) while a
+    /// command runs on any instance.
+    pub nack_busy_permille: u16,
+    /// How a trigger write is not acknowledged ([`TriggerNack`])...
+    pub trigger_nack: TriggerNack,
+    /// ...and how often, per mille of the triggers.
+    pub trigger_nack_permille: u16,
+    /// NACK the first this-many reads of 9Fh:134-255 after each
+    /// completion of the instance.
+    pub reply_nack_reads: u8,
+    /// NACK reads of 9Fh:134-255 with this probability (per mille).
+    pub reply_nack_permille: u16,
+    /// NACK everything for this long once the module answers again after
+    /// a reset (and after power-up).
+    pub nack_after_reset_ms: u32,
+    /// Latch ModuleStateChanged (00h:8 bit 0, clear on read) on every
+    /// change of 00h:3 and every reset exit.
+    pub state_changed_flag: bool,
+    /// After the reset's silence (`reset_ms`), answer in MgmtInit (000b)
+    /// this long before LowPwr.
+    pub mgmt_init_ms: u32,
+    /// Time in ModulePwrUp between LowPwr (`ready_ms`) and Ready.
+    pub pwr_up_ms: u32,
+    /// For this long after every reset (and power-up)...
+    pub boot_ms: u32,
+    /// ...the CDB offers only this ([`BootCdb`]).
+    pub boot_cdb: BootCdb,
+    /// The first this-many reads of RPLChkCode (9Fh:135) after each
+    /// reply read wrong (complemented); a re-read is right.
+    pub chk_glitch_reads: u8,
+    /// One firmware bank (see `Documentation/emulator.rst`): 0100h shows
+    /// no bank B, 01h:128-129 no inactive image, a completed download is
+    /// what the next reset boots, Commit does nothing.
+    pub single_bank: bool,
+    /// Seed of the generator behind the probabilities.
+    pub seed: u32,
+}
+
+impl Quirks {
+    /// No quirk: the module of [`Profile::DEFAULT`].
+    pub const NONE: Self = Self {
+        busy_writes: BusyWrites::Stored,
+        status_lag_us: 0,
+        report_delay_us: 0,
+        flag_delay_us: 0,
+        reset_extra_ms: 0,
+        ready_until_reset: false,
+        nack_first_us: 0,
+        nack_busy_permille: 0,
+        trigger_nack: TriggerNack::Off,
+        trigger_nack_permille: 0,
+        reply_nack_reads: 0,
+        reply_nack_permille: 0,
+        nack_after_reset_ms: 0,
+        state_changed_flag: false,
+        mgmt_init_ms: 0,
+        pwr_up_ms: 0,
+        boot_ms: 0,
+        boot_cdb: BootCdb::Full,
+        chk_glitch_reads: 0,
+        single_bank: false,
+        seed: 0,
+    };
+}
+
+/// The host driver's cost per transfer, which the model charges with the
+/// bus time ([`Module::bus_cost`]) so that the number of accesses shows in
+/// time, not only the bytes: a driver that goes through a mailbox (a
+/// switch ASIC's register interface, a management controller) moves a
+/// few dozen bytes a transfer and pays a fixed latency each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriverCost {
+    /// Most data bytes a transfer carries; 0: no limit but the module's.
+    pub max_transfer: u16,
+    /// Fixed cost of each transfer, in µs, on top of its bus time.
+    pub transfer_us: u32,
+}
+
+impl DriverCost {
+    /// A driver that costs nothing but the bus (the default).
+    pub const NONE: Self = Self {
+        max_transfer: 0,
+        transfer_us: 0,
+    };
+
+    /// Longest transfer of at most `module_max` bytes.
+    pub const fn transfer_len(&self, module_max: usize) -> usize {
+        if self.max_transfer != 0 && (self.max_transfer as usize) < module_max {
+            self.max_transfer as usize
+        } else {
+            module_max
+        }
+    }
 }
 
 /// Everything about a module that a test may want to vary.
@@ -134,6 +351,11 @@ pub struct Profile {
     pub bus_hz: u32,
     /// Largest image body a bank holds.
     pub bank_capacity: u32,
+    /// Inconvenient behaviours the specification allows.
+    pub quirks: Quirks,
+    /// The host driver's cost per transfer (not the module's: modelled
+    /// here so that the tests and the kernel port charge it).
+    pub driver: DriverCost,
 }
 
 /// Busy time of each kind of command, in microseconds.
@@ -192,6 +414,8 @@ impl Profile {
         password: 0x0000_1011,
         bus_hz: 0,
         bank_capacity: 16 << 20,
+        quirks: Quirks::NONE,
+        driver: DriverCost::NONE,
     };
 
     /// A module with realistic timing that takes 2 KiB EPL blocks, the
@@ -232,6 +456,180 @@ impl Profile {
         },
         ..Self::REALISTIC_EPL
     };
+
+    /// [`Self::REALISTIC_EPL`] on CMIS 4.0 whose CdbStatus and completion
+    /// flag show a new command 300 µs after its trigger and report its
+    /// end 100 µs after the engine is done.
+    pub const LAGGY: Self = Self {
+        revision: 0x40,
+        quirks: Quirks {
+            status_lag_us: 300,
+            report_delay_us: 100,
+            ..Quirks::NONE
+        },
+        ..Self::REALISTIC_EPL
+    };
+
+    /// [`Self::LAGGY`] with 5 ms of status lag, 1 ms of report delay and
+    /// the completion flag 2 ms after the status, on CMIS 5.2.
+    pub const LAGGY_5MS: Self = Self {
+        revision: 0x52,
+        quirks: Quirks {
+            status_lag_us: 5_000,
+            report_delay_us: 1_000,
+            flag_delay_us: 2_000,
+            ..Quirks::NONE
+        },
+        ..Self::LAGGY
+    };
+
+    /// [`Self::REALISTIC_EPL`] whose Run reports success and goes on
+    /// answering as before (Ready, the old image, no NACK) until it resets
+    /// 200 ms after its DelayToReset; ModuleStateChanged is latched.
+    pub const LATE_RESET: Self = Self {
+        quirks: Quirks {
+            reset_extra_ms: 200,
+            ready_until_reset: true,
+            state_changed_flag: true,
+            ..Quirks::NONE
+        },
+        ..Self::REALISTIC_EPL
+    };
+
+    /// [`Self::LATE_RESET`] resetting 1000 ms late.
+    pub const LATE_RESET_1S: Self = Self {
+        quirks: Quirks {
+            reset_extra_ms: 1_000,
+            ..Self::LATE_RESET.quirks
+        },
+        ..Self::LATE_RESET
+    };
+
+    /// [`Self::REALISTIC_EPL`] that does not acknowledge anything during
+    /// the first 2 ms of a command, one access in five while a command
+    /// runs, the first read of each reply, and anything for 500 ms after a
+    /// reset.
+    pub const NACK_BUSY: Self = Self {
+        quirks: Quirks {
+            nack_first_us: 2_000,
+            nack_busy_permille: 200,
+            reply_nack_reads: 1,
+            nack_after_reset_ms: 500,
+            seed: 0x4e41_434b,
+            ..Quirks::NONE
+        },
+        ..Self::REALISTIC_EPL
+    };
+
+    /// [`Self::REALISTIC_EPL`] behind a mailbox driver: 48 bytes a
+    /// transfer, 1 ms each.
+    pub const MAILBOX_DRIVER: Self = Self {
+        driver: DriverCost {
+            max_transfer: 48,
+            transfer_us: 1_000,
+        },
+        ..Self::REALISTIC_EPL
+    };
+
+    /// [`Self::REALISTIC_EPL`] that boots through a bootloader: for 1.5 s
+    /// after a reset 0041h and 0100h are unknown commands (41h); it walks
+    /// MgmtInit (50 ms), LowPwr and PwrUp (100 ms) and latches
+    /// ModuleStateChanged.
+    pub const BOOTLOADER: Self = Self {
+        quirks: Quirks {
+            boot_ms: 1_500,
+            boot_cdb: BootCdb::NoFeatures,
+            mgmt_init_ms: 50,
+            pwr_up_ms: 100,
+            state_changed_flag: true,
+            ..Quirks::NONE
+        },
+        ..Self::REALISTIC_EPL
+    };
+
+    /// [`Self::REALISTIC_EPL`] with one firmware bank.
+    pub const SINGLE_BANK: Self = Self {
+        quirks: Quirks {
+            single_bank: true,
+            ..Quirks::NONE
+        },
+        ..Self::REALISTIC_EPL
+    };
+
+    /// Everything legal at once, on realistic timing: status lag, late
+    /// reports and flags, a late reset that keeps answering, NACK windows
+    /// and chances (the trigger one capturing the command), the reset walk
+    /// through MgmtInit and PwrUp, a boot phase without 0100h, glitching
+    /// reply check codes, a 40-byte Start payload (shorter than the image
+    /// header), write mechanism 03h, 1 KiB EPL blocks in 64-byte
+    /// transactions, durations in 10 ms units.
+    pub const HOSTILE: Self = Self {
+        write_mechanism: write_mechanism::BOTH_ALT,
+        start_payload_size: 40,
+        epl_pages_code: 5,
+        rw_len_ext: 7,
+        durations_10x: true,
+        max_durations: [500, 100, 10, 500, 0],
+        quirks: Quirks {
+            busy_writes: BusyWrites::Stored,
+            status_lag_us: 2_000,
+            report_delay_us: 500,
+            flag_delay_us: 1_000,
+            reset_extra_ms: 300,
+            ready_until_reset: true,
+            nack_first_us: 1_000,
+            nack_busy_permille: 100,
+            trigger_nack: TriggerNack::Captured,
+            trigger_nack_permille: 20,
+            reply_nack_reads: 1,
+            reply_nack_permille: 50,
+            nack_after_reset_ms: 300,
+            state_changed_flag: true,
+            mgmt_init_ms: 50,
+            pwr_up_ms: 100,
+            boot_ms: 1_000,
+            boot_cdb: BootCdb::NoFirmwareInfo,
+            chk_glitch_reads: 1,
+            single_bank: false,
+            seed: 0x0bad_5eed,
+        },
+        ..Self::REALISTIC_EPL
+    };
+
+    /// Names of the named profiles, for [`Self::by_name`].
+    pub const NAMES: [&'static str; 12] = [
+        "default",
+        "realistic_epl",
+        "realistic_lpl",
+        "laggy",
+        "laggy_5ms",
+        "late_reset",
+        "late_reset_1s",
+        "nack_busy",
+        "mailbox_driver",
+        "bootloader",
+        "single_bank",
+        "hostile",
+    ];
+
+    /// The named profile `name` (one of [`Self::NAMES`]).
+    pub fn by_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "default" => Self::DEFAULT,
+            "realistic_epl" => Self::REALISTIC_EPL,
+            "realistic_lpl" => Self::REALISTIC_LPL,
+            "laggy" => Self::LAGGY,
+            "laggy_5ms" => Self::LAGGY_5MS,
+            "late_reset" => Self::LATE_RESET,
+            "late_reset_1s" => Self::LATE_RESET_1S,
+            "nack_busy" => Self::NACK_BUSY,
+            "mailbox_driver" => Self::MAILBOX_DRIVER,
+            "bootloader" => Self::BOOTLOADER,
+            "single_bank" => Self::SINGLE_BANK,
+            "hostile" => Self::HOSTILE,
+            _ => return None,
+        })
+    }
 
     /// Number of EPL pages the module advertises.
     pub const fn epl_pages(&self) -> usize {
@@ -284,17 +682,18 @@ impl Profile {
         if self.start_payload_size as usize > super::image::MAX_HEADER_LEN {
             return Err("start_payload_size must be at most 112");
         }
-        if !matches!(
-            self.write_mechanism,
-            write_mechanism::NONE
-                | write_mechanism::LPL
-                | write_mechanism::EPL
-                | write_mechanism::BOTH
-        ) {
-            return Err("write_mechanism must be 00h, 01h, 10h or 11h");
+        if !write_mechanism::is_valid(self.write_mechanism) {
+            return Err("write_mechanism must be 00h, 01h, 02h, 03h, 10h or 11h");
         }
         if self.max_busy_field > 0x7f {
             return Err("max_busy_field has 7 bits");
+        }
+        let q = &self.quirks;
+        if q.nack_busy_permille > 1000
+            || q.trigger_nack_permille > 1000
+            || q.reply_nack_permille > 1000
+        {
+            return Err("probabilities are per mille, at most 1000");
         }
         Ok(())
     }
@@ -331,6 +730,17 @@ pub struct Faults {
     /// Lose power during the next firmware block write: the block's bank
     /// stays invalid and the module reboots its running image.
     pub power_loss_on_write: bool,
+    /// The next reset ends in ModuleFault (00h:3 state 5) instead of
+    /// Ready, with this ModuleFaultCause in 00h:41 (e.g. 3: program
+    /// memory corrupted); 0: no fault. The module keeps answering, CDB
+    /// included; the following reset clears it.
+    pub fault_on_reset: u8,
+    /// NACK the next this-many trigger writes, as
+    /// [`Quirks::trigger_nack`] says ([`TriggerNack::Dropped`] if off).
+    pub trigger_nacks: u32,
+    /// The first read of RPLChkCode of the next this-many replies reads
+    /// wrong (complemented); a re-read is right.
+    pub glitch_reply_chk: u32,
 }
 
 /// Command ids counted one by one in [`Counters::by_command`]; the last
@@ -376,6 +786,14 @@ pub struct Counters {
     /// Time spent in those handlers, in ns, as the kernel port measures
     /// it.
     pub request_ns: u64,
+    /// Writes into the CDB pages (9Fh, A0h-AFh) of a busy instance,
+    /// stored or refused: a correct host never makes one.
+    pub writes_while_busy: u64,
+    /// Accesses not acknowledged (also counted in `errors`).
+    pub nacks: u64,
+    /// The driver's fixed cost of the accesses ([`DriverCost`]), in ns;
+    /// not in `bus_ns`.
+    pub driver_ns: u64,
 }
 
 impl Default for Counters {
@@ -396,6 +814,9 @@ impl Default for Counters {
             resets: 0,
             requests: 0,
             request_ns: 0,
+            writes_while_busy: 0,
+            nacks: 0,
+            driver_ns: 0,
         }
     }
 }
@@ -442,8 +863,8 @@ pub const LOG_LEN: usize = 32;
 /// Where the module is in its reset sequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Power {
-    /// Running; `ready_at` is when LowPwr turns into Ready.
-    Up { ready_at: Nanos },
+    /// Running, in the state [`Module::walk`] says.
+    Up,
     /// Reset scheduled (Run's DelayToReset) into `bank`.
     ResetPending { at: Nanos, bank: BankId },
     /// Resetting: nothing is acknowledged until `until`.
@@ -452,14 +873,78 @@ enum Power {
     Unplugged,
 }
 
+/// The states a module walks through after a reset, by time: MgmtInit
+/// until `init_end`, LowPwr until `low_pwr_end`, PwrUp until `ready_at`,
+/// then Ready, or ModuleFault with cause `fault`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Walk {
+    init_end: Nanos,
+    low_pwr_end: Nanos,
+    ready_at: Nanos,
+    fault: u8,
+}
+
+impl Walk {
+    fn state(&self, now: Nanos) -> MsmState {
+        if now < self.init_end {
+            MsmState::MgmtInit
+        } else if now < self.low_pwr_end {
+            MsmState::LowPwr
+        } else if now < self.ready_at {
+            MsmState::PwrUp
+        } else if self.fault != 0 {
+            MsmState::Fault
+        } else {
+            MsmState::Ready
+        }
+    }
+}
+
 /// A command being executed by the CDB engine, one per instance at most.
+/// Its life: triggered; shown in the status register and flag at
+/// `shown_at` (status lag); executed at `done_at`; reported (final status,
+/// then the completion flag) at [`Pending::report_at`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pending {
     instance: usize,
+    /// The command id: captured at the trigger, read again at execution.
     id: u16,
     triggered: Nanos,
+    shown_at: Nanos,
+    /// The status register shows it.
+    shown: bool,
     /// `None`: never completes (fault).
     done_at: Option<Nanos>,
+    /// Executed, waiting to be reported.
+    result: Option<Executed>,
+}
+
+/// What an executed command leaves to report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Executed {
+    /// Final CdbStatus.
+    status: u8,
+    /// Run: the bank to reset into, DelayToReset in ms, hitless.
+    reset: Option<(BankId, u16, bool)>,
+}
+
+impl Pending {
+    /// When its next step falls due.
+    fn next_event(&self, report_delay: Nanos) -> Option<Nanos> {
+        if !self.shown {
+            Some(self.shown_at)
+        } else if self.result.is_none() {
+            self.done_at
+        } else {
+            self.report_at(report_delay)
+        }
+    }
+
+    /// When the status and the flag report it: not before the status
+    /// shows it at all.
+    fn report_at(&self, report_delay: Nanos) -> Option<Nanos> {
+        self.done_at.map(|d| d.max(self.shown_at) + report_delay)
+    }
 }
 
 /// The emulated module.
@@ -475,9 +960,25 @@ pub struct Module {
     epl: [[u8; 16 * PAGE_SIZE]; 2],
     firmware: Firmware,
     power: Power,
+    /// The state walk since the last reset.
+    walk: Walk,
+    /// The state code 00h:3 showed last (ModuleStateChanged).
+    shown_state: u8,
     /// The command each CDB instance is executing: instances work
     /// independently of each other.
     pending: [Option<Pending>; 2],
+    /// Completion flags to latch later (`Quirks::flag_delay_us`).
+    late_flag: [Option<Nanos>; 2],
+    /// Reads of the reply area left to NACK, per instance.
+    reply_nacks: [u8; 2],
+    /// Reads of RPLChkCode left to corrupt, per instance.
+    chk_glitches: [u8; 2],
+    /// NACK everything until then (`Quirks::nack_after_reset_ms`).
+    reset_nack_until: Nanos,
+    /// End of the boot phase (`Quirks::boot_ms`).
+    boot_until: Nanos,
+    /// State of the generator behind the quirks' probabilities.
+    rng: u32,
     /// The host password entered (00h:122-125 or 0001h) matches.
     unlocked: bool,
     /// Last value written to the password entry area.
@@ -511,8 +1012,16 @@ impl Module {
             cdb: [[0; PAGE_SIZE]; 2],
             epl: [[0; 16 * PAGE_SIZE]; 2],
             firmware: Firmware::new(version),
-            power: Power::Up { ready_at: now },
+            power: Power::Up,
+            walk: Walk::default(),
+            shown_state: 0,
             pending: [None; 2],
+            late_flag: [None; 2],
+            reply_nacks: [0; 2],
+            chk_glitches: [0; 2],
+            reset_nack_until: 0,
+            boot_until: 0,
+            rng: 0,
             unlocked: false,
             entered_password: 0,
             hitless_pending: false,
@@ -535,12 +1044,21 @@ impl Module {
         self.epl.iter_mut().for_each(|p| p.fill(0));
         self.firmware = Firmware::new(version);
         self.pending = [None; 2];
+        self.walk = Walk::default();
+        self.shown_state = 0;
+        self.late_flag = [None; 2];
+        self.reply_nacks = [0; 2];
+        self.chk_glitches = [0; 2];
+        self.reset_nack_until = 0;
+        self.boot_until = 0;
+        self.rng = seed(profile.quirks.seed);
         self.unlocked = false;
         self.entered_password = 0;
         self.hitless_pending = false;
         self.faults = Faults::default();
         self.clear_counters();
         self.init_static_pages();
+        self.power = Power::Up;
         self.power_on(now);
     }
 
@@ -554,6 +1072,9 @@ impl Module {
     /// power state and a command in progress do not.
     pub fn set_profile(&mut self, profile: Profile) -> Result<(), &'static str> {
         profile.validate()?;
+        if profile.quirks.seed != self.profile.quirks.seed {
+            self.rng = seed(profile.quirks.seed);
+        }
         self.profile = profile;
         self.init_static_pages();
         self.update_versions();
@@ -623,17 +1144,33 @@ impl Module {
         self.pending.iter().any(Option::is_some)
     }
 
-    /// The module state at `now`, or `None` while resetting or unplugged.
+    /// The module state at `now`, or `None` while resetting or unplugged,
+    /// and in the states [`ModuleState`] does not name (MgmtInit,
+    /// ModuleFault: see [`Module::msm_state`]).
     pub fn state(&mut self, now: Nanos) -> Option<ModuleState> {
+        match self.msm_state(now)? {
+            MsmState::LowPwr => Some(ModuleState::LowPwr),
+            MsmState::PwrUp => Some(ModuleState::PwrUp),
+            MsmState::Ready => Some(ModuleState::Ready),
+            MsmState::MgmtInit | MsmState::Fault => None,
+        }
+    }
+
+    /// The state 00h:3 shows at `now`, or `None` while resetting or
+    /// unplugged.
+    pub fn msm_state(&mut self, now: Nanos) -> Option<MsmState> {
         self.advance(now);
         self.state_at(now)
     }
 
     /// The module state at `now`, time already brought forward.
-    fn state_at(&self, now: Nanos) -> Option<ModuleState> {
+    fn state_at(&self, now: Nanos) -> Option<MsmState> {
         match self.power {
-            Power::Up { ready_at } if now >= ready_at => Some(ModuleState::Ready),
-            Power::Up { .. } | Power::ResetPending { .. } => Some(ModuleState::LowPwr),
+            Power::Up => Some(self.walk.state(now)),
+            Power::ResetPending { .. } if self.profile.quirks.ready_until_reset => {
+                Some(self.walk.state(now))
+            }
+            Power::ResetPending { .. } => Some(MsmState::LowPwr),
             Power::Resetting { .. } | Power::Unplugged => None,
         }
     }
@@ -666,14 +1203,15 @@ impl Module {
     }
 
     /// Reads `buf.len()` bytes at `access` at time `now`, in one bus
-    /// transaction. Returns the bus time it takes, for the caller to
-    /// spend.
+    /// transaction. Returns the time it takes (bus and driver, see
+    /// [`Module::bus_cost`]), for the caller to spend. What it reads is
+    /// the module at `now`.
     pub fn read(&mut self, now: Nanos, access: &Access, buf: &mut [u8]) -> Result<Nanos, BusError> {
-        let cost = self.bus_cost(access.len, true);
-        let r = self.check_access(now, access, buf.len(), false);
+        let r = self
+            .check_access(now, access, buf.len(), false)
+            .and_then(|()| self.check_reply_read(access));
         if let Err(e) = r {
-            self.counters.errors += 1;
-            return Err(e);
+            return Err(self.refused(e));
         }
         self.refresh(now);
         let start = access.offset as usize;
@@ -682,45 +1220,83 @@ impl Module {
             self.patch_lower_read(start, buf);
         } else {
             buf.copy_from_slice(self.upper(access)?);
+            self.patch_upper_read(now, access, buf);
         }
         self.counters.reads += 1;
         self.counters.bytes_read += buf.len() as u64;
-        self.counters.bus_ns += cost;
-        Ok(cost)
+        Ok(self.charge(access.len, true))
     }
 
     /// Writes `data` at `access` at time `now`, in one bus transaction.
-    /// Returns the bus time it takes.
+    /// Returns the time it takes (bus and driver).
     pub fn write(&mut self, now: Nanos, access: &Access, data: &[u8]) -> Result<Nanos, BusError> {
-        let cost = self.bus_cost(access.len, false);
-        let r = self.check_access(now, access, data.len(), true);
-        if let Err(e) = r {
-            self.counters.errors += 1;
-            return Err(e);
+        if let Err(e) = self.check_access(now, access, data.len(), true) {
+            return Err(self.refused(e));
         }
         let start = access.offset as usize;
+        // The STOP that ends the transaction, when a command triggers.
+        let stop = now + self.bus_cost(access.len, false);
+        let mut nack = false;
         if start < UPPER_START as usize {
             self.write_lower(start, data);
         } else {
+            let instance = access.bank as usize;
+            let busy = is_cdb_page(access.page) && self.pending[instance].is_some();
+            if busy && self.profile.quirks.busy_writes == BusyWrites::Refused {
+                // The instance's pages are the engine's while it works.
+                return Err(self.refused(BusError::Nack));
+            }
+            // A write covering CMDID's low byte (129) triggers the
+            // command (trigger method 0 and 1 alike), at the STOP that
+            // ends the transaction; not on a busy instance, not while a
+            // bootloader has no CDB.
+            let end = start + data.len();
+            let trigger = access.page == CDB_PAGE
+                && start <= 129
+                && end > 129
+                && !busy
+                && !(self.booting(now) && self.profile.quirks.boot_cdb == BootCdb::NoCdb);
+            if trigger {
+                match self.trigger_nack() {
+                    TriggerNack::Off => {}
+                    TriggerNack::Dropped => return Err(self.refused(BusError::Nack)),
+                    TriggerNack::Captured => nack = true,
+                }
+            }
             if let Some(dst) = self.upper_mut(access)? {
                 dst.copy_from_slice(data);
             }
-            // A write covering CMDID's low byte (129) triggers the command
-            // (trigger method 0 and 1 alike), at the STOP that ends the
-            // transaction.
-            let end = start + data.len();
-            if access.page == CDB_PAGE && start <= 129 && end > 129 {
-                self.trigger(now + cost, access.bank as usize);
+            if trigger {
+                self.trigger(stop, instance);
             }
+        }
+        if nack {
+            return Err(self.refused(BusError::Nack));
         }
         self.counters.writes += 1;
         self.counters.bytes_written += data.len() as u64;
-        self.counters.bus_ns += cost;
-        Ok(cost)
+        Ok(self.charge(access.len, false))
+    }
+
+    /// Counts a refused access.
+    fn refused(&mut self, e: BusError) -> BusError {
+        self.counters.errors += 1;
+        if e == BusError::Nack {
+            self.counters.nacks += 1;
+        }
+        e
+    }
+
+    /// Counts the time of a completed access and returns it.
+    fn charge(&mut self, len: usize, read: bool) -> Nanos {
+        let (bus, driver) = limit::access_ns(self.profile.bus_hz, &self.profile.driver, len, read);
+        self.counters.bus_ns += bus;
+        self.counters.driver_ns += driver;
+        bus + driver
     }
 
     /// Splits a host request into the transactions a driver puts on the
-    /// bus: each at most [`Module::max_access_len`] bytes, an auto-paged
+    /// bus: each at most [`Module::transfer_len`] bytes, an auto-paged
     /// request carrying on into the following EPL pages.
     ///
     /// The request's addressing is checked as a whole first, so that a
@@ -734,9 +1310,9 @@ impl Module {
             .map_err(BusError::Invalid)?;
         let step = if request.offset >= UPPER_START {
             self.upper(request)?;
-            self.max_access_len(request.page)
+            self.transfer_len(request.page)
         } else {
-            request.len
+            self.profile.driver.transfer_len(request.len)
         };
         Ok(Transactions {
             rest: *request,
@@ -745,31 +1321,57 @@ impl Module {
         })
     }
 
-    /// Brings time forward to `now`: completes commands and goes through
-    /// reset phases, in the order they fall due (a command that finished
-    /// before a pending reset reports its status first).
+    /// Longest transaction on upper page `page`: the module's limit
+    /// ([`Module::max_access_len`]) or the driver's
+    /// ([`DriverCost::max_transfer`]), the shorter.
+    pub fn transfer_len(&self, page: u8) -> usize {
+        self.profile.driver.transfer_len(self.max_access_len(page))
+    }
+
+    /// Brings time forward to `now`: shows, executes and reports commands,
+    /// latches late flags and goes through reset phases, in the order
+    /// they fall due (a command that finished before a pending reset
+    /// reports its status first; on a tie the reset wins).
     pub fn advance(&mut self, now: Nanos) {
-        // Bounded: each step ends a reset phase (two per reset) or a
-        // command (two at most, one per instance), and only a finishing
-        // command schedules a reset.
-        for _ in 0..8 {
-            let power_due = match self.power {
-                Power::ResetPending { at, .. } => Some(at),
-                Power::Resetting { until } => Some(until),
-                Power::Up { .. } | Power::Unplugged => None,
+        let report_delay = self.profile.quirks.report_delay_us as Nanos * NS_PER_US;
+        // Bounded: each step is one event, and there are at most three
+        // per command (shown, executed, reported), one late flag per
+        // instance and two per reset; only a reported Run or a power loss
+        // schedules a reset.
+        for _ in 0..32 {
+            let mut next: Option<(Nanos, Event)> = None;
+            let mut consider = |t: Option<Nanos>, e: Event| {
+                if let Some(t) = t.filter(|&t| t <= now) {
+                    if next.map_or(true, |(n, _)| t < n) {
+                        next = Some((t, e));
+                    }
+                }
+            };
+            // The power phase first, so that it wins ties.
+            consider(
+                match self.power {
+                    Power::ResetPending { at, .. } => Some(at),
+                    Power::Resetting { until } => Some(until),
+                    Power::Up | Power::Unplugged => None,
+                },
+                Event::Power,
+            );
+            for i in 0..2 {
+                let p = self.pending[i];
+                consider(
+                    p.and_then(|p| p.next_event(report_delay)),
+                    Event::Command(i),
+                );
+                consider(self.late_flag[i], Event::Flag(i));
             }
-            .filter(|&t| t <= now);
-            let command_due = self
-                .pending
-                .iter()
-                .flatten()
-                .filter_map(|p| p.done_at.filter(|&t| t <= now).map(|t| (t, *p)))
-                .min_by_key(|&(t, _)| t);
-            match (power_due, command_due) {
-                (Some(t), Some((c, p))) if c < t => self.finish_command(p),
-                (Some(_), _) => self.next_power_phase(),
-                (None, Some((_, p))) => self.finish_command(p),
-                (None, None) => break,
+            match next {
+                None => break,
+                Some((_, Event::Power)) => self.next_power_phase(),
+                Some((_, Event::Command(i))) => self.command_step(i, report_delay),
+                Some((_, Event::Flag(i))) => {
+                    self.late_flag[i] = None;
+                    self.lower[8] |= Self::completion_flag(i);
+                }
             }
         }
     }
@@ -779,15 +1381,19 @@ impl Module {
         match self.power {
             Power::ResetPending { at, bank } => self.begin_reset(at, bank),
             Power::Resetting { until } => self.power_on(until),
-            Power::Up { .. } | Power::Unplugged => {}
+            Power::Up | Power::Unplugged => {}
         }
     }
 
-    /// Bus time of one transaction of `len` data bytes at the profile's
-    /// rate ([`limit::transaction_ns`]). Selecting the page (a write to
-    /// 00h:126-127) is a transaction of its own, which the host pays for.
+    /// Time of one transaction of `len` data bytes: its bus time at the
+    /// profile's rate ([`limit::transaction_ns`]) plus the driver's fixed
+    /// cost ([`DriverCost`]); a transaction longer than the driver's
+    /// transfers costs as the transfers it takes. Selecting the page (a
+    /// write to 00h:126-127) is a transaction of its own, which the host
+    /// pays for.
     pub fn bus_cost(&self, len: usize, read: bool) -> Nanos {
-        limit::transaction_ns(self.profile.bus_hz, len, read)
+        let (bus, driver) = limit::access_ns(self.profile.bus_hz, &self.profile.driver, len, read);
+        bus + driver
     }
 
     fn check_access(
@@ -809,31 +1415,134 @@ impl Module {
             Power::Resetting { .. } => return Err(BusError::Nack),
             _ => {}
         }
-        if now < self.faults.nack_until {
+        let bank = access.bank as usize;
+        if write
+            && access.offset >= UPPER_START
+            && is_cdb_page(access.page)
+            && bank < self.profile.cdb_instances as usize
+            && self.pending[bank].is_some()
+        {
+            // Whatever becomes of it: a correct host never tries.
+            self.counters.writes_while_busy += 1;
+        }
+        if now < self.faults.nack_until || now < self.reset_nack_until {
             return Err(BusError::Nack);
         }
         if self.busy() && !self.profile.background {
             // Foreground CDB: the module holds off every access.
             return Err(BusError::Nack);
         }
+        let q = self.profile.quirks;
+        if q.nack_first_us > 0 {
+            let window = q.nack_first_us as Nanos * NS_PER_US;
+            if self
+                .pending
+                .iter()
+                .flatten()
+                .any(|p| now < p.triggered + window)
+            {
+                return Err(BusError::Nack);
+            }
+        }
+        if self.busy() && self.chance(q.nack_busy_permille) {
+            return Err(BusError::Nack);
+        }
         if access.offset >= UPPER_START {
             self.upper(access)?;
-            if is_cdb_page(access.page) {
-                if len > self.max_access_len(access.page) {
-                    return Err(BusError::Invalid(AccessError::OutOfBounds));
-                }
-                let instance_busy = self
-                    .pending
-                    .get(access.bank as usize)
-                    .is_some_and(Option::is_some);
-                if write && instance_busy {
-                    // The instance's message area is the engine's while
-                    // it works.
-                    return Err(BusError::Nack);
-                }
+            if is_cdb_page(access.page) && len > self.max_access_len(access.page) {
+                return Err(BusError::Invalid(AccessError::OutOfBounds));
             }
         }
         Ok(())
+    }
+
+    /// NACKs for reads of a reply (9Fh:134-255): the first after a
+    /// completion, or by chance.
+    fn check_reply_read(&mut self, access: &Access) -> Result<(), BusError> {
+        if access.page != CDB_PAGE
+            || access.offset < UPPER_START
+            || access.offset as usize + access.len <= 134
+        {
+            return Ok(());
+        }
+        let i = access.bank as usize;
+        if self.reply_nacks[i] > 0 {
+            self.reply_nacks[i] -= 1;
+            return Err(BusError::Nack);
+        }
+        if self.chance(self.profile.quirks.reply_nack_permille) {
+            return Err(BusError::Nack);
+        }
+        Ok(())
+    }
+
+    /// Read side effects of upper memory: a glitching RPLChkCode, the
+    /// CDB advertisement of a bootloader without CDB.
+    fn patch_upper_read(&mut self, now: Nanos, access: &Access, buf: &mut [u8]) {
+        let start = access.offset as usize;
+        let end = start + buf.len();
+        let covers = |o: usize| start <= o && o < end;
+        match access.page {
+            CDB_PAGE if covers(135) => {
+                let i = access.bank as usize;
+                if self.chk_glitches[i] > 0 {
+                    self.chk_glitches[i] -= 1;
+                    buf[135 - start] = !buf[135 - start];
+                }
+            }
+            0x01 if self.booting(now) && self.profile.quirks.boot_cdb == BootCdb::NoCdb => {
+                let mut sum = self.page01[255 - 128];
+                for o in 163..=166 {
+                    sum = sum.wrapping_sub(self.page01[o - 128]);
+                    if covers(o) {
+                        buf[o - start] = 0;
+                    }
+                }
+                if covers(255) {
+                    buf[255 - start] = sum;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the module is in its boot phase at `now`.
+    fn booting(&self, now: Nanos) -> bool {
+        now < self.boot_until
+    }
+
+    /// How the next trigger write is refused, if it is.
+    fn trigger_nack(&mut self) -> TriggerNack {
+        let mode = self.profile.quirks.trigger_nack;
+        if self.faults.trigger_nacks > 0 {
+            self.faults.trigger_nacks -= 1;
+            return if mode == TriggerNack::Off {
+                TriggerNack::Dropped
+            } else {
+                mode
+            };
+        }
+        if mode != TriggerNack::Off && self.chance(self.profile.quirks.trigger_nack_permille) {
+            mode
+        } else {
+            TriggerNack::Off
+        }
+    }
+
+    /// True with probability `permille` / 1000. Draws only when it is
+    /// not 0, so that a profile without probabilities never moves the
+    /// generator.
+    fn chance(&mut self, permille: u16) -> bool {
+        if permille == 0 {
+            return false;
+        }
+        // xorshift32: small, integer only, never stuck at 0 once seeded.
+        let mut x = if self.rng == 0 { seed(0) } else { self.rng };
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x % 1000 < permille as u32
     }
 
     /// How many pages after its own an access may run into: with auto
@@ -984,29 +1693,56 @@ impl Module {
     }
 
     /// Volatile registers after a reset, and the version fields of the
-    /// image now running.
+    /// image now running; the state walk starts at `now`.
     fn power_on(&mut self, now: Nanos) {
         self.pending = [None; 2];
+        self.late_flag = [None; 2];
+        self.reply_nacks = [0; 2];
+        self.chk_glitches = [0; 2];
         self.unlocked = false;
         self.entered_password = 0;
-        for o in [8usize, 31, 37, 38, 122, 123, 124, 125, 126, 127] {
+        for o in [8usize, 31, 37, 38, 41, 122, 123, 124, 125, 126, 127] {
             self.lower[o] = 0;
         }
         self.cdb.iter_mut().for_each(|p| p.fill(0));
         self.update_versions();
-        let ready = now
-            + self.profile.ready_ms as u64 * NS_PER_MS
-            + self.faults.slow_ready_ms as u64 * NS_PER_MS;
-        self.faults.slow_ready_ms = 0;
-        self.power = Power::Up { ready_at: ready };
+        let p = self.profile;
+        let q = p.quirks;
+        let init_end = now + q.mgmt_init_ms as u64 * NS_PER_MS;
+        let low_pwr_end = init_end
+            + p.ready_ms as u64 * NS_PER_MS
+            + core::mem::take(&mut self.faults.slow_ready_ms) as u64 * NS_PER_MS;
+        self.walk = Walk {
+            init_end,
+            low_pwr_end,
+            ready_at: low_pwr_end + q.pwr_up_ms as u64 * NS_PER_MS,
+            fault: core::mem::take(&mut self.faults.fault_on_reset),
+        };
+        self.reset_nack_until = now + q.nack_after_reset_ms as u64 * NS_PER_MS;
+        self.boot_until = now + q.boot_ms as u64 * NS_PER_MS;
+        self.power = Power::Up;
+        if q.state_changed_flag {
+            // Every exit from reset is a state change.
+            self.lower[8] |= FLAG_STATE_CHANGED;
+        }
         self.set_state_byte(now);
     }
 
     fn set_state_byte(&mut self, now: Nanos) {
         // Only called while the module answers.
-        let state = self.state_at(now).unwrap_or(ModuleState::LowPwr);
+        let state = self.state_at(now).unwrap_or(MsmState::LowPwr);
+        let code = state as u8;
+        if code != self.shown_state && self.profile.quirks.state_changed_flag {
+            self.lower[8] |= FLAG_STATE_CHANGED;
+        }
+        self.shown_state = code;
+        self.lower[41] = if state == MsmState::Fault {
+            self.walk.fault
+        } else {
+            0
+        };
         // Bit 0: IntL deasserted.
-        self.lower[lower::MODULE_STATE as usize] = ((state as u8) << 1) | 1;
+        self.lower[lower::MODULE_STATE as usize] = (code << 1) | 1;
     }
 
     fn update_versions(&mut self) {
@@ -1014,8 +1750,8 @@ impl Module {
         self.lower[39] = active.major;
         self.lower[40] = active.minor;
         let (maj, min) = match self.firmware.inactive_version() {
-            Some(v) => (v.major, v.minor),
-            None => (0, 0),
+            Some(v) if !self.profile.quirks.single_bank => (v.major, v.minor),
+            _ => (0, 0),
         };
         self.page01[0] = maj;
         self.page01[1] = min;
@@ -1030,7 +1766,17 @@ impl Module {
     fn begin_reset(&mut self, at: Nanos, bank: BankId) {
         self.counters.resets += 1;
         self.pending = [None; 2];
-        self.firmware.boot(bank);
+        self.late_flag = [None; 2];
+        if self.profile.quirks.single_bank {
+            // The one bank holds what was last written into it: the
+            // committed image (a completed download commits itself), and
+            // nothing else survives.
+            self.firmware.boot(self.firmware.committed);
+            let other = self.firmware.running.other();
+            self.firmware.banks[other as usize] = firmware::Bank::EMPTY;
+        } else {
+            self.firmware.boot(bank);
+        }
         let downtime = if core::mem::take(&mut self.hitless_pending) {
             0
         } else {
@@ -1050,7 +1796,7 @@ impl Module {
     /// Registers that follow time (module state, CDB busy phase) are
     /// brought up to date before each read.
     fn refresh(&mut self, now: Nanos) {
-        if let Power::Up { .. } = self.power {
+        if let Power::Up | Power::ResetPending { .. } = self.power {
             self.set_state_byte(now);
         }
         self.refresh_busy_status(now);
@@ -1058,6 +1804,26 @@ impl Module {
 }
 
 static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+
+/// Something [`Module::advance`] does at its time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    /// The next reset phase.
+    Power,
+    /// The next step of instance `i`'s command.
+    Command(usize),
+    /// Instance `i`'s late completion flag.
+    Flag(usize),
+}
+
+/// The generator's state for `seed` (never 0: xorshift stays there).
+const fn seed(seed: u32) -> u32 {
+    if seed == 0 {
+        0x9E37_79B9
+    } else {
+        seed
+    }
+}
 
 /// Page 9Fh or an EPL page (A0h-AFh): the pages of the CDB instances,
 /// banked by instance.

@@ -128,18 +128,23 @@ impl Host {
         self.run(&Command::new(id, lpl, 0).unwrap(), &[])
     }
 
-    /// Flashes `body` as version `v` with LPL or EPL blocks.
+    /// Flashes `body` as version `v` with LPL or EPL blocks: the first
+    /// StartCmdPayloadSize bytes of the image go with Start, the rest in
+    /// blocks (the header too, past a Start payload shorter than it).
     fn flash(&mut self, v: Version, body: &[u8], epl: bool) -> Result<(), Outcome> {
         let n = self.m.profile().start_payload_size as usize;
-        let mut hdr = std::vec![0u8; n];
-        Header::write(&mut hdr, n, &v, body).unwrap();
+        let img = image_file(n, v, body);
         let mut start = std::vec::Vec::new();
-        start.extend_from_slice(&((n + body.len()) as u32).to_be_bytes());
+        start.extend_from_slice(&(img.len() as u32).to_be_bytes());
         start.extend_from_slice(&[0; 4]);
-        start.extend_from_slice(&hdr);
+        start.extend_from_slice(&img[..n]);
         expect_ok(self.cmd(CommandId::START_FW_DOWNLOAD, &start))?;
-        let step = if epl { 2048 } else { 116 };
-        for (i, block) in body.chunks(step).enumerate() {
+        let step = if epl {
+            self.m.profile().epl_pages() * 128
+        } else {
+            116
+        };
+        for (i, block) in img[n..].chunks(step).enumerate() {
             let addr = ((i * step) as u32).to_be_bytes();
             let r = if epl {
                 let c = Command::new(CommandId::WRITE_FW_BLOCK_EPL, &addr, block.len()).unwrap();
@@ -197,6 +202,16 @@ fn expect_ok(o: Outcome) -> Result<(), Outcome> {
         Outcome::Ok(_) => Ok(()),
         other => Err(other),
     }
+}
+
+/// An image file for a module whose Start payload is `n` bytes: its
+/// header is as long (64 bytes if `n` is shorter than a header).
+fn image_file(n: usize, v: Version, body: &[u8]) -> std::vec::Vec<u8> {
+    let h = if n < 56 { 64 } else { n };
+    let mut img = std::vec![0u8; h];
+    Header::write(&mut img, h, &v, body).unwrap();
+    img.extend_from_slice(body);
+    img
 }
 
 fn body(len: usize, seed: u8) -> std::vec::Vec<u8> {
@@ -478,11 +493,10 @@ fn busy_phases_and_foreground_nack() {
     assert_eq!(h.byte(37), 0x82);
     h.now += 3_000_000;
     assert_eq!(h.byte(37), 0x83);
-    assert_eq!(
-        h.write(CDB_PAGE, 128, c.trigger()),
-        Err(BusError::Nack),
-        "busy instance"
-    );
+    // Stored (the default), no second command.
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    assert_eq!(h.m.counters().writes_while_busy, 1);
+    assert_eq!(h.m.counters().commands, 1);
     h.now += 6_000_000;
     assert_eq!(h.byte(37), 0x01);
     assert_eq!(h.m.counters().busy_ns, 10_000_000);
@@ -922,11 +936,9 @@ fn cdb_instances_work_independently() {
     h.write(CDB_PAGE, 130, d.body()).unwrap();
     h.write(CDB_PAGE, 128, d.trigger()).unwrap();
     assert_eq!(h.read(0, 37, 2).unwrap(), [0x83, 0x81], "both busy");
-    assert_eq!(
-        h.write(CDB_PAGE, 128, d.trigger()),
-        Err(BusError::Nack),
-        "instance 2 busy"
-    );
+    h.write(CDB_PAGE, 128, d.trigger()).unwrap();
+    assert_eq!(h.m.counters().writes_while_busy, 1, "instance 2 busy");
+    assert_eq!(h.m.counters().commands, 2);
     h.now += 7 * MS;
     assert_eq!(h.read(0, 37, 2).unwrap(), [0x01, 0x83]);
     assert_eq!(h.byte(8) & 0xC0, 0x40);
@@ -1180,6 +1192,80 @@ proptest! {
     }
 }
 
+/// The named profiles, with a random number of instances, busy-write
+/// policy, seed and one-shot faults.
+fn quirky_profile() -> impl Strategy<Value = (Profile, Faults)> {
+    (
+        0..Profile::NAMES.len(),
+        1u8..=2,
+        any::<bool>(),
+        any::<u32>(),
+        (0u8..2, 0u32..3, 0u32..3),
+    )
+        .prop_map(
+            |(i, cdb_instances, refused, seed, (fault, triggers, glitches))| {
+                let mut p = Profile::by_name(Profile::NAMES[i]).unwrap();
+                p.cdb_instances = cdb_instances;
+                p.quirks.seed = seed;
+                if refused {
+                    p.quirks.busy_writes = BusyWrites::Refused;
+                }
+                p.busy_us.start = 1_000;
+                p.reset_ms = 2;
+                let faults = Faults {
+                    fault_on_reset: fault,
+                    trigger_nacks: triggers,
+                    glitch_reply_chk: glitches,
+                    ..Faults::default()
+                };
+                (p, faults)
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The quirks keep the model's promises: whatever a host does, no
+    /// panic, a valid running image, counters that add up.
+    #[test]
+    fn random_traffic_on_quirky_modules_is_harmless(
+        (p, faults) in quirky_profile(),
+        ops in proptest::collection::vec(op(), 1..200),
+    ) {
+        let mut m = Module::new(p, Version::new(1, 0, 0), 0);
+        m.faults = faults;
+        let mut now: Nanos = 0;
+        for op in ops {
+            match op {
+                Op::Read { page, bank, offset, len } => {
+                    let mut buf = std::vec![0u8; len];
+                    let a = Access { bank, ..Access::new(page, offset, len) };
+                    if let Ok(cost) = m.read(now, &a, &mut buf) {
+                        now += cost;
+                    }
+                }
+                Op::Write { page, bank, offset, data } => {
+                    let a = Access { bank, ..Access::new(page, offset, data.len()) };
+                    if let Ok(cost) = m.write(now, &a, &data) {
+                        now += cost;
+                    }
+                }
+                Op::Wait(ns) => now += ns as u64,
+                Op::HardReset => m.hard_reset(now),
+                Op::Unplug => m.unplug(),
+                Op::Plug => m.plug(now),
+            }
+            let fw = m.firmware();
+            prop_assert!(fw.bank(fw.running).valid);
+            prop_assert!(fw.bank(fw.committed).valid);
+            let c = m.counters();
+            prop_assert!(c.nacks <= c.errors);
+            prop_assert!(c.commands_ok + c.commands_failed <= c.commands);
+        }
+    }
+}
+
 #[test]
 fn failure_codes_are_described() {
     assert_eq!(firmware::FAILURE_IMAGE_CORRUPT.status_byte(), 0x71);
@@ -1201,4 +1287,1183 @@ fn hang_only_the_chosen_command() {
     };
     assert_eq!(r.len(), 36);
     assert_eq!(h.cmd(CommandId::FW_MGMT_FEATURES, &[]), Outcome::Timeout);
+}
+
+// Quirks: behaviours the specification allows that hosts find
+// inconvenient (see `Documentation/emulator.rst`, "Quirks").
+
+const US: Nanos = 1_000;
+
+impl Host {
+    /// Writes `c` (body, then trigger) without waiting.
+    fn send(&mut self, c: &Command) {
+        self.write(CDB_PAGE, 130, c.body()).unwrap();
+        self.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    }
+}
+
+/// [`Profile::DEFAULT`] (instant bus) with `quirks` and 1 ms commands.
+fn quirky(quirks: Quirks) -> Profile {
+    let mut p = Profile {
+        quirks,
+        ..Profile::DEFAULT
+    };
+    p.busy_us.other = 1_000;
+    p
+}
+
+#[test]
+fn named_profiles_are_valid_and_found_by_name() {
+    for (i, name) in Profile::NAMES.iter().enumerate() {
+        let p = Profile::by_name(name).unwrap_or_else(|| panic!("{name}"));
+        p.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!Profile::NAMES[..i].contains(name), "{name} twice");
+    }
+    assert_eq!(Profile::by_name("default"), Some(Profile::DEFAULT));
+    assert_eq!(Profile::by_name("hostile"), Some(Profile::HOSTILE));
+    assert_eq!(Profile::by_name("Hostile"), None);
+    assert_eq!(Profile::by_name(""), None);
+    // The values the documentation gives.
+    assert_eq!(Profile::LAGGY.revision, 0x40);
+    assert_eq!(Profile::LAGGY.quirks.status_lag_us, 300);
+    assert_eq!(Profile::LAGGY_5MS.quirks.status_lag_us, 5_000);
+    assert_eq!(Profile::LATE_RESET.quirks.reset_extra_ms, 200);
+    assert_eq!(Profile::LATE_RESET_1S.quirks.reset_extra_ms, 1_000);
+    assert_eq!(Profile::LATE_RESET_1S.quirks, {
+        let mut q = Profile::LATE_RESET.quirks;
+        q.reset_extra_ms = 1_000;
+        q
+    });
+    assert_eq!(Profile::MAILBOX_DRIVER.driver.max_transfer, 48);
+    assert_eq!(Profile::MAILBOX_DRIVER.driver.transfer_us, 1_000);
+    // The quirks are the DEFAULT's but for the stored busy writes, which
+    // are the default too.
+    assert_eq!(Quirks::default(), Quirks::NONE);
+    assert_eq!(Profile::DEFAULT.quirks.busy_writes, BusyWrites::Stored);
+    let mut bad = Profile::NACK_BUSY;
+    bad.quirks.nack_busy_permille = 1001;
+    assert!(bad.validate().is_err());
+}
+
+#[test]
+fn status_lag_shows_what_was_there_before() {
+    let mut h = Host::new(quirky(Quirks {
+        status_lag_us: 300,
+        ..Quirks::NONE
+    }));
+    assert!(matches!(
+        h.cmd(CommandId::MODULE_FEATURES, &[]),
+        Outcome::Ok(_)
+    ));
+    // The host leaves the flag latched; then sends an unknown command.
+    h.send(&Command::new(CommandId(0x7777), &[], 0).unwrap());
+    let t0 = h.now;
+    h.now = t0 + 299 * US;
+    assert_eq!(h.byte(37), 0x01, "the previous command's status");
+    assert_eq!(h.byte(8) & 0x40, 0x40, "the flag as it was");
+    h.now = t0 + 300 * US;
+    assert_eq!(h.byte(37), 0x83, "busy, 30% into its 1 ms");
+    h.now = t0 + 999 * US;
+    assert_eq!(h.byte(8) & 0x40, 0, "cleared when the command showed");
+    h.now = t0 + 1_000 * US;
+    assert_eq!(h.byte(37), 0x41);
+    assert_eq!(h.byte(8) & 0x40, 0x40);
+
+    // A command shorter than the lag is reported when the status shows
+    // it at all: the host never sees it busy.
+    let mut p = h.m.profile;
+    p.busy_us.other = 0;
+    h.m.set_profile(p).unwrap();
+    h.send(&Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap());
+    let t0 = h.now;
+    h.now = t0 + 299 * US;
+    assert_eq!(h.byte(37), 0x41, "still the previous status");
+    h.now = t0 + 300 * US;
+    assert_eq!(h.byte(37), 0x01);
+    assert_eq!(h.m.counters().busy_ns, (1_000 + 1_000 + 300) * US);
+}
+
+#[test]
+fn reports_and_flags_may_come_late() {
+    let mut h = Host::new(quirky(Quirks {
+        report_delay_us: 500,
+        flag_delay_us: 700,
+        ..Quirks::NONE
+    }));
+    h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+    let t0 = h.now;
+    h.now = t0 + 1_000 * US;
+    assert_eq!(h.byte(37), 0x83, "the engine is done...");
+    assert_eq!(
+        h.read(CDB_PAGE, 134, 2).unwrap(),
+        [18, 0x29],
+        "...its reply in place"
+    );
+    h.now = t0 + 1_499 * US;
+    assert_eq!(h.byte(37), 0x83);
+    h.now = t0 + 1_500 * US;
+    assert_eq!(h.byte(37), 0x01, "reported");
+    assert_eq!(h.byte(8) & 0x40, 0, "the flag follows");
+    h.now = t0 + 2_199 * US;
+    assert_eq!(h.byte(8) & 0x40, 0);
+    h.now = t0 + 2_200 * US;
+    assert_eq!(h.byte(8) & 0x40, 0x40);
+
+    // A host that goes on at the status gets the next command's flag
+    // only: the late one is dropped by the new trigger.
+    h.send(&Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap());
+    let t1 = h.now;
+    h.now = t1 + 1_500 * US;
+    assert_eq!(h.byte(37), 0x01);
+    h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+    h.now = t1 + 2_300 * US;
+    assert_eq!(h.byte(8) & 0x40, 0, "not the previous command's flag");
+    h.now = t1 + 1_500 * US + 2_200 * US;
+    assert_eq!(h.byte(8) & 0x40, 0x40);
+    assert_eq!(h.m.counters().writes_while_busy, 0);
+}
+
+#[test]
+fn writes_into_a_busy_instance_are_stored_and_change_the_command() {
+    let mut p = quirky(Quirks::NONE);
+    p.busy_us.other = 10_000;
+    p.cdb_instances = 2;
+    let mut h = Host::new(p);
+    h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+    h.now += MS;
+    // The host sends another command while the first one runs: stored,
+    // and executed instead of the first, as the engine reads its message
+    // area when it executes.
+    let other = Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap();
+    h.send(&other);
+    assert_eq!(h.m.counters().writes_while_busy, 2);
+    assert_eq!(h.m.counters().commands, 1, "no second command");
+    h.now += 10 * MS;
+    assert_eq!(h.byte(37), 0x01);
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 36, "0040h's reply");
+    assert_eq!(h.m.log().last().unwrap().id, 0x0040, "what it executed");
+    // A changed length breaks the check code.
+    h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+    h.write(CDB_PAGE, 132, &[1]).unwrap();
+    h.now += 10 * MS;
+    assert_eq!(h.byte(37), 0x45);
+    assert_eq!(h.m.counters().writes_while_busy, 3);
+    // Not counted: the other instance's pages, other pages.
+    h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+    h.cdb_bank = 1;
+    h.write(CDB_PAGE, 130, other.body()).unwrap();
+    h.write(0xA0, 128, &[1; 8]).unwrap();
+    h.write(0, 122, &[0; 4]).unwrap();
+    h.cdb_bank = 0;
+    assert_eq!(h.m.counters().writes_while_busy, 3);
+    h.write(0xA3, 128, &[1; 8]).unwrap();
+    assert_eq!(h.m.counters().writes_while_busy, 4, "EPL pages too");
+
+    // Refused: not acknowledged, counted all the same.
+    p.quirks.busy_writes = BusyWrites::Refused;
+    let mut h = Host::new(p);
+    h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+    assert_eq!(h.write(CDB_PAGE, 130, other.body()), Err(BusError::Nack));
+    assert_eq!(h.write(0xA0, 128, &[1; 8]), Err(BusError::Nack));
+    assert_eq!(h.read(CDB_PAGE, 130, 4).unwrap(), [0, 0, 0, 0xBE]);
+    let c = h.m.counters();
+    assert_eq!((c.writes_while_busy, c.nacks, c.errors), (2, 2, 2));
+    h.now += 10 * MS;
+    assert_eq!(h.byte(37), 0x01);
+    assert_eq!(h.read(CDB_PAGE, 134, 1).unwrap()[0], 18, "0041h's reply");
+}
+
+#[test]
+fn run_may_report_success_and_reset_late() {
+    for (p, extra) in [(Profile::LATE_RESET, 200), (Profile::LATE_RESET_1S, 1_000)] {
+        let mut h = Host::new(p);
+        assert!(h.wait_ready());
+        h.flash(Version::new(2, 0, 0), &body(3000, 1), true)
+            .unwrap();
+        let nacks = h.m.counters().nacks;
+        h.byte(8);
+        h.send(&Command::new(CommandId::RUN_FW_IMAGE, &[0, 0, 0, 100], 0).unwrap());
+        // The flag 10 ms (Run's busy time) after the trigger; the reset
+        // DelayToReset (100 ms) and the extra delay later.
+        let reset = h.now + (10 + 100 + extra) * MS;
+        h.now = reset - MS;
+        assert_eq!(h.byte(37), 0x01, "success");
+        assert_eq!(h.byte(8) & 0x41, 0x40, "the flag, no state change");
+        assert_eq!(h.byte(3), 0x07, "Ready as before");
+        assert_eq!(h.read(0, 39, 2).unwrap(), [1, 0], "the old image");
+        assert_eq!(h.m.counters().nacks, nacks, "no NACK");
+        assert_eq!(h.m.counters().resets, 0);
+        h.now = reset;
+        assert_eq!(h.read(0, 3, 1), Err(BusError::Nack), "resetting");
+        h.now = reset + 1_500 * MS;
+        assert_eq!(h.byte(3), 0x03, "back, LowPwr");
+        assert_eq!(h.byte(8) & 0x01, 0x01, "ModuleStateChanged");
+        assert_eq!(h.read(0, 39, 2).unwrap(), [2, 0]);
+    }
+
+    // Without `ready_until_reset` the module shows LowPwr while the reset
+    // is pending.
+    let mut p = Profile::LATE_RESET;
+    p.quirks.ready_until_reset = false;
+    let mut h = Host::new(p);
+    assert!(h.wait_ready());
+    h.flash(Version::new(2, 0, 0), &body(300, 1), true).unwrap();
+    h.send(&Command::new(CommandId::RUN_FW_IMAGE, &[0, 0, 0, 0], 0).unwrap());
+    h.now += 100 * MS;
+    assert_eq!(h.byte(37), 0x01);
+    assert_eq!(h.byte(3), 0x03);
+    assert_eq!(h.m.state(h.now), Some(ModuleState::LowPwr));
+    h.now += 110 * MS;
+    assert_eq!(h.read(0, 3, 1), Err(BusError::Nack));
+}
+
+#[test]
+fn nack_windows_and_chances() {
+    // The first 2 ms of every command.
+    let mut h = Host::new(quirky(Quirks {
+        nack_first_us: 2_000,
+        ..Quirks::NONE
+    }));
+    let mut p = h.m.profile;
+    p.busy_us.other = 10_000;
+    h.m.set_profile(p).unwrap();
+    h.send(&Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap());
+    let t0 = h.now;
+    assert_eq!(h.read(0, 37, 1), Err(BusError::Nack));
+    h.now = t0 + 1_999 * US;
+    assert_eq!(h.read(0, 0, 1), Err(BusError::Nack), "every access");
+    h.now = t0 + 2_000 * US;
+    assert_eq!(h.byte(37), 0x83);
+    assert_eq!(h.m.counters().nacks, 2);
+
+    // A chance per access while a command runs, repeatable by seed.
+    let pattern = |seed: u32| {
+        let mut h = Host::new(quirky(Quirks {
+            nack_busy_permille: 300,
+            seed,
+            ..Quirks::NONE
+        }));
+        let idle: std::vec::Vec<bool> = (0..100).map(|_| h.read(0, 37, 1).is_err()).collect();
+        assert!(!idle.contains(&true), "idle: never");
+        let mut p = h.m.profile;
+        p.busy_us.other = 1_000_000;
+        h.m.set_profile(p).unwrap();
+        h.send(&Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap());
+        (0..1000)
+            .map(|_| h.read(0, 37, 1).is_err())
+            .collect::<std::vec::Vec<bool>>()
+    };
+    let a = pattern(7);
+    let nacks = a.iter().filter(|&&n| n).count();
+    assert!((200..400).contains(&nacks), "{nacks} NACKs in 1000");
+    assert_eq!(a, pattern(7), "same seed, same NACKs");
+    assert_ne!(a, pattern(8));
+
+    // For a while after every reset, and at power-up.
+    let mut p = quirky(Quirks {
+        nack_after_reset_ms: 50,
+        ..Quirks::NONE
+    });
+    p.reset_ms = 10;
+    let mut h = Host::new(p);
+    assert_eq!(h.read(0, 0, 1), Err(BusError::Nack), "power-up");
+    h.now += 50 * MS;
+    assert_eq!(h.byte(0), 0x18);
+    h.m.hard_reset(h.now);
+    let t0 = h.now;
+    h.now = t0 + 59 * MS + 999 * US;
+    assert_eq!(h.read(0, 0, 1), Err(BusError::Nack));
+    h.now = t0 + 60 * MS;
+    assert_eq!(h.byte(0), 0x18);
+}
+
+#[test]
+fn trigger_nacks_drop_or_capture_the_command() {
+    let c = Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap();
+    // Dropped: no command.
+    let mut h = Host::new(quirky(Quirks {
+        trigger_nack: TriggerNack::Dropped,
+        trigger_nack_permille: 1000,
+        ..Quirks::NONE
+    }));
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    assert_eq!(h.write(CDB_PAGE, 128, c.trigger()), Err(BusError::Nack));
+    h.now += 2 * MS;
+    assert_eq!(h.byte(37), 0x00);
+    assert_eq!(h.m.counters().commands, 0);
+    assert_eq!(h.read(CDB_PAGE, 128, 2).unwrap(), [0, 0], "not stored");
+
+    // Captured: the command runs although the host saw a NACK; trying
+    // again writes into a busy instance.
+    let mut h = Host::new(quirky(Quirks {
+        trigger_nack: TriggerNack::Captured,
+        trigger_nack_permille: 1000,
+        ..Quirks::NONE
+    }));
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    assert_eq!(h.write(CDB_PAGE, 128, c.trigger()), Err(BusError::Nack));
+    assert_eq!(h.byte(37), 0x81);
+    assert_eq!(h.m.counters().commands, 1);
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    assert_eq!(h.m.counters().writes_while_busy, 1);
+    h.now += MS;
+    assert_eq!(h.byte(37), 0x01);
+    assert_eq!(h.m.counters().commands, 1);
+
+    // One-shot, as a fault: dropped unless the quirk says how.
+    let mut h = Host::new(quirky(Quirks::NONE));
+    h.m.faults.trigger_nacks = 1;
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    assert_eq!(h.write(CDB_PAGE, 128, c.trigger()), Err(BusError::Nack));
+    assert_eq!(h.m.counters().commands, 0);
+    h.write(CDB_PAGE, 128, c.trigger()).unwrap();
+    assert_eq!(h.m.counters().commands, 1);
+}
+
+#[test]
+fn reply_reads_may_be_nacked() {
+    let mut h = Host::new(quirky(Quirks {
+        reply_nack_reads: 2,
+        ..Quirks::NONE
+    }));
+    h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+    h.now += MS;
+    assert_eq!(h.byte(37), 0x01);
+    assert_eq!(
+        h.read(CDB_PAGE, 128, 6).unwrap()[..2],
+        [0x00, 0x41],
+        "not the reply"
+    );
+    assert_eq!(h.read(CDB_PAGE, 134, 2), Err(BusError::Nack));
+    assert_eq!(h.read(CDB_PAGE, 200, 1), Err(BusError::Nack));
+    assert_eq!(h.read(CDB_PAGE, 134, 2).unwrap(), [18, 0x29]);
+    assert_eq!(h.read(CDB_PAGE, 134, 2).unwrap(), [18, 0x29]);
+
+    let mut h = Host::new(quirky(Quirks {
+        reply_nack_permille: 1000,
+        ..Quirks::NONE
+    }));
+    h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+    h.now += MS;
+    assert_eq!(h.byte(37), 0x01);
+    assert_eq!(h.read(CDB_PAGE, 130, 4).unwrap(), [0, 0, 0, 0xBE]);
+    assert_eq!(h.read(CDB_PAGE, 255, 1), Err(BusError::Nack));
+}
+
+#[test]
+fn the_reset_walks_the_module_states() {
+    let mut p = quirky(Quirks {
+        mgmt_init_ms: 10,
+        pwr_up_ms: 30,
+        state_changed_flag: true,
+        ..Quirks::NONE
+    });
+    p.reset_ms = 5;
+    p.ready_ms = 20;
+    let mut h = Host::new(p);
+    let t0 = h.now;
+    for (at, state, code) in [
+        (0, MsmState::MgmtInit, 0x01),
+        (10, MsmState::LowPwr, 0x03),
+        (30, MsmState::PwrUp, 0x05),
+        (60, MsmState::Ready, 0x07),
+    ] {
+        h.now = t0 + at * MS;
+        assert_eq!(h.byte(3), code, "{state:?}");
+        assert_eq!(h.m.msm_state(h.now), Some(state));
+        assert_eq!(h.byte(8), 0x01, "{state:?}: ModuleStateChanged");
+        assert_eq!(h.byte(8), 0x00, "clear on read");
+    }
+    assert_eq!(h.m.state(t0), None, "MgmtInit is no ModuleState");
+    h.m.hard_reset(h.now);
+    h.now += 4 * MS;
+    assert_eq!(h.read(0, 3, 1), Err(BusError::Nack));
+    h.now += MS;
+    assert_eq!(h.read(0, 3, 1).unwrap(), [0x01]);
+    assert_eq!(h.byte(8), 0x01);
+
+    // The plain module: Ready at once, no flag.
+    let mut p = Profile::DEFAULT;
+    p.reset_ms = 5;
+    let mut h = Host::new(p);
+    h.m.hard_reset(h.now);
+    h.now += 5 * MS;
+    assert_eq!(h.byte(3), 0x07);
+    assert_eq!(h.byte(8), 0x00);
+}
+
+#[test]
+fn a_reset_may_end_in_module_fault() {
+    let mut p = Profile::DEFAULT;
+    p.reset_ms = 5;
+    let mut h = Host::new(p);
+    h.m.faults.fault_on_reset = 3;
+    h.m.hard_reset(h.now);
+    h.now += 5 * MS;
+    assert_eq!(h.byte(3), 0x0B, "ModuleFault");
+    assert_eq!(h.byte(41), 3, "program memory corrupted");
+    assert_eq!(h.m.msm_state(h.now), Some(MsmState::Fault));
+    assert_eq!(h.m.state(h.now), None);
+    assert!(matches!(
+        h.cmd(CommandId::MODULE_FEATURES, &[]),
+        Outcome::Ok(_)
+    ));
+    // One shot: the next reset is a good one.
+    h.m.hard_reset(h.now);
+    h.now += 5 * MS;
+    assert_eq!(h.byte(3), 0x07);
+    assert_eq!(h.byte(41), 0);
+}
+
+#[test]
+fn a_bootloader_offers_less_for_a_while_after_reset() {
+    let booting = |boot_cdb| {
+        let mut p = quirky(Quirks {
+            boot_ms: 100,
+            boot_cdb,
+            ..Quirks::NONE
+        });
+        p.reset_ms = 10;
+        Host::new(p)
+    };
+    let mut h = booting(BootCdb::NoFirmwareInfo);
+    assert_eq!(h.cmd(CommandId::GET_FW_INFO, &[]), Outcome::Failed(0x41));
+    assert!(matches!(
+        h.cmd(CommandId::FW_MGMT_FEATURES, &[]),
+        Outcome::Ok(_)
+    ));
+    h.now = 1 + 100 * MS;
+    assert!(matches!(h.cmd(CommandId::GET_FW_INFO, &[]), Outcome::Ok(_)));
+    // Again after a reset.
+    h.m.hard_reset(h.now);
+    h.now += 10 * MS;
+    assert_eq!(h.cmd(CommandId::GET_FW_INFO, &[]), Outcome::Failed(0x41));
+
+    let mut h = booting(BootCdb::NoFeatures);
+    assert_eq!(
+        h.cmd(CommandId::FW_MGMT_FEATURES, &[]),
+        Outcome::Failed(0x41)
+    );
+    assert_eq!(h.cmd(CommandId::GET_FW_INFO, &[]), Outcome::Failed(0x41));
+    // Downloads work: the host knows the parameters.
+    h.flash(Version::new(2, 0, 0), &body(500, 1), true).unwrap();
+
+    let mut h = booting(BootCdb::NoCdb);
+    assert_eq!(h.read(1, 163, 4).unwrap(), [0; 4], "no CDB advertised");
+    let p01 = h.read(1, 128, 128).unwrap();
+    let sum = p01[2..127].iter().fold(0u8, |s, b| s.wrapping_add(*b));
+    assert_eq!(p01[127], sum, "page 01h checksum matches");
+    h.send(&Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap());
+    h.now += 2 * MS;
+    assert_eq!(h.byte(37), 0x00, "not captured");
+    assert_eq!(h.m.counters().commands, 0);
+    h.now = 1 + 100 * MS;
+    assert_eq!(h.read(1, 163, 4).unwrap(), [0x67, 0x0F, 0x00, 0x00]);
+    assert!(matches!(
+        h.cmd(CommandId::MODULE_FEATURES, &[]),
+        Outcome::Ok(_)
+    ));
+
+    // The named profile: 0041h is unknown for 1.5 s.
+    let mut h = Host::new(Profile::BOOTLOADER);
+    assert_eq!(
+        h.cmd(CommandId::FW_MGMT_FEATURES, &[]),
+        Outcome::Failed(0x41)
+    );
+    h.now = 1 + 1_500 * MS;
+    assert!(matches!(
+        h.cmd(CommandId::FW_MGMT_FEATURES, &[]),
+        Outcome::Ok(_)
+    ));
+}
+
+#[test]
+fn any_start_payload_size_up_to_112() {
+    let v = Version::new(2, 5, 9);
+    for n in [0u8, 1, 5, 6, 8, 40, 55, 56, 64, 100, 112] {
+        for epl in [false, true] {
+            let mut p = Profile::DEFAULT;
+            p.start_payload_size = n;
+            let mut h = Host::new(p);
+            let b = body(3000, n);
+            h.flash(v, &b, epl)
+                .unwrap_or_else(|e| panic!("{n} {epl}: {e:?}"));
+            let bank = *h.m.firmware().bank(BankId::B);
+            assert!(bank.valid);
+            assert_eq!((bank.version, bank.size), (v, 3000), "{n}");
+            assert_eq!(bank.crc, super::super::image::crc32(&b));
+        }
+    }
+
+    let mut p = Profile::DEFAULT;
+    p.start_payload_size = 8;
+    let start = |h: &mut Host, img: &[u8], n: usize| {
+        let mut lpl = (img.len() as u32).to_be_bytes().to_vec();
+        lpl.extend_from_slice(&[0; 4]);
+        lpl.extend_from_slice(&img[..n]);
+        h.cmd(CommandId::START_FW_DOWNLOAD, &lpl)
+    };
+    let block = |h: &mut Host, img: &[u8], n: usize| {
+        let mut lpl = 0u32.to_be_bytes().to_vec();
+        lpl.extend_from_slice(&img[n..n + 116]);
+        h.cmd(CommandId::WRITE_FW_BLOCK_LPL, &lpl)
+    };
+    let good = image_file(8, v, &body(1000, 1));
+    // A bad header found in the first block: that block fails, and may
+    // be sent again once right.
+    let mut h = Host::new(p);
+    let mut bad = good.clone();
+    bad[0] = b'X';
+    assert!(matches!(start(&mut h, &bad, 8), Outcome::Ok(_)));
+    assert_eq!(block(&mut h, &bad, 8), Outcome::Failed(0x42));
+    assert_eq!(h.m.firmware().download.unwrap().received, 0);
+    // A header length out of range is seen as soon as its byte comes.
+    let mut bad = good.clone();
+    bad[5] = 200;
+    assert_eq!(start(&mut h, &bad, 8), Outcome::Failed(0x42));
+    // An image size that does not match the header.
+    let mut h = Host::new(p);
+    let mut longer = good.clone();
+    longer.push(0);
+    assert!(matches!(start(&mut h, &longer, 8), Outcome::Ok(_)));
+    assert_eq!(block(&mut h, &longer, 8), Outcome::Failed(0x42));
+    // An image shorter than its header never becomes valid.
+    let mut h = Host::new(p);
+    assert!(matches!(start(&mut h, &good[..40], 8), Outcome::Ok(_)));
+    let mut lpl = 0u32.to_be_bytes().to_vec();
+    lpl.extend_from_slice(&good[8..40]);
+    assert!(matches!(
+        h.cmd(CommandId::WRITE_FW_BLOCK_LPL, &lpl),
+        Outcome::Ok(_)
+    ));
+    assert_eq!(
+        h.cmd(CommandId::COMPLETE_FW_DOWNLOAD, &[]),
+        Outcome::Failed(0x71)
+    );
+    assert!(!h.m.firmware().bank(BankId::B).valid);
+    // From 56 bytes on, the Start payload is the whole header, as before.
+    let mut p = Profile::DEFAULT;
+    p.start_payload_size = 64;
+    let mut h = Host::new(p);
+    let other = image_file(80, v, &body(1000, 1));
+    assert_eq!(start(&mut h, &other, 64), Outcome::Failed(0x42));
+}
+
+#[test]
+fn write_mechanisms_02h_and_03h() {
+    let v = Version::new(2, 0, 0);
+    let mut p = Profile::DEFAULT;
+    p.write_mechanism = write_mechanism::EPL_ALT;
+    p.validate().unwrap();
+    let mut h = Host::new(p);
+    let Outcome::Ok(r) = h.cmd(CommandId::FW_MGMT_FEATURES, &[]) else {
+        panic!()
+    };
+    assert_eq!(r[5], 0x02);
+    assert_eq!(h.flash(v, &body(300, 1), false), Err(Outcome::Failed(0x41)));
+    h.flash(v, &body(300, 1), true).unwrap();
+    assert_eq!(p.flash_limit(5000).unwrap().path, limit::BlockPath::Epl);
+
+    p.write_mechanism = write_mechanism::BOTH_ALT;
+    for epl in [false, true] {
+        let mut h = Host::new(p);
+        h.flash(v, &body(300, 1), epl).unwrap();
+    }
+    assert!(write_mechanism::has_lpl(0x03) && write_mechanism::has_epl(0x03));
+    assert!(!write_mechanism::has_lpl(0x02) && !write_mechanism::has_epl(0x01));
+    for bad in [0x04, 0x12, 0x20, 0xFF] {
+        p.write_mechanism = bad;
+        assert!(p.validate().is_err(), "{bad:#x}");
+    }
+}
+
+#[test]
+fn a_single_bank_module() {
+    let mut p = quirky(Quirks {
+        single_bank: true,
+        ..Quirks::NONE
+    });
+    p.reset_ms = 10;
+    let mut h = Host::new(p);
+    let info = |h: &mut Host| {
+        let Outcome::Ok(r) = h.cmd(CommandId::GET_FW_INFO, &[]) else {
+            panic!()
+        };
+        r
+    };
+    let r = info(&mut h);
+    assert_eq!(&r[..4], &[0x43, 0x01, 1, 0], "A runs, committed; no B");
+    assert_eq!(h.run_image(), Outcome::Failed(0x47), "nothing new to run");
+    h.flash(Version::new(2, 0, 0), &body(500, 1), true).unwrap();
+    assert_eq!(
+        h.read(1, 128, 2).unwrap(),
+        [0, 0],
+        "never an inactive image"
+    );
+    assert_eq!(&info(&mut h)[..4], &[0x43, 0x01, 1, 0], "still running 1.0");
+    // Any reset boots what the bank holds now.
+    h.m.hard_reset(h.now);
+    assert!(h.wait_ready());
+    assert_eq!(h.read(0, 39, 2).unwrap(), [2, 0]);
+    assert_eq!(&info(&mut h)[..4], &[0x43, 0x01, 2, 0]);
+    // Commit does nothing; Run restarts (2) or needs a new image (0).
+    assert!(matches!(
+        h.cmd(CommandId::COMMIT_FW_IMAGE, &[]),
+        Outcome::Ok(_)
+    ));
+    assert_eq!(h.run_image(), Outcome::Failed(0x47));
+    assert!(matches!(h.run_mode(2), Outcome::Ok(_)));
+    assert_eq!(h.read(0, 39, 2).unwrap(), [2, 0]);
+    // Run, then Commit: as on two banks.
+    h.flash(Version::new(3, 0, 0), &body(500, 2), false)
+        .unwrap();
+    assert!(matches!(h.run_image(), Outcome::Ok(_)));
+    assert_eq!(h.read(0, 39, 2).unwrap(), [3, 0]);
+    assert!(matches!(
+        h.cmd(CommandId::COMMIT_FW_IMAGE, &[]),
+        Outcome::Ok(_)
+    ));
+    // A failed download leaves the image it had.
+    let img = image_file(64, Version::new(4, 0, 0), &body(500, 3));
+    let mut start = (img.len() as u32).to_be_bytes().to_vec();
+    start.extend_from_slice(&[0; 4]);
+    start.extend_from_slice(&img[..64]);
+    assert!(matches!(
+        h.cmd(CommandId::START_FW_DOWNLOAD, &start),
+        Outcome::Ok(_)
+    ));
+    assert_eq!(
+        h.cmd(CommandId::COMPLETE_FW_DOWNLOAD, &[]),
+        Outcome::Failed(0x70)
+    );
+    h.m.hard_reset(h.now);
+    assert!(h.wait_ready());
+    assert_eq!(h.read(0, 39, 2).unwrap(), [3, 0]);
+}
+
+#[test]
+fn reply_check_codes_may_glitch_once() {
+    let mut h = Host::new(quirky(Quirks {
+        chk_glitch_reads: 1,
+        ..Quirks::NONE
+    }));
+    for _ in 0..2 {
+        h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+        h.now += MS;
+        assert_eq!(h.byte(37), 0x01);
+        assert_eq!(h.read(CDB_PAGE, 134, 2).unwrap(), [18, !0x29], "wrong once");
+        assert_eq!(
+            h.read(CDB_PAGE, 135, 1).unwrap(),
+            [0x29],
+            "a re-read is right"
+        );
+        assert_eq!(h.read(CDB_PAGE, 134, 2).unwrap(), [18, 0x29]);
+    }
+    // As a fault, for the next reply only.
+    let mut h = Host::new(quirky(Quirks::NONE));
+    h.m.faults.glitch_reply_chk = 1;
+    for wrong in [true, false] {
+        h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+        h.now += MS;
+        let chk = h.read(CDB_PAGE, 135, 1).unwrap()[0];
+        assert_eq!(chk != 0x29, wrong);
+        assert_eq!(h.read(CDB_PAGE, 135, 1).unwrap(), [0x29]);
+    }
+    // Unlike corrupt_reply_chk, which stays wrong.
+    h.m.faults.corrupt_reply_chk = 1;
+    h.send(&Command::new(CommandId::FW_MGMT_FEATURES, &[], 0).unwrap());
+    h.now += MS;
+    assert_eq!(h.read(CDB_PAGE, 135, 1).unwrap(), [!0x29]);
+    assert_eq!(h.read(CDB_PAGE, 135, 1).unwrap(), [!0x29]);
+}
+
+#[test]
+fn the_driver_splits_and_charges_transfers() {
+    let mut h = Host::new(Profile::MAILBOX_DRIVER);
+    let split = |m: &Module, a: Access| -> std::vec::Vec<usize> {
+        m.transactions(&a).unwrap().map(|(t, _)| t.len).collect()
+    };
+    assert_eq!(split(&h.m, Access::new(0x9F, 130, 126)), [48, 48, 30]);
+    assert_eq!(split(&h.m, Access::new(0xA0, 128, 128)), [48, 48, 32]);
+    assert_eq!(split(&h.m, Access::new(0x00, 0, 128)), [48, 48, 32]);
+    assert_eq!(split(&h.m, Access::new(0x00, 37, 1)), [1]);
+    assert_eq!(h.m.max_access_len(0x9F), 128, "the module's limit");
+    assert_eq!(h.m.transfer_len(0x9F), 48);
+    // 9 bits a byte at 400 kHz, 22.5 us, addressing included; 1 ms a
+    // transfer.
+    assert_eq!(h.m.bus_cost(1, true), MS + 4 * 22_500);
+    let three = MS * 3 + (50 + 50 + 32) * 22_500;
+    assert_eq!(h.m.bus_cost(126, false), three);
+    // One longer access costs as the transfers it takes.
+    h.now = 10 * MS;
+    let cost =
+        h.m.write(h.now, &Access::new(0x9F, 130, 126), &[0; 126])
+            .unwrap();
+    assert_eq!(cost, three);
+    let c = h.m.counters();
+    assert_eq!((c.driver_ns, c.bus_ns), (3 * MS, three - 3 * MS));
+    let mut buf = [0u8; 126];
+    let mut request = |h: &mut Host| {
+        let start = h.now;
+        h.request(&Access::new(0x9F, 130, 126), &mut buf, false)
+            .unwrap();
+        h.now - start
+    };
+    assert_eq!(request(&mut h), MS * 3 + (51 + 51 + 33) * 22_500);
+    // No driver cost by default.
+    let h = Host::new(Profile::REALISTIC_EPL);
+    assert_eq!(h.m.bus_cost(1, true), 4 * 22_500);
+    assert_eq!(split(&h.m, Access::new(0x9F, 130, 126)), [126]);
+}
+
+/// A host that knows the module's timing model: each request in the
+/// longest transfers, the status read once when it shows the result, the
+/// next access as soon as the module takes it. It takes exactly the
+/// physical limit.
+struct IdealHost {
+    m: Module,
+    now: Nanos,
+}
+
+impl IdealHost {
+    fn request(&mut self, page: u8, offset: u8, data: &[u8]) {
+        let request = Access::new(page, offset, data.len());
+        for (a, r) in self.m.transactions(&request).unwrap() {
+            self.now += self.m.write(self.now, &a, &data[r]).unwrap();
+        }
+    }
+
+    /// Sends a command and waits for its status (not for Run).
+    fn command(&mut self, id: CommandId, lpl: &[u8], epl: &[u8], busy_us: u32) {
+        let c = Command::new(id, lpl, epl.len()).unwrap();
+        // Bytes 134-135 only with a payload behind them.
+        let body = if lpl.is_empty() {
+            &c.body()[..4]
+        } else {
+            c.body()
+        };
+        self.request(CDB_PAGE, 130, body);
+        if self.m.profile.auto_paging && !epl.is_empty() {
+            self.request(0xA0, 128, epl);
+        } else {
+            for (i, page) in epl.chunks(128).enumerate() {
+                self.request(0xA0 + i as u8, 128, page);
+            }
+        }
+        self.request(CDB_PAGE, 128, c.trigger());
+        let q = self.m.profile.quirks;
+        let reported = busy_us.max(q.status_lag_us) as Nanos + q.report_delay_us as Nanos;
+        if id == CommandId::RUN_FW_IMAGE {
+            // The reset begins after the flag, late by the extra delay.
+            self.now += (reported + q.flag_delay_us as Nanos) * US + q.reset_extra_ms as Nanos * MS;
+            return;
+        }
+        self.now += reported.max(q.nack_first_us as Nanos) * US;
+        let mut status = [0u8];
+        self.now += self
+            .m
+            .read(self.now, &Access::new(0, 37, 1), &mut status)
+            .unwrap();
+        assert_eq!(status[0], 0x01, "{id:?}");
+    }
+
+    /// Waits while the module is away after a reset at the current time.
+    fn reset_gap(&mut self, before_commit: bool) {
+        let p = self.m.profile;
+        let q = p.quirks;
+        let mut away = p.reset_ms as Nanos + q.nack_after_reset_ms as Nanos;
+        if before_commit && q.boot_cdb == BootCdb::NoCdb {
+            away = away.max(p.reset_ms as Nanos + q.boot_ms as Nanos);
+        }
+        self.now += away * MS;
+    }
+
+    /// Flashes `img` (LPL or EPL blocks, as the limit chooses) and returns
+    /// the time it took, from the first access to the module answering
+    /// after the final reset.
+    fn flash(p: Profile, img: &[u8]) -> Nanos {
+        let limit = p.flash_limit(img.len()).unwrap();
+        let mut h = Self {
+            m: Module::new(p, Version::new(1, 0, 0), 0),
+            now: 0,
+        };
+        // From when the module first answers.
+        h.reset_gap(true);
+        h.now -= p.reset_ms as Nanos * MS;
+        let t0 = h.now;
+        let b = &p.busy_us;
+        let n = p.start_payload_size as usize;
+        let mut start = (img.len() as u32).to_be_bytes().to_vec();
+        start.extend_from_slice(&[0; 4]);
+        start.extend_from_slice(&img[..n]);
+        h.command(CommandId::START_FW_DOWNLOAD, &start, &[], b.start);
+        for (i, block) in img[n..].chunks(limit.block_len).enumerate() {
+            let address = ((i * limit.block_len) as u32).to_be_bytes();
+            match limit.path {
+                limit::BlockPath::Epl => {
+                    h.command(CommandId::WRITE_FW_BLOCK_EPL, &address, block, b.write)
+                }
+                limit::BlockPath::Lpl => {
+                    let mut lpl = address.to_vec();
+                    lpl.extend_from_slice(block);
+                    h.command(CommandId::WRITE_FW_BLOCK_LPL, &lpl, &[], b.write)
+                }
+            }
+        }
+        h.command(CommandId::COMPLETE_FW_DOWNLOAD, &[], &[], b.complete);
+        h.command(CommandId::RUN_FW_IMAGE, &[0, 0, 0, 0], &[], b.run);
+        h.reset_gap(true);
+        h.command(CommandId::COMMIT_FW_IMAGE, &[], &[], b.commit);
+        h.m.hard_reset(h.now);
+        h.reset_gap(false);
+        let mut id = [0u8];
+        h.m.read(h.now, &Access::new(0, 0, 1), &mut id).unwrap();
+        let fw = h.m.firmware();
+        assert_eq!((fw.running, fw.committed), (BankId::B, BankId::B));
+        assert_eq!(fw.bank(BankId::B).version, Version::new(2, 0, 0));
+        let c = h.m.counters();
+        assert_eq!((c.commands_ok, c.nacks), (c.commands, 0));
+        h.now - t0
+    }
+}
+
+/// The physical limit (`limit.rs`) is exactly what a host that wastes
+/// nothing takes, for every profile without chances: the driver's cost,
+/// the status lag, late reports and resets, the NACK windows and the boot
+/// phase included.
+#[test]
+fn the_limit_is_what_an_ideal_host_takes() {
+    let no_chances = |mut p: Profile| {
+        let q = &mut p.quirks;
+        q.nack_busy_permille = 0;
+        q.trigger_nack_permille = 0;
+        q.reply_nack_permille = 0;
+        p
+    };
+    let mut cases = std::vec![
+        ("realistic epl", Profile::REALISTIC_EPL),
+        ("realistic lpl", Profile::REALISTIC_LPL),
+        ("mailbox", Profile::MAILBOX_DRIVER),
+        (
+            "mailbox lpl",
+            Profile {
+                driver: Profile::MAILBOX_DRIVER.driver,
+                ..Profile::REALISTIC_LPL
+            },
+        ),
+        (
+            "mailbox auto paging",
+            Profile {
+                auto_paging: true,
+                rw_len_ext: 255,
+                ..Profile::MAILBOX_DRIVER
+            },
+        ),
+    ];
+    for name in Profile::NAMES {
+        cases.push((name, no_chances(Profile::by_name(name).unwrap())));
+    }
+    let mut no_cdb = Profile::BOOTLOADER;
+    no_cdb.quirks.boot_cdb = BootCdb::NoCdb;
+    no_cdb.quirks.boot_ms = 4_000;
+    cases.push(("bootloader without cdb", no_cdb));
+    for (name, p) in cases {
+        if p.bus_hz == 0 {
+            continue; // instant: nothing to compare
+        }
+        let n = p.start_payload_size as usize;
+        let img = image_file(n, Version::new(2, 0, 0), &body(20_000, 3));
+        let took = IdealHost::flash(p, &img);
+        let limit = p.flash_limit(img.len()).unwrap();
+        assert_eq!(took, limit.total_ns(), "{name}: {limit:?}");
+    }
+    // The driver's cost shows in the limit.
+    let img_len = 64 + (1 << 20);
+    let plain = Profile::REALISTIC_EPL.flash_limit(img_len).unwrap();
+    let mailbox = Profile::MAILBOX_DRIVER.flash_limit(img_len).unwrap();
+    assert_eq!(plain.driver_ns, 0);
+    assert_eq!(mailbox.driver_ns, mailbox.transactions * MS);
+    assert!(mailbox.transactions > 2 * plain.transactions);
+}
+
+/// A host that copes with everything the quirks do, the way the
+/// reference notes say a careful host should: it clears the flags before
+/// a trigger, waits for the completion flag (not the status), retries
+/// NACKed accesses but never a trigger it cannot tell was lost, re-reads
+/// a check code that does not match, waits for the new image after Run,
+/// and retries a query a booting module does not know yet.
+struct CarefulHost {
+    m: Module,
+    now: Nanos,
+    /// Triggers not acknowledged.
+    trigger_nacks: u32,
+}
+
+const CAREFUL_POLL: Nanos = 500 * US;
+
+impl CarefulHost {
+    fn new(p: Profile) -> Self {
+        Self {
+            m: Module::new(p, Version::new(1, 0, 0), 0),
+            now: 0,
+            trigger_nacks: 0,
+        }
+    }
+
+    fn try_request(
+        &mut self,
+        request: &Access,
+        buf: &mut [u8],
+        write: bool,
+    ) -> Result<(), BusError> {
+        for (a, r) in self.m.transactions(request)? {
+            self.now += if write {
+                self.m.write(self.now, &a, &buf[r])?
+            } else {
+                self.m.read(self.now, &a, &mut buf[r])?
+            };
+        }
+        Ok(())
+    }
+
+    /// A request, again until it is acknowledged.
+    fn request(&mut self, page: u8, offset: u8, buf: &mut [u8], write: bool) {
+        let a = Access::new(page, offset, buf.len());
+        for _ in 0..1_000_000 {
+            match self.try_request(&a, buf, write) {
+                Ok(()) => return,
+                Err(BusError::Nack) => self.now += 100 * US,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("never acknowledged");
+    }
+
+    fn read(&mut self, page: u8, offset: u8, len: usize) -> std::vec::Vec<u8> {
+        let mut buf = std::vec![0u8; len];
+        self.request(page, offset, &mut buf, false);
+        buf
+    }
+
+    fn write(&mut self, page: u8, offset: u8, data: &[u8]) {
+        let mut buf = data.to_vec();
+        self.request(page, offset, &mut buf, true);
+    }
+
+    fn flag(&mut self) -> bool {
+        self.read(0, 8, 1)[0] & 0x40 != 0
+    }
+
+    /// Triggers `c`; a NACKed trigger is sent again only once it is
+    /// clear that the module did not take it. Returns whether the
+    /// completion flag was already seen.
+    fn trigger(&mut self, c: &Command) -> bool {
+        for _ in 0..100 {
+            match self
+                .m
+                .write(self.now, &Access::new(CDB_PAGE, 128, 2), c.trigger())
+            {
+                Ok(cost) => {
+                    self.now += cost;
+                    return false;
+                }
+                Err(BusError::Nack) => self.trigger_nacks += 1,
+                Err(e) => panic!("{e}"),
+            }
+            // Taken if it shows (busy, or done) within the longest a
+            // command may take; else lost.
+            let give_up = self.now + 6_000 * MS;
+            while self.now < give_up {
+                self.now += CAREFUL_POLL;
+                if self.flag() {
+                    return true;
+                }
+                if self.read(0, 37, 1)[0] & 0x80 != 0 {
+                    return false;
+                }
+            }
+        }
+        panic!("trigger never taken");
+    }
+
+    /// Runs a command; returns its reply or its failure status.
+    fn command(&mut self, id: CommandId, lpl: &[u8], epl: &[u8]) -> Result<std::vec::Vec<u8>, u8> {
+        let c = Command::new(id, lpl, epl.len()).unwrap();
+        self.flag(); // clears a stale flag
+        self.write(CDB_PAGE, 130, c.body());
+        for (i, page) in epl.chunks(128).enumerate() {
+            self.write(0xA0 + i as u8, 128, page);
+        }
+        if !self.trigger(&c) {
+            let mut polls = 0;
+            while !self.flag() {
+                self.now += CAREFUL_POLL;
+                polls += 1;
+                assert!(polls < 100_000, "{id:?} never completes");
+            }
+        }
+        let status = self.read(0, 37, 1)[0];
+        if status != 0x01 {
+            assert_eq!(status & 0xC0, 0x40, "{id:?}: final at the flag");
+            return Err(status);
+        }
+        let head = self.read(CDB_PAGE, 134, 2);
+        let len = head[0] as usize;
+        let mut chk = head[1];
+        if len == 0 {
+            return Ok(std::vec::Vec::new());
+        }
+        let payload = self.read(CDB_PAGE, 136, len);
+        for _ in 0..3 {
+            if check_code(&payload) == chk {
+                return Ok(payload);
+            }
+            chk = self.read(CDB_PAGE, 135, 1)[0];
+        }
+        panic!("{id:?}: RPLChkCode never matches");
+    }
+
+    /// A query, retried while a booting module does not know it yet.
+    fn query(&mut self, id: CommandId) -> std::vec::Vec<u8> {
+        for _ in 0..100 {
+            match self.command(id, &[], &[]) {
+                Ok(r) => return r,
+                Err(0x41) => self.now += 100 * MS,
+                Err(s) => panic!("{id:?}: {s:#x}"),
+            }
+        }
+        panic!("{id:?} never known");
+    }
+
+    fn active(&mut self) -> (u8, u8) {
+        let v = self.read(0, 39, 2);
+        (v[0], v[1])
+    }
+
+    /// Waits until the module runs `v` and is Ready.
+    fn wait_running(&mut self, v: Version) {
+        for _ in 0..100_000 {
+            if self.active() == (v.major, v.minor) && self.read(0, 3, 1)[0] == 0x07 {
+                return;
+            }
+            self.now += MS;
+        }
+        panic!("{v} never runs");
+    }
+
+    fn flash(&mut self, img: &[u8], v: Version) {
+        let p = self.m.profile;
+        self.wait_running(Version::new(1, 0, 0));
+        let n = p.start_payload_size as usize;
+        let mut start = (img.len() as u32).to_be_bytes().to_vec();
+        start.extend_from_slice(&[0; 4]);
+        start.extend_from_slice(&img[..n]);
+        self.command(CommandId::START_FW_DOWNLOAD, &start, &[])
+            .unwrap();
+        let epl = write_mechanism::has_epl(p.write_mechanism) && p.epl_pages() > 0;
+        let step = if epl { p.epl_pages() * 128 } else { 116 };
+        for (i, block) in img[n..].chunks(step).enumerate() {
+            let address = ((i * step) as u32).to_be_bytes();
+            if epl {
+                self.command(CommandId::WRITE_FW_BLOCK_EPL, &address, block)
+            } else {
+                let mut lpl = address.to_vec();
+                lpl.extend_from_slice(block);
+                self.command(CommandId::WRITE_FW_BLOCK_LPL, &lpl, &[])
+            }
+            .unwrap();
+        }
+        self.command(CommandId::COMPLETE_FW_DOWNLOAD, &[], &[])
+            .unwrap();
+        // Run: done when its flag shows or the new image runs (the
+        // module may reset before the flag can be read).
+        let run = Command::new(CommandId::RUN_FW_IMAGE, &[0, 0, 0, 0], 0).unwrap();
+        self.flag();
+        self.write(CDB_PAGE, 130, run.body());
+        if !self.trigger(&run) {
+            while !self.flag() && self.active() != (v.major, v.minor) {
+                self.now += CAREFUL_POLL;
+            }
+        }
+        self.wait_running(v);
+        self.command(CommandId::COMMIT_FW_IMAGE, &[], &[]).unwrap();
+        let info = self.query(CommandId::GET_FW_INFO);
+        // The bank that runs and is committed holds `v`.
+        let at = if info[0] & 0x03 == 0x03 {
+            2
+        } else {
+            assert_eq!(info[0] & 0x30, 0x30, "{:#x}", info[0]);
+            38
+        };
+        assert_eq!(&info[at..at + 4], &[v.major, v.minor, 0, v.build as u8]);
+        self.m.hard_reset(self.now);
+        self.wait_running(v);
+    }
+}
+
+#[test]
+fn a_careful_host_flashes_every_named_profile() {
+    let v = Version::new(2, 1, 5);
+    let mut cases: std::vec::Vec<(&str, Profile)> = Profile::NAMES
+        .iter()
+        .map(|&name| (name, Profile::by_name(name).unwrap()))
+        .collect();
+    // Make the chances come up in a short flash.
+    let mut often = Profile::HOSTILE;
+    often.quirks.trigger_nack_permille = 300;
+    often.quirks.nack_busy_permille = 300;
+    cases.push(("hostile, often", often));
+    let mut dropped = often;
+    dropped.quirks.trigger_nack = TriggerNack::Dropped;
+    cases.push(("hostile, dropped triggers", dropped));
+    let mut single = often;
+    single.quirks.single_bank = true;
+    single.quirks.boot_cdb = BootCdb::NoFeatures;
+    cases.push(("hostile, single bank", single));
+    for (name, p) in cases {
+        let mut h = CarefulHost::new(p);
+        let img = image_file(p.start_payload_size as usize, v, &body(6_000, 7));
+        h.flash(&img, v);
+        let fw = h.m.firmware();
+        assert!(fw.bank(fw.running).valid);
+        assert_eq!(fw.bank(fw.running).version, v, "{name}");
+        assert_eq!(fw.committed, fw.running, "{name}");
+        let c = *h.m.counters();
+        assert_eq!(c.writes_while_busy, 0, "{name}");
+        // Only the queries a booting module did not know yet.
+        assert_eq!(c.commands_failed as u32, c.by_status[2], "{name}");
+        // The limit is a lower bound whatever happens.
+        let limit = p.flash_limit(img.len()).unwrap();
+        assert!(h.now >= limit.total_ns(), "{name}: {} < {limit:?}", h.now);
+        if name.starts_with("hostile") || name == "nack_busy" {
+            assert!(c.nacks > 0, "{name}: no NACK seen");
+        }
+        if name.starts_with("hostile, ") {
+            assert!(h.trigger_nacks > 0, "{name}: no trigger NACKed");
+        }
+        std::println!(
+            "{name}: {} ms (limit {} ms), {} NACKs, {} commands",
+            h.now / MS,
+            limit.total_ns() / MS,
+            c.nacks,
+            c.commands
+        );
+    }
+}
+
+#[test]
+fn a_host_may_look_again_before_a_refused_trigger_ends() {
+    // A captured but NACKed trigger starts at its STOP; the host, told
+    // it failed, spent no time and reads at once.
+    let mut p = Profile::HOSTILE;
+    p.quirks.trigger_nack_permille = 1000;
+    p.quirks.status_lag_us = 0;
+    p.quirks.nack_first_us = 0;
+    p.quirks.nack_busy_permille = 0;
+    let mut h = Host::new(p);
+    h.now += 2 * 1_000 * MS;
+    let c = Command::new(CommandId::MODULE_FEATURES, &[], 0).unwrap();
+    h.write(CDB_PAGE, 130, c.body()).unwrap();
+    assert_eq!(h.write(CDB_PAGE, 128, c.trigger()), Err(BusError::Nack));
+    assert_eq!(h.byte(37), 0x81);
 }
