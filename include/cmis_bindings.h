@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Input of our own bindgen run (see Kbuild). The 6.12 kernel crate has no
- * net_device, generic netlink, nla_*, rtnl or debugfs bindings (its
- * net_device is opaque), so the glue layer in rust/glue/ gets its kernel
- * types from here. Only allowlisted items are emitted.
+ * Input of our own bindgen run (see Kbuild). Linux 7.3's kernel crate
+ * binds most of what the glue layer in rust/glue/ needs (ethtool_ops,
+ * generic netlink, nla_policy, sk_buff, struct net, debugfs, firmware,
+ * workqueues), but its struct net_device is opaque and it lacks the
+ * netdev, RTNL and netdevice notifier functions: only those, and our C
+ * helpers (which also reach the net_device fields), are generated from
+ * here.
  */
 #include <linux/netdevice.h>
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
 #include <linux/rtnetlink.h>
-#include <linux/debugfs.h>
-#include <linux/firmware.h>
-#include <linux/workqueue.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
 

@@ -110,7 +110,7 @@ impl Ports {
 /// Files of the emulator's root directory.
 pub(crate) static ROOT_FILES: [Attribute<Ports>; 2] = [
     Attribute {
-        name: c_str!("new_port"),
+        name: c"new_port",
         show: |ports, w| {
             let inner = ports.inner.lock();
             writeln!(w, "{}", inner.ports.iter().flatten().count())
@@ -125,7 +125,7 @@ pub(crate) static ROOT_FILES: [Attribute<Ports>; 2] = [
         }),
     },
     Attribute {
-        name: c_str!("del_port"),
+        name: c"del_port",
         show: |ports, w| {
             let inner = ports.inner.lock();
             for p in inner.ports.iter().flatten() {
@@ -417,7 +417,7 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
     // Fault injection.
     fault_uint!("fail_count", u32, fail_count),
     Attribute {
-        name: c_str!("fail_command"),
+        name: c"fail_command",
         show: |cell, w| show_command_filter(cell.lock().faults.fail_command, w),
         store: Some(|cell, s| {
             cell.lock().faults.fail_command = parse_command_filter(s)?;
@@ -425,7 +425,7 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
         }),
     },
     Attribute {
-        name: c_str!("fail_code"),
+        name: c"fail_code",
         show: |cell, w| writeln!(w, "{:#04x}", 0x40 | cell.lock().faults.fail_code),
         store: Some(|cell, s| {
             // The CdbStatus byte (40h-7Fh) or its result code (00h-3Fh).
@@ -438,20 +438,20 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
         }),
     },
     Attribute {
-        name: c_str!("nack_ms"),
+        name: c"nack_ms",
         show: |cell, w| {
             let left = cell.lock().faults.nack_until.saturating_sub(now_ns());
             writeln!(w, "{}", left / 1_000_000)
         },
         store: Some(|cell, s| {
             let ms = parse_u32(s).ok_or(EINVAL)?;
-            cell.lock().faults.nack_until = now_ns() + ms as u64 * 1_000_000;
+            cell.lock().faults.nack_until = now_ns() + u64::from(ms) * 1_000_000;
             Ok(())
         }),
     },
     fault_bool!("hang_next", hang_next),
     Attribute {
-        name: c_str!("hang_command"),
+        name: c"hang_command",
         show: |cell, w| show_command_filter(cell.lock().faults.hang_command, w),
         store: Some(|cell, s| {
             cell.lock().faults.hang_command = parse_command_filter(s)?;
@@ -463,7 +463,7 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
     fault_uint!("slow_ready_ms", u32, slow_ready_ms),
     fault_bool!("power_loss_on_write", power_loss_on_write),
     Attribute {
-        name: c_str!("plugged"),
+        name: c"plugged",
         show: |cell, w| writeln!(w, "{}", u8::from(cell.lock().is_plugged())),
         store: Some(|cell, s| {
             let mut m = cell.lock();
@@ -481,17 +481,17 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
     image_file!("factory", Slot::Factory),
     // Views.
     Attribute {
-        name: c_str!("state"),
+        name: c"state",
         show: |cell, w| show_state(&mut cell.lock(), w),
         store: None,
     },
     Attribute {
-        name: c_str!("banks"),
+        name: c"banks",
         show: |cell, w| show_banks(&cell.lock(), w),
         store: None,
     },
     Attribute {
-        name: c_str!("counters"),
+        name: c"counters",
         show: |cell, w| show_counters(&cell.lock(), w),
         store: Some(|cell, s| {
             if parse_u32(s) != Some(0) {
@@ -505,7 +505,7 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
 
 /// The command log, apart: it is long.
 pub(crate) static LOG_FILE: Attribute<ModuleCell> = Attribute {
-    name: c_str!("log"),
+    name: c"log",
     show: |cell, w| show_log(&cell.lock(), w),
     store: None,
 };
@@ -513,7 +513,7 @@ pub(crate) static LOG_FILE: Attribute<ModuleCell> = Attribute {
 /// Hard reset of the module into its committed image, as the host
 /// driver's ethtool reset does.
 pub(crate) static RESET_FILE: Attribute<ModuleCell> = Attribute {
-    name: c_str!("reset"),
+    name: c"reset",
     show: |_, w| writeln!(w, "0"),
     store: Some(|cell, s| {
         if !parse_bool(s).ok_or(EINVAL)? {

@@ -11,12 +11,11 @@ use crate::cmis_core::map::{identifier, Access, AccessError};
 use crate::controls::add_port_files;
 use crate::debugfs::Dir;
 use crate::emu_model::new_module;
-use crate::errno::eopnotsupp;
 use crate::netdev::{DrvInfo, ModuleInfo, ModulePage, Operations, Registration};
 use crate::time::{now_ns, sleep_ns};
 use core::ops::Range;
 use kernel::{
-    c_str, fmt, new_mutex,
+    new_mutex,
     prelude::*,
     str::CString,
     sync::{Arc, Mutex},
@@ -157,7 +156,7 @@ impl Operations for PortData {
             m.read(now, a, &mut id[r])
         })?;
         if !identifier::is_cmis(id[0]) {
-            return Err(eopnotsupp());
+            return Err(EOPNOTSUPP);
         }
         Ok(ModuleInfo {
             kind: ETH_MODULE_SFF_8636,
@@ -203,7 +202,7 @@ impl Port {
         let mut dir = parent.subdir(&name);
         add_port_files(&mut dir, &data.module)?;
         let dir = dir.finish()?;
-        let netdev = Registration::register(c_str!("cmis%d"), data)?;
+        let netdev = Registration::register(c"cmis%d", Ok::<_, Error>(data))?;
         pr_info!(
             "port {} registered as {}\n",
             netdev.data().index,

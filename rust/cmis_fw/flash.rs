@@ -10,16 +10,18 @@
 //! Locking: the registry lock is never held while taking RTNL; the
 //! netdevice notifier takes it under RTNL. The ethtool core's in-progress
 //! flag of the device is set and cleared under RTNL.
+//!
+//! Ownership: the module, its netlink family and its netdevice notifier
+//! each hold a reference to the [`Flashes`]; so does every flash while it
+//! is registered, which the registry holds in turn until the flash ends.
 
 #![forbid(unsafe_code)]
 
 use crate::cmis_core::fw_update::{self, Cause, Options};
 use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, Nanos, Notice};
 use crate::cmis_core::map::Access;
-use crate::ethdev::{DeviceEvents, DeviceId, DeviceRef, ModuleAccess, Rtnl};
-use crate::firmware::Firmware;
+use crate::ethdev::{DeviceEvents, DeviceId, ModuleAccess, NetDevice, Rtnl};
 use crate::genl::Net;
-use crate::global::Global;
 use crate::netlink::{self, FlashStatus};
 use crate::queue::OwnedQueue;
 use crate::time;
@@ -29,10 +31,11 @@ use core::{
     sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
 use kernel::{
-    c_str, new_mutex,
+    firmware::Firmware,
+    new_mutex,
     prelude::*,
-    str::{CStr, CString},
-    sync::{Arc, Mutex},
+    str::CString,
+    sync::{aref::ARef, Arc, ArcBorrow, Mutex},
     workqueue::{impl_has_work, new_work, Work, WorkItem},
 };
 
@@ -48,29 +51,19 @@ pub(crate) const STATE_BYTES: usize = size_of::<Flash>()
 // The budget: 16 KiB per flash, so that hundreds of ports can flash at once.
 const _: () = assert!(STATE_BYTES <= 16 * 1024);
 
-/// The module's flashes, published for the netlink operation and the
-/// netdevice notifier (see `CmisFw::init`).
-pub(crate) static FLASHES: Global<Flashes> = Global::new();
-
-/// The netdevice notifier's handler: stops flashes of devices going away, vetoes bringing flashed devices up.
-pub(crate) struct DeviceWatch;
-
-/// The one notifier handler.
-pub(crate) static DEVICE_WATCH: DeviceWatch = DeviceWatch;
-
-impl DeviceEvents for DeviceWatch {
+/// The netdevice notifier's handler: stops flashes of devices going away,
+/// vetoes bringing flashed devices up.
+impl DeviceEvents for Flashes {
     fn unregistering(&self, dev: DeviceId) {
-        if let Some(flashes) = FLASHES.get() {
-            flashes.stop_device(dev);
-        }
+        self.stop_device(dev);
     }
 
     /// The ethtool core vetoes bringing a device up while its module is
     /// flashed, but only when built with `CONFIG_ETHTOOL_NETLINK`; this
     /// veto holds without it.
     fn pre_up(&self, dev: DeviceId) -> Option<&'static CStr> {
-        let flashing = FLASHES.get().is_some_and(|f| f.is_flashing(dev));
-        flashing.then_some(c_str!("Can't set port up while flashing module firmware"))
+        self.is_flashing(dev)
+            .then_some(c"Can't set port up while flashing module firmware")
     }
 }
 
@@ -82,7 +75,7 @@ struct Slots {
 }
 
 /// Every flash in progress and the queue they run on.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct Flashes {
     #[pin]
     slots: Mutex<Slots>,
@@ -96,7 +89,7 @@ impl Flashes {
                 closing: false,
                 jobs: KVec::new(),
             }),
-            queue: OwnedQueue::new_unbound(c_str!("cmis_fw"))?,
+            queue: OwnedQueue::new_unbound(c"cmis_fw")?,
         })
     }
 
@@ -106,7 +99,7 @@ impl Flashes {
     fn start(&self, flash: Arc<Flash>, registered: impl FnOnce()) -> Result {
         let mut slots = self.slots.lock();
         if slots.closing {
-            return Err(crate::errno::eshutdown());
+            return Err(ESHUTDOWN);
         }
         let dev = flash.dev.id();
         if slots.jobs.iter().flatten().any(|f| f.dev.id() == dev) {
@@ -168,20 +161,13 @@ impl Flashes {
     }
 }
 
-#[pinned_drop]
-impl PinnedDrop for Flashes {
-    fn drop(self: Pin<&mut Self>) {
-        FLASHES.clear();
-    }
-}
-
 /// What a flash request asks for, validated.
 pub(crate) struct Request {
-    pub(crate) dev: DeviceRef,
+    pub(crate) dev: ARef<NetDevice>,
     pub(crate) firmware: Firmware,
     pub(crate) password: Option<u32>,
     /// Namespace and port of the requesting socket.
-    pub(crate) requester: Net,
+    pub(crate) requester: ARef<Net>,
     pub(crate) portid: u32,
     /// Sequence number of the request; notifications to the requester
     /// follow it (request + 1, + 2, ...), as ethtool expects.
@@ -193,10 +179,12 @@ pub(crate) struct Request {
 pub(crate) struct Flash {
     #[pin]
     work: Work<Flash>,
-    dev: DeviceRef,
+    /// The registry, to leave it when done.
+    flashes: Arc<Flashes>,
+    dev: ARef<NetDevice>,
     firmware: Firmware,
     password: Option<u32>,
-    requester: Net,
+    requester: ARef<Net>,
     portid: u32,
     /// Sequence number of the last notification (initially the
     /// request's).
@@ -214,11 +202,15 @@ impl_has_work! {
 /// Starts flashing: registers the flash, calls `registered` (which may no
 /// longer fail the request) and queues its work. The caller has set the
 /// device's in-progress flag; on error it clears it.
-pub(crate) fn start(req: Request, registered: impl FnOnce()) -> Result {
-    let flashes = FLASHES.get().ok_or_else(crate::errno::eshutdown)?;
+pub(crate) fn start(
+    flashes: ArcBorrow<'_, Flashes>,
+    req: Request,
+    registered: impl FnOnce(),
+) -> Result {
     let flash = Arc::pin_init(
         pin_init!(Flash {
             work <- new_work!("cmis_fw::Flash::work"),
+            flashes: flashes.into(),
             dev: req.dev,
             firmware: req.firmware,
             password: req.password,
@@ -249,9 +241,7 @@ impl WorkItem for Flash {
             let rtnl = Rtnl::lock();
             this.dev.set_module_flash_in_progress(&rtnl, false);
         }
-        if let Some(flashes) = FLASHES.get() {
-            flashes.finished(&this);
-        }
+        this.flashes.finished(&this);
     }
 }
 
@@ -351,7 +341,8 @@ impl ModuleIo for FlashIo<'_> {
             Notice::Started => self.flash.notify(FlashStatus::Started, None, 0, 0),
             Notice::Progress { done, total } => {
                 (self.done, self.total) = (done, total);
-                self.flash.notify(FlashStatus::InProgress, None, done, total);
+                self.flash
+                    .notify(FlashStatus::InProgress, None, done, total);
             }
             Notice::Degraded(d) => {
                 let msg = failure(format_args!("{d}"));

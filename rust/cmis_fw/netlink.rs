@@ -14,15 +14,19 @@ use crate::cmis_core::map::{identifier, lower, I2C_ADDRESS};
 use crate::cmis_core::uapi::{
     attr, header, status, FAMILY_VERSION, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
 };
-use crate::ethdev::{DeviceRef, ModuleAccess, Rtnl};
-use crate::firmware::Firmware;
-use crate::flash::{self, Request};
-use crate::genl::{Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, SmallOp};
-use kernel::{c_str, prelude::*, str::CStr};
+use crate::ethdev::{ModuleAccess, NetDevice, Rtnl};
+use crate::flash::{self, Flashes, Request};
+use crate::genl::{Attr, Command, Family, Info, Message, Net, Policy, SmallOp};
+use kernel::{
+    firmware::Firmware,
+    net::netlink::MulticastGroup,
+    prelude::*,
+    sync::{aref::ARef, ArcBorrow},
+};
 
 /// Default name of the family, as shown by `genl ctrl list` (the module
 /// parameter `family` overrides it).
-const FAMILY_NAME: &CStr = c_str!("cmis_fw");
+const FAMILY_NAME: &CStr = c"cmis_fw";
 
 /// `ETHTOOL_MODULE_FW_FLASH_STATUS_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,9 +64,11 @@ static POLICY: [Policy; 4] = [
 struct FlashAct;
 
 impl Command for FlashAct {
+    type Context = Flashes;
+
     const CMD: u8 = MSG_MODULE_FW_FLASH_ACT;
 
-    fn doit(info: &mut Info<'_>) -> Result {
+    fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
         let req = match validate(info) {
             Ok(req) => req,
             Err((msg, e)) => {
@@ -74,11 +80,11 @@ impl Command for FlashAct {
         let dev = req.dev.clone();
         // The notifications must reach the requester after the ack: ack
         // once the flash is registered, before its work is queued.
-        let r = flash::start(req, || info.ack_now());
+        let r = flash::start(flashes, req, || info.ack_now());
         if r.is_err() {
             let rtnl = Rtnl::lock();
             dev.set_module_flash_in_progress(&rtnl, false);
-            info.set_error_message(c_str!("Failed to start module firmware flashing"));
+            info.set_error_message(c"Failed to start module firmware flashing");
         }
         r
     }
@@ -91,10 +97,10 @@ fn reject(msg: &'static CStr, e: Error) -> Rejection {
 }
 
 /// Finds the device the header names, by index or by name.
-fn device(info: &Info<'_>, net: &Net) -> Result<DeviceRef, Rejection> {
+fn device(info: &Info<'_>, net: &Net) -> Result<ARef<NetDevice>, Rejection> {
     let header = info
         .attr(attr::HEADER)
-        .ok_or_else(|| reject(c_str!("request header missing"), EINVAL))?;
+        .ok_or_else(|| reject(c"request header missing", EINVAL))?;
     let (mut index, mut name) = (None, None);
     for (kind, a) in header.nested() {
         match kind {
@@ -104,14 +110,14 @@ fn device(info: &Info<'_>, net: &Net) -> Result<DeviceRef, Rejection> {
         }
     }
     let dev = match (index, name) {
-        (Some(i), _) => DeviceRef::by_index(net, i),
-        (None, Some(n)) => DeviceRef::by_name(net, n),
-        (None, None) => return Err(reject(c_str!("device not specified"), EINVAL)),
+        (Some(i), _) => NetDevice::by_index(net, i),
+        (None, Some(n)) => NetDevice::by_name(net, n),
+        (None, None) => return Err(reject(c"device not specified", EINVAL)),
     }
-    .ok_or_else(|| reject(c_str!("no device matches the request header"), ENODEV))?;
+    .ok_or_else(|| reject(c"no device matches the request header", ENODEV))?;
     if let (Some(_), Some(n)) = (index, name) {
-        if dev.name().as_c_str().as_bytes() != n.as_bytes() {
-            return Err(reject(c_str!("ifindex and name do not match"), ENODEV));
+        if dev.name().as_c_str() != n {
+            return Err(reject(c"ifindex and name do not match", ENODEV));
         }
     }
     Ok(dev)
@@ -121,7 +127,7 @@ fn file_name<'a>(info: &'a Info<'_>) -> Result<&'a CStr, Rejection> {
     info.attr(attr::FILE_NAME)
         .and_then(|a: Attr<'_>| a.c_str())
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| reject(c_str!("firmware file name missing"), EINVAL))
+        .ok_or_else(|| reject(c"firmware file name missing", EINVAL))
 }
 
 /// Checks the request as the ethtool core does, sets the device's
@@ -135,27 +141,27 @@ fn validate(info: &Info<'_>) -> Result<Request, Rejection> {
     let ops = dev.flash_ops();
     if !ops.eeprom {
         return Err(reject(
-            c_str!("Flashing module firmware is not supported by this device"),
-            crate::errno::eopnotsupp(),
+            c"Flashing module firmware is not supported by this device",
+            EOPNOTSUPP,
         ));
     }
     if !ops.reset {
         return Err(reject(
-            c_str!("Reset module is not supported by this device, so flashing is not permitted"),
-            crate::errno::eopnotsupp(),
+            c"Reset module is not supported by this device, so flashing is not permitted",
+            EOPNOTSUPP,
         ));
     }
     {
         let rtnl = Rtnl::lock();
         if dev.module_flash_in_progress(&rtnl) {
             return Err(reject(
-                c_str!("Module firmware flashing already in progress"),
+                c"Module firmware flashing already in progress",
                 EBUSY,
             ));
         }
         if dev.is_running() {
             return Err(reject(
-                c_str!("Netdevice is up, so flashing is not permitted"),
+                c"Netdevice is up, so flashing is not permitted",
                 EBUSY,
             ));
         }
@@ -182,9 +188,15 @@ fn validate(info: &Info<'_>) -> Result<Request, Rejection> {
 }
 
 /// Loads the image and checks the module is a CMIS one.
-fn load(dev: &DeviceRef, file: &CStr) -> Result<Firmware, Rejection> {
-    let firmware = Firmware::request_direct(file, dev)
-        .map_err(|e| reject(c_str!("Failed to request module firmware image"), e))?;
+///
+/// The ethtool core loads the image with `request_firmware_direct`; the
+/// kernel crate's `Firmware::request_nowarn` differs from it only where
+/// `CONFIG_FW_LOADER_USER_HELPER_FALLBACK` is set (neither Debian's kernel
+/// nor the test kernel sets it): there it would wait for a user-mode
+/// helper when the file is missing.
+fn load(dev: &NetDevice, file: &CStr) -> Result<Firmware, Rejection> {
+    let firmware = Firmware::request_nowarn(file, dev.device())
+        .map_err(|e| reject(c"Failed to request module firmware image", e))?;
     let mut id = [0u8; 1];
     let at = ModuleAccess {
         i2c_address: I2C_ADDRESS,
@@ -193,11 +205,11 @@ fn load(dev: &DeviceRef, file: &CStr) -> Result<Firmware, Rejection> {
         offset: lower::IDENTIFIER,
     };
     dev.read_module(at, &mut id)
-        .map_err(|e| reject(c_str!("Failed to read the module identifier"), e))?;
+        .map_err(|e| reject(c"Failed to read the module identifier", e))?;
     if !identifier::is_cmis(id[0]) {
         return Err(reject(
-            c_str!("Module type does not support firmware flashing"),
-            crate::errno::eopnotsupp(),
+            c"Module type does not support firmware flashing",
+            EOPNOTSUPP,
         ));
     }
     Ok(firmware)
@@ -205,7 +217,7 @@ fn load(dev: &DeviceRef, file: &CStr) -> Result<Firmware, Rejection> {
 
 /// A progress notification (`ETHTOOL_MSG_MODULE_FW_FLASH_NTF`).
 pub(crate) struct Notification<'a> {
-    pub(crate) dev: &'a DeviceRef,
+    pub(crate) dev: &'a NetDevice,
     pub(crate) status: FlashStatus,
     pub(crate) msg: Option<&'a CStr>,
     pub(crate) done: u64,
@@ -241,11 +253,11 @@ impl Notification<'_> {
     }
 }
 
-static OPS: [SmallOp; 1] = [SmallOp::new::<FlashAct>()];
+static OPS: [SmallOp<Flashes>; 1] = [SmallOp::new::<FlashAct>()];
 /// Index of the `monitor` group in [`MCGRPS`].
 const MONITOR_GROUP_INDEX: u32 = 0;
-static MCGRPS: [MulticastGroup; 1] = [MulticastGroup::new(c_str!("monitor"))];
+static MCGRPS: [MulticastGroup; 1] = [MulticastGroup::const_new(c"monitor")];
 
 /// The family, registered at module load.
-pub(crate) static FAMILY: Family =
+pub(crate) static FAMILY: Family<Flashes> =
     Family::new(FAMILY_NAME, FAMILY_VERSION as u32, &POLICY, &OPS, &MCGRPS);

@@ -12,17 +12,24 @@
 //! subdirectory keeps its parent alive, so a parent is never removed
 //! before its children.
 //!
+//! The file operations name this module as their `owner`, so that an open
+//! file pins the module: debugfs's proxy keeps a removed file's operations
+//! from reaching its owner, but still reads the operations table (ours,
+//! in the module's memory) when the file is closed. Linux 7.3's
+//! `kernel::debugfs` would express these files (callback files in a
+//! `Scope`), but its tables leave `owner` null, so closing a file after
+//! the module is gone would read freed memory; hence this module.
+//!
 //! As is the debugfs convention, creation failures are not reported: the
 //! files are a debugging and test interface, and the C functions accept
 //! the error pointers they return.
 
-use crate::bindings as raw;
 use core::{fmt, marker::PhantomData, ptr};
 use kernel::{
+    bindings as raw,
     error::from_result,
     ffi::{c_char, c_void},
     prelude::*,
-    str::CStr,
     sync::Arc,
 };
 
@@ -156,11 +163,12 @@ impl DirBuilder {
         // `ctx` valid until the file is removed (it is freed only after
         // `debugfs_remove` in `DirInner::drop`), and `FOPS` static.
         unsafe {
-            raw::debugfs_create_file(
+            raw::debugfs_create_file_full(
                 attr.name.as_char_ptr(),
                 mode,
                 inner.dentry,
                 ctx.cast::<c_void>(),
+                ptr::null(),
                 &Fops::<T>::FOPS,
             )
         };
@@ -187,10 +195,25 @@ unsafe fn drop_ctx<T: 'static>(ctx: *mut c_void) {
 struct Fops<T>(PhantomData<T>);
 
 impl<T: Send + Sync + 'static> Fops<T> {
+    /// The context of an open file.
+    ///
+    /// # Safety
+    ///
+    /// `file` is an open file created by [`DirBuilder::file`] for an owner
+    /// of type `T`, whose `private_data` `simple_open` set to its
+    /// `FileCtx<T>`, and it stays open for `'a`.
+    unsafe fn ctx<'a>(file: *mut raw::file) -> &'a FileCtx<T> {
+        // SAFETY: `file` is valid (the function's contract).
+        let ctx = unsafe { (*file).private_data };
+        // SAFETY: `private_data` is the file's context, which is freed only
+        // after the file is removed, when debugfs no longer calls us.
+        unsafe { &*ctx.cast::<FileCtx<T>>() }
+    }
+
     /// # Safety
     ///
     /// Called by the VFS (through debugfs) for a file created by
-    /// [`Dir::file`], whose `private_data` `simple_open` set to its
+    /// [`DirBuilder::file`], whose `private_data` `simple_open` set to its
     /// `FileCtx<T>`, with a user buffer of `count` bytes.
     unsafe extern "C" fn read(
         file: *mut raw::file,
@@ -200,7 +223,7 @@ impl<T: Send + Sync + 'static> Fops<T> {
     ) -> isize {
         from_result(|| {
             // SAFETY: See the function's safety section.
-            let ctx = unsafe { &*(*file).private_data.cast::<FileCtx<T>>() };
+            let ctx = unsafe { Self::ctx(file) };
             let mut w = Writer {
                 buf: KVec::with_capacity(SHOW_MAX, GFP_KERNEL)?,
             };
@@ -233,7 +256,9 @@ impl<T: Send + Sync + 'static> Fops<T> {
     ) -> isize {
         from_result(|| {
             // SAFETY: See the function's safety section.
-            let (ctx, pos) = unsafe { (&*(*file).private_data.cast::<FileCtx<T>>(), *ppos) };
+            let ctx = unsafe { Self::ctx(file) };
+            // SAFETY: `ppos` is valid (see the function's safety section).
+            let pos = unsafe { *ppos };
             let store = ctx.attr.store.ok_or(EPERM)?;
             // One value per write, from the start of the file.
             if pos != 0 || count > STORE_MAX {
@@ -259,14 +284,13 @@ impl<T: Send + Sync + 'static> Fops<T> {
     }
 
     const FOPS: raw::file_operations = raw::file_operations {
+        // An open file pins the module (see the module documentation).
+        owner: kernel::module::this_module::<crate::LocalModule>().as_ptr(),
         open: Some(raw::simple_open),
         read: Some(Self::read),
         write: Some(Self::write),
         llseek: Some(raw::default_llseek),
-        // SAFETY: All-zero `file_operations` means "not supported" for
-        // every other operation. `owner` stays null: debugfs's proxy keeps
-        // operations from reaching us once the file is removed, which
-        // happens before the module is unloaded.
-        ..unsafe { core::mem::MaybeUninit::<raw::file_operations>::zeroed().assume_init() }
+        // Null function pointers mean "not supported".
+        ..pin_init::zeroed()
     };
 }

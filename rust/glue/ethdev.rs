@@ -6,16 +6,27 @@
 //! [`include/linux/ethtool.h`](srctree/include/linux/ethtool.h),
 //! [`include/linux/rtnetlink.h`](srctree/include/linux/rtnetlink.h).
 //!
-//! A [`DeviceRef`] holds a reference on a `struct net_device` (the device
-//! stays allocated, though it may be unregistered meanwhile) and calls the
-//! module EEPROM and reset operations of its driver, as the ethtool core
-//! does for its own firmware flashing (`net/ethtool/cmis_cdb.c`). A
+//! A [`NetDevice`] is a `struct net_device`, reference counted with
+//! `dev_hold`/`dev_put`: an [`ARef<NetDevice>`] keeps the device allocated
+//! (though it may be unregistered meanwhile). It calls the module EEPROM
+//! and reset operations of its driver, as the ethtool core does for its
+//! own firmware flashing (`net/ethtool/cmis_cdb.c`). A
 //! [`NotifierRegistration`] tells when devices go away.
 
 use crate::bindings as raw;
 use crate::genl::Net;
 use core::{marker::PhantomData, ptr::NonNull};
-use kernel::{error::to_result, prelude::*, str::CStr, types::Opaque};
+use kernel::{
+    device::Device,
+    error::to_result,
+    ffi::{c_int, c_ulong, c_void},
+    prelude::*,
+    sync::{
+        aref::{ARef, AlwaysRefCounted},
+        Arc,
+    },
+    types::Opaque,
+};
 
 /// Size of `net_device.name`, with the NUL.
 const IFNAMSIZ: usize = raw::IFNAMSIZ as usize;
@@ -65,94 +76,125 @@ impl Drop for Rtnl {
     }
 }
 
-/// A counted reference to a network device.
+/// A network device (`struct net_device`), possibly another driver's.
 ///
-/// # Invariants
-///
-/// `dev` is a `net_device` on which this object holds one reference
-/// (`dev_hold`).
-pub struct DeviceRef {
-    dev: NonNull<raw::net_device>,
+/// Reference counted with `dev_hold`/`dev_put`: a reference keeps the
+/// device allocated, not registered.
+#[repr(transparent)]
+pub struct NetDevice(Opaque<raw::net_device>);
+
+// SAFETY: `dev_hold` and `dev_put` are the device's reference count; a
+// reference keeps it allocated.
+unsafe impl AlwaysRefCounted for NetDevice {
+    fn inc_ref(&self) {
+        // SAFETY: The device is allocated (a reference to it exists).
+        unsafe { raw::cmis_helper_dev_hold(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller hands over one reference (`dec_ref`'s
+        // contract); `NetDevice` is a transparent wrapper of the device.
+        unsafe { raw::cmis_helper_dev_put(obj.as_ptr().cast()) };
+    }
 }
 
-// SAFETY: A device reference may be used and released from any thread;
-// the ethtool operations called through it are called by the ethtool core
+// SAFETY: A device reference may be used and released from any thread; the
+// ethtool operations called through it are called by the ethtool core
 // from any process context too.
-unsafe impl Send for DeviceRef {}
+unsafe impl Send for NetDevice {}
 // SAFETY: All methods take `&self` and only read the device or call driver
 // operations, which do their own locking.
-unsafe impl Sync for DeviceRef {}
+unsafe impl Sync for NetDevice {}
 
-impl DeviceRef {
+impl NetDevice {
     /// # Safety
     ///
     /// `dev` is null or a device on which the caller hands over one
     /// reference.
-    unsafe fn from_held(dev: *mut raw::net_device) -> Option<Self> {
-        // INVARIANT: The caller hands over the reference.
-        NonNull::new(dev).map(|dev| Self { dev })
+    unsafe fn from_held(dev: *mut raw::net_device) -> Option<ARef<Self>> {
+        let dev = NonNull::new(dev.cast::<Self>())?;
+        // SAFETY: The caller hands over the reference; `NetDevice` is a
+        // transparent wrapper of the device.
+        Some(unsafe { ARef::from_raw(dev) })
     }
 
     /// The device with interface index `ifindex` in `net`.
-    pub fn by_index(net: &Net, ifindex: u32) -> Option<Self> {
-        let ifindex = i32::try_from(ifindex).ok()?;
+    pub fn by_index(net: &Net, ifindex: u32) -> Option<ARef<Self>> {
+        let ifindex = c_int::try_from(ifindex).ok()?;
         // SAFETY: `net` is live; `dev_get_by_index` returns a held device
         // or null.
-        unsafe { Self::from_held(raw::dev_get_by_index(net.as_ptr(), ifindex)) }
+        let dev = unsafe { raw::dev_get_by_index(net.as_ptr(), ifindex) };
+        // SAFETY: See above.
+        unsafe { Self::from_held(dev) }
     }
 
     /// The device called `name` in `net`.
-    pub fn by_name(net: &Net, name: &CStr) -> Option<Self> {
+    pub fn by_name(net: &Net, name: &CStr) -> Option<ARef<Self>> {
         // SAFETY: `net` is live, `name` NUL-terminated; `dev_get_by_name`
         // returns a held device or null.
-        unsafe { Self::from_held(raw::dev_get_by_name(net.as_ptr(), name.as_char_ptr())) }
+        let dev = unsafe { raw::dev_get_by_name(net.as_ptr(), name.as_char_ptr()) };
+        // SAFETY: See above.
+        unsafe { Self::from_held(dev) }
     }
 
-    fn raw(&self) -> &raw::net_device {
-        // SAFETY: We hold a reference, so the device is allocated (type
-        // invariant); the fields read through this are read by the ethtool
-        // core without locks too.
-        unsafe { self.dev.as_ref() }
+    fn as_raw(&self) -> *mut raw::net_device {
+        self.0.get()
     }
 
     /// The device's identity.
     pub fn id(&self) -> DeviceId {
-        DeviceId(self.dev.as_ptr() as usize)
+        DeviceId(self.as_raw() as usize)
     }
 
     /// The interface index.
     pub fn ifindex(&self) -> u32 {
-        self.raw().ifindex as u32
+        // SAFETY: The device is allocated (a reference to it exists).
+        let ifindex = unsafe { raw::cmis_helper_netdev_ifindex(self.as_raw()) };
+        ifindex.unsigned_abs()
     }
 
     /// A copy of the interface name.
     pub fn name(&self) -> DeviceName {
         let mut name = [0u8; IFNAMSIZ];
-        // The kernel's `char` is unsigned (`kernel::ffi::c_char` is `u8`).
-        name.copy_from_slice(&self.raw().name[..IFNAMSIZ]);
-        // Always NUL-terminated, even if the copy raced with a rename.
-        name[IFNAMSIZ - 1] = 0;
+        // SAFETY: The device is allocated; `name` has `IFNAMSIZ` writable
+        // bytes, which the helper fills with a NUL-terminated copy (a
+        // rename may race with it, as with the ethtool core's own reads).
+        unsafe { raw::cmis_helper_netdev_name(self.as_raw(), name.as_mut_ptr()) };
         DeviceName(name)
     }
 
     /// The namespace the device is in.
-    pub fn net(&self) -> Net {
-        // SAFETY: The device is allocated; its namespace outlives it.
-        let net = unsafe { raw::cmis_helper_dev_net(self.dev.as_ptr()) };
-        // SAFETY: A device is always in a (live) namespace.
-        unsafe { Net::get(NonNull::new_unchecked(net)) }
+    pub fn net(&self) -> ARef<Net> {
+        // SAFETY: The device is allocated.
+        let net = unsafe { raw::cmis_helper_dev_net(self.as_raw()) };
+        // SAFETY: A device is always in a live namespace, which outlives it.
+        unsafe { Net::from_raw(net) }.into()
+    }
+
+    /// The device's `struct device`, for the firmware loader.
+    pub fn device(&self) -> &Device {
+        // SAFETY: The device is allocated; the helper returns its embedded
+        // `struct device`.
+        let dev = unsafe { raw::cmis_helper_netdev_device(self.as_raw()) };
+        // SAFETY: The embedded `struct device` lives as long as the
+        // `net_device`, which a reference keeps allocated for as long as
+        // `self` is borrowed.
+        unsafe { Device::from_raw(dev) }
     }
 
     /// Whether the device is up (`netif_running`).
     pub fn is_running(&self) -> bool {
-        // SAFETY: The device is allocated (type invariant).
-        unsafe { raw::cmis_helper_netif_running(self.dev.as_ptr()) }
+        // SAFETY: The device is allocated.
+        unsafe { raw::cmis_helper_netif_running(self.as_raw()) }
     }
 
     fn ops(&self) -> Option<&raw::ethtool_ops> {
+        // SAFETY: The device is allocated; drivers set `ethtool_ops` before
+        // registering the device.
+        let ops = unsafe { raw::cmis_helper_netdev_ethtool_ops(self.as_raw()) };
         // SAFETY: `ethtool_ops` is null or points to the driver's static
         // operations table, which outlives its devices.
-        unsafe { self.raw().ethtool_ops.as_ref() }
+        unsafe { ops.as_ref() }
     }
 
     /// Which operations firmware flashing needs the driver has.
@@ -184,11 +226,11 @@ impl DeviceRef {
         let op = self
             .ops()
             .and_then(|o| o.get_module_eeprom_by_page)
-            .ok_or(crate::errno::eopnotsupp())?;
+            .ok_or(EOPNOTSUPP)?;
         let page = Self::module_page(at, buf.as_mut_ptr(), buf.len());
         // SAFETY: The device is allocated; `page.data` has `page.length`
         // writable bytes; a null extack is allowed.
-        let ret = unsafe { op(self.dev.as_ptr(), &page, core::ptr::null_mut()) };
+        let ret = unsafe { op(self.as_raw(), &page, core::ptr::null_mut()) };
         to_result(ret.min(0))
     }
 
@@ -197,24 +239,21 @@ impl DeviceRef {
         let op = self
             .ops()
             .and_then(|o| o.set_module_eeprom_by_page)
-            .ok_or(crate::errno::eopnotsupp())?;
+            .ok_or(EOPNOTSUPP)?;
         // The operation only reads `data` although its pointer is mutable.
         let page = Self::module_page(at, data.as_ptr().cast_mut(), data.len());
         // SAFETY: As in `read_module`; the driver does not write `data`.
-        let ret = unsafe { op(self.dev.as_ptr(), &page, core::ptr::null_mut()) };
+        let ret = unsafe { op(self.as_raw(), &page, core::ptr::null_mut()) };
         to_result(ret.min(0))
     }
 
     /// Resets the plug-in module (`ETH_RESET_PHY`), as the ethtool core
     /// does after a firmware update.
     pub fn reset_module(&self) -> Result {
-        let op = self
-            .ops()
-            .and_then(|o| o.reset)
-            .ok_or(crate::errno::eopnotsupp())?;
+        let op = self.ops().and_then(|o| o.reset).ok_or(EOPNOTSUPP)?;
         let mut flags: u32 = raw::ethtool_reset_flags_ETH_RESET_PHY;
         // SAFETY: The device is allocated; `flags` is valid for writes.
-        to_result(unsafe { op(self.dev.as_ptr(), &mut flags) })
+        to_result(unsafe { op(self.as_raw(), &mut flags) })
     }
 
     /// Whether a module firmware flash is in progress (the ethtool core's
@@ -222,36 +261,13 @@ impl DeviceRef {
     /// bringing the device up).
     pub fn module_flash_in_progress(&self, _rtnl: &Rtnl) -> bool {
         // SAFETY: The device is allocated; RTNL is held as the flag needs.
-        unsafe { raw::cmis_helper_module_fw_flash_in_progress(self.dev.as_ptr()) }
+        unsafe { raw::cmis_helper_module_fw_flash_in_progress(self.as_raw()) }
     }
 
     /// Sets or clears the ethtool core's module flash flag.
     pub fn set_module_flash_in_progress(&self, _rtnl: &Rtnl, in_progress: bool) {
         // SAFETY: As above.
-        unsafe { raw::cmis_helper_set_module_fw_flash_in_progress(self.dev.as_ptr(), in_progress) }
-    }
-
-    /// The device's `struct device`, for the firmware loader.
-    pub(crate) fn device_ptr(&self) -> *mut raw::device {
-        // SAFETY: The device is allocated; `dev` is an embedded field.
-        unsafe { core::ptr::addr_of_mut!((*self.dev.as_ptr()).dev) }
-    }
-}
-
-impl Clone for DeviceRef {
-    fn clone(&self) -> Self {
-        // SAFETY: The device is allocated (we hold a reference), so taking
-        // another is allowed.
-        unsafe { raw::cmis_helper_dev_hold(self.dev.as_ptr()) };
-        // INVARIANT: The new object owns the reference just taken.
-        Self { dev: self.dev }
-    }
-}
-
-impl Drop for DeviceRef {
-    fn drop(&mut self) {
-        // SAFETY: We hold one reference (type invariant).
-        unsafe { raw::cmis_helper_dev_put(self.dev.as_ptr()) };
+        unsafe { raw::cmis_helper_set_module_fw_flash_in_progress(self.as_raw(), in_progress) }
     }
 }
 
@@ -262,13 +278,12 @@ pub struct DeviceName([u8; IFNAMSIZ]);
 impl DeviceName {
     /// The name as a C string.
     pub fn as_c_str(&self) -> &CStr {
-        let end = self.0.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ - 1);
-        CStr::from_bytes_with_nul(&self.0[..=end]).unwrap_or(kernel::c_str!(""))
+        CStr::from_bytes_until_nul(&self.0).unwrap_or(c"")
     }
 }
 
 /// What a netdevice notifier reports.
-pub trait DeviceEvents: Sync {
+pub trait DeviceEvents: Send + Sync {
     /// `dev` is being unregistered (called under RTNL). References to it
     /// must be dropped soon: unregistration waits for them.
     fn unregistering(&self, dev: DeviceId);
@@ -281,40 +296,33 @@ pub trait DeviceEvents: Sync {
 ///
 /// # Invariants
 ///
-/// `block` is registered with the netdevice notifier chain and
-/// `handler` outlives the registration.
+/// `block` is registered with the netdevice notifier chain, with
+/// `Self::callback` as its function, for as long as `self` lives.
 #[pin_data(PinnedDrop)]
-pub struct NotifierRegistration<T: DeviceEvents + 'static> {
+pub struct NotifierRegistration<T: DeviceEvents> {
     #[pin]
     block: Opaque<raw::notifier_block>,
-    handler: &'static T,
+    handler: Arc<T>,
 }
 
-impl<T: DeviceEvents + 'static> NotifierRegistration<T> {
+impl<T: DeviceEvents> NotifierRegistration<T> {
     /// Registers a notifier that calls `handler`.
-    pub fn register(handler: &'static T) -> impl PinInit<Self, Error> {
+    pub fn register(handler: Arc<T>) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             // First: the callback may run as soon as `block` is registered.
             handler,
-            // SAFETY: `init_block` initialises the whole slot or fails
-            // without registering it.
-            block <- unsafe { kernel::init::pin_init_from_closure(Self::init_block) },
+            block <- Opaque::try_ffi_init(|nb: *mut raw::notifier_block| {
+                let block = raw::notifier_block {
+                    notifier_call: Some(Self::callback),
+                    ..pin_init::zeroed()
+                };
+                // SAFETY: `nb` is valid for writes (`try_ffi_init`).
+                unsafe { nb.write(block) };
+                // SAFETY: `nb` is an initialised block, pinned, which stays
+                // registered until `drop` unregisters it.
+                to_result(unsafe { raw::register_netdevice_notifier(nb) })
+            }),
         })
-    }
-
-    /// Initialises and registers the notifier block at `slot`, which is
-    /// pinned.
-    fn init_block(slot: *mut Opaque<raw::notifier_block>) -> Result {
-        let nb = Opaque::raw_get(slot);
-        // SAFETY: `nb` is valid for writes; all-zero is a valid notifier
-        // block before its callback is set.
-        unsafe {
-            nb.write(core::mem::zeroed());
-            (*nb).notifier_call = Some(Self::callback);
-        }
-        // SAFETY: `nb` is pinned and stays registered until `drop`
-        // unregisters it.
-        to_result(unsafe { raw::register_netdevice_notifier(nb) })
     }
 
     /// Called by the netdevice notifier chain.
@@ -325,46 +333,49 @@ impl<T: DeviceEvents + 'static> NotifierRegistration<T> {
     /// `ptr` the event's `netdev_notifier_info`.
     unsafe extern "C" fn callback(
         nb: *mut raw::notifier_block,
-        event: kernel::ffi::c_ulong,
-        ptr: *mut kernel::ffi::c_void,
-    ) -> kernel::ffi::c_int {
-        let unregister = event == raw::netdev_cmd_NETDEV_UNREGISTER as kernel::ffi::c_ulong;
-        let pre_up = event == raw::netdev_cmd_NETDEV_PRE_UP as kernel::ffi::c_ulong;
+        event: c_ulong,
+        ptr: *mut c_void,
+    ) -> c_int {
+        let unregister = event == raw::netdev_cmd_NETDEV_UNREGISTER as c_ulong;
+        let pre_up = event == raw::netdev_cmd_NETDEV_PRE_UP as c_ulong;
         if !unregister && !pre_up {
-            return raw::NOTIFY_DONE as kernel::ffi::c_int;
+            return raw::NOTIFY_DONE as c_int;
         }
+        let this = nb
+            .cast::<u8>()
+            .wrapping_sub(core::mem::offset_of!(Self, block))
+            .cast::<Self>();
         // SAFETY: `nb` is the `block` field of a registered
-        // `NotifierRegistration<T>` (only those register this callback).
-        let this = unsafe {
-            &*nb.cast::<u8>()
-                .sub(core::mem::offset_of!(Self, block))
-                .cast::<Self>()
-        };
+        // `NotifierRegistration<T>` (only those register this callback),
+        // which lives until it is unregistered.
+        let this = unsafe { &*this };
         // SAFETY: For netdevice events `ptr` is a `netdev_notifier_info`.
-        let dev = DeviceId(unsafe { raw::cmis_helper_netdev_notifier_info_to_dev(ptr) } as usize);
+        let dev = unsafe { raw::cmis_helper_netdev_notifier_info_to_dev(ptr) };
+        let dev = DeviceId(dev as usize);
         if unregister {
             this.handler.unregistering(dev);
         } else if let Some(msg) = this.handler.pre_up(dev) {
-            // SAFETY: As above; the extack is null or valid for the event.
+            // SAFETY: As above.
             let extack = unsafe { raw::cmis_helper_netdev_notifier_info_to_extack(ptr) };
             if !extack.is_null() {
-                // SAFETY: A valid extack; the message is static.
+                // SAFETY: A non-null extack is valid for the event; the
+                // message is static.
                 unsafe { (*extack)._msg = msg.as_char_ptr() };
             }
-            return raw::NOTIFY_BAD as kernel::ffi::c_int;
+            return raw::NOTIFY_BAD as c_int;
         }
-        raw::NOTIFY_DONE as kernel::ffi::c_int
+        raw::NOTIFY_DONE as c_int
     }
 }
 
 // SAFETY: The block is only touched by the notifier chain (under its own
-// lock) and by `drop`; `T` is `Sync`.
-unsafe impl<T: DeviceEvents + 'static> Send for NotifierRegistration<T> {}
+// lock) and by `drop`; `T` is `Send + Sync`.
+unsafe impl<T: DeviceEvents> Send for NotifierRegistration<T> {}
 // SAFETY: See above; `&self` gives no access to the block.
-unsafe impl<T: DeviceEvents + 'static> Sync for NotifierRegistration<T> {}
+unsafe impl<T: DeviceEvents> Sync for NotifierRegistration<T> {}
 
 #[pinned_drop]
-impl<T: DeviceEvents + 'static> PinnedDrop for NotifierRegistration<T> {
+impl<T: DeviceEvents> PinnedDrop for NotifierRegistration<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: Registered in `register` (type invariant). Unregistering
         // waits for running callbacks under RTNL.

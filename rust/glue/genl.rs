@@ -1,21 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Generic netlink families.
+//! Generic netlink families with request operations.
 //!
 //! C header: [`include/net/genetlink.h`](srctree/include/net/genetlink.h).
 //!
-//! A [`Family`] is a `static` built at compile time from its name, its
-//! attribute [`Policy`], its [`SmallOp`]s (one per [`Command`]) and its
-//! [`MulticastGroup`]s; the genetlink core writes into it (`id`,
-//! `mcgrp_offset`) once registered, hence the interior mutability.
-//! [`Family::register`] returns the [`Registration`] that unregisters it
-//! when dropped. Requests arrive as an [`Info`] whose attributes the core
-//! has validated against the policy; replies and notifications are built
-//! as [`Message`]s.
+//! Linux 7.3's `kernel::net::netlink` registers families that only have
+//! multicast groups; a family here also serves requests. A [`Family`] is a
+//! `static` built at compile time from its name, its attribute [`Policy`],
+//! its [`SmallOp`]s (one per [`Command`]) and its multicast groups (the
+//! kernel crate's [`MulticastGroup`]); the genetlink core writes into it
+//! (`id`, `mcgrp_offset`) once registered, hence the [`Opaque`].
+//! [`Family::register`] hands the family a context, an [`Arc`] that every
+//! request's [`Command::doit`] borrows, and returns the [`Registration`]
+//! that unregisters the family, then releases the context, when dropped.
+//! Requests arrive as an [`Info`] whose attributes the core has validated
+//! against the policy; replies and notifications are built as
+//! [`Message`]s.
 
 use crate::bindings as raw;
-use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
-use kernel::{error::from_result, error::to_result, ffi::c_char, prelude::*, str::CStr};
+use core::{
+    marker::PhantomData,
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{
+    error::{from_result, to_result},
+    ffi::{c_char, c_int, c_void},
+    net::netlink::MulticastGroup,
+    prelude::*,
+    sync::{
+        aref::{ARef, AlwaysRefCounted},
+        Arc, ArcBorrow,
+    },
+    types::{ForeignOwnable, Opaque},
+};
 
 /// Size of the name fields of families and multicast groups, with the NUL.
 const NAME_SIZE: usize = 16;
@@ -24,7 +42,7 @@ const NAME_SIZE: usize = 16;
 ///
 /// Fails the build if the name does not fit.
 const fn c_name(name: &CStr) -> [c_char; NAME_SIZE] {
-    let bytes = name.as_bytes_with_nul();
+    let bytes = name.to_bytes_with_nul();
     assert!(
         bytes.len() <= NAME_SIZE,
         "generic netlink names have at most 15 bytes"
@@ -38,8 +56,12 @@ const fn c_name(name: &CStr) -> [c_char; NAME_SIZE] {
     out
 }
 
-/// A request handled by a generic netlink family.
+/// A request handled by a generic netlink family whose context is
+/// `Self::Context`.
 pub trait Command {
+    /// The context of the family serving the command.
+    type Context: Send + Sync + 'static;
+
     /// The command number (`genlmsghdr.cmd`).
     const CMD: u8;
 
@@ -48,10 +70,15 @@ pub trait Command {
     const ADMIN_ONLY: bool = true;
 
     /// Handles one request.
-    fn doit(info: &mut Info<'_>) -> Result;
+    fn doit(ctx: ArcBorrow<'_, Self::Context>, info: &mut Info<'_>) -> Result;
 }
 
 /// The request being handled (`struct genl_info` and its message).
+///
+/// # Invariants
+///
+/// `info` and `skb` are the genetlink core's request for the duration of
+/// `'a`, the call of the operation.
 pub struct Info<'a> {
     skb: *mut raw::sk_buff,
     info: *mut raw::genl_info,
@@ -59,10 +86,15 @@ pub struct Info<'a> {
 }
 
 impl Info<'_> {
+    fn raw(&self) -> &raw::genl_info {
+        // SAFETY: `info` is valid for the request (type invariant); the core
+        // does not change it while the operation runs.
+        unsafe { &*self.info }
+    }
+
     /// The sequence number of the request.
     pub fn sequence(&self) -> u32 {
-        // SAFETY: `info` is valid for the request (type invariant).
-        unsafe { (*self.info).snd_seq }
+        self.raw().snd_seq
     }
 
     /// Acknowledges the request now, if it asked for an ack, instead of
@@ -73,64 +105,59 @@ impl Info<'_> {
     /// ack, as clients such as ethtool expect. Only for requests that
     /// succeed: the operation must return `Ok` afterwards.
     pub fn ack_now(&mut self) {
-        // SAFETY: `info` is valid for the request (type invariant) and its
-        // `nlhdr` points into the request message, which the netlink core
-        // gave us to process and does not read concurrently.
-        unsafe {
-            let nlh = (*self.info).nlhdr.cast_mut();
-            if (*nlh).nlmsg_flags & raw::NLM_F_ACK as u16 == 0 {
-                return;
-            }
-            raw::netlink_ack(self.skb, nlh, 0, core::ptr::null());
-            // netlink_rcv_skb() acks again only if the flag is still set
-            // (or the operation failed).
-            (*nlh).nlmsg_flags &= !(raw::NLM_F_ACK as u16);
+        let nlh = self.raw().nlhdr.cast_mut();
+        // SAFETY: `nlhdr` points into the request message, which the netlink
+        // core gave us to process and does not touch while we run.
+        let flags = unsafe { &mut (*nlh).nlmsg_flags };
+        if *flags & raw::NLM_F_ACK as u16 == 0 {
+            return;
         }
+        // SAFETY: `skb` and `nlh` are the request (type invariant); a null
+        // extack is allowed.
+        unsafe { raw::netlink_ack(self.skb, nlh, 0, core::ptr::null()) };
+        // netlink_rcv_skb() acks again only if the flag is still set (or
+        // the operation failed).
+        *flags &= !(raw::NLM_F_ACK as u16);
     }
 
     /// The netlink port of the requesting socket.
     pub fn sender_portid(&self) -> u32 {
-        // SAFETY: `info` is valid for the request (type invariant).
-        unsafe { (*self.info).snd_portid }
+        self.raw().snd_portid
     }
 
     /// The network namespace of the requesting socket.
-    pub fn net(&self) -> Net {
-        // SAFETY: `info` is valid for the request (type invariant), and so
-        // is the namespace it refers to.
+    pub fn net(&self) -> ARef<Net> {
+        // SAFETY: `info` is valid for the request (type invariant).
         let net = unsafe { raw::cmis_helper_genl_info_net(self.info) };
-        // SAFETY: A request always comes from a socket in a namespace, so
-        // `net` is non-null and live (see above).
-        unsafe { Net::get(NonNull::new_unchecked(net)) }
+        // SAFETY: A request always comes from a socket in a live namespace,
+        // which outlives the request.
+        unsafe { Net::from_raw(net) }.into()
     }
 
     /// Attribute `index` of the request, if present. The genetlink core
     /// has validated it against the family's policy.
     pub fn attr(&self, index: u16) -> Option<Attr<'_>> {
-        // SAFETY: `info` is valid for the request (type invariant); its
-        // family is the one the request came for.
-        let (attrs, maxattr) = unsafe { ((*self.info).attrs, (*(*self.info).family).maxattr) };
-        if attrs.is_null() || u32::from(index) > maxattr {
+        let info = self.raw();
+        // SAFETY: The family of a request is the registered family that
+        // serves it, a `'static` `Family`.
+        let maxattr = unsafe { (*info.family).maxattr };
+        if info.attrs.is_null() || u32::from(index) > maxattr {
             return None;
         }
-        // SAFETY: With a policy, `attrs` has `maxattr + 1` entries, each
-        // null or pointing to an attribute of the request message.
-        let nla = unsafe { *attrs.add(index.into()) };
-        // SAFETY: A non-null entry is a validated attribute that lives as
-        // long as the request.
+        // SAFETY: With a policy, `attrs` has `maxattr + 1` entries.
+        let nla = unsafe { *info.attrs.add(index.into()) };
+        // SAFETY: A non-null entry is a validated attribute of the request
+        // message, which lives as long as the request.
         NonNull::new(nla).map(|nla| unsafe { Attr::from_raw(nla) })
     }
 
     /// Sets the extended ack message userspace receives with the error.
     pub fn set_error_message(&mut self, msg: &'static CStr) {
-        // SAFETY: `info` is valid for the duration of the request (type
-        // invariant of `Info`); `extack` is either null or valid, and the
-        // message is static as NL_SET_ERR_MSG requires.
-        unsafe {
-            let extack = (*self.info).extack;
-            if !extack.is_null() {
-                (*extack)._msg = msg.as_char_ptr();
-            }
+        let extack = self.raw().extack;
+        if !extack.is_null() {
+            // SAFETY: A non-null extack is valid for the request; the
+            // message is static, as NL_SET_ERR_MSG requires.
+            unsafe { (*extack)._msg = msg.as_char_ptr() };
         }
     }
 }
@@ -153,7 +180,7 @@ impl<'a> Attr<'a> {
     /// payload) that lives for `'a`.
     unsafe fn from_raw(nla: NonNull<raw::nlattr>) -> Self {
         // SAFETY: The caller guarantees a valid attribute header.
-        let len = usize::from(unsafe { (*nla.as_ptr()).nla_len });
+        let len = usize::from(unsafe { nla.as_ref() }.nla_len);
         let payload_len = len.saturating_sub(NLA_HDRLEN);
         // SAFETY: The payload follows the header and is `nla_len` minus the
         // header long; it lives for `'a`.
@@ -219,12 +246,11 @@ unsafe impl Sync for Policy {}
 
 impl Policy {
     const fn of_type(kind: u32, len: u16) -> Self {
-        // SAFETY: All-zero is a valid `nla_policy` (NLA_UNSPEC, no
-        // validation, null pointers).
-        let mut p: raw::nla_policy = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
-        p.type_ = kind as u8;
-        p.len = len;
-        Self(p)
+        Self(raw::nla_policy {
+            type_: kind as u8,
+            len,
+            ..pin_init::zeroed()
+        })
     }
 
     /// An attribute number that is not used: rejected by strict
@@ -252,8 +278,25 @@ impl Policy {
     }
 }
 
-/// A network namespace reference (`get_net`/`put_net`).
-pub struct Net(NonNull<raw::net>);
+/// A network namespace (`struct net`), reference counted with
+/// `get_net`/`put_net`: held as an [`ARef<Net>`].
+#[repr(transparent)]
+pub struct Net(Opaque<raw::net>);
+
+// SAFETY: The namespace's reference count is `get_net`/`put_net`; a
+// reference keeps it alive.
+unsafe impl AlwaysRefCounted for Net {
+    fn inc_ref(&self) {
+        // SAFETY: `self` is a live namespace (a reference to it exists).
+        unsafe { raw::cmis_helper_get_net(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller hands over one reference (`dec_ref`'s
+        // contract); `Net` is a transparent wrapper of `struct net`.
+        unsafe { raw::cmis_helper_put_net(obj.as_ptr().cast()) };
+    }
+}
 
 // SAFETY: A counted namespace reference may be used and dropped from any
 // thread.
@@ -262,82 +305,92 @@ unsafe impl Send for Net {}
 unsafe impl Sync for Net {}
 
 impl Net {
-    /// Takes a reference to `net`.
-    ///
     /// # Safety
     ///
-    /// `net` is a live network namespace.
-    pub(crate) unsafe fn get(net: NonNull<raw::net>) -> Self {
-        // SAFETY: The caller guarantees `net` is live.
-        unsafe { raw::cmis_helper_get_net(net.as_ptr()) };
-        // INVARIANT: `get_net` took a reference.
-        Self(net)
+    /// `net` is a live namespace for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(net: *mut raw::net) -> &'a Self {
+        // SAFETY: `Net` is a transparent wrapper of `struct net`; the caller
+        // guarantees it is live for `'a`.
+        unsafe { &*net.cast::<Self>() }
     }
 
     pub(crate) fn as_ptr(&self) -> *mut raw::net {
-        self.0.as_ptr()
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        // SAFETY: We own one reference (type invariant).
-        unsafe { raw::cmis_helper_put_net(self.0.as_ptr()) };
+        self.0.get()
     }
 }
 
 /// A generic netlink message being built (an `sk_buff` with the netlink
 /// and genetlink headers in place). Dropped unsent, it is freed.
+///
+/// # Invariants
+///
+/// `skb` is a message buffer we own, not sent yet; `hdr` its genetlink
+/// header.
 pub struct Message {
     skb: NonNull<raw::sk_buff>,
-    hdr: NonNull<kernel::ffi::c_void>,
+    hdr: NonNull<c_void>,
 }
 
 impl Message {
     /// A message of `family` for command `cmd`, addressed from `portid`
     /// (0 for notifications) with sequence number `seq`.
-    pub fn new(family: &'static Family, portid: u32, seq: u32, cmd: u8) -> Result<Self> {
+    pub fn new<C>(family: &'static Family<C>, portid: u32, seq: u32, cmd: u8) -> Result<Self> {
         // SAFETY: No preconditions; may sleep (GFP_KERNEL).
-        let skb = NonNull::new(unsafe { raw::cmis_helper_genlmsg_new() }).ok_or(ENOMEM)?;
+        let skb = unsafe { raw::genlmsg_new(raw::GENLMSG_DEFAULT_SIZE, raw::GFP_KERNEL) };
+        let skb = NonNull::new(skb).ok_or(ENOMEM)?;
         // SAFETY: `skb` is a fresh message buffer, the family is `'static`.
-        let hdr =
-            unsafe { raw::genlmsg_put(skb.as_ptr(), portid, seq, family.inner.get(), 0, cmd) };
+        let hdr = unsafe { raw::genlmsg_put(skb.as_ptr(), portid, seq, family.as_raw(), 0, cmd) };
         match NonNull::new(hdr) {
+            // INVARIANT: A fresh buffer with its header.
             Some(hdr) => Ok(Self { skb, hdr }),
             None => {
                 // SAFETY: `skb` is ours and not sent.
-                unsafe { raw::cmis_helper_nlmsg_free(skb.as_ptr()) };
-                Err(crate::errno::emsgsize())
+                unsafe { raw::nlmsg_free(skb.as_ptr()) };
+                Err(EMSGSIZE)
             }
         }
     }
 
-    /// Appends a `u32` attribute.
-    pub fn put_u32(&mut self, kind: u16, value: u32) -> Result {
-        // SAFETY: `skb` is ours and not sent (type invariant).
-        to_result(unsafe { raw::cmis_helper_nla_put_u32(self.skb.as_ptr(), kind.into(), value) })
+    /// Appends an attribute with `data` as its payload.
+    fn put(&mut self, kind: u16, data: &[u8]) -> Result {
+        let len = c_int::try_from(data.len()).map_err(|_| EMSGSIZE)?;
+        // SAFETY: `skb` is ours and not sent (type invariant); `data` has
+        // `len` readable bytes, which `nla_put` copies.
+        to_result(unsafe {
+            raw::nla_put(
+                self.skb.as_ptr(),
+                kind.into(),
+                len,
+                data.as_ptr().cast::<c_void>(),
+            )
+        })
     }
 
-    /// Appends a variable-size unsigned integer attribute (`NLA_UINT`).
+    /// Appends a `u32` attribute.
+    pub fn put_u32(&mut self, kind: u16, value: u32) -> Result {
+        self.put(kind, &value.to_ne_bytes())
+    }
+
+    /// Appends a variable-size unsigned integer attribute (`NLA_UINT`): 32
+    /// bits if the value fits, 64 otherwise, as `nla_put_uint`.
     pub fn put_uint(&mut self, kind: u16, value: u64) -> Result {
-        // SAFETY: As above.
-        to_result(unsafe { raw::cmis_helper_nla_put_uint(self.skb.as_ptr(), kind.into(), value) })
+        match u32::try_from(value) {
+            Ok(v) => self.put_u32(kind, v),
+            Err(_) => self.put(kind, &value.to_ne_bytes()),
+        }
     }
 
     /// Appends a NUL-terminated string attribute.
     pub fn put_string(&mut self, kind: u16, value: &CStr) -> Result {
-        // SAFETY: As above; `value` is NUL-terminated.
-        to_result(unsafe {
-            raw::cmis_helper_nla_put_string(self.skb.as_ptr(), kind.into(), value.as_char_ptr())
-        })
+        self.put(kind, value.to_bytes_with_nul())
     }
 
     /// Appends a nest filled by `fill`.
     pub fn put_nested(&mut self, kind: u16, fill: impl FnOnce(&mut Self) -> Result) -> Result {
-        // SAFETY: As above.
+        // SAFETY: `skb` is ours and not sent (type invariant).
         let start = unsafe { raw::cmis_helper_nla_nest_start(self.skb.as_ptr(), kind.into()) };
         if start.is_null() {
-            return Err(crate::errno::emsgsize());
+            return Err(EMSGSIZE);
         }
         fill(self)?;
         // SAFETY: `start` is the nest opened above in this message.
@@ -348,8 +401,9 @@ impl Message {
     /// Finishes the message and hands over the buffer.
     fn finish(self) -> *mut raw::sk_buff {
         let me = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `hdr` was returned by `genlmsg_put` for this `skb`.
-        unsafe { raw::cmis_helper_genlmsg_end(me.skb.as_ptr(), me.hdr.as_ptr()) };
+        // SAFETY: `hdr` was returned by `genlmsg_put` for this `skb` (type
+        // invariant).
+        unsafe { raw::genlmsg_end(me.skb.as_ptr(), me.hdr.as_ptr()) };
         me.skb.as_ptr()
     }
 
@@ -363,12 +417,11 @@ impl Message {
 
     /// Sends the message to multicast group `group` (index in the
     /// family's groups) of `family` in `net`.
-    pub fn multicast(self, family: &'static Family, net: &Net, group: u32) -> Result {
+    pub fn multicast<C>(self, family: &'static Family<C>, net: &Net, group: u32) -> Result {
         let skb = self.finish();
-        // SAFETY: As above; the family is registered while messages of it
-        // are built (callers send from its operations or work they own).
+        // SAFETY: As above; the family is `'static` and only read.
         to_result(unsafe {
-            raw::cmis_helper_genlmsg_multicast_netns(family.inner.get(), net.as_ptr(), skb, group)
+            raw::cmis_helper_genlmsg_multicast_netns(family.as_raw(), net.as_ptr(), skb, group)
         })
     }
 }
@@ -377,180 +430,237 @@ impl Drop for Message {
     fn drop(&mut self) {
         // SAFETY: The message was not sent (sending consumes `self` without
         // running this).
-        unsafe { raw::cmis_helper_nlmsg_free(self.skb.as_ptr()) };
+        unsafe { raw::nlmsg_free(self.skb.as_ptr()) };
     }
 }
 
 // SAFETY: The buffer is exclusively ours until sent.
 unsafe impl Send for Message {}
 
-/// One operation of a family (`struct genl_small_ops`).
+/// One operation of a family with context `C` (`struct genl_small_ops`).
 #[repr(transparent)]
-pub struct SmallOp(raw::genl_small_ops);
+pub struct SmallOp<C>(raw::genl_small_ops, PhantomData<fn() -> C>);
 
-/// Calls `C::doit` for a request.
+/// Calls `Cmd::doit` for a request.
 ///
 /// # Safety
 ///
-/// Called by the genetlink core with a valid `info` for the request.
-unsafe extern "C" fn doit_callback<C: Command>(
+/// Called by the genetlink core with a valid request, for a family that
+/// lists `SmallOp::new::<Cmd>()`: a registered `Family<Cmd::Context>`.
+unsafe extern "C" fn doit_callback<Cmd: Command>(
     skb: *mut raw::sk_buff,
     info: *mut raw::genl_info,
-) -> kernel::ffi::c_int {
+) -> c_int {
     from_result(|| {
-        // INVARIANT: `info` is valid for this call (see the safety section).
+        // SAFETY: `info` is valid for the call (see the safety section).
+        let family = unsafe { (*info).family };
+        // SAFETY: Only a `Family<Cmd::Context>` takes the operations of
+        // `Cmd` (`Family::new`); it is `'static`, and `repr(C)` with its
+        // `genl_family` first, which the core hands back to us.
+        let family = unsafe { &*family.cast::<Family<Cmd::Context>>() };
+        // SAFETY: The family is registered while its operations run, so
+        // its context is set, and it stays valid until the registration
+        // is dropped, which unregisters the family first: that waits for
+        // running operations.
+        let ctx = unsafe { family.context() };
+        // INVARIANT: `skb` and `info` are the request for this call.
         let mut info = Info {
             skb,
             info,
             _lifetime: PhantomData,
         };
-        C::doit(&mut info)?;
+        Cmd::doit(ctx, &mut info)?;
         Ok(0)
     })
 }
 
-impl SmallOp {
-    /// The operation for command `C`, with strict attribute validation.
-    pub const fn new<C: Command>() -> Self {
-        Self(raw::genl_small_ops {
-            doit: Some(doit_callback::<C>),
-            dumpit: None,
-            cmd: C::CMD,
-            internal_flags: 0,
-            flags: if C::ADMIN_ONLY {
-                raw::GENL_UNS_ADMIN_PERM as u8
-            } else {
-                0
+impl<C: Send + Sync + 'static> SmallOp<C> {
+    /// The operation for command `Cmd`, with strict attribute validation.
+    pub const fn new<Cmd: Command<Context = C>>() -> Self {
+        Self(
+            raw::genl_small_ops {
+                doit: Some(doit_callback::<Cmd>),
+                dumpit: None,
+                cmd: Cmd::CMD,
+                internal_flags: 0,
+                flags: if Cmd::ADMIN_ONLY {
+                    raw::GENL_UNS_ADMIN_PERM as u8
+                } else {
+                    0
+                },
+                validate: 0,
             },
-            validate: 0,
-        })
+            PhantomData,
+        )
     }
 }
 
-/// A multicast group of a family (`struct genl_multicast_group`).
-#[repr(transparent)]
-pub struct MulticastGroup(raw::genl_multicast_group);
-
-impl MulticastGroup {
-    /// A group that any process may join.
-    pub const fn new(name: &CStr) -> Self {
-        Self(raw::genl_multicast_group {
-            name: c_name(name),
-            flags: 0,
-        })
-    }
-}
-
-/// A generic netlink family.
+/// A generic netlink family whose operations get a context `C`.
 ///
 /// # Invariants
 ///
-/// `inner` holds a `genl_family` whose pointers refer to `'static` data;
-/// while registered, only the genetlink core writes to it.
-pub struct Family {
-    inner: UnsafeCell<raw::genl_family>,
+/// `inner` holds a `genl_family` whose pointers refer to `'static` data
+/// (its operations take a context `C`); while registered only the
+/// genetlink core writes to it. `ctx` is null, or a pointer from
+/// `Arc::<C>::into_foreign` owned by the family's one [`Registration`]:
+/// set before the family is registered, cleared after it is
+/// unregistered.
+#[repr(C)]
+pub struct Family<C> {
+    inner: Opaque<raw::genl_family>,
+    ctx: AtomicPtr<c_void>,
+    _ctx: PhantomData<Arc<C>>,
 }
 
-// SAFETY: The family is only written before registration (by
-// `Family::register`, which requires exclusive registration through
-// `genl_register_family`'s own locking) and by the genetlink core under its
-// own locks; everything it points to is `'static` and immutable.
-unsafe impl Sync for Family {}
+// SAFETY: The family is written before registration only (by the one
+// caller of `Family::register` that claimed it) and by the genetlink core
+// under its own locks; everything it points to is `'static` and
+// immutable. The context is an `Arc<C>` with `C: Send + Sync`.
+unsafe impl<C: Send + Sync> Sync for Family<C> {}
 
-impl Family {
+impl<C: Send + Sync + 'static> Family<C> {
     /// A family called `name` (at most 15 bytes) whose attributes follow
     /// `policy` (index = attribute type, so `policy.len() - 1` is the
-    /// largest), serving `ops` and `mcgrps`, available in every network
-    /// namespace.
+    /// largest), serving `ops` and `mcgrps`.
     pub const fn new(
         name: &CStr,
         version: u32,
         policy: &'static [Policy],
-        ops: &'static [SmallOp],
+        ops: &'static [SmallOp<C>],
         mcgrps: &'static [MulticastGroup],
     ) -> Self {
         assert!(ops.len() <= u8::MAX as usize && mcgrps.len() <= u8::MAX as usize);
         assert!(!policy.is_empty());
-        // SAFETY: All-zero is a valid `genl_family`: null pointers, no ops.
-        let mut f: raw::genl_family = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
-        f.name = c_name(name);
-        f.version = version;
-        f.policy = policy.as_ptr().cast::<raw::nla_policy>();
-        f.maxattr = (policy.len() - 1) as u32;
-        f.small_ops = ops.as_ptr().cast::<raw::genl_small_ops>();
-        f.n_small_ops = ops.len() as u8;
-        // 0: every command gets strict header and attribute validation,
-        // as required of new families.
-        f.resv_start_op = 0;
-        f.mcgrps = mcgrps.as_ptr().cast::<raw::genl_multicast_group>();
-        f.n_mcgrps = mcgrps.len() as u8;
-        // INVARIANT: `policy`, `ops` and `mcgrps` are `'static`.
+        let f = raw::genl_family {
+            name: c_name(name),
+            version,
+            policy: policy.as_ptr().cast::<raw::nla_policy>(),
+            maxattr: (policy.len() - 1) as u32,
+            small_ops: ops.as_ptr().cast::<raw::genl_small_ops>(),
+            n_small_ops: ops.len() as u8,
+            // 0: every command gets strict header and attribute
+            // validation, as required of new families.
+            resv_start_op: 0,
+            mcgrps: mcgrps.as_ptr().cast::<raw::genl_multicast_group>(),
+            n_mcgrps: mcgrps.len() as u8,
+            ..pin_init::zeroed()
+        };
+        // INVARIANT: `policy`, `ops` and `mcgrps` are `'static`; `ops` take
+        // a context `C`; no context yet.
         Self {
-            inner: UnsafeCell::new(f),
+            inner: Opaque::new(f),
+            ctx: AtomicPtr::new(core::ptr::null_mut()),
+            _ctx: PhantomData,
         }
     }
 
     /// Registers the family on behalf of `module`, under `name` if given
-    /// (at most 15 bytes) rather than the one it was built with.
+    /// (at most 15 bytes) rather than the one it was built with, available
+    /// in every network namespace; its operations get `ctx`.
     ///
-    /// Fails with `EEXIST` if a family of that name is registered already
-    /// (including this one), `EINVAL` if `name` is too long.
+    /// Fails with `EBUSY` if the family is registered already, `EEXIST` if
+    /// another family of that name is, `EINVAL` if `name` is too long.
     pub fn register(
         &'static self,
         module: &'static ThisModule,
         name: Option<&CStr>,
-    ) -> Result<Registration> {
-        let f = self.inner.get();
-        let name = match name {
-            Some(n) if n.as_bytes_with_nul().len() > NAME_SIZE => return Err(EINVAL),
-            Some(n) => Some(n),
-            None => None,
-        };
-        // SAFETY: An unregistered family is not read by the kernel, so
-        // setting its owner, name and flags cannot race with the genetlink
-        // core; a module registers its family once, from its init.
-        unsafe {
-            (*f).module = module.as_ptr().cast::<raw::module>();
-            (*f).set_netnsok(1);
-            if let Some(n) = name {
-                // The kernel's `char` is `u8`; the length was checked above.
-                let field = &mut (*f).name;
-                field.fill(0);
-                field[..n.len()].copy_from_slice(n.as_bytes());
-            }
+        ctx: Arc<C>,
+    ) -> Result<Registration<C>> {
+        if name.is_some_and(|n| n.to_bytes_with_nul().len() > NAME_SIZE) {
+            return Err(EINVAL);
         }
-        // SAFETY: `f` is a valid family whose pointers are `'static`.
-        to_result(unsafe { raw::genl_register_family(f) })?;
+        let ctx = ctx.into_foreign();
+        // Claims the family: from here on only this caller writes to it,
+        // until it is registered.
+        if let Err(ctx) = self.ctx.compare_exchange(
+            core::ptr::null_mut(),
+            ctx,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: `ctx` came from `into_foreign` just above and was not
+            // published.
+            drop(unsafe { <Arc<C> as ForeignOwnable>::from_foreign(ctx) });
+            return Err(EBUSY);
+        }
+        // SAFETY: The family is claimed and not registered: nothing else
+        // reads or writes it (type invariant).
+        let mut f = unsafe { self.inner.get().read() };
+        f.module = module.as_ptr();
+        f.set_netnsok(1);
+        if let Some(n) = name {
+            // The kernel's `char` is `u8`; the length was checked above.
+            f.name.fill(0);
+            f.name[..n.count_bytes()].copy_from_slice(n.to_bytes());
+        }
+        // SAFETY: As above.
+        unsafe { self.inner.get().write(f) };
+        // SAFETY: The family is valid and its pointers are `'static`.
+        if let Err(e) = to_result(unsafe { raw::genl_register_family(self.as_raw()) }) {
+            self.release_context();
+            return Err(e);
+        }
         Ok(Registration { family: self })
     }
 
-    /// The name the family is registered under.
-    pub fn name(&self) -> &CStr {
-        // SAFETY: The name is written before registration only and always
-        // NUL-terminated (it holds at most 15 bytes).
-        let name: &[u8; NAME_SIZE] = unsafe { &(*self.inner.get()).name };
-        let end = name.iter().position(|&b| b == 0).unwrap_or(NAME_SIZE - 1);
-        CStr::from_bytes_with_nul(&name[..=end]).unwrap_or(kernel::c_str!(""))
+    /// Takes back and drops the context of an unregistered family.
+    fn release_context(&self) {
+        let ctx = self.ctx.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !ctx.is_null() {
+            // SAFETY: A non-null context came from `Arc::into_foreign` and is
+            // owned by the family (type invariant); the family is not
+            // registered, so no operation borrows it any more.
+            drop(unsafe { <Arc<C> as ForeignOwnable>::from_foreign(ctx) });
+        }
+    }
+
+    /// The context, for an operation of the registered family.
+    ///
+    /// # Safety
+    ///
+    /// The family is registered and the caller is one of its operations.
+    unsafe fn context(&self) -> ArcBorrow<'_, C> {
+        let ctx = self.ctx.load(Ordering::Acquire);
+        // SAFETY: A registered family has a context (type invariant), which
+        // stays valid while its operations run (the function's contract).
+        unsafe { <Arc<C> as ForeignOwnable>::borrow(ctx) }
+    }
+}
+
+impl<C> Family<C> {
+    fn as_raw(&self) -> *mut raw::genl_family {
+        self.inner.get()
     }
 
     /// The family id the kernel assigned, valid while registered.
     pub fn id(&self) -> u16 {
-        // SAFETY: `id` is written once by `genl_register_family`; reading an
-        // integer field cannot observe an invalid value.
-        let id = unsafe { (*self.inner.get()).id };
+        // SAFETY: The family is valid; the core writes `id` once, when it
+        // registers the family, and any integer read is valid.
+        let id = unsafe { (*self.as_raw()).id };
         id as u16
+    }
+
+    /// The name the family is registered under, NUL-terminated.
+    pub fn name(&self) -> [u8; NAME_SIZE] {
+        // SAFETY: The family is valid; its name is written before
+        // registration only.
+        let mut name = unsafe { (*self.as_raw()).name };
+        name[NAME_SIZE - 1] = 0;
+        name
     }
 }
 
-/// A registered [`Family`]; dropping it unregisters the family.
-pub struct Registration {
-    family: &'static Family,
+/// A registered [`Family`]; dropping it unregisters the family, then
+/// releases its context.
+pub struct Registration<C: Send + Sync + 'static> {
+    family: &'static Family<C>,
 }
 
-impl Drop for Registration {
+impl<C: Send + Sync + 'static> Drop for Registration<C> {
     fn drop(&mut self) {
         // SAFETY: The family was registered by `Family::register`.
         // `genl_unregister_family` waits for running operations.
-        unsafe { raw::genl_unregister_family(self.family.inner.get()) };
+        unsafe { raw::genl_unregister_family(self.family.as_raw()) };
+        self.family.release_context();
     }
 }

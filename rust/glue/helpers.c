@@ -5,7 +5,6 @@
  */
 #include <linux/netdevice.h>
 #include <linux/etherdevice.h>
-#include <linux/workqueue.h>
 #include <linux/rtnetlink.h>
 #include <linux/ethtool.h>
 #include <net/genetlink.h>
@@ -13,19 +12,57 @@
 
 #include "cmis_helpers.h"
 
-void *cmis_helper_netdev_priv(const struct net_device *dev)
+/* Copies the name into buf, IFNAMSIZ bytes, NUL-terminated. */
+void cmis_helper_netdev_name(const struct net_device *dev, char *buf)
 {
-	return netdev_priv(dev);
+	strscpy(buf, dev->name, IFNAMSIZ);
 }
 
-void cmis_helper_eth_hw_addr_random(struct net_device *dev)
+int cmis_helper_netdev_ifindex(const struct net_device *dev)
 {
+	return dev->ifindex;
+}
+
+const struct ethtool_ops *
+cmis_helper_netdev_ethtool_ops(const struct net_device *dev)
+{
+	return dev->ethtool_ops;
+}
+
+struct device *cmis_helper_netdev_device(struct net_device *dev)
+{
+	return &dev->dev;
+}
+
+/* Our devices are sinks: a port that only carries a module drops packets. */
+static netdev_tx_t cmis_helper_start_xmit(struct sk_buff *skb,
+					  struct net_device *dev)
+{
+	dev_kfree_skb_any(skb);
+	return NETDEV_TX_OK;
+}
+
+static const struct net_device_ops cmis_helper_netdev_ops = {
+	.ndo_start_xmit = cmis_helper_start_xmit,
+};
+
+/*
+ * Sets up a freshly allocated (unregistered) device of ours: its private
+ * area holds one pointer to the driver data.
+ */
+void cmis_helper_netdev_setup(struct net_device *dev, void *data,
+			      const struct ethtool_ops *ethtool_ops)
+{
+	*(void **)netdev_priv(dev) = data;
+	dev->netdev_ops = &cmis_helper_netdev_ops;
+	dev->ethtool_ops = ethtool_ops;
+	dev->flags |= IFF_NOARP;
 	eth_hw_addr_random(dev);
 }
 
-void cmis_helper_dev_kfree_skb_any(struct sk_buff *skb)
+void *cmis_helper_netdev_data(const struct net_device *dev)
 {
-	dev_kfree_skb_any(skb);
+	return *(void **)netdev_priv(dev);
 }
 
 void cmis_helper_dev_hold(struct net_device *dev)
@@ -46,21 +83,6 @@ bool cmis_helper_netif_running(const struct net_device *dev)
 struct net *cmis_helper_dev_net(const struct net_device *dev)
 {
 	return dev_net(dev);
-}
-
-struct net *cmis_helper_genl_info_net(const struct genl_info *info)
-{
-	return genl_info_net(info);
-}
-
-struct net *cmis_helper_get_net(struct net *net)
-{
-	return get_net(net);
-}
-
-void cmis_helper_put_net(struct net *net)
-{
-	put_net(net);
 }
 
 bool cmis_helper_module_fw_flash_in_progress(const struct net_device *dev)
@@ -86,34 +108,19 @@ struct netlink_ext_ack *cmis_helper_netdev_notifier_info_to_extack(void *info)
 	return netdev_notifier_info_to_extack(info);
 }
 
-struct sk_buff *cmis_helper_genlmsg_new(void)
+struct net *cmis_helper_genl_info_net(const struct genl_info *info)
 {
-	return genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	return genl_info_net(info);
 }
 
-void cmis_helper_genlmsg_end(struct sk_buff *skb, void *hdr)
+struct net *cmis_helper_get_net(struct net *net)
 {
-	genlmsg_end(skb, hdr);
+	return get_net(net);
 }
 
-void cmis_helper_nlmsg_free(struct sk_buff *skb)
+void cmis_helper_put_net(struct net *net)
 {
-	nlmsg_free(skb);
-}
-
-int cmis_helper_nla_put_u32(struct sk_buff *skb, int type, u32 value)
-{
-	return nla_put_u32(skb, type, value);
-}
-
-int cmis_helper_nla_put_uint(struct sk_buff *skb, int type, u64 value)
-{
-	return nla_put_uint(skb, type, value);
-}
-
-int cmis_helper_nla_put_string(struct sk_buff *skb, int type, const char *s)
-{
-	return nla_put_string(skb, type, s);
+	put_net(net);
 }
 
 struct nlattr *cmis_helper_nla_nest_start(struct sk_buff *skb, int type)
@@ -137,12 +144,4 @@ int cmis_helper_genlmsg_multicast_netns(const struct genl_family *family,
 					unsigned int group)
 {
 	return genlmsg_multicast_netns(family, net, skb, 0, group, GFP_KERNEL);
-}
-
-struct workqueue_struct *cmis_helper_alloc_unbound_workqueue(const char *name)
-{
-	/* Unbound: each flash sleeps for most of its life; max_active 0
-	 * takes the default, far above the number of ports flashed at once.
-	 */
-	return alloc_workqueue("%s", WQ_UNBOUND, 0, name);
 }

@@ -6,19 +6,25 @@
 //! [`include/linux/ethtool.h`](srctree/include/linux/ethtool.h).
 //!
 //! A [`Registration`] owns a registered `struct net_device` whose private
-//! area points to the driver's data `T`; the device's `ethtool_ops` are
-//! built at compile time from `T`'s [`Operations`] (the pattern of
-//! `kernel::net::phy`). The device is a sink: it drops every packet, which
+//! area points to the driver's data `T`; the device's `ethtool_ops` (the
+//! kernel crate's bindings type) are built at compile time from `T`'s
+//! [`Operations`] (the pattern of `kernel::net::phy`). Linux 7.3's kernel
+//! crate has no network device abstraction: allocation, set-up (a C helper,
+//! with the device's `net_device_ops`) and registration go through our own
+//! bindings. The device is a sink: it drops every packet, which
 //! is all a port that only carries a transceiver module needs.
 
 use crate::bindings as raw;
-use core::{fmt, marker::PhantomData, mem::size_of, ptr::NonNull};
+use core::{fmt, marker::PhantomData, ptr::NonNull};
 use kernel::{
     error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
-    ffi::c_char,
+    ffi::{c_char, c_int, c_void},
     prelude::*,
-    str::CStr,
+    types::ForeignOwnable,
 };
+
+/// `struct net_device`, opaque in the kernel crate's bindings.
+type EthtoolDev = raw::net_device;
 
 /// The ethtool operations of a device whose driver data is `Self`.
 ///
@@ -157,12 +163,14 @@ impl<T: Operations> Adapter<T> {
     ///
     /// `dev` must be a device created by [`Registration::register`] with
     /// data type `T` that is still registered.
-    unsafe fn data<'a>(dev: *const raw::net_device) -> &'a T {
-        // SAFETY: By the function's contract the private area of `dev` holds
-        // the pointer `Registration::register` stored there, from
-        // `KBox::into_raw`, which stays valid until the registration is
-        // dropped, after `unregister_netdev` has waited for every callback.
-        unsafe { &**raw::cmis_helper_netdev_priv(dev).cast::<*const T>() }
+    unsafe fn data<'a>(dev: *const EthtoolDev) -> Pin<&'a T> {
+        // SAFETY: By the function's contract `dev` is one of our devices.
+        let data = unsafe { raw::cmis_helper_netdev_data(dev) };
+        // SAFETY: The private area holds the pointer `Registration::register`
+        // stored there, from `into_foreign`, which stays valid until the
+        // registration is dropped, after `unregister_netdev` has waited for
+        // every callback.
+        unsafe { <Pin<KBox<T>> as ForeignOwnable>::borrow(data) }
     }
 
     /// # Safety
@@ -171,7 +179,7 @@ impl<T: Operations> Adapter<T> {
     /// `ETHTOOL_OPS` (hence by [`Registration::register`]) and a valid
     /// `info` it owns for the duration of the call.
     unsafe extern "C" fn get_drvinfo_callback(
-        dev: *mut raw::net_device,
+        dev: *mut EthtoolDev,
         info: *mut raw::ethtool_drvinfo,
     ) {
         // SAFETY: `dev` comes from `Registration::register` (see above).
@@ -179,7 +187,7 @@ impl<T: Operations> Adapter<T> {
         // SAFETY: `info` is valid and exclusively ours for the call, and
         // `DrvInfo` is a transparent wrapper of `ethtool_drvinfo`.
         let info = unsafe { &mut *info.cast::<DrvInfo>() };
-        T::get_drvinfo(data, info);
+        T::get_drvinfo(data.get_ref(), info);
     }
 
     /// # Safety
@@ -188,18 +196,20 @@ impl<T: Operations> Adapter<T> {
     /// [`Registration::register`] and a valid request whose `data` points
     /// to `length` writable bytes.
     unsafe extern "C" fn get_module_eeprom_by_page_callback(
-        dev: *mut raw::net_device,
+        dev: *mut EthtoolDev,
         req: *const raw::ethtool_module_eeprom,
         _extack: *mut raw::netlink_ext_ack,
-    ) -> kernel::ffi::c_int {
+    ) -> c_int {
         from_result(|| {
             // SAFETY: See the function's safety section.
-            let (data, req) = unsafe { (Self::data(dev), &*req) };
+            let data = unsafe { Self::data(dev) };
+            // SAFETY: See the function's safety section.
+            let req = unsafe { &*req };
             let page = ModulePage::of(req);
             // SAFETY: `data` has `length` writable bytes owned by the
             // caller for the duration of the call.
             let buf = unsafe { core::slice::from_raw_parts_mut(req.data, req.length as usize) };
-            T::read_module_page(data, &page, buf)?;
+            T::read_module_page(data.get_ref(), &page, buf)?;
             c_int_of(buf.len())
         })
     }
@@ -209,17 +219,19 @@ impl<T: Operations> Adapter<T> {
     /// As for `get_module_eeprom_by_page_callback`, with `length` readable
     /// bytes at `data`.
     unsafe extern "C" fn set_module_eeprom_by_page_callback(
-        dev: *mut raw::net_device,
+        dev: *mut EthtoolDev,
         req: *const raw::ethtool_module_eeprom,
         _extack: *mut raw::netlink_ext_ack,
-    ) -> kernel::ffi::c_int {
+    ) -> c_int {
         from_result(|| {
             // SAFETY: See the function's safety section.
-            let (data, req) = unsafe { (Self::data(dev), &*req) };
+            let data = unsafe { Self::data(dev) };
+            // SAFETY: See the function's safety section.
+            let req = unsafe { &*req };
             let page = ModulePage::of(req);
             // SAFETY: `data` has `length` readable bytes.
             let buf = unsafe { core::slice::from_raw_parts(req.data, req.length as usize) };
-            T::write_module_page(data, &page, buf)?;
+            T::write_module_page(data.get_ref(), &page, buf)?;
             Ok(0)
         })
     }
@@ -228,14 +240,13 @@ impl<T: Operations> Adapter<T> {
     ///
     /// Called by the ethtool core with a registered device and a valid
     /// `flags`.
-    unsafe extern "C" fn reset_callback(
-        dev: *mut raw::net_device,
-        flags: *mut u32,
-    ) -> kernel::ffi::c_int {
+    unsafe extern "C" fn reset_callback(dev: *mut EthtoolDev, flags: *mut u32) -> c_int {
         from_result(|| {
             // SAFETY: See the function's safety section.
-            let (data, flags) = unsafe { (Self::data(dev), &mut *flags) };
-            T::reset(data, flags)?;
+            let data = unsafe { Self::data(dev) };
+            // SAFETY: See the function's safety section.
+            let flags = unsafe { &mut *flags };
+            T::reset(data.get_ref(), flags)?;
             Ok(0)
         })
     }
@@ -245,13 +256,15 @@ impl<T: Operations> Adapter<T> {
     /// Called by the ethtool core with a registered device and a valid
     /// `modinfo`.
     unsafe extern "C" fn get_module_info_callback(
-        dev: *mut raw::net_device,
+        dev: *mut EthtoolDev,
         modinfo: *mut raw::ethtool_modinfo,
-    ) -> kernel::ffi::c_int {
+    ) -> c_int {
         from_result(|| {
             // SAFETY: See the function's safety section.
-            let (data, modinfo) = unsafe { (Self::data(dev), &mut *modinfo) };
-            let info = T::module_info(data)?;
+            let data = unsafe { Self::data(dev) };
+            // SAFETY: See the function's safety section.
+            let modinfo = unsafe { &mut *modinfo };
+            let info = T::module_info(&data)?;
             modinfo.type_ = info.kind;
             modinfo.eeprom_len = info.eeprom_len;
             Ok(0)
@@ -263,30 +276,20 @@ impl<T: Operations> Adapter<T> {
     /// Called by the ethtool core with a registered device, a valid
     /// `eeprom` request and `eeprom.len` writable bytes at `buf`.
     unsafe extern "C" fn get_module_eeprom_callback(
-        dev: *mut raw::net_device,
+        dev: *mut EthtoolDev,
         eeprom: *mut raw::ethtool_eeprom,
         buf: *mut u8,
-    ) -> kernel::ffi::c_int {
+    ) -> c_int {
         from_result(|| {
             // SAFETY: See the function's safety section.
-            let (data, eeprom) = unsafe { (Self::data(dev), &*eeprom) };
+            let data = unsafe { Self::data(dev) };
+            // SAFETY: See the function's safety section.
+            let eeprom = unsafe { &*eeprom };
             // SAFETY: `buf` has `eeprom.len` writable bytes.
             let buf = unsafe { core::slice::from_raw_parts_mut(buf, eeprom.len as usize) };
-            T::read_module_eeprom(data, eeprom.offset, buf)?;
+            T::read_module_eeprom(data.get_ref(), eeprom.offset, buf)?;
             Ok(0)
         })
-    }
-
-    /// # Safety
-    ///
-    /// Called by the networking core with a valid `skb` it hands over to us.
-    unsafe extern "C" fn start_xmit_callback(
-        skb: *mut raw::sk_buff,
-        _dev: *mut raw::net_device,
-    ) -> raw::netdev_tx_t {
-        // SAFETY: We own `skb` (see above) and do not use it afterwards.
-        unsafe { raw::cmis_helper_dev_kfree_skb_any(skb) };
-        raw::netdev_tx_NETDEV_TX_OK
     }
 
     const ETHTOOL_OPS: raw::ethtool_ops = raw::ethtool_ops {
@@ -320,16 +323,8 @@ impl<T: Operations> Adapter<T> {
         } else {
             None
         },
-        // SAFETY: `ethtool_ops` is plain data for which all zeroes is
-        // valid: null function pointers mean "not supported".
-        ..unsafe { core::mem::MaybeUninit::<raw::ethtool_ops>::zeroed().assume_init() }
-    };
-
-    const NETDEV_OPS: raw::net_device_ops = raw::net_device_ops {
-        ndo_start_xmit: Some(Self::start_xmit_callback),
-        // SAFETY: As above, all-zero `net_device_ops` means "not supported"
-        // for every other operation.
-        ..unsafe { core::mem::MaybeUninit::<raw::net_device_ops>::zeroed().assume_init() }
+        // Null function pointers mean "not supported".
+        ..pin_init::zeroed()
     };
 }
 
@@ -337,12 +332,13 @@ impl<T: Operations> Adapter<T> {
 ///
 /// # Invariants
 ///
-/// `dev` points to a device allocated by `alloc_netdev_mqs` and registered
-/// with `register_netdev`, whose private area holds a pointer obtained from
-/// `KBox::<T>::into_raw`, and whose ops tables are `Adapter::<T>`'s.
+/// `dev` points to a device allocated by `alloc_netdev_mqs`, set up by
+/// `cmis_helper_netdev_setup` and registered with `register_netdev`, whose
+/// private area holds a pointer obtained from `Pin<KBox<T>>::into_foreign`,
+/// and whose ethtool ops table is `Adapter::<T>`'s.
 pub struct Registration<T: Operations> {
     dev: NonNull<raw::net_device>,
-    _data: PhantomData<T>,
+    _data: PhantomData<Pin<KBox<T>>>,
 }
 
 // SAFETY: The registration only hands out shared references to `T`, which
@@ -351,13 +347,13 @@ unsafe impl<T: Operations> Send for Registration<T> {}
 // SAFETY: As above; `&Registration` gives no mutable access.
 unsafe impl<T: Operations> Sync for Registration<T> {}
 
-impl<T: Operations> Registration<T> {
+impl<T: Operations + 'static> Registration<T> {
     /// Allocates an Ethernet device named after `name` (a `%d` in it is
     /// replaced by the first free number), attaches the driver data
     /// initialised by `init` (pinned: it may hold locks) and registers it.
     pub fn register(name: &CStr, init: impl PinInit<T, Error>) -> Result<Self> {
         let data = KBox::pin_init(init, GFP_KERNEL)?;
-        let priv_size = c_int_of(size_of::<*const T>())?;
+        let priv_size = c_int_of(size_of::<*mut c_void>())?;
         // SAFETY: `name` is a valid NUL-terminated string, `ether_setup` a
         // valid setup function; one TX and one RX queue.
         let dev = unsafe {
@@ -371,31 +367,18 @@ impl<T: Operations> Registration<T> {
             )
         };
         let dev = NonNull::new(dev).ok_or(ENOMEM)?;
-        // SAFETY: The data is only ever used pinned, through shared
-        // references, until `Drop` frees it in place.
-        let data = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
-        // SAFETY: `dev` is a freshly allocated, unregistered device nobody
-        // else sees yet, with a private area of `priv_size` bytes (suitably
-        // aligned for a pointer: NETDEV_ALIGN). The ops tables are
-        // `'static` constants.
-        unsafe {
-            let d = dev.as_ptr();
-            raw::cmis_helper_netdev_priv(d)
-                .cast::<*const T>()
-                .write(data);
-            (*d).netdev_ops = &Adapter::<T>::NETDEV_OPS;
-            (*d).ethtool_ops = &Adapter::<T>::ETHTOOL_OPS;
-            (*d).flags |= raw::net_device_flags_IFF_NOARP;
-            raw::cmis_helper_eth_hw_addr_random(d);
-        }
+        let data = data.into_foreign();
+        // SAFETY: `dev` is a freshly allocated device nobody else sees yet,
+        // with a private area for a pointer; the ops table is a `'static`
+        // constant.
+        unsafe { raw::cmis_helper_netdev_setup(dev.as_ptr(), data, &Adapter::<T>::ETHTOOL_OPS) };
         // SAFETY: `dev` is fully set up; `register_netdev` takes RTNL.
         if let Err(e) = to_result(unsafe { raw::register_netdev(dev.as_ptr()) }) {
-            // SAFETY: Registration failed, so no callback can run: we
-            // still own both the device and `data`.
-            unsafe {
-                raw::free_netdev(dev.as_ptr());
-                drop(KBox::from_raw(data));
-            }
+            // SAFETY: Registration failed, so no callback can run: we own
+            // the device.
+            unsafe { raw::free_netdev(dev.as_ptr()) };
+            // SAFETY: From `into_foreign` above, and no longer used.
+            drop(unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(data) });
             return Err(e);
         }
         // INVARIANT: allocated, set up and registered above.
@@ -405,18 +388,19 @@ impl<T: Operations> Registration<T> {
         })
     }
 
-    /// The interface name the kernel gave the device.
-    pub fn name(&self) -> &CStr {
-        // SAFETY: By the type invariant `dev` is valid; `name` is a
-        // NUL-terminated array that only changes under RTNL on rename,
-        // which keeps it NUL-terminated.
-        unsafe { CStr::from_char_ptr((*self.dev.as_ptr()).name.as_ptr()) }
+    /// A copy of the interface name the kernel gave the device.
+    pub fn name(&self) -> Name {
+        let mut name = [0u8; IFNAMSIZ];
+        // SAFETY: By the type invariant `dev` is valid; `name` has
+        // `IFNAMSIZ` writable bytes.
+        unsafe { raw::cmis_helper_netdev_name(self.dev.as_ptr(), name.as_mut_ptr()) };
+        Name(name)
     }
 
     /// The driver data.
-    pub fn data(&self) -> &T {
-        // SAFETY: By the type invariant the device is registered with
-        // data type `T`.
+    pub fn data(&self) -> Pin<&T> {
+        // SAFETY: By the type invariant the device is registered with data
+        // type `T`.
         unsafe { Adapter::<T>::data(self.dev.as_ptr()) }
     }
 }
@@ -424,18 +408,42 @@ impl<T: Operations> Registration<T> {
 impl<T: Operations> Drop for Registration<T> {
     fn drop(&mut self) {
         let dev = self.dev.as_ptr();
+        // SAFETY: By the type invariant `dev` is one of our devices.
+        let data = unsafe { raw::cmis_helper_netdev_data(dev) };
         // SAFETY: By the type invariant `dev` is registered. Once
-        // `unregister_netdev` returns no callback runs any more, so the
-        // data can be freed, then the device.
-        unsafe {
-            let data = *raw::cmis_helper_netdev_priv(dev).cast::<*mut T>();
-            raw::unregister_netdev(dev);
-            drop(KBox::from_raw(data));
-            raw::free_netdev(dev);
+        // `unregister_netdev` returns no callback runs any more.
+        unsafe { raw::unregister_netdev(dev) };
+        // SAFETY: `data` came from `into_foreign` and no callback uses it
+        // any more.
+        drop(unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(data) });
+        // SAFETY: Unregistered; nothing refers to the device any more.
+        unsafe { raw::free_netdev(dev) };
+    }
+}
+
+/// Size of `net_device.name`, with the NUL.
+const IFNAMSIZ: usize = raw::IFNAMSIZ as usize;
+
+/// A copy of an interface name.
+#[derive(Clone, Copy)]
+pub struct Name([u8; IFNAMSIZ]);
+
+impl Name {
+    /// The name as a C string.
+    pub fn as_c_str(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.0).unwrap_or(c"")
+    }
+}
+
+impl kernel::fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.as_c_str().to_str() {
+            Ok(s) => f.write_str(s),
+            Err(_) => f.write_str("?"),
         }
     }
 }
 
-fn c_int_of(n: usize) -> Result<kernel::ffi::c_int> {
-    kernel::ffi::c_int::try_from(n).map_err(|_| EINVAL)
+fn c_int_of(n: usize) -> Result<c_int> {
+    c_int::try_from(n).map_err(|_| EINVAL)
 }

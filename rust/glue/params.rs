@@ -2,11 +2,12 @@
 
 //! Module parameters.
 //!
-//! The 6.12 `module!` macro has no parameters, so they are declared in the
+//! Linux 7.3's `module!` macro declares integer and `bool` parameters
+//! only; cmis_fw's one parameter is a string, so it is declared in the
 //! module's C object (`rust/cmis_fw/cmis_fw_helpers.c`) and read here.
 
 use crate::bindings as raw;
-use kernel::str::CStr;
+use kernel::prelude::*;
 
 /// The `family` parameter: the name to register the generic netlink
 /// family under.

@@ -4,12 +4,11 @@
 //!
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h).
 //!
-//! The 6.12 `kernel::workqueue` module has work items and the system
-//! queues but cannot allocate a queue.
+//! Linux 7.3's `kernel::workqueue` has work items, the system queues and
+//! [`Queue::from_raw`], but nothing that allocates and owns a queue.
 
-use crate::bindings as raw;
 use core::ptr::NonNull;
-use kernel::{prelude::*, str::CStr, workqueue::Queue};
+use kernel::{bindings, prelude::*, workqueue::Queue};
 
 /// An unbound work queue for long-running work.
 ///
@@ -17,21 +16,32 @@ use kernel::{prelude::*, str::CStr, workqueue::Queue};
 ///
 /// `wq` was allocated by `alloc_workqueue` and is destroyed only by drop.
 pub struct OwnedQueue {
-    wq: NonNull<raw::workqueue_struct>,
+    wq: NonNull<bindings::workqueue_struct>,
 }
 
-// SAFETY: Work queues are used from any thread.
+// SAFETY: Work queues are used and destroyed from any thread.
 unsafe impl Send for OwnedQueue {}
-// SAFETY: See above.
+// SAFETY: All methods take `&self` and call work queue functions that do
+// their own locking.
 unsafe impl Sync for OwnedQueue {}
 
 impl OwnedQueue {
     /// An unbound queue called `name` (shown in `/sys/devices/virtual/workqueue`
-    /// and in worker names).
+    /// and in worker names). Unbound: each work item sleeps for most of its
+    /// life; `max_active` 0 takes the default, far above the number of
+    /// items queued at once.
     pub fn new_unbound(name: &'static CStr) -> Result<Self> {
-        // SAFETY: `name` is NUL-terminated and `'static` (the queue keeps
-        // a copy anyway).
-        let wq = unsafe { raw::cmis_helper_alloc_unbound_workqueue(name.as_char_ptr()) };
+        // SAFETY: The format is a NUL-terminated "%s" and its one argument
+        // `name` a NUL-terminated string (the queue copies the formatted
+        // name); the flags are valid.
+        let wq = unsafe {
+            bindings::alloc_workqueue_noprof(
+                c"%s".as_char_ptr(),
+                bindings::wq_flags_WQ_UNBOUND,
+                0,
+                name.as_char_ptr(),
+            )
+        };
         // INVARIANT: Non-null means allocated.
         NonNull::new(wq).map(|wq| Self { wq }).ok_or(ENOMEM)
     }
@@ -39,18 +49,16 @@ impl OwnedQueue {
     /// The queue, to enqueue work items.
     pub fn queue(&self) -> &Queue {
         // SAFETY: The queue is valid until `self` is dropped, which outlives
-        // the returned reference; the types are the same C struct.
-        unsafe { Queue::from_raw(self.wq.as_ptr().cast()) }
+        // the returned reference.
+        unsafe { Queue::from_raw(self.wq.as_ptr()) }
     }
-}
 
-impl OwnedQueue {
     /// Waits until the queue is empty and its work items have finished,
     /// including work queued meanwhile by those items.
     pub fn drain(&self) {
         // SAFETY: The queue is valid (type invariant); draining may sleep,
         // which callers of this method allow.
-        unsafe { raw::drain_workqueue(self.wq.as_ptr()) };
+        unsafe { bindings::drain_workqueue(self.wq.as_ptr()) };
     }
 }
 
@@ -58,6 +66,6 @@ impl Drop for OwnedQueue {
     fn drop(&mut self) {
         // SAFETY: Allocated and not destroyed yet (type invariant);
         // `destroy_workqueue` drains the queue first.
-        unsafe { raw::destroy_workqueue(self.wq.as_ptr()) };
+        unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
     }
 }
