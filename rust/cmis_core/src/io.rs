@@ -70,7 +70,10 @@ impl Errno {
     /// The symbolic name, if this is one of the errors an EEPROM access
     /// commonly returns.
     pub fn name(self) -> Option<&'static str> {
-        Self::NAMES.iter().find(|(e, _)| *e == self).map(|(_, n)| *n)
+        Self::NAMES
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map(|(_, n)| *n)
     }
 
     /// Whether the same access may succeed if repeated: the module did

@@ -459,7 +459,9 @@ mod tests {
         assert_eq!(lpl_access_max(255), 128);
         assert!(write_mechanism::has_epl(0x02) && write_mechanism::has_epl(0x03));
         assert!(write_mechanism::has_lpl(0x03) && !write_mechanism::has_lpl(0x10));
-        assert!(!RegVersion::decode([0xff, 0xff]).is_valid() && RegVersion::decode([1, 0]).is_valid());
+        assert!(
+            !RegVersion::decode([0xff, 0xff]).is_valid() && RegVersion::decode([1, 0]).is_valid()
+        );
         assert_eq!(epl_access_max(15), 128);
         assert_eq!(epl_access_max(255), 2048);
     }
@@ -507,7 +509,10 @@ mod tests {
         r[2..6].copy_from_slice(&[1, 2, 0, 7]);
         r[38..42].copy_from_slice(&[2, 1, 1, 0]);
         let i = FwInfo::decode(&r);
-        assert_eq!(i.version(BankId::A).map(|v| v.reg()), Some(RegVersion { major: 1, minor: 2 }));
+        assert_eq!(
+            i.version(BankId::A).map(|v| v.reg()),
+            Some(RegVersion { major: 1, minor: 2 })
+        );
         assert_eq!(i.version(BankId::B).map(|v| v.build), Some(256));
         assert_eq!(FwInfo::decode(&r[..20]).version(BankId::B), None);
         assert_eq!(FwInfo::decode(&[0x00, 3]).running(), None);

@@ -31,7 +31,10 @@
 //!   flag CMIS 4 does not require): a busy code seen since the trigger; or,
 //!   for a command with a reply, a reply in the area whose length byte the
 //!   body write zeroed; or [`CAPTURE_WINDOW`] since the trigger. Commands
-//!   sent this way only read, so running one twice is harmless.
+//!   sent this way only read, so running one twice is harmless. Their
+//!   completion flag, if the module sets it (after the status, as the spec
+//!   orders), is waited for up to [`FLAG_SETTLE`], so that it cannot be
+//!   taken for the next command's.
 //!
 //! # Errors the module may legally cause
 //!
@@ -69,8 +72,15 @@ pub const ACCESS_RETRY: Nanos = 1_000 * NS_PER_MS;
 /// with, whatever its status byte says (SONiC's `CDB_MAX_CAPTURE_TIME`).
 /// Only waited for when nothing else proves capture.
 pub const CAPTURE_WINDOW: Nanos = 100 * NS_PER_MS;
-/// How often a trigger the module did not take is written again.
-pub const TRIGGER_ATTEMPTS: u32 = 3;
+/// How long after a status-polled command the host waits for its
+/// completion flag. The spec has the module set the flag after the status;
+/// a flag still to come when the next command is triggered would be
+/// taken for that command's. A module that never sets it for these
+/// commands (CMIS 4 does not require it) costs this wait once.
+pub const FLAG_SETTLE: Nanos = 50 * NS_PER_MS;
+/// How often a trigger the module did not take is written (each attempt
+/// costs a [`CAPTURE_WINDOW`] when the module shows nothing).
+pub const TRIGGER_ATTEMPTS: u32 = 10;
 /// How often a reply whose check code does not match is read again.
 pub const REPLY_REREADS: u32 = 2;
 
@@ -115,6 +125,9 @@ pub struct Link {
     /// The last command was given up on (timed out, or never shown to be
     /// taken): the CDB may still be busy with it.
     pub unsettled: bool,
+    /// Whether the module sets the completion flag for status-polled
+    /// commands, once known.
+    pub status_mode_flag: Option<bool>,
     /// Latched bits of 00h:8 seen (and so cleared) since the caller last
     /// took them: reading byte 8 for the completion flag clears the
     /// module's other flags too, which must not be lost.
@@ -131,6 +144,7 @@ impl Link {
         epl_access: 8,
         flag_clear: false,
         unsettled: false,
+        status_mode_flag: None,
         latched: 0,
     };
 
@@ -283,8 +297,9 @@ pub enum Expect {
         max: u8,
     },
     /// Run Firmware Image: the module resets some time after it reports
-    /// success. Losing the module while polling, or seeing its state
-    /// change, ends the exchange: the reset has begun.
+    /// success. A latched ModuleStateChanged flag seen while polling ends
+    /// the exchange: the reset has happened. (Not answering does not
+    /// prove it: busy modules NACK too.)
     Reset,
 }
 
@@ -313,8 +328,8 @@ pub struct Done {
     pub polls: u32,
     /// Time from the trigger to the read that saw the command done.
     pub elapsed: Nanos,
-    /// Only for [`Expect::Reset`]: the module went away (or its state
-    /// changed) before its status could be read.
+    /// Only for [`Expect::Reset`]: the module's state changed before its
+    /// status could be read.
     pub went_away: bool,
 }
 
@@ -327,7 +342,7 @@ enum Poll {
     Final(u8),
     /// A reply proven to be this command's, already verified.
     Reply(usize),
-    /// The module reset under a Run command.
+    /// The module's state changed under a Run command.
     WentAway,
 }
 
@@ -375,10 +390,7 @@ pub fn execute(
     loop {
         attempts += 1;
         let before = io.now();
-        let trigger = io.write(
-            Access::new(CDB_PAGE, CMD_ID_OFFSET, 2),
-            req.cmd.trigger(),
-        );
+        let trigger = io.write(Access::new(CDB_PAGE, CMD_ID_OFFSET, 2), req.cmd.trigger());
         // The module latches the flag when it is done, polled or not.
         link.flag_clear = false;
         let mut p = Poller {
@@ -405,17 +417,47 @@ pub fn execute(
                 p.interval = POLL_MIN;
             }
         }
-        let wait = if p.trigger_failed { POLL_MIN } else { req.first_wait };
+        let wait = if p.trigger_failed {
+            POLL_MIN
+        } else {
+            req.first_wait
+        };
         match poll_until_done(io, link, req, &mut p, wait, reply) {
             Err(CdbError::NotCaptured(_)) if attempts < TRIGGER_ATTEMPTS => {}
             r => {
-                link.unsettled = matches!(
-                    r,
-                    Err(CdbError::Timeout { .. } | CdbError::NotCaptured(_))
-                );
+                link.unsettled =
+                    matches!(r, Err(CdbError::Timeout { .. } | CdbError::NotCaptured(_)));
+                if mode == PollMode::Status && matches!(r, Ok(_) | Err(CdbError::Failed(_))) {
+                    settle_flag(io, link)?;
+                }
                 return r;
             }
         }
+    }
+}
+
+/// After a status-polled command: waits for its completion flag (up to
+/// [`FLAG_SETTLE`], or not at all once the module is known not to set
+/// it), so that no flag of it is still to come when the next command is
+/// polled on the flag.
+fn settle_flag(io: &mut impl ModuleIo, link: &mut Link) -> Result<(), CdbError> {
+    if link.status_mode_flag == Some(false) {
+        return Ok(());
+    }
+    let until = io.now() + FLAG_SETTLE;
+    let mut interval = POLL_MIN;
+    loop {
+        let b = retry(io, |io| link.read_flags(io)).map_err(|e| access(Part::Flags, e))?;
+        if b & module_flag::CDB_COMPLETE_1 != 0 {
+            link.status_mode_flag = Some(true);
+            return Ok(());
+        }
+        if io.now() >= until {
+            link.status_mode_flag = Some(false);
+            return Ok(());
+        }
+        nap(io, interval)?;
+        interval = (interval * 2).min(POLL_MAX);
     }
 }
 
@@ -603,29 +645,23 @@ fn poll_once(
                 // Cleared before the trigger, set now: this command's.
                 p.captured = true;
             }
-            Err(e) => return Ok(poll_error(p, e, reset)),
+            Err(e) => return Ok(poll_error(p, e)),
         }
     }
     let status = match read_status(io, p) {
         Ok(s) => s,
-        Err(e) => return Ok(poll_error(p, e, reset)),
+        Err(e) => return Ok(poll_error(p, e)),
     };
-    match Status::from_byte(status) {
-        Status::Busy(_) => {
-            p.captured = true;
-            return Ok(Poll::Busy);
-        }
-        // A module resetting under Run clears its status register.
-        Status::Idle(_) if reset && p.captured => return Ok(Poll::WentAway),
-        _ => {}
+    if let Status::Busy(_) = Status::from_byte(status) {
+        p.captured = true;
+        return Ok(Poll::Busy);
     }
     if p.captured {
         return Ok(Poll::Final(status));
     }
     // Status mode, and nothing yet says the module took the command: the
     // byte may be the previous command's.
-    if let (Status::Success, Expect::Reply { min, max }) = (Status::from_byte(status), req.expect)
-    {
+    if let (Status::Success, Expect::Reply { min, max }) = (Status::from_byte(status), req.expect) {
         if min > 0 {
             // The body write zeroed RPLLength: a reply there now was put
             // by the module after that, for this command.
@@ -647,16 +683,11 @@ fn poll_once(
     Ok(Poll::Busy)
 }
 
-fn poll_error(p: &mut Poller, e: Errno, reset: bool) -> Poll {
+/// Busy modules NACK; a driver error counts the same way: the timeout
+/// bounds it.
+fn poll_error(p: &mut Poller, e: Errno) -> Poll {
     p.last_errno = Some(e);
-    if reset && e.is_transient() {
-        // Run's module no longer answers: its reset has begun.
-        Poll::WentAway
-    } else {
-        // Busy modules NACK; a driver error the same way: the timeout
-        // bounds it.
-        Poll::Busy
-    }
+    Poll::Busy
 }
 
 fn read_status(io: &mut impl ModuleIo, p: &mut Poller) -> Result<u8, Errno> {
@@ -687,7 +718,11 @@ fn read_reply(
         retry(io, |io| io.read(a, &mut first[..n])).map_err(|e| access(Part::Reply, e))?;
         let (len, chk) = (first[0], first[1]);
         if len < min || len > max || len as usize > LPL_MAX_LEN {
-            return Err(CdbError::Reply(ReplyError::BadLength { got: len, min, max }));
+            return Err(CdbError::Reply(ReplyError::BadLength {
+                got: len,
+                min,
+                max,
+            }));
         }
         let len = len as usize;
         let have = (n - 2).min(len);
@@ -705,7 +740,10 @@ fn read_reply(
             return Ok(len);
         }
         if rereads == REPLY_REREADS {
-            return Err(CdbError::Reply(ReplyError::BadCheckCode { got: chk, expected }));
+            return Err(CdbError::Reply(ReplyError::BadCheckCode {
+                got: chk,
+                expected,
+            }));
         }
         rereads += 1;
     }

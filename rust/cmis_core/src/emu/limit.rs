@@ -19,8 +19,13 @@
 //!   the check code; with a local payload also the two reply bytes before
 //!   it at 134-135, cheaper to write than to skip), the extended payload,
 //!   and the two CMDID bytes that trigger it, each written in the longest
-//!   transactions the module allows, then one one-byte read to learn that
-//!   it has finished (not for Run, which ends in a reset);
+//!   transactions the module allows, then two one-byte reads to learn that
+//!   it has finished and how: the completion flag, then the status (not
+//!   for Run, which ends in a reset). The status byte alone proves
+//!   nothing: a module may show the previous command's status for a while
+//!   after a trigger (status lag is legal), and only the latched flag,
+//!   cleared by the read that saw the previous one, tells this command's
+//!   completion apart;
 //! - the module's busy time of each command, or longer if the status
 //!   shows it late (quirks: status lag, report delay, a NACK window at the
 //!   start of each command);
@@ -156,9 +161,9 @@ impl FlashLimit {
     }
 
     /// Adds one command: its body (header bytes and `lpl` bytes of local
-    /// payload), `epl` bytes of extended payload, the trigger, the status
-    /// read if `ends_in_status`, and `busy_us` of module time (or as long
-    /// as the quirks keep the status from showing the result).
+    /// payload), `epl` bytes of extended payload, the trigger, the flag
+    /// and status reads if `ends_in_status`, and `busy_us` of module time
+    /// (or as long as the quirks keep the flag from showing the result).
     fn command(&mut self, p: &Profile, lpl: usize, epl: usize, busy_us: u32, ends_in_status: bool) {
         // Bytes 130-133, then 134-135 and the payload from 136.
         let body = if lpl == 0 { 4 } else { 6 + lpl };
@@ -173,7 +178,9 @@ impl FlashLimit {
         let reported = busy_us.max(q.status_lag_us) as Nanos + q.report_delay_us as Nanos;
         if ends_in_status {
             self.transaction(p, 1, true);
-            self.busy_ns += reported.max(q.nack_first_us as Nanos) * NS_PER_US;
+            self.transaction(p, 1, true);
+            let flagged = reported + q.flag_delay_us as Nanos;
+            self.busy_ns += flagged.max(q.nack_first_us as Nanos) * NS_PER_US;
         } else {
             // Run: its reset begins DelayToReset (0) after the flag,
             // late by the quirk's extra delay.
@@ -269,16 +276,16 @@ mod tests {
             (l.path, l.block_len, l.blocks, l.commands),
             (BlockPath::Epl, 2048, 2, 6)
         );
-        // Start: body 6 + 8 + 64 in one transaction, trigger, status.
-        // Each block: body 6 + 4, 16 page writes of 128, trigger,
-        // status. Complete and Commit: body 4, trigger, status. Run:
-        // body 6 + 4, trigger.
-        let start = (78 + 2) + 4 + 4;
-        let block = (10 + 2) + 16 * 130 + 4 + 4;
-        let complete = (4 + 2) + 4 + 4;
+        // Start: body 6 + 8 + 64 in one transaction, trigger, flag,
+        // status. Each block: body 6 + 4, 16 page writes of 128, trigger,
+        // flag, status. Complete and Commit: body 4, trigger, flag,
+        // status. Run: body 6 + 4, trigger.
+        let start = (78 + 2) + 4 + 2 * 4;
+        let block = (10 + 2) + 16 * 130 + 4 + 2 * 4;
+        let complete = (4 + 2) + 4 + 2 * 4;
         let run = (10 + 2) + 4;
         assert_eq!(l.bus_bytes, start + 2 * block + complete + run + complete);
-        assert_eq!(l.transactions, 3 + 2 * 19 + 3 + 2 + 3);
+        assert_eq!(l.transactions, 4 + 2 * 20 + 4 + 2 + 4);
         // 9 bits a byte at 400 kHz: 22.5 µs.
         assert_eq!(l.bus_ns, l.bus_bytes * 22_500);
         assert_eq!(
@@ -298,7 +305,7 @@ mod tests {
         let full = p.flash_limit(64 + 116).unwrap();
         assert_eq!(
             full.bus_bytes - p.flash_limit(64).unwrap().bus_bytes,
-            128 + 4 + 4
+            128 + 4 + 2 * 4
         );
     }
 

@@ -2033,7 +2033,7 @@ impl IdealHost {
         }
     }
 
-    /// Sends a command and waits for its status (not for Run).
+    /// Sends a command and waits for its flag and status (not for Run).
     fn command(&mut self, id: CommandId, lpl: &[u8], epl: &[u8], busy_us: u32) {
         let c = Command::new(id, lpl, epl.len()).unwrap();
         // Bytes 134-135 only with a payload behind them.
@@ -2058,7 +2058,15 @@ impl IdealHost {
             self.now += (reported + q.flag_delay_us as Nanos) * US + q.reset_extra_ms as Nanos * MS;
             return;
         }
-        self.now += reported.max(q.nack_first_us as Nanos) * US;
+        let flagged = reported + q.flag_delay_us as Nanos;
+        self.now += flagged.max(q.nack_first_us as Nanos) * US;
+        // The flag proves this command is done, the status how.
+        let mut flags = [0u8];
+        self.now += self
+            .m
+            .read(self.now, &Access::new(0, 8, 1), &mut flags)
+            .unwrap();
+        assert_ne!(flags[0] & 0x40, 0, "{id:?}");
         let mut status = [0u8];
         self.now += self
             .m

@@ -74,6 +74,8 @@ pub const RUN_DELAY_MS: u16 = 2 * (exchange::POLL_MAX / NS_PER_MS) as u16 + 10;
 /// DelayToReset for a foreground-mode module, polled less often.
 pub const RUN_DELAY_FOREGROUND_MS: u16 =
     2 * (exchange::FOREGROUND_POLL_MAX / NS_PER_MS) as u16 + 10;
+/// The module-level interrupt masks (00h:31), volatile and host-writable.
+const MASKS: u8 = 31;
 /// Interval of the module-state polls while waiting for a module to come
 /// back from a reset: from [`POLL_MIN`] doubling up to this.
 const RESET_POLL_MAX: Nanos = 20 * NS_PER_MS;
@@ -350,9 +352,9 @@ impl fmt::Display for Left {
             Self::DownloadBegun(AbortOutcome::Skipped) => {
                 f.write_str("; download left open, previous image still runs")
             }
-            Self::Downloaded => f.write_str(
-                "; new image downloaded but not run, previous image still runs",
-            ),
+            Self::Downloaded => {
+                f.write_str("; new image downloaded but not run, previous image still runs")
+            }
             Self::RunSent => f.write_str(
                 "; Run was sent: the module may run the new image uncommitted and boots \
                  the previous one at its next reset",
@@ -624,7 +626,10 @@ impl<I: ModuleIo> Session<'_, I> {
             return Err(Error::new(Step::Identify, Cause::FlatMemory));
         }
         if id.major() < 4 {
-            return Err(Error::new(Step::Identify, Cause::RevisionTooOld(id.revision)));
+            return Err(Error::new(
+                Step::Identify,
+                Cause::RevisionTooOld(id.revision),
+            ));
         }
         if id.state == module_state::FAULT {
             return Err(self.fault(Step::Identify));
@@ -735,12 +740,7 @@ impl<I: ModuleIo> Session<'_, I> {
     fn plan(&mut self, advert: &CdbAdvert, image: &[u8]) -> Result<Plan, Error> {
         let t = self.timeout(0, MIN_TIMEOUT_MS);
         let len = FW_FEATURES_LEN;
-        self.query(
-            Step::FwFeatures,
-            CommandId::FW_MGMT_FEATURES,
-            (len, len),
-            t,
-        )?;
+        self.query(Step::FwFeatures, CommandId::FW_MGMT_FEATURES, (len, len), t)?;
         let fw = FwFeatures::decode(&self.reply);
         if fw.start_payload_size > START_PAYLOAD_MAX {
             let cause = Cause::StartPayloadTooLarge(fw.start_payload_size);
@@ -782,7 +782,11 @@ impl<I: ModuleIo> Session<'_, I> {
     /// EPL when the module offers it and has EPL pages, else LPL. An
     /// advertisement of no EPL pages beside an EPL-only mechanism is
     /// checked against the pages the module answers for.
-    fn mechanism(&mut self, fw: &FwFeatures, advert: &CdbAdvert) -> Result<(Mechanism, usize), Error> {
+    fn mechanism(
+        &mut self,
+        fw: &FwFeatures,
+        advert: &CdbAdvert,
+    ) -> Result<(Mechanism, usize), Error> {
         let wm = fw.write_mechanism;
         if write_mechanism::has_epl(wm) {
             let mut pages = advert.epl_pages;
@@ -818,7 +822,11 @@ impl<I: ModuleIo> Session<'_, I> {
     /// is flashed all the same, its banks checked by the version registers
     /// instead. After a restart (`after_reset`) a module still booting may
     /// not know the command yet: asked again until the reset bound.
-    fn firmware_info(&mut self, timeout: Nanos, after_reset: bool) -> Result<Option<FwInfo>, Error> {
+    fn firmware_info(
+        &mut self,
+        timeout: Nanos,
+        after_reset: bool,
+    ) -> Result<Option<FwInfo>, Error> {
         let deadline = self.io.now() + self.ms(self.opts.reset_timeout_ms);
         let mut interval = 10 * NS_PER_MS;
         loop {
@@ -881,7 +889,12 @@ impl<I: ModuleIo> Session<'_, I> {
         let mut lpl = [0u8; 8 + START_PAYLOAD_MAX as usize];
         lpl[..4].copy_from_slice(&(image.len() as u32).to_be_bytes());
         lpl[8..8 + header].copy_from_slice(&image[..header]);
-        let cmd = self.encode(Step::Start, CommandId::START_FW_DOWNLOAD, &lpl[..8 + header], 0)?;
+        let cmd = self.encode(
+            Step::Start,
+            CommandId::START_FW_DOWNLOAD,
+            &lpl[..8 + header],
+            0,
+        )?;
         let req = Request {
             cmd: &cmd,
             epl: &[],
@@ -987,18 +1000,27 @@ impl<I: ModuleIo> Session<'_, I> {
     /// version register (01h:128-129).
     fn downloaded_image(&mut self, plan: &Plan) -> Result<Expected, Error> {
         let leave = |e: Error| e.leaving(Left::Downloaded);
-        if let Some(running) = plan.running {
+        if let (Some(running), Some(before)) = (plan.running, plan.info) {
             let t = self.timeout(0, MIN_TIMEOUT_MS);
             if let Some(info) = self.firmware_info(t, false).map_err(leave)? {
                 let bank = running.other();
-                if !info.bank(bank).valid {
+                if info.bank(bank).valid {
+                    return Ok(Expected {
+                        bank: Some(bank),
+                        version: info
+                            .version(bank)
+                            .map(|v| v.reg())
+                            .filter(RegVersion::is_valid),
+                    });
+                }
+                // A bank that held an image and is invalid after a
+                // successful Complete: the module says the download is
+                // bad. One that never held any may belong to a module
+                // with a single bank, which stages the image elsewhere.
+                if before.bank(bank).valid {
                     let e = Error::new(Step::Complete, Cause::NewImageInvalid(bank));
                     return Err(e.leaving(Left::Downloaded));
                 }
-                return Ok(Expected {
-                    bank: Some(bank),
-                    version: info.version(bank).map(|v| v.reg()).filter(RegVersion::is_valid),
-                });
             }
         }
         let mut b = [0u8; 2];
@@ -1020,6 +1042,9 @@ impl<I: ModuleIo> Session<'_, I> {
         retry(self.io, |io| self.link.read_flags(io))
             .map_err(|e| self.access_error(Step::Run, e).leaving(Left::Downloaded))?;
         self.link.take_latched();
+        let witness = self
+            .set_reset_witness()
+            .map_err(|e| e.leaving(Left::Downloaded))?;
 
         let delay = self.run_delay_ms();
         let [hi, lo] = delay.to_be_bytes();
@@ -1032,20 +1057,49 @@ impl<I: ModuleIo> Session<'_, I> {
             timeout: self.timeout(0, MIN_TIMEOUT_MS),
             first_wait: 0,
         };
-        let done = match self.cdb(Step::Run, &req) {
-            Ok(done) => done,
-            // The module refused Run: it runs the old image still.
-            Err(e @ Error {
-                cause: Cause::Cdb(CdbError::Failed(_)),
+        let restarted = match self.cdb(Step::Run, &req) {
+            Ok(done) => done.went_away,
+            // A module that resets before its status can be read (one
+            // that ignores DelayToReset) leaves Run without a result: the
+            // restart, or its absence, tells.
+            Err(Error {
+                cause: Cause::Cdb(CdbError::Timeout { .. }),
                 ..
-            }) => return Err(e.leaving(Left::Downloaded)),
-            Err(e) => return Err(e.leaving(Left::RunSent)),
+            }) => false,
+            Err(e) => {
+                self.clear_reset_witness(witness);
+                // Refused: the module runs the old image still.
+                let left = match e.cause {
+                    Cause::Cdb(CdbError::Failed(_)) => Left::Downloaded,
+                    _ => Left::RunSent,
+                };
+                return Err(e.leaving(left));
+            }
         };
-        let restarted = done.went_away;
-        self.wait_restart(plan, expected, restarted)
-            .map_err(|e| if e.left == Left::Unchanged { e.leaving(Left::RunSent) } else { e })?;
-        self.prepare(true).map_err(|e| e.leaving(Left::RunSent))?;
-        self.verify_running(plan, expected)
+        let bound_ms = self.opts.reset_timeout_ms + u32::from(delay);
+        let deadline = self.io.now() + self.ms(bound_ms);
+        let mut hint = restarted;
+        loop {
+            let proven = self
+                .wait_restart(deadline, bound_ms, witness, hint)
+                .map_err(|e| e.leaving(Left::RunSent))?;
+            let last = self.io.now() >= deadline;
+            self.prepare(true).map_err(|e| e.leaving(Left::RunSent))?;
+            match self.check_running(plan, expected, proven)? {
+                Ok(evidence) => return Ok(evidence),
+                Err(cause) if proven || last => {
+                    let left = match cause {
+                        Cause::OldImageRunning(_) => Left::Downloaded,
+                        _ => Left::RunSent,
+                    };
+                    self.clear_reset_witness(witness);
+                    return Err(Error::new(Step::Verify, cause).leaving(left));
+                }
+                // What changed was not the reset yet (a module may change
+                // state before it resets): wait for the reset itself.
+                Err(_) => hint = false,
+            }
+        }
     }
 
     fn run_delay_ms(&self) -> u16 {
@@ -1056,86 +1110,144 @@ impl<I: ModuleIo> Session<'_, I> {
         }
     }
 
-    /// Waits until the module has restarted (a latched ModuleStateChanged
-    /// flag, or the module going away) and is back in a state that takes
-    /// commands.
-    fn wait_restart(&mut self, plan: &Plan, expected: &Expected, restarted: bool) -> Result<(), Error> {
-        let bound_ms = self.opts.reset_timeout_ms + u32::from(self.run_delay_ms());
-        let deadline = self.io.now() + self.ms(bound_ms);
-        let mut restarted = restarted || self.link.take_latched() & module_flag::STATE_CHANGED != 0;
+    /// Sets a bit that only a reset clears: a CDB completion interrupt
+    /// mask in 00h:31 (instance 2's, else instance 1's), which is
+    /// volatile and host-writable and masks nothing this update relies
+    /// on (the flags are latched whatever the masks). Finding it clear
+    /// later proves a reset even on a module that latches no
+    /// ModuleStateChanged flag and is not seen away. `None` if both bits
+    /// are set already or the module does not keep them.
+    fn set_reset_witness(&mut self) -> Result<Option<u8>, Error> {
+        let a = Access::new(0, MASKS, 1);
+        let mut b = [0u8];
+        self.read(Step::Run, a, &mut b)?;
+        let Some(bit) = [0x80u8, 0x40].into_iter().find(|bit| b[0] & bit == 0) else {
+            return Ok(None);
+        };
+        let v = [b[0] | bit];
+        retry(self.io, |io| io.write(a, &v)).map_err(|e| self.access_error(Step::Run, e))?;
+        self.read(Step::Run, a, &mut b)?;
+        Ok((b[0] & bit != 0).then_some(bit))
+    }
+
+    /// Puts the witness bit back where no reset did (best effort).
+    fn clear_reset_witness(&mut self, witness: Option<u8>) {
+        let Some(bit) = witness else { return };
+        let a = Access::new(0, MASKS, 1);
+        let mut b = [0u8];
+        if self.read(Step::Run, a, &mut b).is_ok() && b[0] & bit != 0 {
+            let v = [b[0] & !bit];
+            let _ = retry(self.io, |io| io.write(a, &v));
+        }
+    }
+
+    /// Polls the module after Run until it takes commands again and there
+    /// is a reason to look at what it runs: `Ok(true)` when the reset
+    /// witness is gone (a reset is proven), `Ok(false)` on a hint (a
+    /// latched ModuleStateChanged flag, or the module away and back: busy
+    /// modules NACK too, and a module may change state before it resets)
+    /// or once the deadline has passed with the module answering.
+    fn wait_restart(
+        &mut self,
+        deadline: Nanos,
+        bound_ms: u32,
+        witness: Option<u8>,
+        hint: bool,
+    ) -> Result<bool, Error> {
+        let mut hint = hint || self.link.take_latched() & module_flag::STATE_CHANGED != 0;
         let mut interval = POLL_MIN;
         loop {
-            self.io.sleep(interval);
             if self.io.interrupted() == Some(Interrupt::Stop) {
                 return Err(Error::new(Step::Restart, Cause::Stopped));
             }
-            interval = (interval * 2).min(RESET_POLL_MAX);
             // Module state (3) and the latched flags (8) in one read.
             let mut b = [0u8; 6];
-            match self.io.read(Access::new(0, lower::MODULE_STATE, 6), &mut b) {
+            let answered = self.io.read(Access::new(0, lower::MODULE_STATE, 6), &mut b);
+            match answered {
                 Err(e) if !e.is_transient() => {
                     return Err(Error::new(Step::Restart, Cause::Access(e)));
                 }
-                // Not answering: resetting.
-                Err(_) => restarted = true,
+                Err(_) => hint = true,
                 Ok(()) => {
                     self.link.flag_clear = true;
                     if b[5] & module_flag::STATE_CHANGED != 0 {
-                        restarted = true;
+                        hint = true;
                     }
                     let state = super::cdb::advert::module_state(b[0]);
                     if state == module_state::FAULT {
                         return Err(self.fault(Step::Restart));
                     }
-                    if restarted && state_is_up(state) {
-                        return Ok(());
+                    if state_is_up(state) {
+                        if self.witness_cleared(witness) {
+                            return Ok(true);
+                        }
+                        if hint || self.io.now() >= deadline {
+                            return Ok(false);
+                        }
                     }
                 }
             }
             if self.io.now() >= deadline {
-                if restarted {
-                    return Err(Error::new(Step::Restart, Cause::NotBack(bound_ms)));
-                }
-                // A module that came back too fast to be seen away and
-                // latched nothing still shows the new version.
-                let v = self.active_version(Step::Restart)?;
-                if Some(v) == expected.version && v != plan.old_version {
-                    return Ok(());
-                }
-                return Err(Error::new(Step::Restart, Cause::NoRestart(bound_ms)));
+                return Err(Error::new(Step::Restart, Cause::NotBack(bound_ms)));
             }
+            self.io.sleep(interval);
+            interval = (interval * 2).min(RESET_POLL_MAX);
         }
     }
 
-    /// After the restart: the new image must run.
-    fn verify_running(&mut self, plan: &Plan, expected: &Expected) -> Result<Evidence, Error> {
+    /// Whether the witness bit is gone (a failed read proves nothing).
+    fn witness_cleared(&mut self, witness: Option<u8>) -> bool {
+        let Some(bit) = witness else { return false };
+        let mut b = [0u8];
+        match self.io.read(Access::new(0, MASKS, 1), &mut b) {
+            Ok(()) => b[0] & bit == 0,
+            Err(_) => false,
+        }
+    }
+
+    /// What the module runs after a (possible) restart: the evidence that
+    /// it is the new image, or why not. The active version register is
+    /// the running image's own: showing the downloaded image's version,
+    /// different from the old one, proves the switch. Equal versions
+    /// prove nothing unless the reset is `proven`.
+    fn check_running(
+        &mut self,
+        plan: &Plan,
+        expected: &Expected,
+        proven: bool,
+    ) -> Result<Result<Evidence, Cause>, Error> {
         let leave = |e: Error| e.leaving(Left::RunSent);
+        let running = self.active_version(Step::Verify).map_err(leave)?;
+        self.summary.new_version = running;
+        // The cheapest proof first: one read, while a module still booting
+        // may not know Get Firmware Info for a while.
+        if expected.version == Some(running) && running != plan.old_version {
+            return Ok(Ok(Evidence::Version));
+        }
         if plan.info.is_some() {
             let t = self.timeout(0, DEFAULT_TIMEOUT_MS);
             if let Some(info) = self.firmware_info(t, true).map_err(leave)? {
-                if let (Some(bank), Some(running)) = (expected.bank, info.running()) {
-                    if running != bank {
-                        let e = Error::new(Step::Verify, Cause::OldImageRunning(running));
-                        return Err(e.leaving(Left::Downloaded));
-                    }
-                    self.summary.new_version = self.active_version(Step::Verify).map_err(leave)?;
-                    return Ok(Evidence::FirmwareInfo);
+                if let (Some(bank), Some(now_running)) = (expected.bank, info.running()) {
+                    return Ok(if now_running == bank {
+                        Ok(Evidence::FirmwareInfo)
+                    } else {
+                        Err(Cause::OldImageRunning(now_running))
+                    });
                 }
             }
         }
-        let running = self.active_version(Step::Verify).map_err(leave)?;
-        self.summary.new_version = running;
-        match expected.version {
+        Ok(match expected.version {
             Some(v) if v == running && v != plan.old_version => Ok(Evidence::Version),
-            Some(v) if v == running => Ok(Evidence::SameVersion),
+            Some(v) if v == running && proven => Ok(Evidence::SameVersion),
             // Never told the new version, but a different valid one runs:
             // the module can only have booted the new image.
             None if running.is_valid() && running != plan.old_version => Ok(Evidence::Version),
-            expected => {
-                let cause = Cause::WrongVersion { running, expected };
-                Err(Error::new(Step::Verify, cause).leaving(Left::RunSent))
+            Some(_) | None if running == plan.old_version && !proven => {
+                let bound = self.opts.reset_timeout_ms + u32::from(self.run_delay_ms());
+                Err(Cause::NoRestart(bound))
             }
-        }
+            expected => Err(Cause::WrongVersion { running, expected }),
+        })
     }
 
     // --- 5. Commit and the final reset -------------------------------------
@@ -1155,6 +1267,8 @@ impl<I: ModuleIo> Session<'_, I> {
         self.cdb(Step::Commit, &req)
             .map_err(|e| e.leaving(Left::RunningUncommitted))?;
         let leave = |e: Error| e.leaving(Left::CommitSent);
+        // By version, the final reset below proves the commit: the module
+        // boots its committed image.
         if evidence == Evidence::FirmwareInfo {
             let t = self.timeout(0, MIN_TIMEOUT_MS);
             match (self.firmware_info(t, true).map_err(leave)?, expected.bank) {

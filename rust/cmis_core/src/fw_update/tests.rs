@@ -5,10 +5,10 @@
 //! replies, cancels. No kernel involved.
 
 use super::super::cdb::advert::RegVersion;
-use super::super::cdb::exchange::{CdbError, Part, POLL_MAX};
+use super::super::cdb::exchange::{CdbError, POLL_MAX};
 use super::super::cdb::{check_code, Failure, ReplyError, CDB_PAGE, RPL_LEN_OFFSET};
-use super::super::emu::firmware::BankId;
-use super::super::emu::{BusError, BusyTimes, Module, Profile};
+use super::super::emu::firmware::{BankId, ImageUpdate, Slot};
+use super::super::emu::{BootCdb, BusError, BusyTimes, Module, Profile, Quirks, TriggerNack};
 use super::super::image::{Header, Version};
 use super::*;
 use proptest::prelude::*;
@@ -21,12 +21,14 @@ const NEW: Version = Version::new(2, 1, 7);
 /// needs some tens of thousands.
 const ACCESS_LIMIT: u64 = 2_000_000;
 
-/// An image of the emulator's format: header of `header_len` bytes and
-/// a body of `body_len` pseudo-random bytes.
+/// An image of the emulator's format: header of `header_len` bytes (64
+/// for a start payload shorter than the header format) and a body of
+/// `body_len` pseudo-random bytes.
 fn image(header_len: usize, body_len: usize, v: Version) -> Vec<u8> {
     let body: Vec<u8> = (0..body_len)
         .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_right(13) as u8)
         .collect();
+    let header_len = if header_len < 56 { 64 } else { header_len };
     let mut img = std::vec![0u8; header_len];
     Header::write(&mut img, header_len, &v, &body).unwrap();
     img.extend_from_slice(&body);
@@ -64,10 +66,16 @@ struct Bed {
     header: Option<(u16, [u8; 2])>,
     /// Apply `patch` only once the module runs bank B.
     patch_after_run: bool,
+    /// Apply `patch` only while this holds.
+    patch_if: Option<fn(&Module) -> bool>,
     last_cmd: u16,
+    /// Commit triggered while the module ran the image it ran before.
+    commits_on_old: u32,
     accesses: u64,
     resets: u32,
     max_sleep: Nanos,
+    /// Print every access (`BED_TRACE=1 cargo test ... -- --nocapture`).
+    trace: bool,
 }
 
 impl ModuleIo for Bed {
@@ -78,7 +86,17 @@ impl ModuleIo for Bed {
     fn read(&mut self, a: Access, buf: &mut [u8]) -> Result<(), Errno> {
         self.before_access();
         assert_eq!(a.len, buf.len());
-        self.transfer(a, |m, now, t, range| m.read(now, t, &mut buf[range]))?;
+        let r = self.transfer(a, |m, now, t, range| m.read(now, t, &mut buf[range]));
+        if self.trace {
+            std::println!(
+                "  read {:02x}:{} len {} -> {r:?} {:02x?}",
+                a.page,
+                a.offset,
+                a.len,
+                &buf[..buf.len().min(4)]
+            );
+        }
+        r?;
         self.tamper(&a, buf);
         Ok(())
     }
@@ -88,8 +106,21 @@ impl ModuleIo for Bed {
         assert_eq!(a.len, data.len());
         if a.page == CDB_PAGE && a.offset == 128 {
             self.last_cmd = u16::from_be_bytes([data[0], data[1]]);
+            if self.last_cmd == 0x010A && self.m.firmware().running == BankId::A {
+                self.commits_on_old += 1;
+            }
         }
-        self.transfer(a, |m, now, t, range| m.write(now, t, &data[range]))
+        let r = self.transfer(a, |m, now, t, range| m.write(now, t, &data[range]));
+        if self.trace {
+            std::println!(
+                "  write {:02x}:{} len {} {:02x?} -> {r:?}",
+                a.page,
+                a.offset,
+                a.len,
+                &data[..data.len().min(4)]
+            );
+        }
+        r
     }
 
     fn sleep(&mut self, ns: Nanos) {
@@ -109,7 +140,9 @@ impl ModuleIo for Bed {
     }
 
     fn interrupted(&self) -> Option<Interrupt> {
-        self.interrupter.as_ref().and_then(|f| f(&self.m, self.accesses))
+        self.interrupter
+            .as_ref()
+            .and_then(|f| f(&self.m, self.accesses))
     }
 }
 
@@ -125,10 +158,13 @@ impl Bed {
             patch: None,
             header: None,
             patch_after_run: false,
+            patch_if: None,
             last_cmd: 0,
+            commits_on_old: 0,
             accesses: 0,
             resets: 0,
             max_sleep: 0,
+            trace: std::env::var_os("BED_TRACE").is_some(),
         }
     }
 
@@ -146,7 +182,12 @@ impl Bed {
     fn transfer(
         &mut self,
         a: Access,
-        mut op: impl FnMut(&mut Module, Nanos, &Access, core::ops::Range<usize>) -> Result<Nanos, BusError>,
+        mut op: impl FnMut(
+            &mut Module,
+            Nanos,
+            &Access,
+            core::ops::Range<usize>,
+        ) -> Result<Nanos, BusError>,
     ) -> Result<(), Errno> {
         let chunks = match self.m.transactions(&a) {
             Ok(t) => t,
@@ -190,13 +231,18 @@ impl Bed {
         };
         if cmd != self.last_cmd
             || (self.patch_after_run && self.m.firmware().running != BankId::B)
+            || self.patch_if.is_some_and(|f| !f(&self.m))
         {
             return;
         }
         // The real reply, patched, with a matching check code.
         let mut len = [0u8; 2];
         self.m
-            .read(self.now, &Access::new(CDB_PAGE, RPL_LEN_OFFSET, 2), &mut len)
+            .read(
+                self.now,
+                &Access::new(CDB_PAGE, RPL_LEN_OFFSET, 2),
+                &mut len,
+            )
             .unwrap();
         let n = len[0] as usize;
         let mut payload = std::vec![0u8; n];
@@ -292,7 +338,7 @@ fn flashes_the_default_module_with_epl() {
     assert_eq!(s.mechanism, Mechanism::Epl);
     assert_eq!(s.block_size, 2048);
     assert_eq!(s.blocks as usize, (img.len() - 64).div_ceil(2048));
-    assert_eq!(s.evidence, Evidence::FirmwareInfo);
+    assert_eq!(s.evidence, Evidence::Version);
     assert_eq!(s.new_version, RegVersion { major: 2, minor: 1 });
     assert_eq!(bed.resets, 1);
     assert_eq!(bed.m.counters().commands_failed, 0);
@@ -463,6 +509,27 @@ fn realistic_flash_is_close_to_the_module_limit() {
     }
 }
 
+/// Re-flashing the version that runs: the version registers cannot tell
+/// the banks apart, so Get Firmware Info must, or a proven reset.
+#[test]
+fn the_same_version_again_needs_stronger_proof() {
+    let mut bed = Bed::new(profile());
+    let same = image(64, 5_000, OLD);
+    let s = bed.flash(&same, Options::DEFAULT).unwrap();
+    assert_eq!(s.evidence, Evidence::FirmwareInfo);
+    let fw = bed.m.firmware();
+    assert_eq!((fw.running, fw.committed), (BankId::B, BankId::B));
+    // Without Get Firmware Info: the reset witness proves the restart.
+    let mut bed = Bed::new(profile());
+    bed.m.faults.fail_count = 10;
+    bed.m.faults.fail_command = Some(0x0100);
+    bed.m.faults.fail_code = 0x01;
+    let s = bed.flash(&same, Options::DEFAULT).unwrap();
+    assert_eq!(s.evidence, Evidence::SameVersion);
+    let fw = bed.m.firmware();
+    assert_eq!((fw.running, fw.committed), (BankId::B, BankId::B));
+}
+
 #[test]
 fn password_right_wrong_and_missing() {
     let p = Profile {
@@ -522,7 +589,9 @@ fn every_command_failure_ends_in_an_error_and_a_valid_image() {
                 let s = r.unwrap();
                 bed.assert_flashed();
                 assert_eq!(s.evidence, Evidence::Version);
-                assert!(bed.notices.contains(&Notice::Degraded(Degraded::NoFirmwareInfo)));
+                assert!(bed
+                    .notices
+                    .contains(&Notice::Degraded(Degraded::NoFirmwareInfo)));
                 continue;
             }
             let e = r.unwrap_err();
@@ -540,7 +609,11 @@ fn every_command_failure_ends_in_an_error_and_a_valid_image() {
             // refused).
             let abort_sent = matches!(id, 0x0101 | 0x0104 | 0x0107);
             if abort_sent {
-                assert_eq!(e.left, Left::DownloadBegun(AbortOutcome::Aborted), "{id:#06x}");
+                assert_eq!(
+                    e.left,
+                    Left::DownloadBegun(AbortOutcome::Aborted),
+                    "{id:#06x}"
+                );
             }
             assert_eq!(bed.commands(0x0102), u32::from(abort_sent));
             assert!(bed.m.firmware().download.is_none());
@@ -563,11 +636,17 @@ fn a_command_that_never_completes_times_out_in_bounded_time() {
         let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
         bed.assert_runs_valid();
         if id == 0x0109 {
-            // Run hung: the module never resets, the old image stays.
-            assert_eq!(e.step, Step::Run);
-        } else {
-            assert_eq!(e.step, step, "{id:#06x}: {e}");
+            // Run hung: the module never resets; with no restart to be
+            // seen, the old image stays, uncommitted over.
+            assert_eq!(
+                (e.step, e.cause),
+                (Step::Verify, Cause::NoRestart(60_050)),
+                "{e}"
+            );
+            bed.assert_old_runs();
+            continue;
         }
+        assert_eq!(e.step, step, "{id:#06x}: {e}");
         assert!(
             matches!(e.cause, Cause::Cdb(CdbError::Timeout { .. })),
             "{e}"
@@ -633,15 +712,27 @@ fn malicious_replies_end_in_clear_errors() {
     let e = bed.flash(&img[..40], Options::DEFAULT).unwrap_err();
     assert_eq!(e.cause, Cause::ImageTooSmall { size: 40, need: 64 });
     bed.assert_old_runs();
-    // Get Firmware Info claiming the old bank still runs after Run.
+    // Get Firmware Info claiming the old bank still runs after Run, for an
+    // image of the old version (so that only it can tell).
     let mut bed = Bed::new(profile());
     bed.patch = Some((0x0100, 0, 0x03));
     bed.patch_after_run = true;
-    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    let same = image(64, 1_000, OLD);
+    let e = bed.flash(&same, Options::DEFAULT).unwrap_err();
     assert!(matches!(e.cause, Cause::OldImageRunning(_)), "{e}");
-    // Get Firmware Info calling the downloaded bank invalid.
+    assert_eq!(bed.m.firmware().committed, BankId::A);
+    // Get Firmware Info calling the downloaded bank invalid, where an
+    // image was before.
     let mut bed = Bed::new(profile());
+    let old_b = ImageUpdate {
+        valid: Some(true),
+        number: Some((0, 9, 0)),
+        ..ImageUpdate::default()
+    };
+    bed.m.update_image(Slot::Bank(BankId::B), &old_b).unwrap();
     bed.patch = Some((0x0100, 0, 0x43));
+    bed.patch_if =
+        Some(|m| m.firmware().download.is_none() && m.firmware().bank(BankId::B).version == NEW);
     let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
     assert_eq!(e.cause, Cause::NewImageInvalid(BankId::B), "{e}");
     assert_eq!(e.left, Left::Downloaded);
@@ -661,7 +752,13 @@ fn the_module_going_away_ends_in_an_error() {
     let img = bed.image(100_000);
     let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
     assert!(
-        matches!(e.cause, Cause::Cdb(CdbError::Access { errno: Errno::ENODEV, .. })),
+        matches!(
+            e.cause,
+            Cause::Cdb(CdbError::Access {
+                errno: Errno::ENODEV,
+                ..
+            })
+        ),
         "{e}"
     );
     bed.m.plug(bed.now);
@@ -850,6 +947,187 @@ proptest! {
             } else {
                 prop_assert!(r.is_ok(), "{:?}", r);
             }
+        }
+    }
+}
+
+/// The verdict every flash must meet, whatever the module did: success
+/// with the new image running and committed, or failure with a valid
+/// image running and the old one committed unless the new one runs; no
+/// write into a busy instance's pages; no Commit while the old image ran.
+fn assert_safe(bed: &Bed, r: &Result<Summary, Error>, name: &str) {
+    let fw = bed.m.firmware();
+    let c = bed.m.counters();
+    assert_eq!(c.writes_while_busy, 0, "{name}: wrote into a busy CDB");
+    assert_eq!(bed.commits_on_old, 0, "{name}: committed the old image");
+    assert!(fw.bank(fw.running).valid, "{name}: runs an invalid image");
+    match r {
+        Ok(s) => {
+            assert_ne!(s.evidence, Evidence::None, "{name}");
+            let b = fw.bank(fw.running);
+            assert_eq!(b.version, NEW, "{name}: success without the new image");
+            assert_eq!(fw.committed, fw.running, "{name}: new image not committed");
+        }
+        Err(e) => {
+            let committed = fw.bank(fw.committed);
+            assert!(
+                fw.committed == BankId::A || committed.version == NEW,
+                "{name}: {e}: committed bank {:?}",
+                fw.committed
+            );
+        }
+    }
+}
+
+/// Every named profile of the emulator, quirks and all, is flashed, with
+/// proof, close to its physical limit.
+#[test]
+fn flashes_every_named_profile_close_to_its_limit() {
+    for name in Profile::NAMES {
+        let p = Profile::by_name(name).unwrap();
+        let mut bed = Bed::new(p);
+        // Past the boot phase of the module's power-up.
+        bed.now = 10_000 * MS;
+        bed.m.advance(bed.now);
+        bed.m.clear_counters();
+        let t0 = bed.now;
+        let img = bed.image(256 << 10);
+        let r = bed.flash(&img, Options::DEFAULT);
+        assert_safe(&bed, &r, name);
+        let s = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let limit = p.flash_limit(img.len()).unwrap().total_ns();
+        if limit == 0 {
+            // The instant module: only the software's own time, none here.
+            assert!(
+                bed.now - t0 < 200 * MS,
+                "{name}: {} ms",
+                (bed.now - t0) / MS
+            );
+            continue;
+        }
+        let ratio = (bed.now - t0) as f64 / limit as f64;
+        std::println!(
+            "{name}: {} ms, limit {} ms, ratio {ratio:.4}, evidence {:?}, {} polls, {} nacks",
+            (bed.now - t0) / MS,
+            limit / MS,
+            s.evidence,
+            s.polls,
+            bed.m.counters().nacks,
+        );
+        assert!(ratio >= 1.0, "{name}: faster than the limit");
+        assert!(ratio <= 1.10, "{name}: ratio {ratio:.4}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Spec-legal module behaviour in any combination, with one fault at
+    /// any point: every flash ends in bounded time, safely (see
+    /// [`assert_safe`]); without a fault it succeeds.
+    #[test]
+    fn any_legal_module_ends_safely(
+        base in prop::sample::select(Profile::NAMES.to_vec()),
+        rev in prop::sample::select(std::vec![0x40u8, 0x45, 0x50, 0x52, 0x53]),
+        background in any::<bool>(),
+        lag_us in prop::sample::select(std::vec![0u32, 300, 2_000, 6_000]),
+        report_us in prop::sample::select(std::vec![0u32, 100, 1_000]),
+        flag_us in prop::sample::select(std::vec![0u32, 500, 2_000]),
+        reset_extra_ms in prop::sample::select(std::vec![0u32, 200, 1_000]),
+        ready_until_reset in any::<bool>(),
+        nack_first_us in prop::sample::select(std::vec![0u32, 1_000, 5_000]),
+        nack_busy in prop::sample::select(std::vec![0u16, 100, 400]),
+        trigger_nack in prop::sample::select(std::vec![TriggerNack::Off, TriggerNack::Dropped, TriggerNack::Captured]),
+        trigger_permille in prop::sample::select(std::vec![0u16, 100, 300]),
+        reply_nacks in 0u8..3,
+        nack_after_reset_ms in prop::sample::select(std::vec![0u32, 300]),
+        state_changed in any::<bool>(),
+        boot in prop::sample::select(std::vec![BootCdb::Full, BootCdb::NoFirmwareInfo, BootCdb::NoFeatures, BootCdb::NoCdb]),
+        glitches in 0u8..3,
+        single_bank in any::<bool>(),
+        seed in any::<u32>(),
+        fault in 0u8..7,
+        fault_cmd in prop::sample::select(std::vec![0x0040u16, 0x0041, 0x0100, 0x0101, 0x0103, 0x0104, 0x0107, 0x0109, 0x010A]),
+        fault_at in 1u64..400,
+        code in 0u8..0x40,
+        body in 1usize..12_000,
+    ) {
+        let mut p = Profile::by_name(base).unwrap();
+        p.revision = rev;
+        p.background = background;
+        p.quirks = Quirks {
+            busy_writes: p.quirks.busy_writes,
+            status_lag_us: lag_us,
+            report_delay_us: report_us,
+            flag_delay_us: flag_us,
+            reset_extra_ms,
+            ready_until_reset,
+            nack_first_us,
+            nack_busy_permille: nack_busy,
+            trigger_nack,
+            trigger_nack_permille: trigger_permille,
+            reply_nack_reads: reply_nacks,
+            reply_nack_permille: 0,
+            nack_after_reset_ms,
+            state_changed_flag: state_changed,
+            mgmt_init_ms: 20,
+            pwr_up_ms: 30,
+            boot_ms: if boot == BootCdb::Full { 0 } else { 800 },
+            boot_cdb: boot,
+            chk_glitch_reads: glitches,
+            single_bank,
+            seed,
+        };
+        // Quick busy times, so that many cases run.
+        p.busy_us = BusyTimes { write: 500, start: 20_000, complete: 20_000, run: 1_000, commit: 5_000, other: 100, abort: 1_000 };
+        p.reset_ms = 200;
+        p.ready_ms = 50;
+        p.bus_hz = 0;
+        p.driver.transfer_us = 0;
+        let mut bed = Bed::new(p);
+        bed.now = 5_000 * MS;
+        bed.m.advance(bed.now);
+        let t0 = bed.now;
+        match fault {
+            1 => {
+                bed.m.faults.fail_count = 1;
+                bed.m.faults.fail_command = Some(fault_cmd);
+                bed.m.faults.fail_code = code;
+            }
+            2 => {
+                bed.m.faults.hang_next = true;
+                bed.m.faults.hang_command = Some(fault_cmd);
+            }
+            3 => bed.m.faults.power_loss_on_write = true,
+            4 => bed.m.faults.fault_on_reset = 0x03,
+            5 => {
+                bed.hook = Some(std::boxed::Box::new(move |m, now, n| {
+                    if n == fault_at {
+                        m.faults.nack_until = now + 300 * MS;
+                    }
+                }));
+            }
+            6 => {
+                bed.hook = Some(std::boxed::Box::new(move |m, _, n| {
+                    if n == fault_at {
+                        m.unplug();
+                    }
+                }));
+            }
+            _ => {}
+        }
+        let img = bed.image(body);
+        let r = bed.flash(&img, Options::DEFAULT);
+        if !bed.m.is_plugged() {
+            bed.m.plug(bed.now);
+        }
+        // Bounded: the slowest legal path is a few clamped timeouts and
+        // reset waits.
+        prop_assert!(bed.now - t0 < 1_800_000 * MS, "{} s", (bed.now - t0) / 1_000_000_000);
+        bed.m.advance(bed.now + 100_000 * MS);
+        assert_safe(&bed, &r, base);
+        if fault == 0 {
+            prop_assert!(r.is_ok(), "{}: {}", base, r.unwrap_err());
         }
     }
 }
