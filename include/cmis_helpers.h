@@ -18,7 +18,6 @@ struct ethtool_ops;
 struct device;
 struct sk_buff;
 struct nlattr;
-struct netlink_ext_ack;
 struct genl_info;
 struct genl_family;
 
@@ -41,15 +40,16 @@ void *cmis_helper_netdev_data(const struct net_device *dev);
 void cmis_helper_dev_hold(struct net_device *dev);
 void cmis_helper_dev_put(struct net_device *dev);
 bool cmis_helper_netif_running(const struct net_device *dev);
-struct net *cmis_helper_dev_net(const struct net_device *dev);
+struct net *cmis_helper_dev_get_net(const struct net_device *dev);
 bool cmis_helper_module_fw_flash_in_progress(const struct net_device *dev);
 void cmis_helper_set_module_fw_flash_in_progress(struct net_device *dev,
 						 bool in_progress);
 struct net_device *cmis_helper_netdev_notifier_info_to_dev(void *info);
-struct netlink_ext_ack *cmis_helper_netdev_notifier_info_to_extack(void *info);
+void cmis_helper_netdev_notifier_set_err_msg(void *info, const char *msg);
 
 /* Generic netlink (rust/glue/genl.rs). */
-struct net *cmis_helper_genl_info_net(const struct genl_info *info);
+struct net *cmis_helper_genl_info_get_net(const struct genl_info *info);
+void cmis_helper_genl_ack_now(struct sk_buff *skb, const struct genl_info *info);
 struct net *cmis_helper_get_net(struct net *net);
 void cmis_helper_put_net(struct net *net);
 struct nlattr *cmis_helper_nla_nest_start(struct sk_buff *skb, int type);

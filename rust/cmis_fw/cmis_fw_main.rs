@@ -82,11 +82,10 @@ impl kernel::Module for CmisFw {
                 };
                 pr_err!("cannot register generic netlink family {name} ({e:?}){why}\n")
             })?;
-        let registered = netlink::FAMILY.name();
         pr_info!(
             "generic netlink family {} registered (id {}); {} bytes of state per flash beside \
              the firmware image\n",
-            CStr::from_bytes_until_nul(&registered).unwrap_or(c"?"),
+            family.name(),
             netlink::FAMILY.id(),
             flash::STATE_BYTES
         );

@@ -292,7 +292,9 @@ impl Flash {
             total,
         };
         let _ = ntf.unicast(&self.requester, self.portid, seq);
-        let _ = ntf.multicast(&self.dev.net());
+        if let Some(net) = self.dev.net() {
+            let _ = ntf.multicast(&net);
+        }
     }
 }
 

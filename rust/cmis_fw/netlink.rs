@@ -133,7 +133,9 @@ fn file_name<'a>(info: &'a Info<'_>) -> Result<&'a CStr, Rejection> {
 /// Checks the request as the ethtool core does, sets the device's
 /// in-progress flag and loads the image.
 fn validate(info: &Info<'_>) -> Result<Request, Rejection> {
-    let net = info.net();
+    let net = info
+        .net()
+        .ok_or_else(|| reject(c"no network namespace", EINVAL))?;
     let dev = device(info, &net)?;
     let file = file_name(info)?;
     let password = info.attr(attr::PASSWORD).and_then(|a| a.u32());

@@ -31,6 +31,7 @@ use kernel::{
     ffi::{c_char, c_void},
     prelude::*,
     sync::Arc,
+    uaccess::UserSlice,
 };
 
 /// One file: how to show an owner's value and how to set it.
@@ -70,20 +71,21 @@ struct FileCtx<T: 'static> {
     attr: &'static Attribute<T>,
 }
 
-/// A file's context and the function that frees it.
-type ErasedCtx = (*mut c_void, unsafe fn(*mut c_void));
+/// A file's context, whatever its owner's type.
+trait Context: Send + Sync {}
+
+impl<T: Send + Sync + 'static> Context for FileCtx<T> {}
 
 struct DirInner {
     dentry: *mut raw::dentry,
-    /// Contexts of the files, freed after the files are removed. Each
-    /// holds an `Arc` of its owner, type-erased by a drop function.
-    files: KVec<ErasedCtx>,
+    /// Contexts of the files, each holding an `Arc` of its owner; freed
+    /// after the files are removed (fields drop after `Drop::drop`).
+    files: KVec<KBox<dyn Context>>,
     _parent: Option<Arc<DirInner>>,
 }
 
 // SAFETY: `dentry` is only passed to debugfs functions, which may be
-// called from any thread; the file contexts are `Send + Sync` owners
-// behind type-erased pointers (see `Dir::file`).
+// called from any thread; the file contexts are `Send + Sync`.
 unsafe impl Send for DirInner {}
 // SAFETY: As above; `&DirInner` allows nothing but reading the pointer.
 unsafe impl Sync for DirInner {}
@@ -94,12 +96,8 @@ impl Drop for DirInner {
         // pointer, which `debugfs_remove` ignores). Children hold a
         // reference to us, so they are gone already.
         unsafe { raw::debugfs_remove(self.dentry) };
-        for &(ctx, drop_ctx) in self.files.iter() {
-            // SAFETY: The files are removed: no file operation runs or
-            // will run, so the contexts can be freed, each by the drop
-            // function matching its type.
-            unsafe { drop_ctx(ctx) };
-        }
+        // The files are removed: no file operation runs or will run, so
+        // the contexts can be freed, with `self.files`.
     }
 }
 
@@ -152,22 +150,23 @@ impl DirBuilder {
             },
             GFP_KERNEL,
         )?;
-        let ctx = KBox::into_raw(ctx);
+        // The context stays where it is while its box moves into the list.
+        let data = ptr::from_ref::<FileCtx<T>>(&ctx)
+            .cast_mut()
+            .cast::<c_void>();
         // Cannot fail: reserved above. Recorded before the file exists, so
         // the context is freed whatever happens next.
-        inner
-            .files
-            .push((ctx.cast::<c_void>(), drop_ctx::<T>), GFP_KERNEL)?;
+        inner.files.push(ctx, GFP_KERNEL)?;
         let mode: u16 = if attr.store.is_some() { 0o644 } else { 0o444 };
         // SAFETY: `name` is NUL-terminated, `dentry` a live directory,
-        // `ctx` valid until the file is removed (it is freed only after
+        // `data` valid until the file is removed (it is freed only after
         // `debugfs_remove` in `DirInner::drop`), and `FOPS` static.
         unsafe {
             raw::debugfs_create_file_full(
                 attr.name.as_char_ptr(),
                 mode,
                 inner.dentry,
-                ctx.cast::<c_void>(),
+                data,
                 ptr::null(),
                 &Fops::<T>::FOPS,
             )
@@ -179,17 +178,6 @@ impl DirBuilder {
     pub fn finish(self) -> Result<Dir> {
         Ok(Dir(Arc::new(self.0, GFP_KERNEL)?))
     }
-}
-
-/// Frees a file context.
-///
-/// # Safety
-///
-/// `ctx` must come from `KBox::<FileCtx<T>>::into_raw` and not be used
-/// afterwards.
-unsafe fn drop_ctx<T: 'static>(ctx: *mut c_void) {
-    // SAFETY: By the function's contract.
-    drop(unsafe { KBox::from_raw(ctx.cast::<FileCtx<T>>()) });
 }
 
 struct Fops<T>(PhantomData<T>);
@@ -229,19 +217,12 @@ impl<T: Send + Sync + 'static> Fops<T> {
             };
             // A truncated show still returns what fit.
             let _ = (ctx.attr.show)(&ctx.owner, &mut w);
-            // SAFETY: `ubuf` is a user pointer for `count` bytes and
-            // `ppos` valid, as the VFS guarantees; the source is our
-            // buffer of `len` bytes.
-            let n = unsafe {
-                raw::simple_read_from_buffer(
-                    ubuf.cast::<c_void>(),
-                    count,
-                    ppos,
-                    w.buf.as_ptr().cast::<c_void>(),
-                    w.buf.len(),
-                )
-            };
-            Ok(n)
+            // SAFETY: `ppos` is valid and ours for the call (see the
+            // function's safety section).
+            let pos = unsafe { &mut *ppos };
+            let mut user = UserSlice::new(UserPtr::from_ptr(ubuf.cast()), count).writer();
+            let n = user.write_slice_file(&w.buf, pos)?;
+            isize::try_from(n).map_err(|_| EINVAL)
         })
     }
 
@@ -257,26 +238,18 @@ impl<T: Send + Sync + 'static> Fops<T> {
         from_result(|| {
             // SAFETY: See the function's safety section.
             let ctx = unsafe { Self::ctx(file) };
-            // SAFETY: `ppos` is valid (see the function's safety section).
-            let pos = unsafe { *ppos };
+            // SAFETY: `ppos` is valid and ours for the call (see the
+            // function's safety section).
+            let pos = unsafe { &mut *ppos };
             let store = ctx.attr.store.ok_or(EPERM)?;
             // One value per write, from the start of the file.
-            if pos != 0 || count > STORE_MAX {
+            if *pos != 0 || count > STORE_MAX {
                 return Err(EINVAL);
             }
             let mut kbuf = [0u8; STORE_MAX];
-            // SAFETY: `kbuf` has `STORE_MAX` >= `count` bytes; `ubuf` is a
-            // user pointer for `count` bytes; `ppos` is valid.
-            let n = unsafe {
-                raw::simple_write_to_buffer(
-                    kbuf.as_mut_ptr().cast::<c_void>(),
-                    STORE_MAX,
-                    ppos,
-                    ubuf.cast::<c_void>(),
-                    count,
-                )
-            };
-            let n = usize::try_from(n).map_err(|_| Error::from_errno(n as i32))?;
+            let mut user =
+                UserSlice::new(UserPtr::from_ptr(ubuf.cast_mut().cast()), count).reader();
+            let n = user.read_slice_file(&mut kbuf, pos)?;
             let text = core::str::from_utf8(&kbuf[..n]).map_err(|_| EINVAL)?;
             store(&ctx.owner, text.trim())?;
             Ok(count as isize)

@@ -107,25 +107,16 @@ unsafe impl Send for NetDevice {}
 unsafe impl Sync for NetDevice {}
 
 impl NetDevice {
-    /// # Safety
-    ///
-    /// `dev` is null or a device on which the caller hands over one
-    /// reference.
-    unsafe fn from_held(dev: *mut raw::net_device) -> Option<ARef<Self>> {
-        let dev = NonNull::new(dev.cast::<Self>())?;
-        // SAFETY: The caller hands over the reference; `NetDevice` is a
-        // transparent wrapper of the device.
-        Some(unsafe { ARef::from_raw(dev) })
-    }
-
     /// The device with interface index `ifindex` in `net`.
     pub fn by_index(net: &Net, ifindex: u32) -> Option<ARef<Self>> {
         let ifindex = c_int::try_from(ifindex).ok()?;
         // SAFETY: `net` is live; `dev_get_by_index` returns a held device
         // or null.
         let dev = unsafe { raw::dev_get_by_index(net.as_ptr(), ifindex) };
-        // SAFETY: See above.
-        unsafe { Self::from_held(dev) }
+        let dev = NonNull::new(dev.cast::<Self>())?;
+        // SAFETY: We own the reference `dev_get_by_index` took; `NetDevice`
+        // is a transparent wrapper of the device.
+        Some(unsafe { ARef::from_raw(dev) })
     }
 
     /// The device called `name` in `net`.
@@ -133,8 +124,9 @@ impl NetDevice {
         // SAFETY: `net` is live, `name` NUL-terminated; `dev_get_by_name`
         // returns a held device or null.
         let dev = unsafe { raw::dev_get_by_name(net.as_ptr(), name.as_char_ptr()) };
-        // SAFETY: See above.
-        unsafe { Self::from_held(dev) }
+        let dev = NonNull::new(dev.cast::<Self>())?;
+        // SAFETY: As in `by_index`.
+        Some(unsafe { ARef::from_raw(dev) })
     }
 
     fn as_raw(&self) -> *mut raw::net_device {
@@ -163,12 +155,11 @@ impl NetDevice {
         DeviceName(name)
     }
 
-    /// The namespace the device is in.
-    pub fn net(&self) -> ARef<Net> {
-        // SAFETY: The device is allocated.
-        let net = unsafe { raw::cmis_helper_dev_net(self.as_raw()) };
-        // SAFETY: A device is always in a live namespace, which outlives it.
-        unsafe { Net::from_raw(net) }.into()
+    /// The namespace the device is in (always there).
+    pub fn net(&self) -> Option<ARef<Net>> {
+        // SAFETY: The device is allocated; the helper takes a reference on
+        // its namespace (a device is always in one) and hands it over.
+        unsafe { Net::from_held(raw::cmis_helper_dev_get_net(self.as_raw())) }
     }
 
     /// The device's `struct device`, for the firmware loader.
@@ -355,13 +346,9 @@ impl<T: DeviceEvents> NotifierRegistration<T> {
         if unregister {
             this.handler.unregistering(dev);
         } else if let Some(msg) = this.handler.pre_up(dev) {
-            // SAFETY: As above.
-            let extack = unsafe { raw::cmis_helper_netdev_notifier_info_to_extack(ptr) };
-            if !extack.is_null() {
-                // SAFETY: A non-null extack is valid for the event; the
-                // message is static.
-                unsafe { (*extack)._msg = msg.as_char_ptr() };
-            }
+            // SAFETY: As above; the message is static, as NL_SET_ERR_MSG
+            // requires.
+            unsafe { raw::cmis_helper_netdev_notifier_set_err_msg(ptr, msg.as_char_ptr()) };
             return raw::NOTIFY_BAD as c_int;
         }
         raw::NOTIFY_DONE as c_int

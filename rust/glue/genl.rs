@@ -78,18 +78,16 @@ pub trait Command {
 /// # Invariants
 ///
 /// `info` and `skb` are the genetlink core's request for the duration of
-/// `'a`, the call of the operation.
+/// `'a`, the call of the operation; `maxattr` is its family's.
 pub struct Info<'a> {
     skb: *mut raw::sk_buff,
-    info: *mut raw::genl_info,
-    _lifetime: PhantomData<&'a mut raw::genl_info>,
+    info: &'a raw::genl_info,
+    maxattr: u32,
 }
 
 impl Info<'_> {
     fn raw(&self) -> &raw::genl_info {
-        // SAFETY: `info` is valid for the request (type invariant); the core
-        // does not change it while the operation runs.
-        unsafe { &*self.info }
+        self.info
     }
 
     /// The sequence number of the request.
@@ -105,19 +103,10 @@ impl Info<'_> {
     /// ack, as clients such as ethtool expect. Only for requests that
     /// succeed: the operation must return `Ok` afterwards.
     pub fn ack_now(&mut self) {
-        let nlh = self.raw().nlhdr.cast_mut();
-        // SAFETY: `nlhdr` points into the request message, which the netlink
-        // core gave us to process and does not touch while we run.
-        let flags = unsafe { &mut (*nlh).nlmsg_flags };
-        if *flags & raw::NLM_F_ACK as u16 == 0 {
-            return;
-        }
-        // SAFETY: `skb` and `nlh` are the request (type invariant); a null
-        // extack is allowed.
-        unsafe { raw::netlink_ack(self.skb, nlh, 0, core::ptr::null()) };
-        // netlink_rcv_skb() acks again only if the flag is still set (or
-        // the operation failed).
-        *flags &= !(raw::NLM_F_ACK as u16);
+        // SAFETY: `skb` and `info` are the request (type invariant), which
+        // the netlink core gave us to process and does not touch while we
+        // run.
+        unsafe { raw::cmis_helper_genl_ack_now(self.skb, self.raw()) };
     }
 
     /// The netlink port of the requesting socket.
@@ -125,23 +114,18 @@ impl Info<'_> {
         self.raw().snd_portid
     }
 
-    /// The network namespace of the requesting socket.
-    pub fn net(&self) -> ARef<Net> {
-        // SAFETY: `info` is valid for the request (type invariant).
-        let net = unsafe { raw::cmis_helper_genl_info_net(self.info) };
-        // SAFETY: A request always comes from a socket in a live namespace,
-        // which outlives the request.
-        unsafe { Net::from_raw(net) }.into()
+    /// The network namespace of the requesting socket (always there).
+    pub fn net(&self) -> Option<ARef<Net>> {
+        // SAFETY: `info` is valid for the request (type invariant); the
+        // helper takes a reference on its namespace and hands it over.
+        unsafe { Net::from_held(raw::cmis_helper_genl_info_get_net(self.raw())) }
     }
 
     /// Attribute `index` of the request, if present. The genetlink core
     /// has validated it against the family's policy.
     pub fn attr(&self, index: u16) -> Option<Attr<'_>> {
         let info = self.raw();
-        // SAFETY: The family of a request is the registered family that
-        // serves it, a `'static` `Family`.
-        let maxattr = unsafe { (*info.family).maxattr };
-        if info.attrs.is_null() || u32::from(index) > maxattr {
+        if info.attrs.is_null() || u32::from(index) > self.maxattr {
             return None;
         }
         // SAFETY: With a policy, `attrs` has `maxattr + 1` entries.
@@ -307,11 +291,13 @@ unsafe impl Sync for Net {}
 impl Net {
     /// # Safety
     ///
-    /// `net` is a live namespace for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(net: *mut raw::net) -> &'a Self {
-        // SAFETY: `Net` is a transparent wrapper of `struct net`; the caller
-        // guarantees it is live for `'a`.
-        unsafe { &*net.cast::<Self>() }
+    /// `net` is null or a namespace on which the caller hands over one
+    /// reference.
+    pub(crate) unsafe fn from_held(net: *mut raw::net) -> Option<ARef<Self>> {
+        let net = NonNull::new(net.cast::<Self>())?;
+        // SAFETY: The caller hands over a reference; `Net` is a transparent
+        // wrapper of `struct net`.
+        Some(unsafe { ARef::from_raw(net) })
     }
 
     pub(crate) fn as_ptr(&self) -> *mut raw::net {
@@ -319,17 +305,39 @@ impl Net {
     }
 }
 
+/// A netlink message buffer we own, not sent yet; freed when dropped.
+struct Skb(NonNull<raw::sk_buff>);
+
+impl Skb {
+    fn as_ptr(&self) -> *mut raw::sk_buff {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Skb {
+    fn drop(&mut self) {
+        // SAFETY: The buffer is ours and was not sent (sending gives it up
+        // without running this).
+        unsafe { raw::nlmsg_free(self.as_ptr()) };
+    }
+}
+
+// SAFETY: The buffer is exclusively ours until sent.
+unsafe impl Send for Skb {}
+
 /// A generic netlink message being built (an `sk_buff` with the netlink
 /// and genetlink headers in place). Dropped unsent, it is freed.
 ///
 /// # Invariants
 ///
-/// `skb` is a message buffer we own, not sent yet; `hdr` its genetlink
-/// header.
+/// `hdr` is the genetlink header of `skb`.
 pub struct Message {
-    skb: NonNull<raw::sk_buff>,
+    skb: Skb,
     hdr: NonNull<c_void>,
 }
+
+// SAFETY: The buffer is exclusively ours until sent; `hdr` points into it.
+unsafe impl Send for Message {}
 
 impl Message {
     /// A message of `family` for command `cmd`, addressed from `portid`
@@ -337,18 +345,13 @@ impl Message {
     pub fn new<C>(family: &'static Family<C>, portid: u32, seq: u32, cmd: u8) -> Result<Self> {
         // SAFETY: No preconditions; may sleep (GFP_KERNEL).
         let skb = unsafe { raw::genlmsg_new(raw::GENLMSG_DEFAULT_SIZE, raw::GFP_KERNEL) };
-        let skb = NonNull::new(skb).ok_or(ENOMEM)?;
+        let skb = Skb(NonNull::new(skb).ok_or(ENOMEM)?);
         // SAFETY: `skb` is a fresh message buffer, the family is `'static`.
         let hdr = unsafe { raw::genlmsg_put(skb.as_ptr(), portid, seq, family.as_raw(), 0, cmd) };
-        match NonNull::new(hdr) {
-            // INVARIANT: A fresh buffer with its header.
-            Some(hdr) => Ok(Self { skb, hdr }),
-            None => {
-                // SAFETY: `skb` is ours and not sent.
-                unsafe { raw::nlmsg_free(skb.as_ptr()) };
-                Err(EMSGSIZE)
-            }
-        }
+        // INVARIANT: A fresh buffer with its header; without one, `skb` is
+        // freed.
+        let hdr = NonNull::new(hdr).ok_or(EMSGSIZE)?;
+        Ok(Self { skb, hdr })
     }
 
     /// Appends an attribute with `data` as its payload.
@@ -400,11 +403,11 @@ impl Message {
 
     /// Finishes the message and hands over the buffer.
     fn finish(self) -> *mut raw::sk_buff {
-        let me = core::mem::ManuallyDrop::new(self);
         // SAFETY: `hdr` was returned by `genlmsg_put` for this `skb` (type
         // invariant).
-        unsafe { raw::genlmsg_end(me.skb.as_ptr(), me.hdr.as_ptr()) };
-        me.skb.as_ptr()
+        unsafe { raw::genlmsg_end(self.skb.as_ptr(), self.hdr.as_ptr()) };
+        let skb = core::mem::ManuallyDrop::new(self.skb);
+        skb.as_ptr()
     }
 
     /// Sends the message to one socket.
@@ -426,17 +429,6 @@ impl Message {
     }
 }
 
-impl Drop for Message {
-    fn drop(&mut self) {
-        // SAFETY: The message was not sent (sending consumes `self` without
-        // running this).
-        unsafe { raw::nlmsg_free(self.skb.as_ptr()) };
-    }
-}
-
-// SAFETY: The buffer is exclusively ours until sent.
-unsafe impl Send for Message {}
-
 /// One operation of a family with context `C` (`struct genl_small_ops`).
 #[repr(transparent)]
 pub struct SmallOp<C>(raw::genl_small_ops, PhantomData<fn() -> C>);
@@ -452,22 +444,24 @@ unsafe extern "C" fn doit_callback<Cmd: Command>(
     info: *mut raw::genl_info,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: `info` is valid for the call (see the safety section).
-        let family = unsafe { (*info).family };
+        // SAFETY: `info` is valid and unchanged for the call (see the safety
+        // section).
+        let info = unsafe { &*info };
         // SAFETY: Only a `Family<Cmd::Context>` takes the operations of
         // `Cmd` (`Family::new`); it is `'static`, and `repr(C)` with its
         // `genl_family` first, which the core hands back to us.
-        let family = unsafe { &*family.cast::<Family<Cmd::Context>>() };
+        let family = unsafe { &*info.family.cast::<Family<Cmd::Context>>() };
         // SAFETY: The family is registered while its operations run, so
         // its context is set, and it stays valid until the registration
         // is dropped, which unregisters the family first: that waits for
         // running operations.
         let ctx = unsafe { family.context() };
-        // INVARIANT: `skb` and `info` are the request for this call.
+        // INVARIANT: `skb` and `info` are the request for this call, of
+        // `family`.
         let mut info = Info {
             skb,
             info,
-            _lifetime: PhantomData,
+            maxattr: family.maxattr,
         };
         Cmd::doit(ctx, &mut info)?;
         Ok(0)
@@ -508,6 +502,8 @@ impl<C: Send + Sync + 'static> SmallOp<C> {
 #[repr(C)]
 pub struct Family<C> {
     inner: Opaque<raw::genl_family>,
+    /// `inner.maxattr`, which only we write.
+    maxattr: u32,
     ctx: AtomicPtr<c_void>,
     _ctx: PhantomData<Arc<C>>,
 }
@@ -531,11 +527,12 @@ impl<C: Send + Sync + 'static> Family<C> {
     ) -> Self {
         assert!(ops.len() <= u8::MAX as usize && mcgrps.len() <= u8::MAX as usize);
         assert!(!policy.is_empty());
+        let maxattr = (policy.len() - 1) as u32;
         let f = raw::genl_family {
             name: c_name(name),
             version,
             policy: policy.as_ptr().cast::<raw::nla_policy>(),
-            maxattr: (policy.len() - 1) as u32,
+            maxattr,
             small_ops: ops.as_ptr().cast::<raw::genl_small_ops>(),
             n_small_ops: ops.len() as u8,
             // 0: every command gets strict header and attribute
@@ -549,6 +546,7 @@ impl<C: Send + Sync + 'static> Family<C> {
         // a context `C`; no context yet.
         Self {
             inner: Opaque::new(f),
+            maxattr,
             ctx: AtomicPtr::new(core::ptr::null_mut()),
             _ctx: PhantomData,
         }
@@ -585,7 +583,7 @@ impl<C: Send + Sync + 'static> Family<C> {
         }
         // SAFETY: The family is claimed and not registered: nothing else
         // reads or writes it (type invariant).
-        let mut f = unsafe { self.inner.get().read() };
+        let f = unsafe { &mut *self.inner.get() };
         f.module = module.as_ptr();
         f.set_netnsok(1);
         if let Some(n) = name {
@@ -593,14 +591,15 @@ impl<C: Send + Sync + 'static> Family<C> {
             f.name.fill(0);
             f.name[..n.count_bytes()].copy_from_slice(n.to_bytes());
         }
-        // SAFETY: As above.
-        unsafe { self.inner.get().write(f) };
         // SAFETY: The family is valid and its pointers are `'static`.
         if let Err(e) = to_result(unsafe { raw::genl_register_family(self.as_raw()) }) {
             self.release_context();
             return Err(e);
         }
-        Ok(Registration { family: self })
+        Ok(Registration {
+            family: self,
+            name: f.name,
+        })
     }
 
     /// Takes back and drops the context of an unregistered family.
@@ -639,21 +638,21 @@ impl<C> Family<C> {
         let id = unsafe { (*self.as_raw()).id };
         id as u16
     }
-
-    /// The name the family is registered under, NUL-terminated.
-    pub fn name(&self) -> [u8; NAME_SIZE] {
-        // SAFETY: The family is valid; its name is written before
-        // registration only.
-        let mut name = unsafe { (*self.as_raw()).name };
-        name[NAME_SIZE - 1] = 0;
-        name
-    }
 }
 
 /// A registered [`Family`]; dropping it unregisters the family, then
 /// releases its context.
 pub struct Registration<C: Send + Sync + 'static> {
     family: &'static Family<C>,
+    /// The name the family is registered under.
+    name: [c_char; NAME_SIZE],
+}
+
+impl<C: Send + Sync + 'static> Registration<C> {
+    /// The name the family is registered under.
+    pub fn name(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.name).unwrap_or(c"")
+    }
 }
 
 impl<C: Send + Sync + 'static> Drop for Registration<C> {

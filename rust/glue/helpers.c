@@ -80,9 +80,10 @@ bool cmis_helper_netif_running(const struct net_device *dev)
 	return netif_running(dev);
 }
 
-struct net *cmis_helper_dev_net(const struct net_device *dev)
+/* A reference on the device's namespace. */
+struct net *cmis_helper_dev_get_net(const struct net_device *dev)
 {
-	return dev_net(dev);
+	return get_net(dev_net(dev));
 }
 
 bool cmis_helper_module_fw_flash_in_progress(const struct net_device *dev)
@@ -103,14 +104,36 @@ struct net_device *cmis_helper_netdev_notifier_info_to_dev(void *info)
 	return netdev_notifier_info_to_dev(info);
 }
 
-struct netlink_ext_ack *cmis_helper_netdev_notifier_info_to_extack(void *info)
+/* The veto message of a notifier event (msg: static). */
+void cmis_helper_netdev_notifier_set_err_msg(void *info, const char *msg)
 {
-	return netdev_notifier_info_to_extack(info);
+	struct netlink_ext_ack *extack = netdev_notifier_info_to_extack(info);
+
+	/* NL_SET_ERR_MSG() without its literal-only static copy. */
+	if (extack)
+		extack->_msg = msg;
 }
 
-struct net *cmis_helper_genl_info_net(const struct genl_info *info)
+/* A reference on the requester's namespace. */
+struct net *cmis_helper_genl_info_get_net(const struct genl_info *info)
 {
-	return genl_info_net(info);
+	return get_net(genl_info_net(info));
+}
+
+/*
+ * Acknowledges a request now, if it asked for an ack, rather than after
+ * its operation returns: netlink_rcv_skb() acks again only if NLM_F_ACK is
+ * still set (or the operation failed). Only for requests whose operation
+ * then succeeds.
+ */
+void cmis_helper_genl_ack_now(struct sk_buff *skb, const struct genl_info *info)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)info->nlhdr;
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK))
+		return;
+	netlink_ack(skb, nlh, 0, NULL);
+	nlh->nlmsg_flags &= ~NLM_F_ACK;
 }
 
 struct net *cmis_helper_get_net(struct net *net)

@@ -334,10 +334,12 @@ impl<T: Operations> Adapter<T> {
 ///
 /// `dev` points to a device allocated by `alloc_netdev_mqs`, set up by
 /// `cmis_helper_netdev_setup` and registered with `register_netdev`, whose
-/// private area holds a pointer obtained from `Pin<KBox<T>>::into_foreign`,
-/// and whose ethtool ops table is `Adapter::<T>`'s.
+/// private area holds `data`, a pointer obtained from
+/// `Pin<KBox<T>>::into_foreign`, and whose ethtool ops table is
+/// `Adapter::<T>`'s.
 pub struct Registration<T: Operations> {
     dev: NonNull<raw::net_device>,
+    data: *mut c_void,
     _data: PhantomData<Pin<KBox<T>>>,
 }
 
@@ -384,6 +386,7 @@ impl<T: Operations + 'static> Registration<T> {
         // INVARIANT: allocated, set up and registered above.
         Ok(Self {
             dev,
+            data,
             _data: PhantomData,
         })
     }
@@ -408,14 +411,12 @@ impl<T: Operations + 'static> Registration<T> {
 impl<T: Operations> Drop for Registration<T> {
     fn drop(&mut self) {
         let dev = self.dev.as_ptr();
-        // SAFETY: By the type invariant `dev` is one of our devices.
-        let data = unsafe { raw::cmis_helper_netdev_data(dev) };
         // SAFETY: By the type invariant `dev` is registered. Once
         // `unregister_netdev` returns no callback runs any more.
         unsafe { raw::unregister_netdev(dev) };
-        // SAFETY: `data` came from `into_foreign` and no callback uses it
-        // any more.
-        drop(unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(data) });
+        // SAFETY: `data` came from `into_foreign` (type invariant) and no
+        // callback uses it any more.
+        drop(unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(self.data) });
         // SAFETY: Unregistered; nothing refers to the device any more.
         unsafe { raw::free_netdev(dev) };
     }
