@@ -6,6 +6,16 @@
 # LLVM=1 and Debian's rustc-web. The tree lives in the cache, keyed by
 # everything that goes into it, so later runs on this machine reuse it.
 #
+# CMIS_KERNEL selects the kernel series: 6.12 (the default) as above, or
+# 7.3: Debian 13's linux-source-7.3 (trixie-backports), built inside the
+# Debian 13 root of debian13-root.sh with the toolchain Debian builds its
+# stock 7.3 kernel with (GCC 14, rustc 1.85.1, bindgen 0.71.1; no LLVM=1),
+# from tinyconfig + the same fragment + config-7.3 (options renamed or
+# dropped in 7.3). The 7.3 tree is $CMIS_CACHE/kernel/7.3-<key>, seen as
+# /cmis/kernel/7.3-<key> inside the root: M= module builds run there
+# (debian13-root.sh run --cwd ... make <flags in .cmis-make-flags> M=...),
+# and vng -r <tree>/arch/x86/boot/bzImage boots it from the host.
+#
 # Prints the kernel build directory on stdout; logs go to stderr.
 # With --cached-only, prints it only if it is built already and otherwise
 # fails without building.
@@ -35,6 +45,20 @@ top=$(cd "$here/../.." && pwd)
 fragment=$top/tools/testing/selftests/drivers/net/cmis_fw/config
 # Bump when the way the kernel is built below changes.
 recipe=1
+series=${CMIS_KERNEL:-6.12}
+case "$series" in
+6.12) ;;
+7.3)
+	# shellcheck source=tools/scripts/debian13-root.sh
+	. "$here/debian13-root.sh"
+	# Bump when the way the 7.3 kernel is built below changes.
+	recipe=7.3-1
+	;;
+*) echo "build-kernel: unknown CMIS_KERNEL=$series (6.12 or 7.3)" >&2; exit 2 ;;
+esac
+# Options the series renamed or dropped, applied after the fragment.
+series_fragment=
+[ -r "$fragment-$series" ] && series_fragment=$fragment-$series
 
 log() { printf 'build-kernel: %s\n' "$*" >&2; }
 
@@ -46,42 +70,62 @@ log() { printf 'build-kernel: %s\n' "$*" >&2; }
 # copied from.
 prune_cache() {
 	local d kind
-	for d in "$CMIS_CACHE"/kernel/6.12-*; do
+	for d in "$CMIS_CACHE"/kernel/"$series"-*; do
 		[ "$d" = "$1" ] || [ -f "$d/.cmis-fw-built" ] || rm -rf "$d"
 	done
-	for d in "$CMIS_CACHE"/kernel/6.12-*; do
+	for d in "$CMIS_CACHE"/kernel/"$series"-*; do
 		[ -d "$d" ] || continue
-		kind=${d##*/6.12-}
+		kind=${d##*/"$series"-}
 		kind=${kind#????????????????}
 		echo "$kind"
 	done | sort -u | while IFS= read -r kind; do
-		ls -1dt "$CMIS_CACHE"/kernel/6.12-????????????????"$kind"/.cmis-fw-built 2>/dev/null |
+		ls -1dt "$CMIS_CACHE"/kernel/"$series"-????????????????"$kind"/.cmis-fw-built 2>/dev/null |
 			tail -n +3 | while IFS= read -r s; do rm -rf "$(dirname "$s")"; done
 	done
 }
 die() { log "error: $*"; exit 1; }
 
-[ -r "$KERNEL_SRC_TARBALL" ] || die "$KERNEL_SRC_TARBALL missing: run tools/scripts/setup.sh"
-[ -x "$BINDGEN" ] || die "$BINDGEN missing: run tools/scripts/setup.sh"
+if [ "$series" = 6.12 ]; then
+	[ -r "$KERNEL_SRC_TARBALL" ] || die "$KERNEL_SRC_TARBALL missing: run tools/scripts/setup.sh"
+	[ -x "$BINDGEN" ] || die "$BINDGEN missing: run tools/scripts/setup.sh"
+else
+	# The Debian 13 root (reused when ready; it runs the rustc identity
+	# check every time, which is cheap).
+	if [ -z "$cached_only" ]; then
+		"$here/debian13-root.sh" prepare >/dev/null
+	fi
+	[ -f "$D13_TOP/current.env" ] || die "no Debian 13 root: run tools/scripts/debian13-root.sh"
+	d13_load
+	[ "$D13_SERIES" = "$series" ] || die "the Debian 13 root has linux-source-$D13_SERIES, not $series"
+	KERNEL_SRC_TARBALL=$D13_SRC_TARBALL
+fi
 
 key_input() {
 	echo "recipe $recipe"
-	dpkg-query -W -f='${Package} ${Version}\n' linux-source-6.12
-	"$RUSTC" --version
-	"$BINDGEN" --version
-	clang --version | head -n1
-	ld.lld --version | head -n1
+	if [ "$series" = 6.12 ]; then
+		dpkg-query -W -f='${Package} ${Version}\n' linux-source-6.12
+		"$RUSTC" --version
+		"$BINDGEN" --version
+		clang --version | head -n1
+		ld.lld --version | head -n1
+	else
+		echo "linux-source-$D13_SERIES $D13_DEBVER"
+		dpkg-query --admindir="$D13_ROOT/var/lib/dpkg" -W -f='${Package} ${Version}\n' \
+			rustc bindgen gcc-14 binutils libclang-dev rust-src
+		echo "${D13_MAKE_FLAGS[*]}"
+	fi
 	cat "$fragment"
+	if [ -n "$series_fragment" ]; then cat "$series_fragment"; fi
 }
 base_key=$(key_input | sha256sum | cut -c1-16)
 key=$base_key
-kdir=$CMIS_CACHE/kernel/6.12-$key
+kdir=$CMIS_CACHE/kernel/$series-$key
 if [ -n "$variant" ]; then
 	variant_fragment=$fragment-$variant
 	[ -r "$variant_fragment" ] || die "no fragment $variant_fragment"
 	base_kdir=$kdir
 	key=$({ key_input; echo "variant $variant"; cat "$variant_fragment"; } | sha256sum | cut -c1-16)
-	kdir=$CMIS_CACHE/kernel/6.12-$key-$variant
+	kdir=$CMIS_CACHE/kernel/$series-$key-$variant
 fi
 stamp=$kdir/.cmis-fw-built
 
@@ -110,7 +154,13 @@ fi
 # Everything is recomputed from scratch when the stamp is missing: a
 # half-built tree from an interrupted run is not trusted.
 rm -rf "$kdir"
-kmake() { make -C "$kdir" "${KMAKE_FLAGS[@]}" "$@"; }
+if [ "$series" = 6.12 ]; then
+	kmake() { make -C "$kdir" "${KMAKE_FLAGS[@]}" "$@"; }
+else
+	# In the Debian 13 root, where $CMIS_CACHE/kernel is /cmis/kernel.
+	guest_kdir=$D13_GUEST_KERNEL/${kdir#"$CMIS_CACHE"/kernel/}
+	kmake() { d13_run --cwd "$guest_kdir" -- make "${D13_MAKE_FLAGS[@]}" "$@"; }
+fi
 
 if [ -n "$variant" ]; then
 	log "copying $base_kdir into $kdir"
@@ -119,24 +169,29 @@ if [ -n "$variant" ]; then
 	log "configuring: base + $(basename "$variant_fragment")"
 	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$variant_fragment") >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
 	kmake -s olddefconfig >&2
-	fragments=("$fragment" "$variant_fragment")
+	fragments=("$fragment" $series_fragment "$variant_fragment")
 else
 	mkdir -p "$kdir"
 	log "unpacking $KERNEL_SRC_TARBALL into $kdir"
 	tar -xf "$KERNEL_SRC_TARBALL" -C "$kdir" --strip-components=1
-	log "configuring: tinyconfig + $(basename "$(dirname "$fragment")")/config"
+	log "configuring: tinyconfig + $(basename "$(dirname "$fragment")")/config${series_fragment:+ + $(basename "$series_fragment")}"
 	kmake -s tinyconfig >&2
-	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$fragment") >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
+	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$fragment" $series_fragment) >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
 	kmake -s olddefconfig >&2
-	fragments=("$fragment")
+	fragments=("$fragment" $series_fragment)
 fi
 
 # merge_config only warns when an option does not survive olddefconfig
-# (an unmet dependency); here it is fatal. The variant's lines override
-# the base's.
+# (an unmet dependency); here it is fatal. A later fragment's lines (the
+# series', then the variant's) override the earlier ones'.
 lost=0
 overridden() {
-	[ -n "$variant" ] && grep -q -- "${1}[= ]" "$variant_fragment" && [ "$2" = "$fragment" ]
+	local f later=
+	for f in "${fragments[@]}"; do
+		if [ -n "$later" ] && grep -q -- "${1}[= ]" "$f"; then return 0; fi
+		[ "$f" = "$2" ] && later=1
+	done
+	return 1
 }
 for frag in "${fragments[@]}"; do
 while IFS= read -r line; do
@@ -171,6 +226,11 @@ fi
 start=$(date +%s)
 kmake -j"$jobs" -s >&2
 log "built in $(($(date +%s) - start)) s"
+if [ "$series" != 6.12 ]; then
+	# How to build modules against this tree inside the root.
+	printf '%s\n' "${D13_MAKE_FLAGS[@]}" >"$kdir/.cmis-make-flags"
+	echo "$guest_kdir" >"$kdir/.cmis-guest-path"
+fi
 touch "$stamp"
 
 prune_cache "$kdir"
