@@ -5,7 +5,6 @@
 //! the kernel's CPU accounting.
 
 use anyhow::{anyhow, bail, Context, Result};
-use cmis_core::emu::Profile;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Display;
 use std::fs;
@@ -74,8 +73,9 @@ fn interfaces() -> Result<HashMap<u32, String>> {
 }
 
 /// Creates `n` ports, brought down (a module is flashed with its link
-/// down) and with the module's profile set to `profile`.
-pub(crate) fn create_ports(n: usize, profile: &Profile) -> Result<Vec<Port>> {
+/// down) and with the module's named profile set to `profile` (one of
+/// `cmis_core::emu::Profile::NAMES`).
+pub(crate) fn create_ports(n: usize, profile: &str) -> Result<Vec<Port>> {
     let before = port_indexes()?;
     write(&Path::new(EMU).join("new_port"), n)?;
     let new: Vec<u32> = port_indexes()?.difference(&before).copied().collect();
@@ -139,38 +139,18 @@ impl Port {
         write(&self.dir.join(name), value)
     }
 
-    /// Writes every setting of the profile the benchmark varies.
-    pub(crate) fn set_profile(&self, p: &Profile) -> Result<()> {
-        let b = &p.busy_us;
-        let d = &p.max_durations;
-        let settings: [(&str, u64); 24] = [
-            ("revision", p.revision.into()),
-            ("cdb_instances", p.cdb_instances.into()),
-            ("background_mode", p.background.into()),
-            ("auto_paging", p.auto_paging.into()),
-            ("epl_pages_code", p.epl_pages_code.into()),
-            ("rw_len_ext", p.rw_len_ext.into()),
-            ("write_mechanism", p.write_mechanism.into()),
-            ("start_payload_size", p.start_payload_size.into()),
-            ("max_duration_start", d[0].into()),
-            ("max_duration_abort", d[1].into()),
-            ("max_duration_write", d[2].into()),
-            ("max_duration_complete", d[3].into()),
-            ("max_completion_ms", p.max_completion_ms.into()),
-            ("busy_us_start", b.start.into()),
-            ("busy_us_write", b.write.into()),
-            ("busy_us_complete", b.complete.into()),
-            ("busy_us_abort", b.abort.into()),
-            ("busy_us_run", b.run.into()),
-            ("busy_us_commit", b.commit.into()),
-            ("busy_us_other", b.other.into()),
-            ("reset_ms", p.reset_ms.into()),
-            ("ready_ms", p.ready_ms.into()),
-            ("bus_hz", p.bus_hz.into()),
-            ("bank_capacity", p.bank_capacity.into()),
-        ];
-        for (name, value) in settings {
-            self.set(name, value)?;
+    /// Applies the named profile `name` (identity, timing, quirks,
+    /// driver cost: its `profile` file), and checks that the module took
+    /// it.
+    pub(crate) fn set_profile(&self, name: &str) -> Result<()> {
+        self.set("profile", name)?;
+        let now = read(&self.dir.join("profile"))?;
+        if now.trim() != name {
+            bail!(
+                "{}: profile reads {:?} after writing {name}",
+                self.ifname,
+                now.trim()
+            );
         }
         Ok(())
     }
@@ -183,9 +163,14 @@ impl Port {
         Ok(Counters::parse(&read(&self.dir.join("counters"))?))
     }
 
+    /// The `banks` view.
+    pub(crate) fn banks(&self) -> Result<String> {
+        read(&self.dir.join("banks"))
+    }
+
     /// The `banks` view and its line of the running bank.
     fn running(&self) -> Result<(String, String)> {
-        let banks = read(&self.dir.join("banks"))?;
+        let banks = self.banks()?;
         let line = banks
             .lines()
             .find(|l| l.contains(" running"))
@@ -224,12 +209,15 @@ impl Port {
     }
 
     /// Waits until the module answers again after a reset (its `state`
-    /// is `lowpwr` or `ready`), polling every 5 ms.
+    /// is `lowpwr`, `pwrup` or `ready`), polling every 5 ms.
     pub(crate) fn wait_until_up(&self, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         loop {
             let state = read(&self.dir.join("state"))?;
-            if state.starts_with("ready") || state.starts_with("lowpwr") {
+            if ["ready", "lowpwr", "pwrup"]
+                .iter()
+                .any(|s| state.starts_with(s))
+            {
                 return Ok(());
             }
             if start.elapsed() > timeout {

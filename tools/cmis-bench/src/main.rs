@@ -5,54 +5,134 @@
 //! `ethtool --flash-module-firmware`) and with `cmis_fw` (through
 //! `cmis-fw flash`), alternately, on identical emulator settings, and
 //! compares their times with each other and with the physical limit of
-//! the emulated module (`cmis_core::emu::limit`).
+//! the emulated module (`cmis_core::emu::limit`). Besides the plain
+//! modules it flashes the emulator's named quirk profiles (status lag,
+//! late reset, NACK windows, ...), and records each flash's outcome (ok,
+//! failed, false success) instead of stopping at the first failure.
 //!
 //! It runs inside the test VM with both kernel modules loaded: `make
 //! bench` boots the VM and runs it there (`Documentation/benchmark.rst`).
 //! It writes every run and the medians to `OUT/bench.json`, prints the
-//! table, and ends with the summary line.
+//! table, and ends with the summary line; it exits non-zero if cmis_fw
+//! was not ok in any run.
 
 mod guest;
 mod report;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, ValueEnum};
+use cmis_core::emu::limit::FlashLimit;
 use cmis_core::emu::Profile;
 use cmis_core::image::crc32;
 use guest::{CpuClock, Port};
-use report::{Flasher, Run};
+use report::{Flasher, Outcome, Run};
 use serde::Serialize;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// The emulated modules flashed.
+/// The emulated modules flashed: each is one of the emulator's named
+/// profiles (`Profile::NAMES`), set on the port through its `profile`
+/// file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Module {
-    /// Timing model off: measures the host side alone.
+    /// `default`: timing model off, measures the host side alone.
+    #[value(name = "instant")]
     Instant,
-    /// 400 kHz bus, 2 KiB EPL blocks, realistic busy and reset times.
+    /// `realistic_epl`: 400 kHz bus, 2 KiB EPL blocks, realistic busy
+    /// and reset times.
+    #[value(name = "epl")]
     Epl,
-    /// The same module with LPL writes only (116-byte blocks).
+    /// `realistic_lpl`: the same module with LPL writes only (116-byte
+    /// blocks).
+    #[value(name = "lpl")]
     Lpl,
+    /// `laggy`: realistic EPL on CMIS 4.0, status 300 µs late, reports
+    /// 100 µs late.
+    #[value(name = "laggy")]
+    Laggy,
+    /// `laggy_5ms`: status lag 5 ms, report delay 1 ms, flag 2 ms after
+    /// the status.
+    #[value(name = "laggy-5ms")]
+    Laggy5ms,
+    /// `late_reset`: Run answers as before until it resets 200 ms late.
+    #[value(name = "late-reset")]
+    LateReset,
+    /// `late_reset_1s`: the same, 1000 ms late.
+    #[value(name = "late-reset-1s")]
+    LateReset1s,
+    /// `nack_busy`: NACK windows and chances while commands run, after
+    /// replies and after a reset.
+    #[value(name = "nack-busy")]
+    NackBusy,
+    /// `mailbox_driver`: behind a driver of 48 bytes and 1 ms a
+    /// transfer.
+    #[value(name = "mailbox")]
+    Mailbox,
+    /// `bootloader`: 0041h and 0100h unknown for 1.5 s after a reset,
+    /// MgmtInit and PwrUp.
+    #[value(name = "bootloader")]
+    Bootloader,
+    /// `hostile`: everything legal at once, 1 KiB EPL blocks.
+    #[value(name = "hostile")]
+    Hostile,
 }
 
 impl Module {
+    /// Every module, in the default order of `--modules`.
+    #[cfg(test)]
+    const ALL: [Self; 11] = [
+        Self::Instant,
+        Self::Epl,
+        Self::Lpl,
+        Self::Laggy,
+        Self::Laggy5ms,
+        Self::LateReset,
+        Self::LateReset1s,
+        Self::NackBusy,
+        Self::Mailbox,
+        Self::Bootloader,
+        Self::Hostile,
+    ];
+
+    /// The named profile (`Profile::NAMES`) written to `profile`.
+    const fn profile_name(self) -> &'static str {
+        match self {
+            Self::Instant => "default",
+            Self::Epl => "realistic_epl",
+            Self::Lpl => "realistic_lpl",
+            Self::Laggy => "laggy",
+            Self::Laggy5ms => "laggy_5ms",
+            Self::LateReset => "late_reset",
+            Self::LateReset1s => "late_reset_1s",
+            Self::NackBusy => "nack_busy",
+            Self::Mailbox => "mailbox_driver",
+            Self::Bootloader => "bootloader",
+            Self::Hostile => "hostile",
+        }
+    }
+
+    /// Whether this is one of the quirk profiles.
+    const fn is_quirk(self) -> bool {
+        !matches!(self, Self::Instant | Self::Epl | Self::Lpl)
+    }
+
+    /// Its name in the table, the JSON and the summary line: the plain
+    /// modules keep the names of the recorded results, the quirk
+    /// profiles are called by their profile's name.
     const fn label(self) -> &'static str {
         match self {
             Self::Instant => "instant",
             Self::Epl => "realistic-epl",
             Self::Lpl => "realistic-lpl",
+            _ => self.profile_name(),
         }
     }
 
-    const fn profile(self) -> Profile {
-        match self {
-            Self::Instant => Profile::DEFAULT,
-            Self::Epl => Profile::REALISTIC_EPL,
-            Self::Lpl => Profile::REALISTIC_LPL,
-        }
+    /// The emulated module's model, for the limit.
+    fn profile(self) -> Profile {
+        Profile::by_name(self.profile_name()).expect("a name of Profile::NAMES")
     }
 }
 
@@ -74,8 +154,14 @@ struct Args {
     /// Image sizes in KiB.
     #[arg(long, value_delimiter = ',', default_values_t = [256, 1024, 2048])]
     sizes_kib: Vec<usize>,
-    /// Emulated modules to flash.
-    #[arg(long, value_delimiter = ',', default_values = ["instant", "epl", "lpl"])]
+    /// Image sizes in KiB for the quirk profiles (laggy to hostile).
+    #[arg(long, value_delimiter = ',', default_values_t = [1024])]
+    quirk_sizes_kib: Vec<usize>,
+    /// Emulated modules to flash (default: all of them).
+    #[arg(long, value_delimiter = ',', default_values = [
+        "instant", "epl", "lpl", "laggy", "laggy-5ms", "late-reset", "late-reset-1s",
+        "nack-busy", "mailbox", "bootloader", "hostile",
+    ])]
     modules: Vec<Module>,
     /// Ports flashed at once by cmis_fw in the parallel run (1 MiB
     /// image); 0 skips it.
@@ -84,6 +170,10 @@ struct Args {
     /// The emulated module of the parallel run.
     #[arg(long, default_value = "epl")]
     parallel_module: Module,
+    /// Seconds a flasher may take before it is killed (its flash then
+    /// counts as failed).
+    #[arg(long, default_value_t = 1200)]
+    flash_timeout_s: u64,
     /// Directory holding `cmis-fw` and `cmis-emu-image`.
     #[arg(long)]
     bin_dir: PathBuf,
@@ -101,7 +191,9 @@ struct Image {
     body_crc: u32,
 }
 
-/// Header length of the images: the modules' StartCmdPayloadSize.
+/// Header length of the images: the modules' StartCmdPayloadSize, but for
+/// `hostile`'s 40 bytes (the rest of the header then goes with the first
+/// blocks, which its limit counts).
 const HEADER_LEN: usize = Profile::DEFAULT.start_payload_size as usize;
 
 fn make_image(args: &Args, dir: &Path, size: usize, seed: usize) -> Result<Image> {
@@ -130,22 +222,24 @@ fn make_image(args: &Args, dir: &Path, size: usize, seed: usize) -> Result<Image
     })
 }
 
-/// Starts one flash of `port`, its output going to `log`.
+/// Starts one flash of `port`, its output going to `log`, killed after
+/// `--flash-timeout-s` (by `timeout`, so that waiting for it costs
+/// nothing).
 fn spawn(args: &Args, flasher: Flasher, port: &Port, image: &Image, log: &Path) -> Result<Child> {
     let out = File::create(log)?;
     let err = out.try_clone()?;
-    let mut cmd = match flasher {
+    let mut cmd = Command::new("timeout");
+    cmd.arg(args.flash_timeout_s.to_string());
+    match flasher {
         Flasher::C => {
-            let mut c = Command::new("ethtool");
-            c.args(["--flash-module-firmware", &port.ifname, "file", &image.name]);
-            c
+            cmd.arg("ethtool")
+                .args(["--flash-module-firmware", &port.ifname, "file", &image.name]);
         }
         Flasher::CmisFw => {
-            let mut c = Command::new(args.bin_dir.join("cmis-fw"));
-            c.args(["flash", &port.ifname, &image.name]);
-            c
+            cmd.arg(args.bin_dir.join("cmis-fw"))
+                .args(["flash", &port.ifname, &image.name]);
         }
-    };
+    }
     cmd.stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -160,10 +254,27 @@ struct Batch<'a> {
     flasher: Flasher,
     image: &'a Image,
     run: usize,
-    limit_ns: u64,
+    limit: FlashLimit,
 }
 
-/// Flashes every port at once with one flasher and measures it.
+/// `timeout`'s exit status when it had to stop the command.
+const TIMED_OUT: i32 = 124;
+
+/// Why a flash was not ok, for the log.
+fn explain(status: ExitStatus, log: &str, checked: &Result<()>) -> String {
+    if status.code() == Some(TIMED_OUT) {
+        return "killed after --flash-timeout-s".to_string();
+    }
+    match checked {
+        Err(e) => format!("{e:#}"),
+        Ok(()) => format!("the flasher did not report completion ({status}): {}", {
+            report::error_message(log).unwrap_or("no message")
+        }),
+    }
+}
+
+/// Flashes every port at once with one flasher, measures it and tells
+/// each flash's outcome; a flash that fails does not stop the benchmark.
 fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
     let logs = args.out.join("logs");
     fs::create_dir_all(&logs)?;
@@ -195,14 +306,16 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
     // The flash is over when the module answers again: cmis_fw waits for
     // that after the final module reset, the C flasher returns right
     // after asking for the reset.
-    for p in ports {
-        p.wait_until_up(Duration::from_secs(60))?;
-    }
+    let up: Vec<Result<()>> = ports
+        .iter()
+        .map(|p| p.wait_until_up(Duration::from_secs(60)))
+        .collect();
     let wall_ns = start.elapsed().as_nanos() as u64;
     let cpu_ns = b.cpu.busy_ns()?.saturating_sub(cpu_before);
     let mut run = Run {
         profile: b.label.to_string(),
         flasher: b.flasher,
+        outcome: Outcome::Ok,
         size: b.image.size,
         run: b.run,
         ports: ports.len(),
@@ -216,23 +329,38 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         bus_ns: 0,
         busy_ns: 0,
         handler_ns: 0,
-        limit_ns: b.limit_ns,
+        writes_while_busy: 0,
+        nacks: 0,
+        driver_ns: 0,
+        limit_ns: b.limit.total_ns(),
+        limit_blocks: b.limit.blocks,
+        limit_transactions: b.limit.transactions,
     };
-    for ((p, status), before) in ports.iter().zip(statuses).zip(previous) {
+    for (((p, status), before), up) in ports.iter().zip(statuses).zip(previous).zip(up) {
         let log = fs::read_to_string(log_of(p)).unwrap_or_default();
         // ethtool exits 0 whatever the outcome; the module tells.
-        let checked = if status.success() {
-            p.check_flashed(before, b.image.body_len, b.image.body_crc)
-        } else {
-            Err(anyhow::anyhow!("{status}"))
-        };
-        checked.with_context(|| {
-            format!(
-                "{} flash of {} failed; its output:\n{log}",
-                b.flasher.name(),
+        let checked = up.and_then(|()| p.check_flashed(before, b.image.body_len, b.image.body_crc));
+        let outcome = report::outcome(b.flasher, status.success(), &log, checked.is_ok());
+        run.outcome = run.outcome.worst(outcome);
+        if outcome != Outcome::Ok {
+            let why = explain(status, &log, &checked);
+            let what = format!(
+                "{} on {} {} KiB run {}, {}",
+                outcome.name(),
+                b.label,
+                b.image.size >> 10,
+                b.run,
                 p.ifname
-            )
-        })?;
+            );
+            match b.flasher {
+                Flasher::CmisFw => eprintln!(
+                    "cmis-bench: ERROR: cmis_fw {what}: {why}\n\
+                     cmis-bench: its output:\n{log}cmis-bench: the module's banks:\n{}",
+                    p.banks().unwrap_or_default()
+                ),
+                Flasher::C => eprintln!("cmis-bench: C (ethtool) {what}: {why}"),
+            }
+        }
         let c = p.counters()?;
         run.reads += c.get("reads");
         run.writes += c.get("writes");
@@ -242,9 +370,12 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         run.bus_ns += c.get("bus_ns");
         run.busy_ns += c.get("busy_ns");
         run.handler_ns += c.get("request_ns");
+        run.writes_while_busy += c.get("writes_while_busy");
+        run.nacks += c.get("nacks");
+        run.driver_ns += c.get("driver_ns");
     }
     eprintln!(
-        "cmis-bench: {} {} KiB {} run {}{}: {:.2} s",
+        "cmis-bench: {} {} KiB {} run {}{}: {:.2} s, {}",
         b.label,
         b.image.size >> 10,
         b.flasher.name(),
@@ -254,16 +385,34 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         } else {
             String::new()
         },
-        wall_ns as f64 / 1e9
+        wall_ns as f64 / 1e9,
+        run.outcome.name()
     );
     Ok(run)
 }
 
-fn limit_ns(profile: &Profile, image: &Image) -> Result<u64> {
+/// The physical limit of flashing `image` into a module of `profile`.
+fn limit_of(profile: &Profile, image: &Image) -> Result<FlashLimit> {
     profile
         .flash_limit(image.size)
-        .map(|l| l.total_ns())
         .context("the module offers no way to write blocks")
+}
+
+/// Replaces `ports` with as many fresh ones (fresh modules) after a flash
+/// that was not ok.
+fn recreate(ports: Vec<Port>, profile: &str) -> Result<Vec<Port>> {
+    let n = ports.len();
+    guest::delete_ports(ports)?;
+    guest::create_ports(n, profile)
+}
+
+/// How many runs of each kind to make with `image`.
+fn runs_of_size(args: &Args, image: &Image) -> usize {
+    if image.size == report::SUMMARY_SIZE {
+        args.runs
+    } else {
+        args.runs_other_sizes.unwrap_or(args.runs)
+    }
 }
 
 /// The side-by-side runs on one kind of module: C and cmis_fw in turns
@@ -276,15 +425,10 @@ fn side_by_side(
     runs: &mut Vec<Run>,
 ) -> Result<()> {
     let profile = module.profile();
-    let ports = guest::create_ports(1, &profile)?;
+    let mut ports = guest::create_ports(1, module.profile_name())?;
     for image in images {
-        let limit_ns = limit_ns(&profile, image)?;
-        let runs_of_size = if image.size == report::SUMMARY_SIZE {
-            args.runs
-        } else {
-            args.runs_other_sizes.unwrap_or(args.runs)
-        };
-        for run in 0..runs_of_size {
+        let limit = limit_of(&profile, image)?;
+        for run in 0..runs_of_size(args, image) {
             let order = if run % 2 == 0 {
                 [Flasher::C, Flasher::CmisFw]
             } else {
@@ -297,9 +441,14 @@ fn side_by_side(
                     flasher,
                     image,
                     run,
-                    limit_ns,
+                    limit,
                 };
-                runs.push(measure(args, &ports, &batch)?);
+                let r = measure(args, &ports, &batch)?;
+                let ok = r.outcome == Outcome::Ok;
+                runs.push(r);
+                if !ok {
+                    ports = recreate(ports, module.profile_name())?;
+                }
             }
         }
     }
@@ -313,10 +462,10 @@ fn parallel_label(args: &Args) -> String {
 
 /// cmis_fw flashing `args.parallel` ports at once.
 fn parallel(args: &Args, cpu: CpuClock, image: &Image, runs: &mut Vec<Run>) -> Result<()> {
-    let profile = args.parallel_module.profile();
-    let ports = guest::create_ports(args.parallel, &profile)?;
+    let module = args.parallel_module;
+    let mut ports = guest::create_ports(args.parallel, module.profile_name())?;
     let label = parallel_label(args);
-    let limit_ns = limit_ns(&profile, image)?;
+    let limit = limit_of(&module.profile(), image)?;
     for run in 0..args.runs {
         let batch = Batch {
             cpu,
@@ -324,9 +473,14 @@ fn parallel(args: &Args, cpu: CpuClock, image: &Image, runs: &mut Vec<Run>) -> R
             flasher: Flasher::CmisFw,
             image,
             run,
-            limit_ns,
+            limit,
         };
-        runs.push(measure(args, &ports, &batch)?);
+        let r = measure(args, &ports, &batch)?;
+        let ok = r.outcome == Outcome::Ok;
+        runs.push(r);
+        if !ok {
+            ports = recreate(ports, module.profile_name())?;
+        }
     }
     guest::delete_ports(ports)
 }
@@ -339,6 +493,8 @@ struct Results<'a> {
     note: &'static str,
     cpu_clock: CpuClock,
     cmis_fw_state_bytes_per_flash: Option<u64>,
+    /// Labels of the quirk profiles flashed.
+    quirk_profiles: &'a [&'a str],
     summary: &'a report::Summary,
     cells: &'a [report::Cell],
     runs: &'a [Run],
@@ -360,24 +516,47 @@ fn main() -> Result<()> {
     fs::create_dir_all(&fw_dir)?;
     let _firmware_path = guest::FirmwarePath::set(&fw_dir)?;
 
+    let quirks: Vec<Module> = args
+        .modules
+        .iter()
+        .copied()
+        .filter(|m| m.is_quirk())
+        .collect();
     let mut sizes = args.sizes_kib.clone();
-    if args.parallel > 0 && !sizes.contains(&1024) {
-        sizes.push(1024);
+    if !quirks.is_empty() {
+        sizes.extend(&args.quirk_sizes_kib);
     }
+    if args.parallel > 0 {
+        sizes.push(report::SUMMARY_SIZE >> 10);
+    }
+    let mut seen = Vec::new();
+    sizes.retain(|s| {
+        let new = !seen.contains(s);
+        seen.push(*s);
+        new
+    });
     let images = sizes
         .iter()
         .enumerate()
         .map(|(seed, kib)| make_image(&args, &fw_dir, kib << 10, seed + 1))
         .collect::<Result<Vec<_>>>()?;
-    let chosen: Vec<&Image> = images
-        .iter()
-        .filter(|i| args.sizes_kib.contains(&(i.size >> 10)))
-        .collect();
+    let of_sizes = |kib: &[usize]| -> Vec<&Image> {
+        images
+            .iter()
+            .filter(|i| kib.contains(&(i.size >> 10)))
+            .collect()
+    };
+    let (plain_images, quirk_images) = (of_sizes(&args.sizes_kib), of_sizes(&args.quirk_sizes_kib));
 
     let cpu = CpuClock::pick();
     let mut runs = Vec::new();
     for &module in &args.modules {
-        side_by_side(&args, cpu, module, &chosen, &mut runs)?;
+        let images = if module.is_quirk() {
+            &quirk_images
+        } else {
+            &plain_images
+        };
+        side_by_side(&args, cpu, module, images, &mut runs)?;
     }
     if args.parallel > 0 {
         let one_mib = images
@@ -388,7 +567,13 @@ fn main() -> Result<()> {
     }
 
     let cells = report::cells(&runs);
-    let summary = report::summary(&cells, &parallel_label(&args), args.parallel_module.label());
+    let quirk_labels: Vec<&str> = quirks.iter().map(|m| m.label()).collect();
+    let summary = report::summary(
+        &cells,
+        &parallel_label(&args),
+        args.parallel_module.label(),
+        &quirk_labels,
+    );
     let state_bytes = guest::cmis_fw_state_bytes();
     let results = Results {
         date: command_line("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
@@ -396,6 +581,7 @@ fn main() -> Result<()> {
         note: "QEMU guest under TCG (no KVM): compare only figures of the same run",
         cpu_clock: cpu,
         cmis_fw_state_bytes_per_flash: state_bytes,
+        quirk_profiles: &quirk_labels,
         summary: &summary,
         cells: &cells,
         runs: &runs,
@@ -405,7 +591,7 @@ fn main() -> Result<()> {
         .with_context(|| format!("writing {}", json.display()))?;
 
     println!(
-        "{} (medians; {}; kernel {})",
+        "{} (medians of the ok runs; {}; kernel {})",
         results.date, results.note, results.kernel
     );
     print!("{}", report::table(&cells));
@@ -416,5 +602,89 @@ fn main() -> Result<()> {
         None => println!("cmis_fw state per flash: not found in the kernel log"),
     }
     println!("{}", report::summary_line(&summary));
+    if summary.cmis_fw_failures > 0 {
+        let bad: Vec<String> = runs
+            .iter()
+            .filter(|r| r.flasher == Flasher::CmisFw && r.outcome != Outcome::Ok)
+            .map(|r| {
+                format!(
+                    "{} {} KiB run {} ({})",
+                    r.profile,
+                    r.size >> 10,
+                    r.run,
+                    r.outcome.name()
+                )
+            })
+            .collect();
+        return Err(anyhow!(
+            "cmis_fw was not ok in {} run(s): {} (the flashers' output is in {})",
+            bad.len(),
+            bad.join(", "),
+            args.out.join("logs").display()
+        ));
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_module_is_a_named_profile() {
+        for m in Module::ALL {
+            assert!(
+                Profile::NAMES.contains(&m.profile_name()),
+                "{m:?}: {}",
+                m.profile_name()
+            );
+            assert_eq!(Profile::by_name(m.profile_name()), Some(m.profile()));
+            // Every one can be flashed, so every one has a limit.
+            assert!(
+                m.profile().flash_limit(report::SUMMARY_SIZE).is_some(),
+                "{m:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_quirk_profiles_are_all_but_the_plain_and_single_bank() {
+        let quirks: Vec<&str> = Module::ALL
+            .iter()
+            .filter(|m| m.is_quirk())
+            .map(|m| m.profile_name())
+            .collect();
+        let expected: Vec<&str> = Profile::NAMES
+            .iter()
+            .copied()
+            .filter(|n| !["default", "realistic_epl", "realistic_lpl", "single_bank"].contains(n))
+            .collect();
+        assert_eq!(quirks, expected);
+    }
+
+    #[test]
+    fn the_default_modules_are_all_of_them() {
+        let args = Args::parse_from(["cmis-bench", "--bin-dir", "b", "--out", "o"]);
+        assert_eq!(args.modules, Module::ALL);
+        assert_eq!(args.quirk_sizes_kib, [1024]);
+        let args = Args::parse_from([
+            "cmis-bench",
+            "--bin-dir",
+            "b",
+            "--out",
+            "o",
+            "--modules",
+            "instant,laggy-5ms,late-reset-1s,mailbox,nack-busy",
+        ]);
+        assert_eq!(
+            args.modules.iter().map(|m| m.label()).collect::<Vec<_>>(),
+            [
+                "instant",
+                "laggy_5ms",
+                "late_reset_1s",
+                "mailbox_driver",
+                "nack_busy"
+            ]
+        );
+    }
 }

@@ -27,12 +27,81 @@ impl Flasher {
     }
 }
 
+/// How a flash ended, from the flasher's own report and the module's
+/// bank view afterwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Outcome {
+    /// The flasher reported completion and the module runs the new
+    /// image, committed, from the bank that did not run before.
+    Ok,
+    /// The flasher reported an error (or nothing, or was killed).
+    Failed,
+    /// The flasher reported completion, but the module does not run the
+    /// new image committed.
+    FalseSuccess,
+}
+
+impl Outcome {
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::FalseSuccess => "false success",
+        }
+    }
+
+    /// The outcome of a batch: the worst of its flashes (a false success
+    /// is worse than a reported failure).
+    pub(crate) fn worst(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::FalseSuccess, _) | (_, Self::FalseSuccess) => Self::FalseSuccess,
+            (Self::Failed, _) | (_, Self::Failed) => Self::Failed,
+            _ => Self::Ok,
+        }
+    }
+}
+
+/// The outcome of one flash: `exited_ok` is the flasher's exit status,
+/// `log` what it printed, `module_ok` whether the module runs the new
+/// image committed from the other bank afterwards. `cmis-fw` exits 0
+/// only when it reports completion; ethtool exits 0 whatever the
+/// outcome, so its words tell: "flashing completed" or "encountered an
+/// error".
+pub(crate) fn outcome(flasher: Flasher, exited_ok: bool, log: &str, module_ok: bool) -> Outcome {
+    let reported = exited_ok
+        && match flasher {
+            Flasher::C => {
+                log.contains("flashing completed") && !log.contains("encountered an error")
+            }
+            Flasher::CmisFw => true,
+        };
+    match (reported, module_ok) {
+        (false, _) => Outcome::Failed,
+        (true, true) => Outcome::Ok,
+        (true, false) => Outcome::FalseSuccess,
+    }
+}
+
+/// The error a flasher printed: ethtool's "Status message: ..." or
+/// cmis-fw's "DEV: flashing failed: ..." or "error: ...".
+pub(crate) fn error_message(log: &str) -> Option<&str> {
+    log.lines().rev().find_map(|l| {
+        l.strip_prefix("Status message: ")
+            .or_else(|| l.split_once(": flashing failed: ").map(|(_, m)| m))
+            .or_else(|| l.strip_prefix("error: "))
+    })
+}
+
 /// One flash, or one batch of flashes started together.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub(crate) struct Run {
-    /// `instant`, `realistic-epl`, `realistic-lpl` or `parallel-<N>`.
+    /// `instant`, `realistic-epl`, `realistic-lpl`, a quirk profile's
+    /// name (`laggy`, ...) or `parallel-<N>`.
     pub(crate) profile: String,
     pub(crate) flasher: Flasher,
+    /// The worst outcome of the batch's flashes.
+    pub(crate) outcome: Outcome,
     /// Image size in bytes.
     pub(crate) size: usize,
     /// Run number, from 0.
@@ -57,8 +126,17 @@ pub(crate) struct Run {
     pub(crate) bus_ns: u64,
     pub(crate) busy_ns: u64,
     pub(crate) handler_ns: u64,
-    /// The physical limit of one port's flash (`cmis_core::emu::limit`).
+    /// Host writes into a busy CDB instance's pages, accesses the module
+    /// did not acknowledge, and the host driver's modelled cost per
+    /// transfer, summed over the ports.
+    pub(crate) writes_while_busy: u64,
+    pub(crate) nacks: u64,
+    pub(crate) driver_ns: u64,
+    /// The physical limit of one port's flash (`cmis_core::emu::limit`),
+    /// its block writes and its bus transactions.
     pub(crate) limit_ns: u64,
+    pub(crate) limit_blocks: u64,
+    pub(crate) limit_transactions: u64,
 }
 
 /// The median of `values`: the middle one, or the mean of the two
@@ -74,13 +152,21 @@ pub(crate) fn median(values: &[u64]) -> Option<u64> {
     }
 }
 
-/// Medians of the runs of one flasher on one profile and size.
+/// Medians of the runs of one flasher on one profile and size. The
+/// figures are medians of the runs whose outcome is ok (a failed flash's
+/// time means nothing); with none, they are 0 and the methods say `None`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub(crate) struct Cell {
     pub(crate) profile: String,
     pub(crate) flasher: Flasher,
     pub(crate) size: usize,
     pub(crate) runs: usize,
+    /// Runs by outcome.
+    pub(crate) ok: usize,
+    pub(crate) failed: usize,
+    pub(crate) false_success: usize,
+    /// Ports flashed at once.
+    pub(crate) ports: usize,
     pub(crate) wall_ns: u64,
     pub(crate) cpu_ns: u64,
     pub(crate) reads: u64,
@@ -88,22 +174,46 @@ pub(crate) struct Cell {
     pub(crate) bytes: u64,
     pub(crate) commands: u64,
     pub(crate) limit_ns: u64,
+    /// Block writes and bus transactions of one port's limit.
+    pub(crate) limit_blocks: u64,
+    pub(crate) limit_transactions: u64,
 }
 
 impl Cell {
+    /// Whether any run was ok, so that the figures mean something.
+    pub(crate) const fn has_figures(&self) -> bool {
+        self.ok > 0
+    }
+
     /// Wall time over the physical limit; `None` for an instant module.
     pub(crate) fn limit_ratio(&self) -> Option<f64> {
-        (self.limit_ns > 0).then(|| self.wall_ns as f64 / self.limit_ns as f64)
+        (self.has_figures() && self.limit_ns > 0)
+            .then(|| self.wall_ns as f64 / self.limit_ns as f64)
     }
 
     /// CPU time over wall time, in cores.
-    pub(crate) fn cpu_share(&self) -> f64 {
-        self.cpu_ns as f64 / self.wall_ns.max(1) as f64
+    pub(crate) fn cpu_share(&self) -> Option<f64> {
+        self.has_figures()
+            .then(|| self.cpu_ns as f64 / self.wall_ns.max(1) as f64)
+    }
+
+    /// Module accesses (bus transactions, reads and writes) per block
+    /// written, per port.
+    pub(crate) fn accesses_per_block(&self) -> Option<f64> {
+        let blocks = self.limit_blocks * self.ports as u64;
+        (self.has_figures() && blocks > 0)
+            .then(|| (self.reads + self.writes) as f64 / blocks as f64)
+    }
+
+    /// The least accesses per block any host makes: the limit's
+    /// transactions per block.
+    pub(crate) fn min_accesses_per_block(&self) -> Option<f64> {
+        (self.limit_blocks > 0).then(|| self.limit_transactions as f64 / self.limit_blocks as f64)
     }
 }
 
 /// Groups the runs by profile, flasher and size, in order of first
-/// appearance, and takes the medians.
+/// appearance, counts their outcomes and takes the medians of the ok ones.
 pub(crate) fn cells(runs: &[Run]) -> Vec<Cell> {
     let mut keys: Vec<(String, Flasher, usize)> = Vec::new();
     for r in runs {
@@ -118,18 +228,32 @@ pub(crate) fn cells(runs: &[Run]) -> Vec<Cell> {
                 .iter()
                 .filter(|r| r.profile == profile && r.flasher == flasher && r.size == size)
                 .collect();
+            let count = |o: Outcome| group.iter().filter(|r| r.outcome == o).count();
+            let ok: Vec<&Run> = group
+                .iter()
+                .copied()
+                .filter(|r| r.outcome == Outcome::Ok)
+                .collect();
             let med = |f: fn(&Run) -> u64| {
-                median(&group.iter().map(|r| f(r)).collect::<Vec<_>>()).unwrap_or(0)
+                median(&ok.iter().map(|r| f(r)).collect::<Vec<_>>()).unwrap_or(0)
             };
+            // The same for every run of the group.
+            let all = |f: fn(&Run) -> u64| group.iter().map(|r| f(r)).max().unwrap_or(0);
             Cell {
                 runs: group.len(),
+                ok: ok.len(),
+                failed: count(Outcome::Failed),
+                false_success: count(Outcome::FalseSuccess),
+                ports: group.iter().map(|r| r.ports).max().unwrap_or(1),
                 wall_ns: med(|r| r.wall_ns),
                 cpu_ns: med(|r| r.cpu_ns),
                 reads: med(|r| r.reads),
                 writes: med(|r| r.writes),
                 bytes: med(|r| r.bytes_read + r.bytes_written),
                 commands: med(|r| r.commands),
-                limit_ns: med(|r| r.limit_ns),
+                limit_ns: all(|r| r.limit_ns),
+                limit_blocks: all(|r| r.limit_blocks),
+                limit_transactions: all(|r| r.limit_transactions),
                 profile,
                 flasher,
                 size,
@@ -144,7 +268,27 @@ fn find<'a>(cells: &'a [Cell], profile: &str, flasher: Flasher, size: usize) -> 
         .find(|c| c.profile == profile && c.flasher == flasher && c.size == size)
 }
 
-/// The figures of the summary line, from the 1 MiB medians.
+/// The cell's figures, if it has any.
+fn measured<'a>(
+    cells: &'a [Cell],
+    profile: &str,
+    flasher: Flasher,
+    size: usize,
+) -> Option<&'a Cell> {
+    find(cells, profile, flasher, size).filter(|c| c.has_figures())
+}
+
+/// One quirk profile's figure in the summary.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct ProfileRatio {
+    /// The profile's name (`Profile::NAMES`).
+    pub(crate) profile: String,
+    /// cmis_fw time / physical limit.
+    pub(crate) limit_ratio: Option<f64>,
+}
+
+/// The figures of the summary line, from the 1 MiB medians, and the
+/// outcome counts of every run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub(crate) struct Summary {
     /// C time / cmis_fw time, instant module.
@@ -160,22 +304,52 @@ pub(crate) struct Summary {
     pub(crate) parallel64_ratio: Option<f64>,
     /// cmis_fw CPU time / its wall time, realistic EPL module.
     pub(crate) cpu_share: Option<f64>,
+    /// The worst cmis_fw time / physical limit over the quirk profiles.
+    pub(crate) quirk_limit_ratio_max: Option<f64>,
+    /// The smallest C time / cmis_fw time over the quirk profiles on
+    /// which both had ok runs.
+    pub(crate) quirk_speedup_min: Option<f64>,
+    /// C runs that failed on the quirk profiles (any size).
+    pub(crate) c_quirk_failures: usize,
+    /// C runs that reported success falsely (any profile and size).
+    pub(crate) c_false_successes: usize,
+    /// cmis_fw runs that were not ok, failed or falsely successful (any
+    /// profile and size, the parallel run included).
+    pub(crate) cmis_fw_failures: usize,
+    /// cmis_fw time / physical limit on each quirk profile flashed, in
+    /// the order flashed.
+    pub(crate) quirk_limit_ratios: Vec<ProfileRatio>,
 }
 
 /// Image size the summary is about.
 pub(crate) const SUMMARY_SIZE: usize = 1 << 20;
 
 /// The summary; the parallel run, labelled `parallel`, is compared with
-/// the one-port runs of the module labelled `parallel_base`.
-pub(crate) fn summary(cells: &[Cell], parallel: &str, parallel_base: &str) -> Summary {
+/// the one-port runs of the module labelled `parallel_base`; `quirks`
+/// are the labels of the quirk profiles flashed, in order.
+pub(crate) fn summary(
+    cells: &[Cell],
+    parallel: &str,
+    parallel_base: &str,
+    quirks: &[&str],
+) -> Summary {
     let s = SUMMARY_SIZE;
     let speedup = |profile: &str| {
-        let c = find(cells, profile, Flasher::C, s)?;
-        let r = find(cells, profile, Flasher::CmisFw, s)?;
+        let c = measured(cells, profile, Flasher::C, s)?;
+        let r = measured(cells, profile, Flasher::CmisFw, s)?;
         Some(c.wall_ns as f64 / r.wall_ns.max(1) as f64)
     };
-    let ours = |profile: &str| find(cells, profile, Flasher::CmisFw, s);
+    let ours = |profile: &str| measured(cells, profile, Flasher::CmisFw, s);
     let one = ours("realistic-epl");
+    let quirk_limit_ratios: Vec<ProfileRatio> = quirks
+        .iter()
+        .map(|q| ProfileRatio {
+            profile: (*q).to_string(),
+            limit_ratio: ours(q).and_then(Cell::limit_ratio),
+        })
+        .collect();
+    let is_quirk = |c: &&Cell| quirks.contains(&c.profile.as_str());
+    let of = |flasher: Flasher| cells.iter().filter(move |c| c.flasher == flasher);
     Summary {
         instant_speedup: speedup("instant"),
         realistic_limit_ratio: one.and_then(Cell::limit_ratio),
@@ -184,7 +358,18 @@ pub(crate) fn summary(cells: &[Cell], parallel: &str, parallel_base: &str) -> Su
         parallel64_ratio: ours(parallel)
             .zip(ours(parallel_base))
             .map(|(p, o)| p.wall_ns as f64 / o.wall_ns.max(1) as f64),
-        cpu_share: one.map(Cell::cpu_share),
+        cpu_share: one.and_then(Cell::cpu_share),
+        quirk_limit_ratio_max: quirk_limit_ratios
+            .iter()
+            .filter_map(|r| r.limit_ratio)
+            .reduce(f64::max),
+        quirk_speedup_min: quirks.iter().filter_map(|q| speedup(q)).reduce(f64::min),
+        c_quirk_failures: of(Flasher::C).filter(is_quirk).map(|c| c.failed).sum(),
+        c_false_successes: of(Flasher::C).map(|c| c.false_success).sum(),
+        cmis_fw_failures: of(Flasher::CmisFw)
+            .map(|c| c.failed + c.false_success)
+            .sum(),
+        quirk_limit_ratios,
     }
 }
 
@@ -194,16 +379,31 @@ fn figure(x: Option<f64>, decimals: usize) -> String {
 
 /// The last line `make bench` prints.
 pub(crate) fn summary_line(s: &Summary) -> String {
-    format!(
+    let mut line = format!(
         "bench: instant_speedup={} realistic_limit_ratio={} realistic_speedup={} \
-         lpl_limit_ratio={} parallel64_ratio={} cpu_share={}",
+         lpl_limit_ratio={} parallel64_ratio={} cpu_share={} quirk_limit_ratio_max={} \
+         quirk_speedup_min={} c_quirk_failures={} c_false_successes={} cmis_fw_failures={}",
         figure(s.instant_speedup, 2),
         figure(s.realistic_limit_ratio, 3),
         figure(s.realistic_speedup, 2),
         figure(s.lpl_limit_ratio, 3),
         figure(s.parallel64_ratio, 3),
         figure(s.cpu_share, 4),
-    )
+        figure(s.quirk_limit_ratio_max, 3),
+        figure(s.quirk_speedup_min, 2),
+        s.c_quirk_failures,
+        s.c_false_successes,
+        s.cmis_fw_failures,
+    );
+    for r in &s.quirk_limit_ratios {
+        let _ = write!(
+            line,
+            " {}_limit_ratio={}",
+            r.profile,
+            figure(r.limit_ratio, 3)
+        );
+    }
+    line
 }
 
 fn secs(ns: u64) -> String {
@@ -218,14 +418,29 @@ fn size_name(size: usize) -> String {
     }
 }
 
-/// The human table: one row per profile, size and flasher (medians),
-/// with the ratios to C and to the limit; reStructuredText simple table.
+/// The outcome counts of a cell: `3 ok`, `1 ok 2 failed`, ...
+fn outcomes(c: &Cell) -> String {
+    let mut parts = vec![format!("{} ok", c.ok)];
+    if c.failed > 0 {
+        parts.push(format!("{} failed", c.failed));
+    }
+    if c.false_success > 0 {
+        parts.push(format!("{} false-success", c.false_success));
+    }
+    parts.join(" ")
+}
+
+/// The human table: one row per profile, size and flasher (medians of
+/// the ok runs), with the outcomes, the ratios to C and to the limit and
+/// the accesses per block against the least any host makes;
+/// reStructuredText simple table.
 pub(crate) fn table(cells: &[Cell]) -> String {
     let header = [
         "profile",
         "size",
         "flasher",
         "runs",
+        "outcome",
         "wall s",
         "vs C",
         "limit s",
@@ -236,41 +451,57 @@ pub(crate) fn table(cells: &[Cell]) -> String {
         "writes",
         "bytes",
         "commands",
+        "acc/block (min)",
     ];
+    let dash = || "-".to_string();
     let mut rows: Vec<Vec<String>> = Vec::new();
     for c in cells {
-        let vs_c = match c.flasher {
-            Flasher::C => "1.00".to_string(),
-            Flasher::CmisFw => find(cells, &c.profile, Flasher::C, c.size).map_or_else(
-                || "-".to_string(),
-                |base| {
+        let vs_c = match (c.flasher, c.has_figures()) {
+            (_, false) => dash(),
+            (Flasher::C, true) => "1.00".to_string(),
+            (Flasher::CmisFw, true) => {
+                measured(cells, &c.profile, Flasher::C, c.size).map_or_else(dash, |base| {
                     format!(
                         "{:.2}x faster",
                         base.wall_ns as f64 / c.wall_ns.max(1) as f64
                     )
-                },
-            ),
+                })
+            }
+        };
+        let figure_or_dash = |x: u64, f: fn(u64) -> String| {
+            if c.has_figures() {
+                f(x)
+            } else {
+                dash()
+            }
+        };
+        let accesses = match (c.accesses_per_block(), c.min_accesses_per_block()) {
+            (Some(a), Some(m)) => format!("{a:.2} ({m:.2})"),
+            (None, Some(m)) => format!("- ({m:.2})"),
+            _ => dash(),
         };
         rows.push(vec![
             c.profile.clone(),
             size_name(c.size),
             c.flasher.name().to_string(),
             c.runs.to_string(),
-            secs(c.wall_ns),
+            outcomes(c),
+            figure_or_dash(c.wall_ns, secs),
             vs_c,
             if c.limit_ns > 0 {
                 secs(c.limit_ns)
             } else {
-                "-".to_string()
+                dash()
             },
-            c.limit_ratio()
-                .map_or("-".to_string(), |r| format!("{r:.3}")),
-            secs(c.cpu_ns),
-            format!("{:.1}%", 100.0 * c.cpu_share()),
-            c.reads.to_string(),
-            c.writes.to_string(),
-            c.bytes.to_string(),
-            c.commands.to_string(),
+            c.limit_ratio().map_or_else(dash, |r| format!("{r:.3}")),
+            figure_or_dash(c.cpu_ns, secs),
+            c.cpu_share()
+                .map_or_else(dash, |s| format!("{:.1}%", 100.0 * s)),
+            figure_or_dash(c.reads, |x| x.to_string()),
+            figure_or_dash(c.writes, |x| x.to_string()),
+            figure_or_dash(c.bytes, |x| x.to_string()),
+            figure_or_dash(c.commands, |x| x.to_string()),
+            accesses,
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
@@ -311,10 +542,13 @@ pub(crate) fn table(cells: &[Cell]) -> String {
 mod tests {
     use super::*;
 
+    const M: usize = 1 << 20;
+
     fn run(profile: &str, flasher: Flasher, size: usize, wall_s: f64, limit_s: f64) -> Run {
         Run {
             profile: profile.into(),
             flasher,
+            outcome: Outcome::Ok,
             size,
             run: 0,
             ports: 1,
@@ -328,9 +562,23 @@ mod tests {
             bus_ns: 0,
             busy_ns: 0,
             handler_ns: 0,
+            writes_while_busy: 0,
+            nacks: 0,
+            driver_ns: 0,
             limit_ns: (limit_s * 1e9) as u64,
+            limit_blocks: 3,
+            limit_transactions: 24,
         }
     }
+
+    fn with(outcome: Outcome, r: Run) -> Run {
+        Run { outcome, ..r }
+    }
+
+    /// The summary line's fields before the quirk profiles'.
+    const PLAIN: &str = "bench: instant_speedup=10.00 realistic_limit_ratio=1.050 \
+                         realistic_speedup=1.90 lpl_limit_ratio=1.100 parallel64_ratio=1.050 \
+                         cpu_share=0.0100";
 
     #[test]
     fn medians() {
@@ -340,9 +588,7 @@ mod tests {
         assert_eq!(median(&[4, 1, 3, 2]), Some(2));
     }
 
-    #[test]
-    fn summary_from_the_1_mib_medians() {
-        const M: usize = 1 << 20;
+    fn plain_runs() -> Vec<Run> {
         let mut runs = vec![
             run("instant", Flasher::C, M, 15.0, 0.0),
             run("instant", Flasher::CmisFw, M, 1.0, 0.0),
@@ -356,28 +602,229 @@ mod tests {
             run("instant", Flasher::C, 256 << 10, 99.0, 0.0),
         ];
         runs[7].ports = 64;
-        let cells = cells(&runs);
+        runs
+    }
+
+    #[test]
+    fn summary_from_the_1_mib_medians() {
+        let cells = cells(&plain_runs());
         assert_eq!(cells.len(), 7);
         assert_eq!(cells[1].runs, 3);
         assert_eq!(cells[1].wall_ns, 1_500_000_000);
-        let s = summary(&cells, "parallel-64", "realistic-epl");
+        let s = summary(&cells, "parallel-64", "realistic-epl", &[]);
         assert_eq!(
             summary_line(&s),
-            "bench: instant_speedup=10.00 realistic_limit_ratio=1.050 realistic_speedup=1.90 \
-             lpl_limit_ratio=1.100 parallel64_ratio=1.050 cpu_share=0.0100"
+            format!(
+                "{PLAIN} quirk_limit_ratio_max=n/a quirk_speedup_min=n/a c_quirk_failures=0 \
+                 c_false_successes=0 cmis_fw_failures=0"
+            )
         );
         let t = table(&cells);
         assert!(t.contains("10.00x faster"), "{t}");
-        assert!(t.lines().all(|l| l.len() < 200));
+        assert!(t.lines().all(|l| l.len() < 200), "{t}");
     }
 
     #[test]
     fn missing_figures_say_so() {
-        let s = summary(&[], "parallel-64", "realistic-epl");
+        let s = summary(&[], "parallel-64", "realistic-epl", &["laggy"]);
         assert_eq!(
             summary_line(&s),
             "bench: instant_speedup=n/a realistic_limit_ratio=n/a realistic_speedup=n/a \
-             lpl_limit_ratio=n/a parallel64_ratio=n/a cpu_share=n/a"
+             lpl_limit_ratio=n/a parallel64_ratio=n/a cpu_share=n/a quirk_limit_ratio_max=n/a \
+             quirk_speedup_min=n/a c_quirk_failures=0 c_false_successes=0 cmis_fw_failures=0 \
+             laggy_limit_ratio=n/a"
+        );
+    }
+
+    #[test]
+    fn outcomes_from_the_flashers_words_and_the_module() {
+        let done = "Transceiver module firmware flashing completed for device cmis0\n";
+        let error = "Transceiver module firmware flashing encountered an error for device \
+                     cmis0\nStatus message: Write FW block EPL command failed\n";
+        // ethtool exits 0 whatever happened: its words count.
+        assert_eq!(outcome(Flasher::C, true, done, true), Outcome::Ok);
+        assert_eq!(
+            outcome(Flasher::C, true, done, false),
+            Outcome::FalseSuccess
+        );
+        assert_eq!(outcome(Flasher::C, true, error, false), Outcome::Failed);
+        // An error reported is a failure even if the module ended well.
+        assert_eq!(outcome(Flasher::C, true, error, true), Outcome::Failed);
+        assert_eq!(outcome(Flasher::C, true, "", true), Outcome::Failed);
+        // Killed (timeout) or refused.
+        assert_eq!(outcome(Flasher::C, false, done, true), Outcome::Failed);
+        // cmis-fw exits 0 only on completion.
+        assert_eq!(outcome(Flasher::CmisFw, true, "", true), Outcome::Ok);
+        assert_eq!(
+            outcome(Flasher::CmisFw, true, "", false),
+            Outcome::FalseSuccess
+        );
+        assert_eq!(outcome(Flasher::CmisFw, false, "", true), Outcome::Failed);
+        assert_eq!(
+            error_message(error),
+            Some("Write FW block EPL command failed")
+        );
+        assert_eq!(
+            error_message("cmis0: flashing started\ncmis0: flashing failed: Start failed\n"),
+            Some("Start failed")
+        );
+        assert_eq!(
+            error_message("error: request refused: EBUSY\n"),
+            Some("request refused: EBUSY")
+        );
+        assert_eq!(error_message(done), None);
+        assert_eq!(Outcome::Ok.worst(Outcome::Failed), Outcome::Failed);
+        assert_eq!(
+            Outcome::FalseSuccess.worst(Outcome::Failed),
+            Outcome::FalseSuccess
+        );
+        assert_eq!(Outcome::Ok.worst(Outcome::Ok), Outcome::Ok);
+    }
+
+    #[test]
+    fn cells_count_outcomes_and_take_medians_of_the_ok_runs() {
+        let runs = vec![
+            run("hostile", Flasher::C, M, 5.0, 30.0),
+            with(Outcome::Failed, run("hostile", Flasher::C, M, 1.0, 30.0)),
+            with(
+                Outcome::FalseSuccess,
+                run("hostile", Flasher::C, M, 2.0, 30.0),
+            ),
+            with(Outcome::Failed, run("late_reset", Flasher::C, M, 3.0, 30.0)),
+        ];
+        let cells = cells(&runs);
+        let h = &cells[0];
+        assert_eq!((h.runs, h.ok, h.failed, h.false_success), (3, 1, 1, 1));
+        // The ok run's time alone.
+        assert_eq!(h.wall_ns, 5_000_000_000);
+        assert_eq!(h.limit_ratio(), Some(5.0 / 30.0));
+        // No ok run: no figures, but the limit is known.
+        let l = &cells[1];
+        assert_eq!((l.ok, l.failed), (0, 1));
+        assert_eq!((l.limit_ratio(), l.cpu_share()), (None, None));
+        assert_eq!(l.accesses_per_block(), None);
+        assert_eq!(l.min_accesses_per_block(), Some(8.0));
+        let t = table(&cells);
+        assert!(t.contains("1 ok 1 failed 1 false-success"), "{t}");
+        let row = t.lines().find(|l| l.starts_with("late_reset")).unwrap();
+        assert!(row.contains("0 ok 1 failed"), "{t}");
+        assert!(!row.contains("0.000"), "a failed run has no figures: {t}");
+        assert!(row.contains("- (8.00)"), "{t}");
+    }
+
+    #[test]
+    fn accesses_per_block_per_port() {
+        let mut one = run("realistic-epl", Flasher::CmisFw, M, 31.5, 30.0);
+        // 10 reads and 20 writes over 3 blocks; the limit: 24 over 3.
+        let c = &cells(std::slice::from_ref(&one))[0];
+        assert_eq!(c.accesses_per_block(), Some(10.0));
+        assert_eq!(c.min_accesses_per_block(), Some(8.0));
+        assert!(table(std::slice::from_ref(c)).contains("10.00 (8.00)"));
+        // Two ports: the counters are summed over them.
+        one.ports = 2;
+        one.reads = 20;
+        one.writes = 40;
+        assert_eq!(cells(&[one])[0].accesses_per_block(), Some(10.0));
+    }
+
+    #[test]
+    fn quirk_figures() {
+        let mut runs = plain_runs();
+        runs.extend([
+            // laggy: C 1.5x cmis_fw, which is 1.2 of the limit.
+            run("laggy", Flasher::C, M, 54.0, 30.0),
+            run("laggy", Flasher::CmisFw, M, 36.0, 30.0),
+            // late_reset: C falsely successful once, ok once: 2x.
+            with(
+                Outcome::FalseSuccess,
+                run("late_reset", Flasher::C, M, 20.0, 31.0),
+            ),
+            run("late_reset", Flasher::C, M, 62.0, 31.0),
+            run("late_reset", Flasher::CmisFw, M, 31.0, 31.0),
+            // hostile: C always fails, cmis_fw 1.3 of the limit.
+            with(Outcome::Failed, run("hostile", Flasher::C, M, 3.0, 40.0)),
+            with(Outcome::Failed, run("hostile", Flasher::C, M, 3.0, 40.0)),
+            run("hostile", Flasher::CmisFw, M, 52.0, 40.0),
+            // mailbox_driver: cmis_fw failed once: counted, the ok run
+            // gives the figure.
+            run("mailbox_driver", Flasher::C, M, 90.0, 50.0),
+            with(
+                Outcome::Failed,
+                run("mailbox_driver", Flasher::CmisFw, M, 9.0, 50.0),
+            ),
+            run("mailbox_driver", Flasher::CmisFw, M, 55.0, 50.0),
+            // Another size: counted, not in the ratios.
+            with(
+                Outcome::Failed,
+                run("laggy", Flasher::C, 64 << 10, 1.0, 5.0),
+            ),
+        ]);
+        let cells = cells(&runs);
+        let quirks = [
+            "laggy",
+            "late_reset",
+            "hostile",
+            "mailbox_driver",
+            "bootloader",
+        ];
+        let s = summary(&cells, "parallel-64", "realistic-epl", &quirks);
+        assert_eq!(s.c_quirk_failures, 3);
+        assert_eq!(s.c_false_successes, 1);
+        assert_eq!(s.cmis_fw_failures, 1);
+        assert_eq!(
+            summary_line(&s),
+            format!(
+                "{PLAIN} quirk_limit_ratio_max=1.300 quirk_speedup_min=1.50 \
+                 c_quirk_failures=3 c_false_successes=1 cmis_fw_failures=1 \
+                 laggy_limit_ratio=1.200 late_reset_limit_ratio=1.000 \
+                 hostile_limit_ratio=1.300 mailbox_driver_limit_ratio=1.100 \
+                 bootloader_limit_ratio=n/a"
+            )
+        );
+        let t = table(&cells);
+        assert!(t.lines().all(|l| l.len() < 200), "{t}");
+        let hostile_c = t
+            .lines()
+            .find(|l| l.starts_with("hostile") && l.contains("C (ethtool)"))
+            .unwrap();
+        assert!(hostile_c.contains("0 ok 2 failed"), "{t}");
+        // cmis_fw against a C without ok runs: no speed-up.
+        let hostile_ours = t
+            .lines()
+            .find(|l| l.starts_with("hostile") && l.contains("cmis_fw"))
+            .unwrap();
+        assert!(!hostile_ours.contains("faster"), "{t}");
+        assert!(t.contains("2.00x faster"), "late_reset: {t}");
+    }
+
+    #[test]
+    fn a_failure_on_a_plain_module_counts_for_cmis_fw_not_for_c_quirks() {
+        let runs = vec![
+            with(
+                Outcome::Failed,
+                run("realistic-epl", Flasher::C, M, 60.0, 30.0),
+            ),
+            with(
+                Outcome::FalseSuccess,
+                run("realistic-epl", Flasher::CmisFw, M, 31.0, 30.0),
+            ),
+            with(
+                Outcome::Failed,
+                run("parallel-64", Flasher::CmisFw, M, 31.0, 30.0),
+            ),
+        ];
+        let s = summary(&cells(&runs), "parallel-64", "realistic-epl", &[]);
+        assert_eq!(
+            (s.c_quirk_failures, s.c_false_successes, s.cmis_fw_failures),
+            (0, 0, 2)
+        );
+        assert_eq!(
+            (
+                s.realistic_limit_ratio,
+                s.realistic_speedup,
+                s.parallel64_ratio
+            ),
+            (None, None, None)
         );
     }
 }
