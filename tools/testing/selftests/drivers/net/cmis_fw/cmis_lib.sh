@@ -136,10 +136,12 @@ emu_port_dir() {
 	echo "$EMU_DEBUGFS/port$bus"
 }
 
-# new_port: creates a port, sets $port and $dir.
+# new_port: creates a port, sets $port and $dir. (del_port lists the ports
+# by slot, and a new port may take a freed slot: the newest one is the
+# highest index.)
 new_port() {
 	echo 1 >"$EMU_DEBUGFS/new_port"
-	port=$(emu_port_by_index "$(tail -n1 "$EMU_DEBUGFS/del_port")")
+	port=$(emu_port_by_index "$(sort -n "$EMU_DEBUGFS/del_port" | tail -n1)")
 	dir=$(emu_port_dir "$port")
 }
 
