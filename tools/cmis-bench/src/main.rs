@@ -144,7 +144,7 @@ impl Module {
 struct Args {
     /// Flashes of each kind per module with the 1 MiB image, which the
     /// summary line is about, and batches of the parallel run; figures
-    /// are their medians.
+    /// are the medians of the ok ones.
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Flashes of each kind per module with the other image sizes
@@ -261,15 +261,14 @@ struct Batch<'a> {
 const TIMED_OUT: i32 = 124;
 
 /// Why a flash was not ok, for the log.
-fn explain(status: ExitStatus, log: &str, checked: &Result<()>) -> String {
-    if status.code() == Some(TIMED_OUT) {
-        return "killed after --flash-timeout-s".to_string();
-    }
-    match checked {
-        Err(e) => format!("{e:#}"),
-        Ok(()) => format!("the flasher did not report completion ({status}): {}", {
-            report::error_message(log).unwrap_or("no message")
-        }),
+fn explain(outcome: Outcome, status: ExitStatus, log: &str, checked: &Result<()>) -> String {
+    match (outcome, checked) {
+        (Outcome::FalseSuccess, Err(e)) => format!("it reported completion, but {e:#}"),
+        _ if status.code() == Some(TIMED_OUT) => "killed after --flash-timeout-s".to_string(),
+        _ => format!(
+            "{} ({status})",
+            report::error_message(log).unwrap_or("no completion reported")
+        ),
     }
 }
 
@@ -343,7 +342,7 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         let outcome = report::outcome(b.flasher, status.success(), &log, checked.is_ok());
         run.outcome = run.outcome.worst(outcome);
         if outcome != Outcome::Ok {
-            let why = explain(status, &log, &checked);
+            let why = explain(outcome, status, &log, &checked);
             let what = format!(
                 "{} on {} {} KiB run {}, {}",
                 outcome.name(),
