@@ -9,8 +9,10 @@
 # port's settings). Each case flashes a small image with cmis_fw (the
 # cmis-fw tool) and with the kernel's C flasher (unmodified ethtool), each
 # on a fresh port of its own; the cases of a wave (CMIS_QUIRKS_WAVE, 8 by
-# default) run at once, so that the whole takes about a minute and a half
-# under TCG where one case after the other would take five.
+# default) run at once, so that the whole should take a minute or two
+# under TCG (not measured yet: the profile file is new) where one case
+# after the other would take over five (the C flasher sleeps about 15 s
+# per flash).
 #
 # cmis_fw must succeed: it reports completion, the module runs the new
 # image (version, size and CRC) committed from the other bank, and it
