@@ -9,7 +9,7 @@
 #![forbid(unsafe_code)]
 
 use crate::cmis_core::emu::firmware::{BankId, ImageUpdate, Slot};
-use crate::cmis_core::emu::{Module, ModuleState, COUNTED_COMMANDS};
+use crate::cmis_core::emu::{BootCdb, BusyWrites, Module, MsmState, TriggerNack, COUNTED_COMMANDS};
 use crate::cmis_core::text::{parse_bool, parse_u32, parse_uint};
 use crate::debugfs::{Attribute, Dir, DirBuilder, Writer};
 use crate::port::{ModuleCell, Port};
@@ -218,6 +218,20 @@ macro_rules! fault_bool {
     };
 }
 
+/// A one-byte fault shown in hexadecimal (0: off).
+macro_rules! profile_hex_fault {
+    ($name:literal, $field:ident) => {
+        Attribute {
+            name: c_str!($name),
+            show: |cell, w| writeln!(w, "{:#04x}", cell.lock().faults.$field),
+            store: Some(|cell, s| {
+                cell.lock().faults.$field = parse_uint::<u8>(s).ok_or(EINVAL)?;
+                Ok(())
+            }),
+        }
+    };
+}
+
 /// Shows a fault's command filter: an id, or "any".
 fn show_command_filter(filter: Option<u16>, w: &mut Writer) -> core::fmt::Result {
     match filter {
@@ -238,15 +252,52 @@ fn show_state(m: &mut Module, w: &mut Writer) -> core::fmt::Result {
     let state = if !m.is_plugged() {
         "unplugged"
     } else {
-        match m.state(now_ns()) {
-            Some(ModuleState::Ready) => "ready",
-            Some(ModuleState::LowPwr) => "lowpwr",
-            Some(ModuleState::PwrUp) => "pwrup",
+        match m.msm_state(now_ns()) {
+            Some(MsmState::Ready) => "ready",
+            Some(MsmState::LowPwr) => "lowpwr",
+            Some(MsmState::PwrUp) => "pwrup",
+            Some(MsmState::MgmtInit) => "mgmtinit",
+            Some(MsmState::Fault) => "fault",
             None => "resetting",
         }
     };
     writeln!(w, "{state}{}", if m.busy() { " busy" } else { "" })
 }
+
+/// A setting whose values are names (an enum of the model), read and
+/// written by name; `$table` pairs each value with its name.
+macro_rules! profile_named {
+    ($name:literal, $table:expr, $($field:tt)+) => {
+        Attribute {
+            name: c_str!($name),
+            show: |cell, w| {
+                let v = cell.lock().profile().$($field)+;
+                let name = $table.iter().find(|(x, _)| *x == v).map_or("?", |(_, n)| *n);
+                writeln!(w, "{name}")
+            },
+            store: Some(|cell, s| {
+                let (v, _) = $table.iter().find(|(_, n)| *n == s).ok_or(EINVAL)?;
+                update_profile(cell, |p| p.$($field)+ = *v)
+            }),
+        }
+    };
+}
+
+const BUSY_WRITES: [(BusyWrites, &str); 2] = [
+    (BusyWrites::Stored, "stored"),
+    (BusyWrites::Refused, "refused"),
+];
+const TRIGGER_NACK: [(TriggerNack, &str); 3] = [
+    (TriggerNack::Off, "off"),
+    (TriggerNack::Dropped, "dropped"),
+    (TriggerNack::Captured, "captured"),
+];
+const BOOT_CDB: [(BootCdb, &str); 4] = [
+    (BootCdb::Full, "full"),
+    (BootCdb::NoFirmwareInfo, "no_firmware_info"),
+    (BootCdb::NoFeatures, "no_features"),
+    (BootCdb::NoCdb, "no_cdb"),
+];
 
 fn show_banks(m: &Module, w: &mut Writer) -> core::fmt::Result {
     let fw = m.firmware();
@@ -307,6 +358,9 @@ fn show_counters(m: &Module, w: &mut Writer) -> core::fmt::Result {
     writeln!(w, "resets: {}", c.resets)?;
     writeln!(w, "requests: {}", c.requests)?;
     writeln!(w, "request_ns: {}", c.request_ns)?;
+    writeln!(w, "writes_while_busy: {}", c.writes_while_busy)?;
+    writeln!(w, "nacks: {}", c.nacks)?;
+    writeln!(w, "driver_ns: {}", c.driver_ns)?;
     for (i, &n) in c.by_command.iter().enumerate().filter(|(_, &n)| n > 0) {
         match COUNTED_COMMANDS.get(i) {
             Some(id) => writeln!(w, "command_{id:04x}: {n}")?,
@@ -376,7 +430,18 @@ macro_rules! image_file {
 }
 
 /// Files of each `port<N>` directory.
-pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
+pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 78] = [
+    // A whole named profile (`Profile::NAMES`).
+    Attribute {
+        name: c"profile",
+        show: |cell, w| writeln!(w, "{}", cell.lock().profile_name()),
+        store: Some(|cell, s| {
+            cell.lock().set_named_profile(s).map_err(|e| {
+                pr_warn!("rejected profile: {}\n", e);
+                EINVAL
+            })
+        }),
+    },
     // Identity and CDB advertisement.
     profile_hex!("identifier", u8, identifier),
     profile_hex!("revision", u8, revision),
@@ -411,6 +476,35 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
     profile_uint!("ready_ms", u32, ready_ms),
     profile_uint!("bus_hz", u32, bus_hz),
     profile_uint!("bank_capacity", u32, bank_capacity),
+    // Quirks: legal behaviour that hosts find inconvenient.
+    profile_named!("quirk_busy_writes", BUSY_WRITES, quirks.busy_writes),
+    profile_uint!("quirk_status_lag_us", u32, quirks.status_lag_us),
+    profile_uint!("quirk_report_delay_us", u32, quirks.report_delay_us),
+    profile_uint!("quirk_flag_delay_us", u32, quirks.flag_delay_us),
+    profile_uint!("quirk_reset_extra_ms", u32, quirks.reset_extra_ms),
+    profile_bool!("quirk_ready_until_reset", quirks.ready_until_reset),
+    profile_uint!("quirk_nack_first_us", u32, quirks.nack_first_us),
+    profile_uint!("quirk_nack_busy_permille", u16, quirks.nack_busy_permille),
+    profile_named!("quirk_trigger_nack", TRIGGER_NACK, quirks.trigger_nack),
+    profile_uint!(
+        "quirk_trigger_nack_permille",
+        u16,
+        quirks.trigger_nack_permille
+    ),
+    profile_uint!("quirk_reply_nack_reads", u8, quirks.reply_nack_reads),
+    profile_uint!("quirk_reply_nack_permille", u16, quirks.reply_nack_permille),
+    profile_uint!("quirk_nack_after_reset_ms", u32, quirks.nack_after_reset_ms),
+    profile_bool!("quirk_state_changed_flag", quirks.state_changed_flag),
+    profile_uint!("quirk_mgmt_init_ms", u32, quirks.mgmt_init_ms),
+    profile_uint!("quirk_pwr_up_ms", u32, quirks.pwr_up_ms),
+    profile_uint!("quirk_boot_ms", u32, quirks.boot_ms),
+    profile_named!("quirk_boot_cdb", BOOT_CDB, quirks.boot_cdb),
+    profile_uint!("quirk_chk_glitch_reads", u8, quirks.chk_glitch_reads),
+    profile_bool!("quirk_single_bank", quirks.single_bank),
+    profile_hex!("quirk_seed", u32, quirks.seed),
+    // The host driver's cost model.
+    profile_uint!("driver_max_transfer", u16, driver.max_transfer),
+    profile_uint!("driver_transfer_us", u32, driver.transfer_us),
     // Password.
     profile_bool!("password_required", password_required),
     profile_hex!("password", u32, password),
@@ -462,6 +556,9 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 51] = [
     fault_uint!("corrupt_reply_chk", u32, corrupt_reply_chk),
     fault_uint!("slow_ready_ms", u32, slow_ready_ms),
     fault_bool!("power_loss_on_write", power_loss_on_write),
+    profile_hex_fault!("fault_on_reset", fault_on_reset),
+    fault_uint!("trigger_nacks", u32, trigger_nacks),
+    fault_uint!("glitch_reply_chk", u32, glitch_reply_chk),
     Attribute {
         name: c"plugged",
         show: |cell, w| writeln!(w, "{}", u8::from(cell.lock().is_plugged())),

@@ -986,6 +986,9 @@ pub struct Module {
     /// The pending reset (Run in a hitless mode on a module that supports
     /// it) keeps the management interface up.
     hitless_pending: bool,
+    /// The named profile last applied, as 1 + its index in
+    /// [`Profile::NAMES`]; 0 once a setting was changed after it.
+    profile_name: u8,
     /// Faults to inject.
     pub faults: Faults,
     counters: Counters,
@@ -1025,6 +1028,7 @@ impl Module {
             unlocked: false,
             entered_password: 0,
             hitless_pending: false,
+            profile_name: 0,
             faults: Faults::default(),
             counters: Counters::default(),
             log: [LogEntry::default(); LOG_LEN],
@@ -1039,6 +1043,10 @@ impl Module {
     /// [`Module::new`] returns, in place and without large temporaries.
     pub fn reinit(&mut self, profile: Profile, version: Version, now: Nanos) {
         self.profile = profile;
+        self.profile_name = Profile::NAMES
+            .iter()
+            .position(|n| Profile::by_name(n) == Some(profile))
+            .map_or(0, |i| i as u8 + 1);
         self.lower.fill(0);
         self.cdb.iter_mut().for_each(|p| p.fill(0));
         self.epl.iter_mut().for_each(|p| p.fill(0));
@@ -1076,9 +1084,32 @@ impl Module {
             self.rng = seed(profile.quirks.seed);
         }
         self.profile = profile;
+        self.profile_name = 0;
         self.init_static_pages();
         self.update_versions();
         Ok(())
+    }
+
+    /// Applies the named profile `name` (one of [`Profile::NAMES`]) as
+    /// [`Module::set_profile`] does.
+    pub fn set_named_profile(&mut self, name: &str) -> Result<(), &'static str> {
+        let i = Profile::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .ok_or("no profile of that name")?;
+        let p = Profile::by_name(name).ok_or("no profile of that name")?;
+        self.set_profile(p)?;
+        self.profile_name = i as u8 + 1;
+        Ok(())
+    }
+
+    /// The named profile last applied, or `custom` once a setting changed
+    /// after it.
+    pub fn profile_name(&self) -> &'static str {
+        match (self.profile_name as usize).checked_sub(1) {
+            Some(i) => Profile::NAMES.get(i).copied().unwrap_or("custom"),
+            None => "custom",
+        }
     }
 
     /// The firmware banks.

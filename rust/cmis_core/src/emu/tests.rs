@@ -2475,3 +2475,22 @@ fn a_host_may_look_again_before_a_refused_trigger_ends() {
     assert_eq!(h.write(CDB_PAGE, 128, c.trigger()), Err(BusError::Nack));
     assert_eq!(h.byte(37), 0x81);
 }
+
+#[test]
+fn named_profiles_by_name_and_custom() {
+    let mut m = Module::new(Profile::DEFAULT, Version::new(1, 0, 0), 0);
+    assert_eq!(m.profile_name(), "default");
+    m.set_named_profile("laggy_5ms").unwrap();
+    assert_eq!(m.profile_name(), "laggy_5ms");
+    assert_eq!(*m.profile(), Profile::LAGGY_5MS);
+    assert!(m.set_named_profile("no_such").is_err());
+    assert_eq!(m.profile_name(), "laggy_5ms");
+    let mut p = *m.profile();
+    p.reset_ms += 1;
+    m.set_profile(p).unwrap();
+    assert_eq!(m.profile_name(), "custom");
+    for name in Profile::NAMES {
+        m.set_named_profile(name).unwrap();
+        assert_eq!(m.profile_name(), name);
+    }
+}
