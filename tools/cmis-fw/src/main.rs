@@ -3,11 +3,13 @@
 //! `cmis-fw`: flash CMIS transceiver module firmware through the
 //! `cmis_fw` kernel module and follow flashes in progress.
 
+mod cli;
 mod netlink;
 mod output;
 
 use anyhow::Result;
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command};
 use netlink::{Client, Refused, Status};
 use output::{Format, Printer};
 use std::process::ExitCode;
@@ -18,68 +20,6 @@ const EXIT_FLASH_FAILED: u8 = 1;
 const EXIT_REFUSED: u8 = 2;
 /// Exit status after Ctrl-C (128 + SIGINT).
 const EXIT_INTERRUPTED: i32 = 130;
-
-#[derive(Parser)]
-#[command(
-    name = "cmis-fw",
-    version,
-    about = "Flash CMIS transceiver module firmware (QSFP-DD, OSFP, ...) through the cmis_fw \
-             kernel module",
-    after_help = "Exit status: 0 flash completed; 1 the flash failed (the kernel's message is \
-                  printed); 2 the request was refused or netlink failed; 130 interrupted (the \
-                  flash goes on in the kernel)."
-)]
-struct Cli {
-    /// Generic netlink family to talk to ("ethtool" when cmis_fw stands in
-    /// for the ethtool family).
-    #[arg(long, global = true, default_value = cmis_core::uapi::FAMILY_NAME, hide = true)]
-    family: String,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Flash DEV's module with FILE and follow the flash to its end.
-    Flash {
-        /// Network device whose plug-in module is flashed.
-        dev: String,
-        /// Firmware file, relative to the firmware search path
-        /// (/lib/firmware, or the firmware_class.path parameter).
-        file: String,
-        /// Module password (CMIS host password, decimal or 0x hex).
-        #[arg(long, value_parser = parse_u32)]
-        password: Option<u32>,
-        /// Print each notification as a JSON object on its own line.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Follow every flash on the system (the monitor multicast group).
-    Monitor {
-        /// Print each notification as a JSON object on its own line.
-        #[arg(long)]
-        json: bool,
-        /// Stop after this many flashes have ended.
-        #[arg(long)]
-        count: Option<u64>,
-    },
-    /// Print a shell completion script.
-    Completions {
-        /// Shell.
-        shell: clap_complete::Shell,
-    },
-    /// Print the manual page (troff).
-    Man,
-}
-
-fn parse_u32(s: &str) -> Result<u32, String> {
-    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16),
-        None => s.parse(),
-    };
-    r.map_err(|e| format!("{s}: {e}"))
-}
 
 fn flash(cli_family: &str, dev: &str, file: &str, password: Option<u32>, json: bool) -> Result<u8> {
     let mut client = Client::connect(cli_family)?;
@@ -153,8 +93,11 @@ fn main() -> ExitCode {
             );
             Ok(0)
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
+        Command::Man { dir: None } => clap_mangen::Man::new(Cli::command())
             .render(&mut std::io::stdout())
+            .map(|()| 0)
+            .map_err(Into::into),
+        Command::Man { dir: Some(dir) } => clap_mangen::generate_to(Cli::command(), dir)
             .map(|()| 0)
             .map_err(Into::into),
     };
@@ -181,6 +124,7 @@ mod tests {
 
     #[test]
     fn passwords_in_decimal_or_hex() {
+        use cli::parse_u32;
         assert_eq!(parse_u32("305419896"), Ok(0x1234_5678));
         assert_eq!(parse_u32("0x12345678"), Ok(0x1234_5678));
         assert!(parse_u32("0x1_0000_0000").is_err());

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The command line, apart so that the build script can render the manual
+//! pages and shell completions from it (`build.rs`).
+
+use clap::{Parser, Subcommand};
+
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "cmis-fw",
+    version,
+    about = "Flash CMIS transceiver module firmware (QSFP-DD, OSFP, ...) through the cmis_fw \
+             kernel module",
+    after_help = "Exit status: 0 flash completed; 1 the flash failed (the kernel's message is \
+                  printed); 2 the request was refused or netlink failed; 130 interrupted (the \
+                  flash goes on in the kernel)."
+)]
+pub(crate) struct Cli {
+    /// Generic netlink family to talk to ("ethtool" when cmis_fw stands in
+    /// for the ethtool family).
+    #[arg(long, global = true, default_value = cmis_core::uapi::FAMILY_NAME, hide = true)]
+    pub(crate) family: String,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Flash DEV's module with FILE and follow the flash to its end.
+    Flash {
+        /// Network device whose plug-in module is flashed.
+        dev: String,
+        /// Firmware file, relative to the firmware search path
+        /// (/lib/firmware, or the firmware_class.path parameter).
+        file: String,
+        /// Module password (CMIS host password, decimal or 0x hex).
+        #[arg(long, value_parser = parse_u32)]
+        password: Option<u32>,
+        /// Print each notification as a JSON object on its own line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow every flash on the system (the monitor multicast group).
+    Monitor {
+        /// Print each notification as a JSON object on its own line.
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many flashes have ended.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (troff), or write one per command into DIR.
+    Man {
+        /// Write cmis-fw.1, cmis-fw-flash.1, ... into this directory.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// A u32 in decimal or 0x hexadecimal.
+pub(crate) fn parse_u32(s: &str) -> Result<u32, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    r.map_err(|e| format!("{s}: {e}"))
+}
