@@ -11,7 +11,7 @@
 # Debian 13 root of debian13-root.sh with the toolchain Debian builds its
 # stock 7.3 kernel with (GCC 14, rustc 1.85.1, bindgen 0.71.1; no LLVM=1),
 # from tinyconfig + the same fragment + config-7.3 (options renamed or
-# dropped in 7.3). The 7.3 tree is $CMIS_CACHE/kernel/7.3-<key>, seen as
+# dropped in 7.3, if any; a variant NAME also gets config-NAME-7.3). The 7.3 tree is $CMIS_CACHE/kernel/7.3-<key>, seen as
 # /cmis/kernel/7.3-<key> inside the root: M= module builds run there
 # (debian13-root.sh run --cwd ... make <flags in .cmis-make-flags> M=...),
 # and vng -r <tree>/arch/x86/boot/bzImage boots it from the host.
@@ -56,9 +56,10 @@ case "$series" in
 	;;
 *) echo "build-kernel: unknown CMIS_KERNEL=$series (6.12 or 7.3)" >&2; exit 2 ;;
 esac
-# Options the series renamed or dropped, applied after the fragment.
-series_fragment=
-[ -r "$fragment-$series" ] && series_fragment=$fragment-$series
+# Options the series renamed or dropped, applied after the fragment
+# (config-<series>) and after a variant's (config-<variant>-<series>).
+series_fragments=()
+[ -r "$fragment-$series" ] && series_fragments=("$fragment-$series")
 
 log() { printf 'build-kernel: %s\n' "$*" >&2; }
 
@@ -114,8 +115,7 @@ key_input() {
 			rustc bindgen gcc-14 binutils libclang-dev rust-src
 		echo "${D13_MAKE_FLAGS[*]}"
 	fi
-	cat "$fragment"
-	if [ -n "$series_fragment" ]; then cat "$series_fragment"; fi
+	cat "$fragment" "${series_fragments[@]}"
 }
 base_key=$(key_input | sha256sum | cut -c1-16)
 key=$base_key
@@ -124,7 +124,9 @@ if [ -n "$variant" ]; then
 	variant_fragment=$fragment-$variant
 	[ -r "$variant_fragment" ] || die "no fragment $variant_fragment"
 	base_kdir=$kdir
-	key=$({ key_input; echo "variant $variant"; cat "$variant_fragment"; } | sha256sum | cut -c1-16)
+	variant_fragments=("$variant_fragment")
+	[ -r "$variant_fragment-$series" ] && variant_fragments+=("$variant_fragment-$series")
+	key=$({ key_input; echo "variant $variant"; cat "${variant_fragments[@]}"; } | sha256sum | cut -c1-16)
 	kdir=$CMIS_CACHE/kernel/$series-$key-$variant
 fi
 stamp=$kdir/.cmis-fw-built
@@ -166,19 +168,19 @@ if [ -n "$variant" ]; then
 	log "copying $base_kdir into $kdir"
 	cp -a "$base_kdir" "$kdir"
 	rm -f "$stamp"
-	log "configuring: base + $(basename "$variant_fragment")"
-	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$variant_fragment") >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
+	log "configuring: base + ${variant_fragments[*]##*/}"
+	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "${variant_fragments[@]}") >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
 	kmake -s olddefconfig >&2
-	fragments=("$fragment" $series_fragment "$variant_fragment")
+	fragments=("$fragment" "${series_fragments[@]}" "${variant_fragments[@]}")
 else
 	mkdir -p "$kdir"
 	log "unpacking $KERNEL_SRC_TARBALL into $kdir"
 	tar -xf "$KERNEL_SRC_TARBALL" -C "$kdir" --strip-components=1
-	log "configuring: tinyconfig + $(basename "$(dirname "$fragment")")/config${series_fragment:+ + $(basename "$series_fragment")}"
+	log "configuring: tinyconfig + $(basename "$(dirname "$fragment")")/config${series_fragments[*]:+ + ${series_fragments[*]##*/}}"
 	kmake -s tinyconfig >&2
-	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$fragment" $series_fragment) >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
+	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$fragment" "${series_fragments[@]}") >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
 	kmake -s olddefconfig >&2
-	fragments=("$fragment" $series_fragment)
+	fragments=("$fragment" "${series_fragments[@]}")
 fi
 
 # merge_config only warns when an option does not survive olddefconfig
