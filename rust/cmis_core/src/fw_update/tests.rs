@@ -1131,3 +1131,32 @@ proptest! {
         }
     }
 }
+
+/// A foreground-mode module NACKs every access while it works: polls are
+/// spaced out (each costs a bus error, a firmware call on mailbox
+/// drivers), and the flash still ends close to the module's limit.
+#[test]
+fn foreground_modules_are_not_polled_to_death() {
+    let p = Profile {
+        background: false,
+        ..Profile::REALISTIC_EPL
+    };
+    let mut bed = Bed::new(p);
+    let img = bed.image(256 << 10);
+    let s = bed.flash(&img, Options::DEFAULT).unwrap();
+    bed.assert_flashed();
+    let nacks = bed.m.counters().nacks;
+    let limit = p.flash_limit(img.len()).unwrap().total_ns();
+    let ratio = bed.now as f64 / limit as f64;
+    std::println!(
+        "foreground: {} commands, {} polls, {} nacks, ratio {ratio:.4}",
+        s.commands,
+        s.polls,
+        nacks
+    );
+    // Start alone is busy 2 s, where 20 ms polls would make 100; blocks
+    // are polled once, at the end of their learnt busy time.
+    assert!(s.polls <= 3 * s.commands, "{} polls", s.polls);
+    assert!(nacks <= 3 * s.commands as u64, "{nacks} NACKs");
+    assert!(ratio < 1.10, "ratio {ratio:.4}");
+}
