@@ -20,3 +20,12 @@ KERNEL_SRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 KMAKE_FLAGS=(LLVM=1 "RUSTC=$RUSTC" "BINDGEN=$BINDGEN")
 
 export CMIS_CACHE CMIS_TOOLS RUSTC BINDGEN
+
+# cmis_modules_dir KERNEL [VARIANT]: where build-modules.sh builds the
+# modules for KERNEL (stock or 7.3, see build-modules.sh): a copy of the
+# sources under out/, one per kernel, so that their objects never mix.
+cmis_modules_dir() {
+	local top
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	echo "$top/out/modules-$1${2:+-$2}"
+}
