@@ -428,7 +428,7 @@ d13_stage_root() {
 			"$D13_RUSTC_DEBVER" >&2 ||
 			d13_die "trixie's index no longer has rustc $D13_RUSTC_DEBVER (Debian's kernel needs exactly it)"
 	fi
-	D13_RUN_ROOT=$tmp d13_run -- rm -rf /var/cache/apt/archives/*.deb
+	D13_RUN_ROOT=$tmp d13_run -- sh -c 'rm -f /var/cache/apt/archives/*.deb'
 	mv "$tmp" "$D13_ROOT"
 }
 
