@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boots the cached test kernel once under virtme-ng (TCG: KVM guests hang
-# on these machines), inserts the freshly built modules by path, runs the
-# kselftests in tools/testing/selftests/drivers/net/cmis_fw and judges the
-# run (tools/scripts/vm_results.py): the last line printed is
-# "N passed, N failed, N skipped"; the exit status is non-zero on any
+# Boots a Linux 7.3 kernel once under virtme-ng (TCG: KVM guests hang on
+# these machines), inserts the modules build-modules.sh built for it by
+# path, runs the kselftests in tools/testing/selftests/drivers/net/cmis_fw
+# and judges the run (tools/scripts/vm_results.py): the last line printed
+# is "N passed, N failed, N skipped"; the exit status is non-zero on any
 # failure, kernel splat or leak.
+#
+# CMIS_KERNEL selects the kernel, as for build-modules.sh:
+#   stock  (default) Debian's unmodified linux-image-7.3.4+deb13-amd64
+#          (debian13-root.sh), booted with a busybox initramfs; it has no
+#          kmemleak, so leaks are not checked there
+#   7.3    the project's 7.3 test kernel (CMIS_KERNEL=7.3 build-kernel.sh),
+#          with its debugging aids; CMIS_FW_KERNEL_VARIANT=NAME boots one
+#          of its variants
 #
 # Usage: vm-test.sh [test|demo|bench]
 # Environment: CMIS_FW_SELFTEST_INJECT=fail|warn proves that a failing
 # test or a kernel WARN fails the run; VM_TIMEOUT (seconds, default 3000);
-# CMIS_FW_TESTS="a.sh b.sh" runs only those tests;
-# CMIS_FW_KERNEL_VARIANT=NAME boots that kernel variant (see
-# build-kernel.sh) with modules built for it (build-modules.sh), results
-# in out/vm-test-NAME; CMIS_FW_PARAMS are cmis_fw's insmod parameters.
-# Mode bench runs tools/cmis-bench in the guest (see bench.sh) with
-# CMIS_BENCH_ARGS and prints its output.
+# CMIS_FW_TESTS="a.sh b.sh" runs only those tests; results go to
+# out/vm-<mode>-<kernel>[-<variant>]; CMIS_FW_PARAMS are cmis_fw's insmod
+# parameters. Mode bench runs tools/cmis-bench in the guest (see bench.sh)
+# with CMIS_BENCH_ARGS and prints its output.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,16 +32,35 @@ top=$(cd "$here/../.." && pwd)
 
 mode=${1:-test}
 suite=drivers/net/cmis_fw
+kernel=${CMIS_KERNEL:-stock}
 variant=${CMIS_FW_KERNEL_VARIANT:-}
-if [ -n "$variant" ]; then
-	kdir=$("$here/build-kernel.sh" --variant "$variant")
-	out=$top/out/vm-$mode-$variant
-	mods=$top/out/modules-$variant
-else
-	kdir=$("$here/build-kernel.sh")
-	out=$top/out/vm-$mode
-	mods=$top
-fi
+out=$top/out/vm-$mode-$kernel${variant:+-$variant}
+mods=$(cmis_modules_dir "$kernel" "$variant")
+# shellcheck source=tools/scripts/debian13-root.sh
+. "$here/debian13-root.sh"
+d13_load
+case "$kernel" in
+stock)
+	[ -z "$variant" ] || { echo "vm-test: variants are test kernels (CMIS_KERNEL=7.3)" >&2; exit 1; }
+	image=$D13_VMLINUZ
+	# vng finds the stock modules (9p, virtio, overlay) next to the image
+	# and loads them from a busybox initramfs.
+	vng_args=(--busybox "$D13_BUSYBOX")
+	# The 7.3 source tree in the root, only read: its selftests machinery
+	# and YNL tool.
+	ktree=$D13_TREE
+	;;
+7.3)
+	variant_args=()
+	[ -n "$variant" ] && variant_args=(--variant "$variant")
+	kdir=$(CMIS_KERNEL=7.3 "$here/build-kernel.sh" "${variant_args[@]}")
+	image=$kdir/arch/x86/boot/bzImage
+	# -S: vng leaves the kernel tree alone; the modules go in by path.
+	vng_args=(-S)
+	ktree=$kdir
+	;;
+*) echo "vm-test: unknown CMIS_KERNEL=$kernel (stock or 7.3)" >&2; exit 1 ;;
+esac
 
 for ko in cmis_fw.ko cmis_emu.ko; do
 	[ -f "$mods/$ko" ] || { echo "vm-test: $mods/$ko not built (make modules)" >&2; exit 1; }
@@ -45,12 +70,16 @@ rm -rf "$out"
 mkdir -p "$out"
 
 # Install the suite with the kernel's own kselftest machinery, from a copy
-# inside the kernel tree where its Makefile finds lib.mk.
+# of it (out/ksft-tree-<kernel>, made once) where its Makefile finds
+# lib.mk: the kernel trees themselves stay untouched.
 if [ "$mode" = test ]; then
-	intree=$kdir/tools/testing/selftests/$suite
-	rm -rf "$intree"
-	cp -r "$top/tools/testing/selftests/$suite" "$intree"
-	make -s -C "$kdir/tools/testing/selftests" TARGETS="$suite" \
+	ksrc=$top/out/ksft-tree-$kernel
+	mkdir -p "$ksrc/tools/testing" "$ksrc/scripts"
+	rsync -a --delete "$ktree/tools/testing/selftests" "$ksrc/tools/testing/"
+	rsync -a --delete "$ktree/tools/scripts" "$ksrc/tools/"
+	cp "$ktree/scripts/subarch.include" "$ksrc/scripts/"
+	cp -r "$top/tools/testing/selftests/$suite" "$ksrc/tools/testing/selftests/$suite"
+	make -s -C "$ksrc/tools/testing/selftests" TARGETS="$suite" \
 		INSTALL_PATH="$out/ksft" install >"$out/ksft-install.log" 2>&1 || {
 		cat "$out/ksft-install.log" >&2
 		exit 1
@@ -69,17 +98,23 @@ cargo build --release --quiet -p cmis-emu-image -p cmis-fw -p cmis-bench
 	printf 'export CMIS_FW_TESTS=%q\n' "${CMIS_FW_TESTS:-}"
 	printf 'export CMIS_FW_PARAMS=%q\n' "${CMIS_FW_PARAMS:-}"
 	printf 'export CMIS_BENCH_ARGS=%q\n' "${CMIS_BENCH_ARGS:-}"
-	# The kernel's YNL command line tool and our family's spec.
-	printf 'export CMIS_FW_YNL_CLI=%q\n' "$kdir/tools/net/ynl/cli.py"
+	# The kernel's YNL command line tool (tools/net/ynl/pyynl/ in 7.x) and
+	# our family's spec.
+	ynl=$ktree/tools/net/ynl/pyynl/cli.py
+	[ -f "$ynl" ] || ynl=$ktree/tools/net/ynl/cli.py
+	printf 'export CMIS_FW_YNL_CLI=%q\n' "$ynl"
+	# Debian's stock kernel has no kmemleak: the guest does not count its
+	# absence as a failure there.
+	printf 'export CMIS_FW_KMEMLEAK=%q\n' "$([ "$kernel" = stock ] && echo optional || echo required)"
 	printf 'export CMIS_FW_SPEC=%q\n' "$top/Documentation/netlink/specs/cmis_fw.yaml"
 } >"$out/env"
 
-echo "vm-test: booting $kdir/arch/x86/boot/bzImage (TCG)" >&2
+echo "vm-test: booting $image (TCG)" >&2
 start=$(date +%s)
 # vng's own exit status is not meaningful without udev in the guest (the
 # script then runs on the console); the guest reports through $out.
 timeout --kill-after=10 "${VM_TIMEOUT:-3000}" \
-	vng --verbose --disable-kvm -S -r "$kdir/arch/x86/boot/bzImage" \
+	vng --verbose --disable-kvm "${vng_args[@]}" -r "$image" \
 		--cpus 2 --memory 2G --rwdir "$out" \
 		--exec "$here/vm-guest.sh $out $out/ksft $mods $mode" \
 		</dev/null >"$out/vng.log" 2>&1 || true

@@ -26,8 +26,14 @@ use_firmware_dir
 make_image v2.bin --version 2.0.7 --text ynl --size 4000 --seed 5
 
 # The kernel tree's schema for genetlink-legacy specs (cli.py validates the
-# spec against it). Debian's python3 has the YAML and jsonschema modules.
-schema=$(dirname "$cli")/../../../Documentation/netlink/genetlink-legacy.yaml
+# spec against it; cli.py is tools/net/ynl/cli.py up to 6.12,
+# tools/net/ynl/pyynl/cli.py since). Debian's python3 has the YAML and
+# jsonschema modules.
+schema=
+for up in ../../.. ../../../..; do
+	f=$(dirname "$cli")/$up/Documentation/netlink/genetlink-legacy.yaml
+	[ -f "$f" ] && { schema=$f; break; }
+done
 ynl() {
 	/usr/bin/python3 "$cli" --spec "$spec" --schema "$schema" "$@"
 }
