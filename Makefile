@@ -1,15 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Entry points. The kernel modules themselves are described in Kbuild and
-# built by the kernel's build system (tools/scripts/build-modules.sh runs
-# make -C <test kernel> M=$(CURDIR)).
+# built by the kernel's build system, in the Debian 13 build root
+# (tools/scripts/build-modules.sh runs make -C <kernel> M=<copy of the
+# sources under out/> there).
 #
-#   make demo     set up the machine, build, boot a VM and show the port
-#   make test     everything: host tests, lints, module build, VM selftests
+#   make demo     set up the machine, build, boot Debian's stock 7.3 kernel
+#                 in a VM, load the modules and show the port
+#   make test     everything: host tests, lints, module builds, VM selftests
 #   make bench    the C flasher against cmis_fw on emulated modules, in a VM
-#   make modules  build cmis_fw.ko and cmis_emu.ko against the test kernel
-#   make kernel   build (or reuse) the cached test kernel
-#   make setup    install the toolchain (idempotent)
+#   make modules  build cmis_fw.ko and cmis_emu.ko for Debian's stock
+#                 linux-image-7.3.4+deb13-amd64 (out/modules-stock)
+#   make kernel   build (or reuse) the cached 7.3 test kernel
+#   make setup    install the toolchain and the Debian 13 root (idempotent)
 
 SCRIPTS := tools/scripts
 
@@ -21,9 +24,9 @@ setup:
 	@$(SCRIPTS)/setup.sh
 
 kernel: setup
-	@$(SCRIPTS)/build-kernel.sh >/dev/null
+	@CMIS_KERNEL=7.3 $(SCRIPTS)/build-kernel.sh >/dev/null
 
-modules: kernel
+modules: setup
 	@$(SCRIPTS)/build-modules.sh
 
 host-test:
@@ -38,7 +41,7 @@ demo: modules
 bench:
 	@$(SCRIPTS)/bench.sh
 
+# The modules are built in copies of the sources under out/.
 clean:
-	@$(SCRIPTS)/build-modules.sh clean
 	cargo clean
 	rm -rf out

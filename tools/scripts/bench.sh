@@ -20,8 +20,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 "$here/setup.sh"
-export CMIS_FW_KERNEL_VARIANT=bench
+# The 7.3 test kernel's bench variant, and the modules built for it.
+export CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT=bench
 "$here/build-kernel.sh" --variant bench >/dev/null
 "$here/build-modules.sh" >/dev/null
 VM_TIMEOUT=${VM_TIMEOUT:-7200} "$here/vm-test.sh" bench
-cp "$top/out/vm-bench-bench/bench/bench.json" "$top/out/bench.json"
+cp "$top/out/vm-bench-7.3-bench/bench/bench.json" "$top/out/bench.json"

@@ -3,8 +3,10 @@
 #
 # The whole test suite, as run by 'make test' and CI:
 #   setup (idempotent), host unit tests (cargo test), clippy -D warnings,
-#   rustfmt check, test kernel (cached), module build (kernel lints +
-#   clippy, warnings are errors), kselftests in one VM boot.
+#   rustfmt check, the 7.3 test kernel (cached), module builds in the
+#   Debian 13 root against Debian's stock 7.3 headers and the test kernel
+#   (kernel lints + clippy, warnings are errors), DKMS build, kselftests in
+#   one VM boot of the test kernel and one of Debian's stock kernel.
 # Prints the time of each phase, and last exactly one line
 # "N passed, N failed, N skipped" summing the unit tests, the checks and
 # the VM results. Exits non-zero on any failure.
@@ -71,8 +73,11 @@ check clippy "$log/clippy.log" \
 check rustfmt "$log/rustfmt.log" sh -c '
 	cargo fmt --all --check &&
 	rustfmt --check --edition 2021 rust/cmis_fw/cmis_fw_main.rs rust/cmis_emu/cmis_emu_main.rs'
-check "test kernel" "$log/kernel.log" "$here/build-kernel.sh" || summary
-check "module build" "$log/modules.log" "$here/build-modules.sh" || summary
+check "test kernel" "$log/kernel.log" env CMIS_KERNEL=7.3 "$here/build-kernel.sh" || summary
+check "module build (stock headers)" "$log/modules-stock.log" \
+	env CMIS_KERNEL=stock "$here/build-modules.sh" || summary
+check "module build (test kernel)" "$log/modules-7.3.log" \
+	env CMIS_KERNEL=7.3 "$here/build-modules.sh" || summary
 
 check "dkms build" "$log/dkms.log" "$here/dkms-check.sh"
 
@@ -93,17 +98,18 @@ vm_phase() {
 	fi
 }
 
-vm_phase "VM kselftests" "$top/out/vm-test"
+vm_phase "VM kselftests (test kernel)" "$top/out/vm-test-7.3" CMIS_KERNEL=7.3
+vm_phase "VM kselftests (stock kernel)" "$top/out/vm-test-stock" CMIS_KERNEL=stock
 
 # The second kernel: no ethtool netlink family, so cmis_fw serves it and
 # unmodified ethtool flashes through cmis_fw.
 variant=no-ethtool-netlink
 check "test kernel ($variant)" "$log/kernel-$variant.log" \
-	"$here/build-kernel.sh" --variant "$variant" || summary
+	env CMIS_KERNEL=7.3 "$here/build-kernel.sh" --variant "$variant" || summary
 check "module build ($variant)" "$log/modules-$variant.log" \
-	env CMIS_FW_KERNEL_VARIANT="$variant" "$here/build-modules.sh" || summary
-vm_phase "VM kselftests ($variant)" "$top/out/vm-test-$variant" \
-	CMIS_FW_KERNEL_VARIANT="$variant" CMIS_FW_PARAMS=family=ethtool \
+	env CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT="$variant" "$here/build-modules.sh" || summary
+vm_phase "VM kselftests ($variant)" "$top/out/vm-test-7.3-$variant" \
+	CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT="$variant" CMIS_FW_PARAMS=family=ethtool \
 	CMIS_FW_TESTS=ethtool_compat.sh
 
 summary
