@@ -51,6 +51,14 @@ cases=(
 	"realistic_epl+start_payload_40 realistic_epl start_payload_size=40"
 	"realistic_epl+write_mechanism_03h realistic_epl write_mechanism=0x03"
 	"realistic_epl+1k_epl_blocks realistic_epl epl_pages_code=5"
+	# Run reports success and the module keeps running its old image for
+	# 2.5 s more: later than the C flasher's fixed 2 s wait.
+	"realistic_epl+reset_2500ms_late realistic_epl quirk_reset_extra_ms=2500 quirk_ready_until_reset=1 quirk_state_changed_flag=1"
+	# The same, and the module never latches ModuleStateChanged: only the
+	# reset itself (the witness) or the versions tell.
+	"realistic_epl+reset_2500ms_late_no_flag realistic_epl quirk_reset_extra_ms=2500 quirk_ready_until_reset=1"
+	# Status lag longer than a block takes, on CMIS 4.0.
+	"laggy+lag_6ms laggy quirk_status_lag_us=6000"
 )
 names=(default realistic_epl realistic_lpl laggy laggy_5ms late_reset late_reset_1s
 	nack_busy mailbox_driver bootloader single_bank hostile)
