@@ -86,13 +86,22 @@ if [ "$mode" = test ]; then
 	}
 fi
 
-# Host tools the tests run in the guest (same root file system).
+# Host tools the tests run in the guest (same root file system); the
+# command line tool as its Debian package installs it (package-cli.sh
+# unpacks the package into out/cli-root).
 cargo build --release --quiet -p cmis-emu-image -p cmis-fw -p cmis-bench
+"$here/package-cli.sh" >/dev/null
+bin=$top/out/tools-bin
+rm -rf "$bin"
+mkdir -p "$bin"
+ln -s "$top/out/cli-root/usr/bin/cmis-fw" "$bin/cmis-fw"
+ln -s "$top/target/release/cmis-emu-image" "$top/target/release/cmis-bench" "$bin/"
 
 # Settings that reach the guest's tests.
 {
 	printf 'export CMIS_FW_SELFTEST_INJECT=%q\n' "${CMIS_FW_SELFTEST_INJECT:-}"
-	printf 'export CMIS_FW_BIN_DIR=%q\n' "$top/target/release"
+	printf 'export CMIS_FW_BIN_DIR=%q\n' "$bin"
+	printf 'export CMIS_FW_CLI_ROOT=%q\n' "$top/out/cli-root"
 	# CMIS_FW_TESTS="flash.sh emulator.sh" runs only those (for
 	# development; make test runs everything).
 	printf 'export CMIS_FW_TESTS=%q\n' "${CMIS_FW_TESTS:-}"

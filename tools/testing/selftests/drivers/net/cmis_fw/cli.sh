@@ -121,8 +121,18 @@ check "monitor --json sees a flash to its end" monitor
 
 docs() {
 	"$cmis_fw" completions bash | grep -q 'cmis-fw' &&
-		"$cmis_fw" man | grep -q '^\.TH cmis-fw 1'
+		"$cmis_fw" man | grep -q '^\.TH cmis-fw 1' || return 1
+	# The package's manual pages (one per command) and completions.
+	local root=${CMIS_FW_CLI_ROOT:-} page
+	[ -n "$root" ] || return 0
+	for page in cmis-fw cmis-fw-flash cmis-fw-monitor cmis-fw-completions cmis-fw-man; do
+		zcat "$root/usr/share/man/man1/$page.1.gz" | grep -q "^\.TH $page 1" ||
+			{ echo "no manual page $page"; return 1; }
+	done
+	grep -q 'cmis-fw' "$root/usr/share/bash-completion/completions/cmis-fw" &&
+		[ -s "$root/usr/share/zsh/vendor-completions/_cmis-fw" ] &&
+		[ -s "$root/usr/share/fish/vendor_completions.d/cmis-fw.fish" ]
 }
-check "shell completions and man page" docs
+check "shell completions and manual pages (and the package's)" docs
 
 ktap_finished
