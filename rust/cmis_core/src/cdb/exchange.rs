@@ -297,9 +297,10 @@ pub enum Expect {
         max: u8,
     },
     /// Run Firmware Image: the module resets some time after it reports
-    /// success. A latched ModuleStateChanged flag seen while polling ends
-    /// the exchange: the reset has happened. (Not answering does not
-    /// prove it: busy modules NACK too.)
+    /// success (DelayToReset after the completion flag). Polled to its
+    /// completion flag like any command, so that the flag cannot come
+    /// later and be taken for the next command's; a ModuleStateChanged
+    /// flag seen meanwhile stays in [`Link::latched`] for the caller.
     Reset,
 }
 
@@ -328,9 +329,6 @@ pub struct Done {
     pub polls: u32,
     /// Time from the trigger to the read that saw the command done.
     pub elapsed: Nanos,
-    /// Only for [`Expect::Reset`]: the module's state changed before its
-    /// status could be read.
-    pub went_away: bool,
 }
 
 /// What one poll found.
@@ -342,8 +340,6 @@ enum Poll {
     Final(u8),
     /// A reply proven to be this command's, already verified.
     Reply(usize),
-    /// The module's state changed under a Run command.
-    WentAway,
 }
 
 /// Per-command polling state.
@@ -353,6 +349,11 @@ struct Poller {
     interval: Nanos,
     /// The module showed it took the command (busy code or flag).
     captured: bool,
+    /// This command's completion flag was seen (and so cleared).
+    flag_seen: bool,
+    /// The last poll read an idle status: the module answered and was
+    /// not busy (a NACK may be a busy module's).
+    idle_seen: bool,
     /// The trigger write failed: evidence of capture is needed before the
     /// command is considered running at all.
     trigger_failed: bool,
@@ -379,6 +380,9 @@ pub fn execute(
         if let Status::Busy(_) = Status::from_byte(b[0]) {
             return Err(CdbError::Busy(b[0]));
         }
+        // Done meanwhile: its completion flag, set after the status, may
+        // still be on its way.
+        settle_flag(io, link, false)?;
         link.unsettled = false;
     }
     if mode == PollMode::Flag && !link.flag_clear {
@@ -398,6 +402,8 @@ pub fn execute(
             triggered: before,
             interval: first_interval(req.first_wait),
             captured: false,
+            flag_seen: false,
+            idle_seen: false,
             trigger_failed: false,
             polls: 0,
             last_status: None,
@@ -427,8 +433,13 @@ pub fn execute(
             r => {
                 link.unsettled =
                     matches!(r, Err(CdbError::Timeout { .. } | CdbError::NotCaptured(_)));
-                if mode == PollMode::Status && matches!(r, Ok(_) | Err(CdbError::Failed(_))) {
-                    settle_flag(io, link)?;
+                let ended = matches!(r, Ok(_) | Err(CdbError::Failed(_)));
+                if ended && mode == PollMode::Status {
+                    settle_flag(io, link, true)?;
+                } else if ended && !p.flag_seen {
+                    // Its end was read from the status (after a busy code):
+                    // its flag is still to come.
+                    settle_flag(io, link, false)?;
                 }
                 return r;
             }
@@ -436,24 +447,28 @@ pub fn execute(
     }
 }
 
-/// After a status-polled command: waits for its completion flag (up to
-/// [`FLAG_SETTLE`], or not at all once the module is known not to set
-/// it), so that no flag of it is still to come when the next command is
-/// polled on the flag.
-fn settle_flag(io: &mut impl ModuleIo, link: &mut Link) -> Result<(), CdbError> {
-    if link.status_mode_flag == Some(false) {
+/// Waits up to [`FLAG_SETTLE`] for the completion flag of a command that
+/// is over without its flag seen (a status-polled one, or one given up
+/// on that has finished since), so that the flag cannot come later and be
+/// taken for the next command's. For status-polled commands the wait is
+/// skipped once the module is known not to set the flag for them.
+fn settle_flag(
+    io: &mut impl ModuleIo,
+    link: &mut Link,
+    status_polled: bool,
+) -> Result<(), CdbError> {
+    if status_polled && link.status_mode_flag == Some(false) {
         return Ok(());
     }
     let until = io.now() + FLAG_SETTLE;
     let mut interval = POLL_MIN;
     loop {
         let b = retry(io, |io| link.read_flags(io)).map_err(|e| access(Part::Flags, e))?;
-        if b & module_flag::CDB_COMPLETE_1 != 0 {
-            link.status_mode_flag = Some(true);
-            return Ok(());
-        }
-        if io.now() >= until {
-            link.status_mode_flag = Some(false);
+        let seen = b & module_flag::CDB_COMPLETE_1 != 0;
+        if seen || io.now() >= until {
+            if status_polled {
+                link.status_mode_flag = Some(seen);
+            }
             return Ok(());
         }
         nap(io, interval)?;
@@ -573,29 +588,27 @@ fn poll_until_done(
         let found = poll_once(io, link, req, p, reply)?;
         let now = io.now();
         let elapsed = now.saturating_sub(p.triggered);
-        let done = |reply_len, went_away| Done {
+        let done = |reply_len| Done {
             reply_len,
             polls: p.polls,
             elapsed,
-            went_away,
         };
         match found {
-            Poll::WentAway => return Ok(done(0, true)),
-            Poll::Reply(len) => return Ok(done(len, false)),
+            Poll::Reply(len) => return Ok(done(len)),
             Poll::Final(status) => match Status::from_byte(status) {
                 Status::Success => {
                     let len = match req.expect {
                         Expect::Reply { min, max } => read_reply(io, link, req, min, max, reply)?,
                         Expect::Nothing | Expect::Reset => 0,
                     };
-                    return Ok(done(len, false));
+                    return Ok(done(len));
                 }
                 Status::Failed(f) => return Err(CdbError::Failed(f)),
                 Status::Busy(_) | Status::Idle(_) => {}
             },
             Poll::Busy => {}
         }
-        if p.trigger_failed && !p.captured && elapsed >= CAPTURE_WINDOW {
+        if p.trigger_failed && !p.captured && p.idle_seen && elapsed >= CAPTURE_WINDOW {
             return Err(CdbError::NotCaptured(p.last_errno.unwrap_or(Errno::EIO)));
         }
         if elapsed >= req.timeout {
@@ -632,19 +645,18 @@ fn poll_once(
     reply: &mut [u8; LPL_MAX_LEN],
 ) -> Result<Poll, CdbError> {
     p.polls += 1;
-    let reset = req.expect == Expect::Reset;
     if p.mode == PollMode::Flag && !p.captured {
         match link.read_flags(io) {
-            Ok(b) => {
-                if reset && b & module_flag::STATE_CHANGED != 0 {
-                    return Ok(Poll::WentAway);
-                }
-                if b & module_flag::CDB_COMPLETE_1 == 0 {
-                    return Ok(Poll::Busy);
-                }
+            Ok(b) if b & module_flag::CDB_COMPLETE_1 != 0 => {
                 // Cleared before the trigger, set now: this command's.
                 p.captured = true;
+                p.flag_seen = true;
             }
+            // Not done. After a failed trigger the status may show that
+            // the module took the command (a busy code): then it must not
+            // be triggered again.
+            Ok(_) if p.trigger_failed => {}
+            Ok(_) => return Ok(Poll::Busy),
             Err(e) => return Ok(poll_error(p, e)),
         }
     }
@@ -656,8 +668,13 @@ fn poll_once(
         p.captured = true;
         return Ok(Poll::Busy);
     }
+    p.idle_seen = true;
     if p.captured {
         return Ok(Poll::Final(status));
+    }
+    if p.mode == PollMode::Flag {
+        // Only the flag tells this command's end.
+        return Ok(Poll::Busy);
     }
     // Status mode, and nothing yet says the module took the command: the
     // byte may be the previous command's.
@@ -687,6 +704,7 @@ fn poll_once(
 /// bounds it.
 fn poll_error(p: &mut Poller, e: Errno) -> Poll {
     p.last_errno = Some(e);
+    p.idle_seen = false;
     Poll::Busy
 }
 

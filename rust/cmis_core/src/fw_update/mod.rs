@@ -1057,15 +1057,15 @@ impl<I: ModuleIo> Session<'_, I> {
             timeout: self.timeout(0, MIN_TIMEOUT_MS),
             first_wait: 0,
         };
-        let restarted = match self.cdb(Step::Run, &req) {
-            Ok(done) => done.went_away,
+        match self.cdb(Step::Run, &req) {
+            Ok(_) => {}
             // A module that resets before its status can be read (one
             // that ignores DelayToReset) leaves Run without a result: the
             // restart, or its absence, tells.
             Err(Error {
                 cause: Cause::Cdb(CdbError::Timeout { .. }),
                 ..
-            }) => false,
+            }) => {}
             Err(e) => {
                 self.clear_reset_witness(witness);
                 // Refused: the module runs the old image still.
@@ -1075,15 +1075,32 @@ impl<I: ModuleIo> Session<'_, I> {
                 };
                 return Err(e.leaving(left));
             }
-        };
+        }
         let bound_ms = self.opts.reset_timeout_ms + u32::from(delay);
         let deadline = self.io.now() + self.ms(bound_ms);
-        let mut hint = restarted;
+        // A ModuleStateChanged flag seen while polling Run is in
+        // `link.latched`, which the first wait takes.
+        let mut hint = false;
         loop {
             let proven = self
                 .wait_restart(deadline, bound_ms, witness, hint)
                 .map_err(|e| e.leaving(Left::RunSent))?;
             let last = self.io.now() >= deadline;
+            if !proven && !last && witness.is_some() {
+                // The witness says the reset has not happened: a command
+                // sent now could be cut off by it. Only the version
+                // register is looked at.
+                let running = self
+                    .active_version(Step::Verify)
+                    .map_err(|e| e.leaving(Left::RunSent))?;
+                if expected.version == Some(running) && running != plan.old_version {
+                    self.summary.new_version = running;
+                    self.prepare(true).map_err(|e| e.leaving(Left::RunSent))?;
+                    return Ok(Evidence::Version);
+                }
+                hint = false;
+                continue;
+            }
             self.prepare(true).map_err(|e| e.leaving(Left::RunSent))?;
             match self.check_running(plan, expected, proven)? {
                 Ok(evidence) => return Ok(evidence),
@@ -1224,9 +1241,28 @@ impl<I: ModuleIo> Session<'_, I> {
         if expected.version == Some(running) && running != plan.old_version {
             return Ok(Ok(Evidence::Version));
         }
+        let not_yet = Cause::NoRestart(self.opts.reset_timeout_ms + u32::from(self.run_delay_ms()));
+        // Versions that differ decide alone: the old one still shows.
+        if !proven && expected.version.is_some_and(|v| v != plan.old_version) {
+            return Ok(Err(not_yet));
+        }
         if plan.info.is_some() {
-            let t = self.timeout(0, DEFAULT_TIMEOUT_MS);
-            if let Some(info) = self.firmware_info(t, true).map_err(leave)? {
+            // Unless the reset is proven, a command may be cut off by it:
+            // a short timeout, and its loss means "not yet".
+            let floor = if proven {
+                DEFAULT_TIMEOUT_MS
+            } else {
+                MIN_TIMEOUT_MS
+            };
+            let t = self.timeout(0, floor).min(self.ms(floor));
+            let info = match self.firmware_info(t, true) {
+                Err(Error {
+                    cause: Cause::Cdb(CdbError::Timeout { .. }),
+                    ..
+                }) if !proven => return Ok(Err(not_yet)),
+                r => r.map_err(leave)?,
+            };
+            if let Some(info) = info {
                 if let (Some(bank), Some(now_running)) = (expected.bank, info.running()) {
                     return Ok(if now_running == bank {
                         Ok(Evidence::FirmwareInfo)
@@ -1242,10 +1278,7 @@ impl<I: ModuleIo> Session<'_, I> {
             // Never told the new version, but a different valid one runs:
             // the module can only have booted the new image.
             None if running.is_valid() && running != plan.old_version => Ok(Evidence::Version),
-            Some(_) | None if running == plan.old_version && !proven => {
-                let bound = self.opts.reset_timeout_ms + u32::from(self.run_delay_ms());
-                Err(Cause::NoRestart(bound))
-            }
+            Some(_) | None if running == plan.old_version && !proven => Err(not_yet),
             expected => Err(Cause::WrongVersion { running, expected }),
         })
     }

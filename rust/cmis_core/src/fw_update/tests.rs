@@ -1020,7 +1020,7 @@ fn flashes_every_named_profile_close_to_its_limit() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     /// Spec-legal module behaviour in any combination, with one fault at
     /// any point: every flash ends in bounded time, safely (see
