@@ -442,16 +442,30 @@ fn side_by_side(
                     run,
                     limit,
                 };
-                let r = measure(args, &ports, &batch)?;
-                let ok = r.outcome == Outcome::Ok;
-                runs.push(r);
-                if !ok {
-                    ports = recreate(ports, module.profile_name())?;
-                }
+                ports = measure_and_recover(args, ports, &batch, module, runs)?;
             }
         }
     }
     guest::delete_ports(ports)
+}
+
+/// Measures one batch, records its run, and gives fresh ports of
+/// `module` for the next one if this one was not ok.
+fn measure_and_recover(
+    args: &Args,
+    ports: Vec<Port>,
+    batch: &Batch<'_>,
+    module: Module,
+    runs: &mut Vec<Run>,
+) -> Result<Vec<Port>> {
+    let r = measure(args, &ports, batch)?;
+    let ok = r.outcome == Outcome::Ok;
+    runs.push(r);
+    if ok {
+        Ok(ports)
+    } else {
+        recreate(ports, module.profile_name())
+    }
 }
 
 /// Label of the parallel runs.
@@ -474,12 +488,7 @@ fn parallel(args: &Args, cpu: CpuClock, image: &Image, runs: &mut Vec<Run>) -> R
             run,
             limit,
         };
-        let r = measure(args, &ports, &batch)?;
-        let ok = r.outcome == Outcome::Ok;
-        runs.push(r);
-        if !ok {
-            ports = recreate(ports, module.profile_name())?;
-        }
+        ports = measure_and_recover(args, ports, &batch, module, runs)?;
     }
     guest::delete_ports(ports)
 }
