@@ -60,6 +60,9 @@ fn flash(cli_family: &str, dev: &str, file: &str, password: Option<u32>, json: b
 fn monitor(family: &str, json: bool, count: Option<u64>) -> Result<u8> {
     let mut client = Client::connect(family)?;
     client.monitor()?;
+    // On stderr, so that --json output stays JSON: scripts wait for it
+    // before they start a flash they want to see.
+    eprintln!("monitoring flashes (Ctrl-C stops)");
     let mut printer = Printer::new(Format::pick(json));
     let mut ended = 0;
     loop {

@@ -107,9 +107,12 @@ check "Ctrl-C exits 130 and the flash completes in the kernel" interrupted
 monitor() {
 	new_port
 	"$cmis_fw" monitor --json --count 1 >"$fw_dir/mon.out" 2>&1 &
-	local mpid=$! ok=0
-	# Give it time to join the group (no output until a flash).
-	sleep 5
+	local mpid=$! ok=0 i
+	# It says "monitoring" on stderr once it has joined the group.
+	for i in $(seq 300); do
+		grep -q '^monitoring' "$fw_dir/mon.out" && break
+		sleep 0.1
+	done
 	"$cmis_fw" flash "$port" v2.bin >/dev/null 2>&1 || ok=1
 	wait $mpid || ok=1
 	grep -q "\"dev\":\"$port\",.*\"status\":\"completed\"" "$fw_dir/mon.out" ||
