@@ -18,17 +18,18 @@
 //!    sent only into an idle CDB;
 //! 4. [`Session::run_image`]: Run (0109h) with a DelayToReset, so that its
 //!    status can be read, then the wait for proof that the module
-//!    restarted into the new image;
+//!    restarted (a reset witness: a volatile bit of 00h:31 that only a
+//!    reset clears) into the new image;
 //! 5. [`Session::commit`]: Commit (010Ah), checked, then the driver's
 //!    module reset, after which the module must come back running the
 //!    committed new image.
 //!
-//! Success is reported only on evidence read back from the module: Get
-//! Firmware Info naming the new bank as running (and committed), or the
+//! Success is reported only on evidence read back from the module: the
 //! version registers showing the version the module gave the downloaded
-//! image, after a restart observed as a latched ModuleStateChanged flag
-//! or as the module going away. Without it the update fails and the old
-//! image is not committed.
+//! image (different from the old one), or Get Firmware Info naming the
+//! new bank as running (and then committed), or, for an image of the old
+//! version, a proven reset. Without it the update fails and the old image
+//! is not committed.
 
 #[cfg(test)]
 mod tests;
