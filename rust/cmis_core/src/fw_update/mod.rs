@@ -8,19 +8,19 @@
 //! as the sequence it is, one function per stage, each handing the next
 //! what it learnt:
 //!
-//! 1. [`Session::prepare`]: identity, CDB advertisement, password, Module
+//! 1. `Session::prepare`: identity, CDB advertisement, password, Module
 //!    Features (0040h), a CDB still busy with an earlier command;
-//! 2. [`Session::plan`]: Firmware Management Features (0041h), the write
+//! 2. `Session::plan`: Firmware Management Features (0041h), the write
 //!    mechanism and block size, Get Firmware Info (0100h, optional) and
 //!    the version registers;
-//! 3. [`Session::download`]: Start (0101h), the blocks (0103h/0104h),
+//! 3. `Session::download`: Start (0101h), the blocks (0103h/0104h),
 //!    Complete (0107h); any failure in it is followed by Abort (0102h),
 //!    sent only into an idle CDB;
-//! 4. [`Session::run_image`]: Run (0109h) with a DelayToReset, so that its
+//! 4. `Session::run_image`: Run (0109h) with a DelayToReset, so that its
 //!    status can be read, then the wait for proof that the module
 //!    restarted (a reset witness: a volatile bit of 00h:31 that only a
 //!    reset clears) into the new image;
-//! 5. [`Session::commit`]: Commit (010Ah), checked, then the driver's
+//! 5. `Session::commit`: Commit (010Ah), checked, then the driver's
 //!    module reset, after which the module must come back running the
 //!    committed new image.
 //!
