@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build (or reuse) the test kernel: Debian's linux-source-6.12, configured
-# from 'make tinyconfig' plus the selftests' config fragment, built with
-# LLVM=1 and Debian's rustc-web. The tree lives in the cache, keyed by
-# everything that goes into it, so later runs on this machine reuse it.
-#
-# CMIS_KERNEL selects the kernel series: 6.12 (the default) as above, or
-# 7.3: Debian 13's linux-source-7.3 (trixie-backports), built inside the
-# Debian 13 root of debian13-root.sh with the toolchain Debian builds its
-# stock 7.3 kernel with (GCC 14, rustc 1.85.1, bindgen 0.71.1; no LLVM=1),
-# from tinyconfig + the same fragment + config-7.3 (options renamed or
-# dropped in 7.3, if any; a variant NAME also gets config-NAME-7.3). The 7.3 tree is $CMIS_CACHE/kernel/7.3-<key>, seen as
-# /cmis/kernel/7.3-<key> inside the root: M= module builds run there
+# Build (or reuse) the test kernel: Debian 13's linux-source-7.3
+# (trixie-backports), built inside the Debian 13 root of debian13-root.sh
+# with the toolchain Debian builds its stock 7.3 kernel with (GCC 14, rustc
+# 1.85.1, bindgen 0.71.1), from 'make tinyconfig' plus the selftests'
+# config fragment and config-7.3 (options renamed or dropped in 7.3, if
+# any; a variant NAME also gets config-NAME-7.3). The tree lives in the
+# cache, keyed by everything that goes into it, so later runs on this
+# machine reuse it: $CMIS_CACHE/kernel/7.3-<key>, seen as
+# /cmis/kernel/7.3-<key> inside the root. M= module builds run there
 # (debian13-root.sh run --cwd ... make <flags in .cmis-make-flags> M=...),
 # and vng -r <tree>/arch/x86/boot/bzImage boots it from the host.
+#
+# CMIS_KERNEL names the series; 7.3 is the only one (the root's).
 #
 # Prints the kernel build directory on stdout; logs go to stderr.
 # With --cached-only, prints it only if it is built already and otherwise
@@ -45,17 +44,12 @@ top=$(cd "$here/../.." && pwd)
 fragment=$top/tools/testing/selftests/drivers/net/cmis_fw/config
 # Bump when the way the kernel is built below changes.
 recipe=1
-series=${CMIS_KERNEL:-6.12}
-case "$series" in
-6.12) ;;
-7.3)
-	# shellcheck source=tools/scripts/debian13-root.sh
-	. "$here/debian13-root.sh"
-	# Bump when the way the 7.3 kernel is built below changes.
-	recipe=7.3-1
-	;;
-*) echo "build-kernel: unknown CMIS_KERNEL=$series (6.12 or 7.3)" >&2; exit 2 ;;
-esac
+series=${CMIS_KERNEL:-7.3}
+[ "$series" = 7.3 ] || { echo "build-kernel: unknown CMIS_KERNEL=$series (7.3 is the only test kernel series)" >&2; exit 2; }
+# shellcheck source=tools/scripts/debian13-root.sh
+. "$here/debian13-root.sh"
+# Bump when the way the 7.3 kernel is built below changes.
+recipe=7.3-1
 # Options the series renamed or dropped, applied after the fragment
 # (config-<series>) and after a variant's (config-<variant>-<series>).
 series_fragments=()
@@ -65,7 +59,7 @@ log() { printf 'build-kernel: %s\n' "$*" >&2; }
 
 # prune_cache KEEP: keeps the cache bounded (each tree is about 2 GiB).
 # Drops interrupted builds but KEEP, and of each kind of kernel (the base,
-# 6.12-<key>, and each variant, 6.12-<key>-<name>) all but the two most
+# 7.3-<key>, and each variant, 7.3-<key>-<name>) all but the two most
 # recently built: a changed fragment leaves its predecessors behind, and
 # many builds of one variant must not push out the base the others are
 # copied from.
@@ -86,35 +80,21 @@ prune_cache() {
 }
 die() { log "error: $*"; exit 1; }
 
-if [ "$series" = 6.12 ]; then
-	[ -r "$KERNEL_SRC_TARBALL" ] || die "$KERNEL_SRC_TARBALL missing: run tools/scripts/setup.sh"
-	[ -x "$BINDGEN" ] || die "$BINDGEN missing: run tools/scripts/setup.sh"
-else
-	# The Debian 13 root (reused when ready; it runs the rustc identity
-	# check every time, which is cheap).
-	if [ -z "$cached_only" ]; then
-		"$here/debian13-root.sh" prepare >/dev/null
-	fi
-	[ -f "$D13_TOP/current.env" ] || die "no Debian 13 root: run tools/scripts/debian13-root.sh"
-	d13_load
-	[ "$D13_SERIES" = "$series" ] || die "the Debian 13 root has linux-source-$D13_SERIES, not $series"
-	KERNEL_SRC_TARBALL=$D13_SRC_TARBALL
+# The Debian 13 root (reused when ready; it runs the rustc identity check
+# every time, which is cheap).
+if [ -z "$cached_only" ]; then
+	"$here/debian13-root.sh" prepare >/dev/null
 fi
+[ -f "$D13_TOP/current.env" ] || die "no Debian 13 root: run tools/scripts/debian13-root.sh"
+d13_load
+[ "$D13_SERIES" = "$series" ] || die "the Debian 13 root has linux-source-$D13_SERIES, not $series"
 
 key_input() {
 	echo "recipe $recipe"
-	if [ "$series" = 6.12 ]; then
-		dpkg-query -W -f='${Package} ${Version}\n' linux-source-6.12
-		"$RUSTC" --version
-		"$BINDGEN" --version
-		clang --version | head -n1
-		ld.lld --version | head -n1
-	else
-		echo "linux-source-$D13_SERIES $D13_DEBVER"
-		dpkg-query --admindir="$D13_ROOT/var/lib/dpkg" -W -f='${Package} ${Version}\n' \
-			rustc bindgen gcc-14 binutils libclang-dev rust-src
-		echo "${D13_MAKE_FLAGS[*]}"
-	fi
+	echo "linux-source-$D13_SERIES $D13_DEBVER"
+	dpkg-query --admindir="$D13_ROOT/var/lib/dpkg" -W -f='${Package} ${Version}\n' \
+		rustc bindgen gcc-14 binutils libclang-dev rust-src
+	echo "${D13_MAKE_FLAGS[*]}"
 	cat "$fragment" "${series_fragments[@]}"
 }
 base_key=$(key_input | sha256sum | cut -c1-16)
@@ -156,13 +136,9 @@ fi
 # Everything is recomputed from scratch when the stamp is missing: a
 # half-built tree from an interrupted run is not trusted.
 rm -rf "$kdir"
-if [ "$series" = 6.12 ]; then
-	kmake() { make -C "$kdir" "${KMAKE_FLAGS[@]}" "$@"; }
-else
-	# In the Debian 13 root, where $CMIS_CACHE/kernel is /cmis/kernel.
-	guest_kdir=$D13_GUEST_KERNEL/${kdir#"$CMIS_CACHE"/kernel/}
-	kmake() { d13_run --cwd "$guest_kdir" -- make "${D13_MAKE_FLAGS[@]}" "$@"; }
-fi
+# In the Debian 13 root, where $CMIS_CACHE/kernel is /cmis/kernel.
+guest_kdir=$D13_GUEST_KERNEL/${kdir#"$CMIS_CACHE"/kernel/}
+kmake() { d13_run --cwd "$guest_kdir" -- make "${D13_MAKE_FLAGS[@]}" "$@"; }
 
 if [ -n "$variant" ]; then
 	log "copying $base_kdir into $kdir"
@@ -174,8 +150,8 @@ if [ -n "$variant" ]; then
 	fragments=("$fragment" "${series_fragments[@]}" "${variant_fragments[@]}")
 else
 	mkdir -p "$kdir"
-	log "unpacking $KERNEL_SRC_TARBALL into $kdir"
-	tar -xf "$KERNEL_SRC_TARBALL" -C "$kdir" --strip-components=1
+	log "unpacking $D13_SRC_TARBALL into $kdir"
+	tar -xf "$D13_SRC_TARBALL" -C "$kdir" --strip-components=1
 	log "configuring: tinyconfig + $(basename "$(dirname "$fragment")")/config${series_fragments[*]:+ + ${series_fragments[*]##*/}}"
 	kmake -s tinyconfig >&2
 	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$fragment" "${series_fragments[@]}") >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
@@ -228,11 +204,9 @@ fi
 start=$(date +%s)
 kmake -j"$jobs" -s >&2
 log "built in $(($(date +%s) - start)) s"
-if [ "$series" != 6.12 ]; then
-	# How to build modules against this tree inside the root.
-	printf '%s\n' "${D13_MAKE_FLAGS[@]}" >"$kdir/.cmis-make-flags"
-	echo "$guest_kdir" >"$kdir/.cmis-guest-path"
-fi
+# How to build modules against this tree inside the root.
+printf '%s\n' "${D13_MAKE_FLAGS[@]}" >"$kdir/.cmis-make-flags"
+echo "$guest_kdir" >"$kdir/.cmis-guest-path"
 touch "$stamp"
 
 prune_cache "$kdir"

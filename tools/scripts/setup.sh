@@ -5,11 +5,12 @@
 # Debian 12 (bookworm), run as root. A second run checks and returns in
 # seconds: nothing is fetched when everything is already present.
 #
-#   - Debian packages for an LLVM=1 Rust-enabled kernel build,
+#   - the few host packages the scripts use (kernel and module builds
+#     run in the Debian 13 root, with Debian's own toolchain, not here),
 #   - qemu-system-x86 from bookworm-backports (bookworm's 7.2 conflicts
 #     with the preinstalled backports qemu-utils),
 #   - ethtool >= 6.11 from trixie, pinned low so nothing else comes from it,
-#   - virtme-ng from PyPI and bindgen-cli from crates.io, both pinned,
+#   - virtme-ng from PyPI, pinned,
 #   - the Debian 13 build root for Debian's stock CONFIG_RUST 7.3 kernel
 #     (debian13-root.sh; in the cache, the host's packages untouched;
 #     about 5 GiB and 5-10 minutes the first time). CMIS_DEBIAN13=0 skips it.
@@ -26,10 +27,7 @@ as_root() {
 }
 
 # Packages from the default suites.
-debs=(clang lld llvm libclang-dev bc flex bison libelf-dev libssl-dev cpio
-      xz-utils make kmod iproute2 linux-source-6.12 rustc-web rust-web-src
-      rust-web-clippy rsync dkms
-      python3-yaml python3-jsonschema)
+debs=(cpio xz-utils make kmod iproute2 rsync python3-yaml python3-jsonschema)
 
 missing_debs() {
 	local p
@@ -117,15 +115,6 @@ install_vng() {
 	command -v vng >/dev/null || { log "vng not on PATH after install"; exit 1; }
 }
 
-install_bindgen() {
-	if ! "$BINDGEN" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
-		log "installing bindgen-cli $BINDGEN_VERSION from crates.io (~2 min)"
-		mkdir -p "$CMIS_TOOLS"
-		cargo install -q --locked --root "$CMIS_TOOLS" \
-			bindgen-cli --version "$BINDGEN_VERSION"
-	fi
-}
-
 install_debian13_root() {
 	[ "${CMIS_DEBIAN13:-1}" = 0 ] && return
 	"$here/debian13-root.sh" prepare >/dev/null
@@ -133,6 +122,5 @@ install_debian13_root() {
 
 install_debs
 install_vng
-install_bindgen
 install_debian13_root
-log "ok: $("$RUSTC" --version), $("$BINDGEN" --version), $(ethtool --version), vng $(vng --version 2>/dev/null | awk '{print $NF}')"
+log "ok: $(ethtool --version), $(qemu-system-x86_64 --version | head -n1), vng $(vng --version 2>/dev/null | awk '{print $NF}')"
