@@ -16,13 +16,7 @@ pub mod cmis_core {
 
     pub mod bank;
     pub mod cdb;
-    // Linux 7.3's lint set (CLIPPY=1) denies `clippy::cast_lossless`, and
-    // clippy 1.85 `clippy::unnecessary_map_or`, which the emulator model
-    // and the image format code (linted on the host with the workspace's
-    // set) do not follow yet; scoped here until they do.
-    #[allow(clippy::cast_lossless, clippy::unnecessary_map_or)]
     pub mod emu;
-    #[allow(clippy::cast_lossless)]
     pub mod image;
     pub mod io;
     pub mod map;

@@ -18,7 +18,7 @@
 #![forbid(unsafe_code)]
 
 use crate::cmis_core::fw_update::{self, Cause, Options};
-use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, Nanos, Notice};
+use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice};
 use crate::cmis_core::map::Access;
 use crate::ethdev::{DeviceEvents, DeviceId, ModuleAccess, NetDevice, Rtnl};
 use crate::genl::Net;
@@ -331,11 +331,12 @@ impl ModuleIo for FlashIo<'_> {
         time::sleep_ns(ns, ns / 32);
     }
 
-    fn reset_module(&mut self) -> Result<(), Errno> {
-        self.flash
-            .dev
-            .reset_module()
-            .map_err(|e| Errno::from_kernel(e.to_errno()))
+    fn reset_module(&mut self) -> Result<ModuleReset, Errno> {
+        match self.flash.dev.reset_module() {
+            Ok(true) => Ok(ModuleReset::Done),
+            Ok(false) => Ok(ModuleReset::Ignored),
+            Err(e) => Err(Errno::from_kernel(e.to_errno())),
+        }
     }
 
     fn notify(&mut self, notice: Notice) {

@@ -239,12 +239,16 @@ impl NetDevice {
     }
 
     /// Resets the plug-in module (`ETH_RESET_PHY`), as the ethtool core
-    /// does after a firmware update.
-    pub fn reset_module(&self) -> Result {
+    /// does after a firmware update. `Ok(false)` if the driver returned
+    /// success without resetting it: drivers clear the flags of what
+    /// they reset, and some (bnxt) leave this one set.
+    pub fn reset_module(&self) -> Result<bool> {
         let op = self.ops().and_then(|o| o.reset).ok_or(EOPNOTSUPP)?;
-        let mut flags: u32 = raw::ethtool_reset_flags_ETH_RESET_PHY;
+        let phy: u32 = raw::ethtool_reset_flags_ETH_RESET_PHY;
+        let mut flags = phy;
         // SAFETY: The device is allocated; `flags` is valid for writes.
-        to_result(unsafe { op(self.as_raw(), &mut flags) })
+        to_result(unsafe { op(self.as_raw(), &mut flags) })?;
+        Ok(flags & phy == 0)
     }
 
     /// Whether a module firmware flash is in progress (the ethtool core's

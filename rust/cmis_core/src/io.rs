@@ -129,6 +129,9 @@ pub enum Degraded {
     /// Get Firmware Info (0100h) failed or is not supported: banks are
     /// checked by the version registers instead.
     NoFirmwareInfo,
+    /// The driver does not reset modules: the update ends without its
+    /// final reset (the commit is proven by Get Firmware Info instead).
+    NoFinalReset,
 }
 
 impl fmt::Display for Degraded {
@@ -137,7 +140,42 @@ impl fmt::Display for Degraded {
             Self::NoFirmwareInfo => f.write_str(
                 "Get Firmware Info (0100h) unavailable; the new image is checked by its version",
             ),
+            Self::NoFinalReset => f.write_str(
+                "the driver does not reset the module; the new image runs and is committed \
+                 (Get Firmware Info)",
+            ),
         }
+    }
+}
+
+/// What the driver did with a module reset request (`ETH_RESET_PHY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModuleReset {
+    /// The driver reset the module, or began to.
+    Done,
+    /// The driver returned success but left the module alone: it did not
+    /// clear `ETH_RESET_PHY` (bnxt does so in Linux 7.3).
+    Ignored,
+}
+
+/// Poll intervals that start at `first` and double up to `max`.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    next: Nanos,
+    max: Nanos,
+}
+
+impl Backoff {
+    /// Intervals from `first` doubling up to `max`.
+    pub const fn new(first: Nanos, max: Nanos) -> Self {
+        Self { next: first, max }
+    }
+
+    /// The interval to sleep now; the one after it is twice as long.
+    pub fn next_interval(&mut self) -> Nanos {
+        let now = self.next;
+        self.next = (self.next * 2).min(self.max);
+        now
     }
 }
 
@@ -156,8 +194,8 @@ pub trait ModuleIo {
     /// Sleeps about `ns` (it may return early when interrupted; callers
     /// look at [`ModuleIo::interrupted`] after sleeping).
     fn sleep(&mut self, ns: Nanos);
-    /// Resets the module through the driver (ETH_RESET_PHY).
-    fn reset_module(&mut self) -> Result<(), Errno>;
+    /// Resets the module through the driver (`ETH_RESET_PHY`).
+    fn reset_module(&mut self) -> Result<ModuleReset, Errno>;
     /// Passes a progress report on to the requester.
     fn notify(&mut self, notice: Notice);
     /// Whether the requester wants the work to end.

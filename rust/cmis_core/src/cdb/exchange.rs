@@ -47,7 +47,7 @@
 //! did not. A reply whose check code does not match is read again, as the
 //! module may have been caught writing it.
 
-use super::super::io::{Errno, Interrupt, ModuleIo, Nanos, NS_PER_MS};
+use super::super::io::{Backoff, Errno, Interrupt, ModuleIo, Nanos, NS_PER_MS};
 use super::super::map::{lower, Access, PAGE_SIZE, UPPER_START};
 use super::{
     check_code, Command, CommandId, Failure, ReplyError, Status, CDB_PAGE, CMD_ID_OFFSET,
@@ -461,7 +461,7 @@ fn settle_flag(
         return Ok(());
     }
     let until = io.now() + FLAG_SETTLE;
-    let mut interval = POLL_MIN;
+    let mut backoff = Backoff::new(POLL_MIN, POLL_MAX);
     loop {
         let b = retry(io, |io| link.read_flags(io)).map_err(|e| access(Part::Flags, e))?;
         let seen = b & module_flag::CDB_COMPLETE_1 != 0;
@@ -471,8 +471,7 @@ fn settle_flag(
             }
             return Ok(());
         }
-        nap(io, interval)?;
-        interval = (interval * 2).min(POLL_MAX);
+        nap(io, backoff.next_interval())?;
     }
 }
 
@@ -509,7 +508,7 @@ pub fn retry<T, I: ModuleIo>(
     mut op: impl FnMut(&mut I) -> Result<T, Errno>,
 ) -> Result<T, AccessFailure> {
     let mut until = None;
-    let mut interval = POLL_MIN;
+    let mut backoff = Backoff::new(POLL_MIN, POLL_MAX);
     loop {
         let e = match op(io) {
             Ok(v) => return Ok(v),
@@ -523,8 +522,7 @@ pub fn retry<T, I: ModuleIo>(
         if io.interrupted() == Some(Interrupt::Stop) {
             return Err(AccessFailure::Interrupted(Interrupt::Stop));
         }
-        io.sleep(interval.min(until - now));
-        interval = (interval * 2).min(POLL_MAX);
+        io.sleep(backoff.next_interval().min(until - now));
     }
 }
 

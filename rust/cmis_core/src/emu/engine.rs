@@ -74,18 +74,18 @@ impl Module {
         let id = u16::from_be_bytes([msg[0], msg[1]]);
         self.counters.commands += 1;
         self.counters.count_command(id);
-        let hang = self.faults.hang_next && self.faults.hang_command.map_or(true, |c| c == id);
+        let hang = self.faults.hang_next && !matches!(self.faults.hang_command, Some(c) if c != id);
         let done_at = if hang {
             self.faults.hang_next = false;
             None
         } else {
-            Some(now + self.busy_us(id) as u64 * NS_PER_US)
+            Some(now + u64::from(self.busy_us(id)) * NS_PER_US)
         };
         self.pending[instance] = Some(Pending {
             instance,
             id,
             triggered: now,
-            shown_at: now + self.profile.quirks.status_lag_us as u64 * NS_PER_US,
+            shown_at: now + u64::from(self.profile.quirks.status_lag_us) * NS_PER_US,
             shown: false,
             done_at,
             result: None,
@@ -186,7 +186,7 @@ impl Module {
         self.pending[i] = None;
         let q = self.profile.quirks;
         self.lower[Self::status_offset(i)] = ex.status;
-        let flag_at = at + q.flag_delay_us as u64 * NS_PER_US;
+        let flag_at = at + u64::from(q.flag_delay_us) * NS_PER_US;
         if flag_at > at {
             self.late_flag[i] = Some(flag_at);
         } else {
@@ -203,7 +203,7 @@ impl Module {
         if let Some((bank, delay_ms, hitless)) = ex.reset {
             // DelayToReset counts from the completion flag.
             self.power = Power::ResetPending {
-                at: flag_at + (delay_ms as u64 + q.reset_extra_ms as u64) * NS_PER_MS,
+                at: flag_at + (u64::from(delay_ms) + u64::from(q.reset_extra_ms)) * NS_PER_MS,
                 bank,
             };
             self.hitless_pending = hitless;
@@ -265,7 +265,7 @@ impl Module {
         if (0x0101..=0x010A).contains(&id) && self.profile.password_required && !self.unlocked {
             return Err(Failure::PASSWORD);
         }
-        if self.faults.fail_count > 0 && self.faults.fail_command.map_or(true, |c| c == id) {
+        if self.faults.fail_count > 0 && !matches!(self.faults.fail_command, Some(c) if c != id) {
             self.faults.fail_count -= 1;
             return Err(Failure(self.faults.fail_code & 0x3f));
         }

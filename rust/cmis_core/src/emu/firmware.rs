@@ -100,7 +100,7 @@ impl Download {
         Self {
             target,
             header: NO_HEADER,
-            expected: image_size - rules.header_len as u32,
+            expected: image_size - u32::from(rules.header_len),
             received: 0,
             crc: Crc32::new(),
             image_size,
@@ -271,7 +271,7 @@ impl Firmware {
         image_size: u32,
         header: &[u8],
     ) -> Result<(), Failure> {
-        let n = rules.header_len as u32;
+        let n = u32::from(rules.header_len);
         if header.len() != rules.header_len as usize || image_size < n {
             return Err(Failure::PARAMETER);
         }

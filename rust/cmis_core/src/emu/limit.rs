@@ -157,7 +157,7 @@ impl FlashLimit {
         self.transactions += 1;
         self.bus_bytes += (len + addressing(read)) as u64;
         self.bus_ns += transaction_ns(p.bus_hz, len, read);
-        self.driver_ns += p.driver.transfer_us as Nanos * NS_PER_US;
+        self.driver_ns += Nanos::from(p.driver.transfer_us) * NS_PER_US;
     }
 
     /// Adds one command: its body (header bytes and `lpl` bytes of local
@@ -175,17 +175,17 @@ impl FlashLimit {
         // The status shows the result this long after the trigger (see
         // `Pending::report_at`), and can be read no earlier than the
         // NACK window at the start of the command allows.
-        let reported = busy_us.max(q.status_lag_us) as Nanos + q.report_delay_us as Nanos;
+        let reported = Nanos::from(busy_us.max(q.status_lag_us)) + Nanos::from(q.report_delay_us);
         if ends_in_status {
             self.transaction(p, 1, true);
             self.transaction(p, 1, true);
-            let flagged = reported + q.flag_delay_us as Nanos;
-            self.busy_ns += flagged.max(q.nack_first_us as Nanos) * NS_PER_US;
+            let flagged = reported + Nanos::from(q.flag_delay_us);
+            self.busy_ns += flagged.max(Nanos::from(q.nack_first_us)) * NS_PER_US;
         } else {
             // Run: its reset begins DelayToReset (0) after the flag,
             // late by the quirk's extra delay.
-            self.busy_ns += (reported + q.flag_delay_us as Nanos) * NS_PER_US
-                + q.reset_extra_ms as Nanos * NS_PER_MS;
+            self.busy_ns += (reported + Nanos::from(q.flag_delay_us)) * NS_PER_US
+                + Nanos::from(q.reset_extra_ms) * NS_PER_MS;
         }
         self.commands += 1;
     }
@@ -253,9 +253,9 @@ impl Profile {
         // Away during both resets, then not acknowledging; Commit waits
         // for a bootloader without CDB to end its boot phase.
         let q = &self.quirks;
-        let reset = self.reset_ms as Nanos + q.nack_after_reset_ms as Nanos;
+        let reset = Nanos::from(self.reset_ms) + Nanos::from(q.nack_after_reset_ms);
         let before_commit = if q.boot_cdb == BootCdb::NoCdb {
-            reset.max(self.reset_ms as Nanos + q.boot_ms as Nanos)
+            reset.max(Nanos::from(self.reset_ms) + Nanos::from(q.boot_ms))
         } else {
             reset
         };

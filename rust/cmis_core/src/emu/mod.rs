@@ -1364,7 +1364,7 @@ impl Module {
     /// they fall due (a command that finished before a pending reset
     /// reports its status first; on a tie the reset wins).
     pub fn advance(&mut self, now: Nanos) {
-        let report_delay = self.profile.quirks.report_delay_us as Nanos * NS_PER_US;
+        let report_delay = Nanos::from(self.profile.quirks.report_delay_us) * NS_PER_US;
         // Bounded: each step is one event, and there are at most three
         // per command (shown, executed, reported), one late flag per
         // instance and two per reset; only a reported Run or a power loss
@@ -1373,7 +1373,7 @@ impl Module {
             let mut next: Option<(Nanos, Event)> = None;
             let mut consider = |t: Option<Nanos>, e: Event| {
                 if let Some(t) = t.filter(|&t| t <= now) {
-                    if next.map_or(true, |(n, _)| t < n) {
+                    if !matches!(next, Some((n, _)) if t >= n) {
                         next = Some((t, e));
                     }
                 }
@@ -1465,7 +1465,7 @@ impl Module {
         }
         let q = self.profile.quirks;
         if q.nack_first_us > 0 {
-            let window = q.nack_first_us as Nanos * NS_PER_US;
+            let window = Nanos::from(q.nack_first_us) * NS_PER_US;
             if self
                 .pending
                 .iter()
@@ -1573,7 +1573,7 @@ impl Module {
         x ^= x >> 17;
         x ^= x << 5;
         self.rng = x;
-        x % 1000 < permille as u32
+        x % 1000 < u32::from(permille)
     }
 
     /// How many pages after its own an access may run into: with auto
@@ -1739,18 +1739,18 @@ impl Module {
         self.update_versions();
         let p = self.profile;
         let q = p.quirks;
-        let init_end = now + q.mgmt_init_ms as u64 * NS_PER_MS;
+        let init_end = now + u64::from(q.mgmt_init_ms) * NS_PER_MS;
         let low_pwr_end = init_end
-            + p.ready_ms as u64 * NS_PER_MS
-            + core::mem::take(&mut self.faults.slow_ready_ms) as u64 * NS_PER_MS;
+            + u64::from(p.ready_ms) * NS_PER_MS
+            + u64::from(core::mem::take(&mut self.faults.slow_ready_ms)) * NS_PER_MS;
         self.walk = Walk {
             init_end,
             low_pwr_end,
-            ready_at: low_pwr_end + q.pwr_up_ms as u64 * NS_PER_MS,
+            ready_at: low_pwr_end + u64::from(q.pwr_up_ms) * NS_PER_MS,
             fault: core::mem::take(&mut self.faults.fault_on_reset),
         };
-        self.reset_nack_until = now + q.nack_after_reset_ms as u64 * NS_PER_MS;
-        self.boot_until = now + q.boot_ms as u64 * NS_PER_MS;
+        self.reset_nack_until = now + u64::from(q.nack_after_reset_ms) * NS_PER_MS;
+        self.boot_until = now + u64::from(q.boot_ms) * NS_PER_MS;
         self.power = Power::Up;
         if q.state_changed_flag {
             // Every exit from reset is a state change.
@@ -1811,7 +1811,7 @@ impl Module {
         let downtime = if core::mem::take(&mut self.hitless_pending) {
             0
         } else {
-            self.profile.reset_ms as u64 * NS_PER_MS
+            u64::from(self.profile.reset_ms) * NS_PER_MS
         };
         self.power = Power::Resetting {
             until: at + downtime,

@@ -1128,7 +1128,7 @@ proptest! {
                     let a = Access { bank, ..Access::new(page, offset, data.len()) };
                     let _ = m.write(now, &a, &data);
                 }
-                Op::Wait(ns) => now += ns as u64,
+                Op::Wait(ns) => now += u64::from(ns),
                 Op::HardReset => m.hard_reset(now),
                 Op::Unplug => m.unplug(),
                 Op::Plug => m.plug(now),
@@ -1251,7 +1251,7 @@ proptest! {
                         now += cost;
                     }
                 }
-                Op::Wait(ns) => now += ns as u64,
+                Op::Wait(ns) => now += u64::from(ns),
                 Op::HardReset => m.hard_reset(now),
                 Op::Unplug => m.unplug(),
                 Op::Plug => m.plug(now),
@@ -2052,14 +2052,15 @@ impl IdealHost {
         }
         self.request(CDB_PAGE, 128, c.trigger());
         let q = self.m.profile.quirks;
-        let reported = busy_us.max(q.status_lag_us) as Nanos + q.report_delay_us as Nanos;
+        let reported = Nanos::from(busy_us.max(q.status_lag_us)) + Nanos::from(q.report_delay_us);
         if id == CommandId::RUN_FW_IMAGE {
             // The reset begins after the flag, late by the extra delay.
-            self.now += (reported + q.flag_delay_us as Nanos) * US + q.reset_extra_ms as Nanos * MS;
+            self.now +=
+                (reported + Nanos::from(q.flag_delay_us)) * US + Nanos::from(q.reset_extra_ms) * MS;
             return;
         }
-        let flagged = reported + q.flag_delay_us as Nanos;
-        self.now += flagged.max(q.nack_first_us as Nanos) * US;
+        let flagged = reported + Nanos::from(q.flag_delay_us);
+        self.now += flagged.max(Nanos::from(q.nack_first_us)) * US;
         // The flag proves this command is done, the status how.
         let mut flags = [0u8];
         self.now += self
@@ -2079,9 +2080,9 @@ impl IdealHost {
     fn reset_gap(&mut self, before_commit: bool) {
         let p = self.m.profile;
         let q = p.quirks;
-        let mut away = p.reset_ms as Nanos + q.nack_after_reset_ms as Nanos;
+        let mut away = Nanos::from(p.reset_ms) + Nanos::from(q.nack_after_reset_ms);
         if before_commit && q.boot_cdb == BootCdb::NoCdb {
-            away = away.max(p.reset_ms as Nanos + q.boot_ms as Nanos);
+            away = away.max(Nanos::from(p.reset_ms) + Nanos::from(q.boot_ms));
         }
         self.now += away * MS;
     }
@@ -2097,7 +2098,7 @@ impl IdealHost {
         };
         // From when the module first answers.
         h.reset_gap(true);
-        h.now -= p.reset_ms as Nanos * MS;
+        h.now -= Nanos::from(p.reset_ms) * MS;
         let t0 = h.now;
         let b = &p.busy_us;
         let n = p.start_payload_size as usize;

@@ -44,7 +44,7 @@ use super::cdb::exchange::{
     self, module_flag, retry, AccessFailure, CdbError, Done, Expect, Link, Request, POLL_MIN,
 };
 use super::cdb::{Command, CommandId, EncodeError, Status, EPL_FIRST_PAGE, LPL_MAX_LEN};
-use super::io::{Errno, Interrupt, ModuleIo, Nanos, Notice, NS_PER_MS};
+use super::io::{Backoff, Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice, NS_PER_MS};
 use super::map::{lower, Access, PAGE_SIZE, UPPER_START};
 use core::fmt;
 
@@ -204,6 +204,12 @@ pub enum Cause {
     NoRestart(u32),
     /// After the restart the module runs its previous bank.
     OldImageRunning(BankId),
+    /// The driver does not reset modules (it left `ETH_RESET_PHY` set),
+    /// so nothing proves the commit.
+    ResetIgnored,
+    /// No sign of the driver's module reset within this many ms, so
+    /// nothing proves the commit.
+    ResetNotSeen(u32),
     /// After a restart the module runs this version, not the downloaded
     /// one (`None`: the module never said which version that is).
     WrongVersion {
@@ -262,6 +268,15 @@ impl fmt::Display for Cause {
             Self::NoRestart(ms) => write!(
                 f,
                 "module did not restart into the new image within {ms} ms"
+            ),
+            Self::ResetIgnored => f.write_str(
+                "the driver does not reset the module (ETH_RESET_PHY), so the commit cannot \
+                 be proven: reset or power-cycle the module and check its version",
+            ),
+            Self::ResetNotSeen(ms) => write!(
+                f,
+                "no module reset seen within {ms} ms of the driver's reset, so the commit \
+                 cannot be proven: reset or power-cycle the module and check its version"
             ),
             Self::OldImageRunning(b) => write!(
                 f,
@@ -647,7 +662,7 @@ impl<I: ModuleIo> Session<'_, I> {
 
     fn advertisement(&mut self, again: bool) -> Result<CdbAdvert, Error> {
         let deadline = self.io.now() + self.ms(self.opts.reset_timeout_ms);
-        let mut interval = POLL_MIN;
+        let mut backoff = Backoff::new(POLL_MIN, RESET_POLL_MAX);
         loop {
             let mut b = [0u8; 5];
             self.read(Step::Advertisement, Access::new(1, 163, 5), &mut b)?;
@@ -660,8 +675,7 @@ impl<I: ModuleIo> Session<'_, I> {
                 return Err(Error::new(Step::Advertisement, Cause::NoCdb));
             }
             self.check_interrupt(Step::Advertisement)?;
-            self.io.sleep(interval);
-            interval = (interval * 2).min(RESET_POLL_MAX);
+            self.io.sleep(backoff.next_interval());
         }
     }
 
@@ -680,7 +694,7 @@ impl<I: ModuleIo> Session<'_, I> {
     /// `Some(status)` if it did not.
     fn wait_idle(&mut self, step: Step, limit: Nanos) -> Result<Option<u8>, Error> {
         let until = self.io.now() + limit;
-        let mut interval = POLL_MIN;
+        let mut backoff = Backoff::new(POLL_MIN, exchange::POLL_MAX);
         loop {
             let mut b = [0u8];
             let r = self.io.read(Access::new(0, lower::CDB_STATUS_1, 1), &mut b);
@@ -702,8 +716,7 @@ impl<I: ModuleIo> Session<'_, I> {
             if self.io.interrupted() == Some(Interrupt::Stop) {
                 return Err(Error::new(step, Cause::Stopped));
             }
-            self.io.sleep(interval);
-            interval = (interval * 2).min(exchange::POLL_MAX);
+            self.io.sleep(backoff.next_interval());
         }
     }
 
@@ -829,7 +842,7 @@ impl<I: ModuleIo> Session<'_, I> {
         after_reset: bool,
     ) -> Result<Option<FwInfo>, Error> {
         let deadline = self.io.now() + self.ms(self.opts.reset_timeout_ms);
-        let mut interval = 10 * NS_PER_MS;
+        let mut backoff = Backoff::new(10 * NS_PER_MS, 500 * NS_PER_MS);
         loop {
             let r = self.query(
                 Step::FwInfo,
@@ -851,8 +864,7 @@ impl<I: ModuleIo> Session<'_, I> {
                     ..
                 }) if after_reset && c.is_unsupported() && self.io.now() < deadline => {
                     self.check_interrupt(Step::FwInfo)?;
-                    self.io.sleep(interval);
-                    interval = (interval * 2).min(500 * NS_PER_MS);
+                    self.io.sleep(backoff.next_interval());
                 }
                 Err(_) => {
                     self.io.notify(Notice::Degraded(Degraded::NoFirmwareInfo));
@@ -1044,7 +1056,7 @@ impl<I: ModuleIo> Session<'_, I> {
             .map_err(|e| self.access_error(Step::Run, e).leaving(Left::Downloaded))?;
         self.link.take_latched();
         let witness = self
-            .set_reset_witness()
+            .set_reset_witness(Step::Run)
             .map_err(|e| e.leaving(Left::Downloaded))?;
 
         let delay = self.run_delay_ms();
@@ -1084,7 +1096,7 @@ impl<I: ModuleIo> Session<'_, I> {
         let mut hint = false;
         loop {
             let proven = self
-                .wait_restart(deadline, bound_ms, witness, hint)
+                .wait_restart(Step::Restart, deadline, bound_ms, witness, hint)
                 .map_err(|e| e.leaving(Left::RunSent))?;
             let last = self.io.now() >= deadline;
             if !proven && !last && witness.is_some() {
@@ -1135,16 +1147,16 @@ impl<I: ModuleIo> Session<'_, I> {
     /// later proves a reset even on a module that latches no
     /// ModuleStateChanged flag and is not seen away. `None` if both bits
     /// are set already or the module does not keep them.
-    fn set_reset_witness(&mut self) -> Result<Option<u8>, Error> {
+    fn set_reset_witness(&mut self, step: Step) -> Result<Option<u8>, Error> {
         let a = Access::new(0, MASKS, 1);
         let mut b = [0u8];
-        self.read(Step::Run, a, &mut b)?;
+        self.read(step, a, &mut b)?;
         let Some(bit) = [0x80u8, 0x40].into_iter().find(|bit| b[0] & bit == 0) else {
             return Ok(None);
         };
         let v = [b[0] | bit];
-        retry(self.io, |io| io.write(a, &v)).map_err(|e| self.access_error(Step::Run, e))?;
-        self.read(Step::Run, a, &mut b)?;
+        retry(self.io, |io| io.write(a, &v)).map_err(|e| self.access_error(step, e))?;
+        self.read(step, a, &mut b)?;
         Ok((b[0] & bit != 0).then_some(bit))
     }
 
@@ -1167,23 +1179,24 @@ impl<I: ModuleIo> Session<'_, I> {
     /// or once the deadline has passed with the module answering.
     fn wait_restart(
         &mut self,
+        step: Step,
         deadline: Nanos,
         bound_ms: u32,
         witness: Option<u8>,
         hint: bool,
     ) -> Result<bool, Error> {
         let mut hint = hint || self.link.take_latched() & module_flag::STATE_CHANGED != 0;
-        let mut interval = POLL_MIN;
+        let mut backoff = Backoff::new(POLL_MIN, RESET_POLL_MAX);
         loop {
             if self.io.interrupted() == Some(Interrupt::Stop) {
-                return Err(Error::new(Step::Restart, Cause::Stopped));
+                return Err(Error::new(step, Cause::Stopped));
             }
             // Module state (3) and the latched flags (8) in one read.
             let mut b = [0u8; 6];
             let answered = self.io.read(Access::new(0, lower::MODULE_STATE, 6), &mut b);
             match answered {
                 Err(e) if !e.is_transient() => {
-                    return Err(Error::new(Step::Restart, Cause::Access(e)));
+                    return Err(Error::new(step, Cause::Access(e)));
                 }
                 Err(_) => hint = true,
                 Ok(()) => {
@@ -1193,7 +1206,7 @@ impl<I: ModuleIo> Session<'_, I> {
                     }
                     let state = super::cdb::advert::module_state(b[0]);
                     if state == module_state::FAULT {
-                        return Err(self.fault(Step::Restart));
+                        return Err(self.fault(step));
                     }
                     if state_is_up(state) {
                         if self.witness_cleared(witness) {
@@ -1206,10 +1219,9 @@ impl<I: ModuleIo> Session<'_, I> {
                 }
             }
             if self.io.now() >= deadline {
-                return Err(Error::new(Step::Restart, Cause::NotBack(bound_ms)));
+                return Err(Error::new(step, Cause::NotBack(bound_ms)));
             }
-            self.io.sleep(interval);
-            interval = (interval * 2).min(RESET_POLL_MAX);
+            self.io.sleep(backoff.next_interval());
         }
     }
 
@@ -1301,57 +1313,83 @@ impl<I: ModuleIo> Session<'_, I> {
         self.cdb(Step::Commit, &req)
             .map_err(|e| e.leaving(Left::RunningUncommitted))?;
         let leave = |e: Error| e.leaving(Left::CommitSent);
-        // By version, the final reset below proves the commit: the module
-        // boots its committed image.
-        if evidence == Evidence::FirmwareInfo {
+        // Get Firmware Info, where the module has it, proves the commit;
+        // otherwise the final reset below does: the module boots its
+        // committed image.
+        // Asked once: a module still in its boot phase may not know it.
+        let mut commit_proven = false;
+        if let Some(bank) = expected.bank {
             let t = self.timeout(0, MIN_TIMEOUT_MS);
-            match (self.firmware_info(t, true).map_err(leave)?, expected.bank) {
-                (Some(info), Some(bank)) if info.bank(bank).committed => {}
-                (Some(_), Some(bank)) => {
+            let limits = (FW_INFO_MIN_LEN, FW_INFO_MAX_LEN);
+            match self.query(Step::FwInfo, CommandId::GET_FW_INFO, limits, t) {
+                Ok(len) if FwInfo::decode(&self.reply[..len]).bank(bank).committed => {
+                    commit_proven = true;
+                }
+                Ok(_) => {
                     let e = Error::new(Step::Commit, Cause::NotCommitted(bank));
                     return Err(e.leaving(Left::RunningUncommitted));
                 }
-                _ => {}
-            }
-        }
-        self.reset_and_check(expected, evidence)
-    }
-
-    /// The driver's module reset, as upstream ends; the module boots its
-    /// committed image, which must be the new one.
-    fn reset_and_check(&mut self, expected: &Expected, evidence: Evidence) -> Result<(), Error> {
-        let leave = |e: Error| e.leaving(Left::CommitSent);
-        self.io
-            .reset_module()
-            .map_err(|e| Error::new(Step::Reset, Cause::Access(e)).leaving(Left::CommitSent))?;
-        let deadline = self.io.now() + self.ms(self.opts.reset_timeout_ms);
-        let mut interval = POLL_MIN;
-        loop {
-            let mut b = [0u8];
-            match self.io.read(Access::new(0, lower::MODULE_STATE, 1), &mut b) {
-                Ok(()) => {
-                    let state = super::cdb::advert::module_state(b[0]);
-                    if state == module_state::FAULT {
-                        return Err(leave(self.fault(Step::Reset)));
-                    }
-                    if state_is_up(state) {
-                        break;
-                    }
-                }
-                Err(e) if !e.is_transient() => {
-                    return Err(leave(Error::new(Step::Reset, Cause::Access(e))));
-                }
+                // A command given up on may still run: nothing can go on.
+                Err(
+                    e @ Error {
+                        cause: Cause::Stopped | Cause::Cdb(CdbError::Timeout { .. }),
+                        ..
+                    },
+                ) => return Err(leave(e)),
                 Err(_) => {}
             }
-            if self.io.now() >= deadline {
-                let cause = Cause::NotBack(self.opts.reset_timeout_ms);
+        }
+        self.reset_and_check(expected, evidence, commit_proven)
+    }
+
+    /// The driver's module reset, as upstream ends: the module must come
+    /// back from a proven reset (the witness again) running its committed
+    /// image, the new one. Only Get Firmware Info's word on the commit
+    /// lets the update end without that reset.
+    fn reset_and_check(
+        &mut self,
+        expected: &Expected,
+        evidence: Evidence,
+        commit_proven: bool,
+    ) -> Result<(), Error> {
+        let leave = |e: Error| e.leaving(Left::CommitSent);
+        // A ModuleStateChanged flag latched from now on is this reset's.
+        retry(self.io, |io| self.link.read_flags(io))
+            .map_err(|e| leave(self.access_error(Step::Reset, e)))?;
+        self.link.take_latched();
+        let witness = self.set_reset_witness(Step::Reset).map_err(leave)?;
+        let reset = self
+            .io
+            .reset_module()
+            .map_err(|e| leave(Error::new(Step::Reset, Cause::Access(e))))?;
+        let bound_ms = self.opts.reset_timeout_ms;
+        let mut seen = reset == ModuleReset::Done;
+        if seen {
+            let deadline = self.io.now() + self.ms(bound_ms);
+            seen = loop {
+                let proven = self
+                    .wait_restart(Step::Reset, deadline, bound_ms, witness, false)
+                    .map_err(leave)?;
+                let past = self.io.now() >= deadline;
+                // Without a witness a hint is all the module gives.
+                if proven || (witness.is_none() && !past) {
+                    break true;
+                }
+                if past {
+                    break false;
+                }
+            };
+        }
+        if !seen {
+            self.clear_reset_witness(witness);
+            if !commit_proven {
+                let cause = match reset {
+                    ModuleReset::Ignored => Cause::ResetIgnored,
+                    ModuleReset::Done => Cause::ResetNotSeen(bound_ms),
+                };
                 return Err(leave(Error::new(Step::Reset, cause)));
             }
-            if self.io.interrupted() == Some(Interrupt::Stop) {
-                return Err(leave(Error::new(Step::Reset, Cause::Stopped)));
-            }
-            self.io.sleep(interval);
-            interval = (interval * 2).min(RESET_POLL_MAX);
+            self.io.notify(Notice::Degraded(Degraded::NoFinalReset));
         }
         let running = self.active_version(Step::Reset).map_err(leave)?;
         let expect = match evidence {

@@ -52,9 +52,21 @@ type Interrupter = std::boxed::Box<dyn Fn(&Module, u64) -> Option<Interrupt>>;
 /// meaning is wrong: (command, payload index, value).
 type Patch = (u16, usize, u8);
 
+/// What the host driver's reset operation (`ETH_RESET_PHY`) does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DriverReset {
+    /// Resets the module and says so (mlxsw, the emulator).
+    Resets,
+    /// Says it did nothing (bnxt in 7.3: the flag left set).
+    Ignores,
+    /// Says it reset the module but did not.
+    Lies,
+}
+
 /// The host side of a test: a module, a clock and what was seen.
 struct Bed {
     m: Module,
+    driver_reset: DriverReset,
     now: Nanos,
     notices: Vec<Notice>,
     /// Called before each access with the access count.
@@ -129,10 +141,16 @@ impl ModuleIo for Bed {
         self.now += ns;
     }
 
-    fn reset_module(&mut self) -> Result<(), Errno> {
-        self.resets += 1;
-        self.m.hard_reset(self.now);
-        Ok(())
+    fn reset_module(&mut self) -> Result<ModuleReset, Errno> {
+        match self.driver_reset {
+            DriverReset::Resets => {
+                self.resets += 1;
+                self.m.hard_reset(self.now);
+                Ok(ModuleReset::Done)
+            }
+            DriverReset::Ignores => Ok(ModuleReset::Ignored),
+            DriverReset::Lies => Ok(ModuleReset::Done),
+        }
     }
 
     fn notify(&mut self, notice: Notice) {
@@ -151,6 +169,7 @@ impl Bed {
         profile.validate().unwrap();
         Self {
             m: Module::new(profile, OLD, 0),
+            driver_reset: DriverReset::Resets,
             now: 0,
             notices: Vec::new(),
             hook: None,
@@ -326,6 +345,14 @@ impl Bed {
 
 fn profile() -> Profile {
     Profile::DEFAULT
+}
+
+/// `PROPTEST_CASES` from the environment, else `default`.
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]
@@ -528,6 +555,52 @@ fn the_same_version_again_needs_stronger_proof() {
     assert_eq!(s.evidence, Evidence::SameVersion);
     let fw = bed.m.firmware();
     assert_eq!((fw.running, fw.committed), (BankId::B, BankId::B));
+}
+
+/// The final reset proves the commit unless Get Firmware Info did: a
+/// driver that does not reset the module (or only says it did) leaves a
+/// commit proven by the version registers alone unproven, and the update
+/// says so instead of reporting success.
+#[test]
+fn a_driver_that_does_not_reset_the_module_leaves_the_commit_unproven() {
+    for driver in [DriverReset::Ignores, DriverReset::Lies] {
+        // Get Firmware Info proves the commit: success, without the reset.
+        let mut bed = Bed::new(profile());
+        bed.driver_reset = driver;
+        let img = bed.image(5_000);
+        let t0 = bed.now;
+        bed.flash(&img, Options::DEFAULT).unwrap();
+        bed.assert_flashed();
+        assert!(bed
+            .notices
+            .contains(&Notice::Degraded(Degraded::NoFinalReset)));
+        // Only a lie costs the reset bound.
+        let bound = Nanos::from(Options::DEFAULT.reset_timeout_ms) * MS;
+        assert_eq!(
+            bed.now - t0 >= bound,
+            driver == DriverReset::Lies,
+            "{driver:?}"
+        );
+
+        // The version registers alone: the commit is unproven.
+        let mut bed = Bed::new(profile());
+        bed.driver_reset = driver;
+        bed.m.faults.fail_count = 10;
+        bed.m.faults.fail_command = Some(0x0100);
+        bed.m.faults.fail_code = 0x01;
+        let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+        let cause = match driver {
+            DriverReset::Ignores => Cause::ResetIgnored,
+            _ => Cause::ResetNotSeen(Options::DEFAULT.reset_timeout_ms),
+        };
+        assert_eq!(
+            (e.step, e.cause, e.left),
+            (Step::Reset, cause, Left::CommitSent)
+        );
+        // What it says is true: the new image runs, committed.
+        bed.assert_flashed();
+        assert!(e.to_string().contains("commit cannot be proven"), "{e}");
+    }
 }
 
 #[test]
@@ -1020,7 +1093,8 @@ fn flashes_every_named_profile_close_to_its_limit() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    // PROPTEST_CASES=N runs N cases instead, for a longer stress.
+    #![proptest_config(ProptestConfig::with_cases(cases_or(1000)))]
 
     /// Spec-legal module behaviour in any combination, with one fault at
     /// any point: every flash ends in bounded time, safely (see
@@ -1051,6 +1125,7 @@ proptest! {
         fault_at in 1u64..400,
         code in 0u8..0x40,
         body in 1usize..12_000,
+        driver_reset in prop::sample::select(std::vec![DriverReset::Resets, DriverReset::Resets, DriverReset::Ignores, DriverReset::Lies]),
     ) {
         let mut p = Profile::by_name(base).unwrap();
         p.revision = rev;
@@ -1085,6 +1160,7 @@ proptest! {
         p.bus_hz = 0;
         p.driver.transfer_us = 0;
         let mut bed = Bed::new(p);
+        bed.driver_reset = driver_reset;
         bed.now = 5_000 * MS;
         bed.m.advance(bed.now);
         let t0 = bed.now;
@@ -1126,8 +1202,15 @@ proptest! {
         prop_assert!(bed.now - t0 < 1_800_000 * MS, "{} s", (bed.now - t0) / 1_000_000_000);
         bed.m.advance(bed.now + 100_000 * MS);
         assert_safe(&bed, &r, base);
-        if fault == 0 {
-            prop_assert!(r.is_ok(), "{}: {}", base, r.unwrap_err());
+        match (fault, driver_reset, &r) {
+            // Without Get Firmware Info, a driver that does not reset the
+            // module leaves the commit unproven, and says so.
+            (0, DriverReset::Ignores | DriverReset::Lies, Err(e)) => prop_assert!(
+                matches!(e.cause, Cause::ResetIgnored | Cause::ResetNotSeen(_)),
+                "{}: {}", base, e
+            ),
+            (0, _, r) => prop_assert!(r.is_ok(), "{}: {}", base, r.unwrap_err()),
+            _ => {}
         }
     }
 }
@@ -1157,6 +1240,6 @@ fn foreground_modules_are_not_polled_to_death() {
     // Start alone is busy 2 s, where 20 ms polls would make 100; blocks
     // are polled once, at the end of their learnt busy time.
     assert!(s.polls <= 3 * s.commands, "{} polls", s.polls);
-    assert!(nacks <= 3 * s.commands as u64, "{nacks} NACKs");
+    assert!(nacks <= 3 * u64::from(s.commands), "{nacks} NACKs");
     assert!(ratio < 1.10, "ratio {ratio:.4}");
 }
