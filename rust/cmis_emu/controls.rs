@@ -430,7 +430,7 @@ macro_rules! image_file {
 }
 
 /// Files of each `port<N>` directory.
-pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 78] = [
+pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 79] = [
     // A whole named profile (`Profile::NAMES`).
     Attribute {
         name: c"profile",
@@ -505,6 +505,7 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 78] = [
     // The host driver's cost model.
     profile_uint!("driver_max_transfer", u16, driver.max_transfer),
     profile_uint!("driver_transfer_us", u32, driver.transfer_us),
+    profile_bool!("driver_ignores_reset", driver.ignores_reset),
     // Password.
     profile_bool!("password_required", password_required),
     profile_hex!("password", u32, password),

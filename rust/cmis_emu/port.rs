@@ -143,8 +143,10 @@ impl Operations for PortData {
     }
 
     fn reset(data: &Self, flags: &mut u32) -> Result {
-        if *flags & ETH_RESET_PHY != 0 {
-            data.module.lock().hard_reset(now_ns());
+        let mut module = data.module.lock();
+        // A driver that ignores the request says so by leaving the flag.
+        if *flags & ETH_RESET_PHY != 0 && !module.profile().driver.ignores_reset {
+            module.hard_reset(now_ns());
             *flags &= !ETH_RESET_PHY;
         }
         Ok(())

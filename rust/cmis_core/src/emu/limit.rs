@@ -35,14 +35,14 @@
 //!   running the new image (the benchmark measures both flashers up to
 //!   then); with the quirks, also the time it NACKs after a reset and, for
 //!   a bootloader without CDB, the boot phase before Commit;
-//! - the host driver's fixed cost of each transfer ([`DriverCost`]), the
+//! - the host driver's fixed cost of each transfer ([`HostDriver`]), the
 //!   transfers being at most as long as the driver allows.
 //!
 //! The chances of a NACK are left out: a host may be lucky.
 
 use super::super::cdb::LPL_MAX_LEN;
 use super::super::map::PAGE_SIZE;
-use super::{write_mechanism, BootCdb, DriverCost, Nanos, Profile};
+use super::{write_mechanism, BootCdb, HostDriver, Nanos, Profile};
 
 const NS_PER_US: Nanos = 1_000;
 const NS_PER_MS: Nanos = 1_000_000;
@@ -68,7 +68,7 @@ pub const fn transaction_ns(bus_hz: u32, len: usize, read: bool) -> Nanos {
 /// and the driver's fixed cost, in that order. An access longer than the
 /// driver's transfers costs as the transfers it takes, each with its own
 /// addressing.
-pub const fn access_ns(bus_hz: u32, driver: &DriverCost, len: usize, read: bool) -> (Nanos, Nanos) {
+pub const fn access_ns(bus_hz: u32, driver: &HostDriver, len: usize, read: bool) -> (Nanos, Nanos) {
     // Never 0; saying so spares the kernel build a division-by-zero
     // panic path.
     let max = match driver.transfer_len(usize::MAX) {

@@ -265,24 +265,31 @@ impl Quirks {
     };
 }
 
-/// The host driver's cost per transfer, which the model charges with the
-/// bus time ([`Module::bus_cost`]) so that the number of accesses shows in
-/// time, not only the bytes: a driver that goes through a mailbox (a
-/// switch ASIC's register interface, a management controller) moves a
-/// few dozen bytes a transfer and pays a fixed latency each.
+/// The host driver in front of the module. Its cost per transfer is
+/// charged with the bus time ([`Module::bus_cost`]) so that the number of
+/// accesses shows in time, not only the bytes: a driver that goes through
+/// a mailbox (a switch ASIC's register interface, a management
+/// controller) moves a few dozen bytes a transfer and pays a fixed
+/// latency each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DriverCost {
+pub struct HostDriver {
     /// Most data bytes a transfer carries; 0: no limit but the module's.
     pub max_transfer: u16,
     /// Fixed cost of each transfer, in µs, on top of its bus time.
     pub transfer_us: u32,
+    /// Its ethtool `reset` leaves `ETH_RESET_PHY` set and the module
+    /// alone, as bnxt's does in Linux 7.3 (the kernel port plays it; the
+    /// model itself has no reset operation).
+    pub ignores_reset: bool,
 }
 
-impl DriverCost {
-    /// A driver that costs nothing but the bus (the default).
+impl HostDriver {
+    /// A driver that costs nothing but the bus and resets modules (the
+    /// default).
     pub const NONE: Self = Self {
         max_transfer: 0,
         transfer_us: 0,
+        ignores_reset: false,
     };
 
     /// Longest transfer of at most `module_max` bytes.
@@ -355,7 +362,7 @@ pub struct Profile {
     pub quirks: Quirks,
     /// The host driver's cost per transfer (not the module's: modelled
     /// here so that the tests and the kernel port charge it).
-    pub driver: DriverCost,
+    pub driver: HostDriver,
 }
 
 /// Busy time of each kind of command, in microseconds.
@@ -415,7 +422,7 @@ impl Profile {
         bus_hz: 0,
         bank_capacity: 16 << 20,
         quirks: Quirks::NONE,
-        driver: DriverCost::NONE,
+        driver: HostDriver::NONE,
     };
 
     /// A module with realistic timing that takes 2 KiB EPL blocks, the
@@ -524,9 +531,10 @@ impl Profile {
     /// [`Self::REALISTIC_EPL`] behind a mailbox driver: 48 bytes a
     /// transfer, 1 ms each.
     pub const MAILBOX_DRIVER: Self = Self {
-        driver: DriverCost {
+        driver: HostDriver {
             max_transfer: 48,
             transfer_us: 1_000,
+            ignores_reset: false,
         },
         ..Self::REALISTIC_EPL
     };
@@ -791,7 +799,7 @@ pub struct Counters {
     pub writes_while_busy: u64,
     /// Accesses not acknowledged (also counted in `errors`).
     pub nacks: u64,
-    /// The driver's fixed cost of the accesses ([`DriverCost`]), in ns;
+    /// The driver's fixed cost of the accesses ([`HostDriver`]), in ns;
     /// not in `bus_ns`.
     pub driver_ns: u64,
 }
@@ -1354,7 +1362,7 @@ impl Module {
 
     /// Longest transaction on upper page `page`: the module's limit
     /// ([`Module::max_access_len`]) or the driver's
-    /// ([`DriverCost::max_transfer`]), the shorter.
+    /// ([`HostDriver::max_transfer`]), the shorter.
     pub fn transfer_len(&self, page: u8) -> usize {
         self.profile.driver.transfer_len(self.max_access_len(page))
     }
@@ -1418,7 +1426,7 @@ impl Module {
 
     /// Time of one transaction of `len` data bytes: its bus time at the
     /// profile's rate ([`limit::transaction_ns`]) plus the driver's fixed
-    /// cost ([`DriverCost`]); a transaction longer than the driver's
+    /// cost ([`HostDriver`]); a transaction longer than the driver's
     /// transfers costs as the transfers it takes. Selecting the page (a
     /// write to 00h:126-127) is a transaction of its own, which the host
     /// pays for.

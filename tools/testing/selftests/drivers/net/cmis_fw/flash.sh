@@ -3,7 +3,7 @@
 #
 # cmis_fw, the Rust flasher, driven over its generic netlink family: the
 # conformance matrix of conformance.sh with the same outcomes except where
-# cmis_fw is deliberately better than the Linux 6.12 C flasher (marked
+# cmis_fw is deliberately better than the kernel's C flasher (marked
 # "better" below: EPL blocks sized from CdbMaxPagesEPL, accesses split to
 # the read/write length extension, reply check codes verified, a reply
 # check code of 00h accepted, the module waited for after Run until it is
@@ -18,7 +18,7 @@ require_module cmis_fw
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 35
+ktap_set_plan 37
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text rust-flasher --size 4000 --seed 3
@@ -140,6 +140,33 @@ flash_ok "slow Ready after Run" slow_ready_ms=5000
 flash_ok "better: module down 5 s after Run is waited for" reset_ms=5000
 flash_fails "power lost during a block write" 'Write Firmware Block at address' \
 	power_loss_on_write=1
+
+# A driver whose reset leaves the module alone (bnxt's ignores
+# ETH_RESET_PHY): only Get Firmware Info can prove the commit then.
+new_port
+set_knobs driver_ignores_reset=1
+run_flash v2.bin
+if [ "$rc" -eq 0 ] && grep -q 'status=COMPLETED' <<<"$out" &&
+	grep -q 'the driver does not reset the module' <<<"$out" && new_runs; then
+	ktap_test_pass "better: driver ignoring the module reset: commit proven by 0100h, said"
+else
+	fail_with "driver ignoring the module reset, 0100h" "$out" "(exit $rc)" \
+		"$(sed 's/^/banks: /' "$dir/banks")"
+fi
+del_port
+# Without Get Firmware Info nothing proves the commit: an error that says
+# so, while the new image runs, committed (what the message tells).
+new_port
+set_knobs driver_ignores_reset=1 fail_command=0x0100 fail_count=20 fail_code=0x01
+run_flash v2.bin
+if [ "$rc" -eq 1 ] && grep -Eq 'status=ERROR .*msg=.*commit cannot be proven' <<<"$out" &&
+	new_runs; then
+	ktap_test_pass "better: driver ignoring the module reset, no 0100h: unproven commit told"
+else
+	fail_with "driver ignoring the module reset, no 0100h" "$out" "(exit $rc)" \
+		"$(sed 's/^/banks: /' "$dir/banks")"
+fi
+del_port
 
 # A slow flash in the background: 35 LPL blocks of 200 ms. (Under TCG a
 # client takes a few seconds to start.)
