@@ -21,7 +21,8 @@
 # test or a kernel WARN fails the run; VM_TIMEOUT (seconds, default 3000);
 # CMIS_FW_TESTS="a.sh b.sh" runs only those tests; results go to
 # out/vm-<mode>-<kernel>[-<variant>]; CMIS_FW_PARAMS are cmis_fw's insmod
-# parameters. Mode bench runs tools/cmis-bench in the guest (see bench.sh)
+# parameters; CMIS_VM_APPEND is added to the guest kernel's command line
+# (e.g. "mitigations=off"). Mode bench runs tools/cmis-bench in the guest (see bench.sh)
 # with CMIS_BENCH_ARGS and prints its output.
 set -euo pipefail
 
@@ -125,6 +126,7 @@ start=$(date +%s)
 timeout --kill-after=10 "${VM_TIMEOUT:-3000}" \
 	vng --verbose --disable-kvm "${vng_args[@]}" -r "$image" \
 		--cpus 2 --memory 2G --rwdir "$out" \
+		${CMIS_VM_APPEND:+--append "$CMIS_VM_APPEND"} \
 		--exec "$here/vm-guest.sh $out $out/ksft $mods $mode" \
 		</dev/null >"$out/vng.log" 2>&1 || true
 echo "vm-test: VM ran for $(($(date +%s) - start)) s" >&2
