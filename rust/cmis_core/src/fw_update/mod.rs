@@ -1051,10 +1051,6 @@ impl<I: ModuleIo> Session<'_, I> {
     fn run_image(&mut self, plan: &Plan, expected: &Expected) -> Result<Evidence, Error> {
         self.check_interrupt(Step::Run)
             .map_err(|e| e.leaving(Left::Downloaded))?;
-        // A ModuleStateChanged flag latched from now on is this Run's.
-        retry(self.io, |io| self.link.read_flags(io))
-            .map_err(|e| self.access_error(Step::Run, e).leaving(Left::Downloaded))?;
-        self.link.take_latched();
         let witness = self
             .set_reset_witness(Step::Run)
             .map_err(|e| e.leaving(Left::Downloaded))?;
@@ -1147,7 +1143,12 @@ impl<I: ModuleIo> Session<'_, I> {
     /// later proves a reset even on a module that latches no
     /// ModuleStateChanged flag and is not seen away. `None` if both bits
     /// are set already or the module does not keep them.
+    ///
+    /// First the latched flags are read and dropped, so that a
+    /// ModuleStateChanged flag latched from now on is the coming reset's.
     fn set_reset_witness(&mut self, step: Step) -> Result<Option<u8>, Error> {
+        retry(self.io, |io| self.link.read_flags(io)).map_err(|e| self.access_error(step, e))?;
+        self.link.take_latched();
         let a = Access::new(0, MASKS, 1);
         let mut b = [0u8];
         self.read(step, a, &mut b)?;
@@ -1353,10 +1354,6 @@ impl<I: ModuleIo> Session<'_, I> {
         commit_proven: bool,
     ) -> Result<(), Error> {
         let leave = |e: Error| e.leaving(Left::CommitSent);
-        // A ModuleStateChanged flag latched from now on is this reset's.
-        retry(self.io, |io| self.link.read_flags(io))
-            .map_err(|e| leave(self.access_error(Step::Reset, e)))?;
-        self.link.take_latched();
         let witness = self.set_reset_witness(Step::Reset).map_err(leave)?;
         let reset = self
             .io
