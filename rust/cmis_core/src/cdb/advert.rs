@@ -6,6 +6,7 @@
 //! Firmware Info (0100h). Pure decoding, no policy.
 
 use super::super::map::identifier;
+use super::CommandId;
 
 /// Lower memory bytes 0-3.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -211,6 +212,9 @@ pub const MODULE_FEATURES_LEN: u8 = 36;
 /// The part of the Module Features (0040h) reply this code uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ModuleFeatures {
+    /// Bitmap of the supported commands 0000h-00FFh (bit `id % 8` of
+    /// byte `id / 8`).
+    pub commands: [u8; 32],
     /// MaxCompletionTime of all supported commands, ms (0 = not given).
     pub max_completion_ms: u16,
 }
@@ -218,9 +222,26 @@ pub struct ModuleFeatures {
 impl ModuleFeatures {
     /// Decodes a verified reply of at least [`MODULE_FEATURES_LEN`] bytes.
     pub fn decode(reply: &[u8]) -> Self {
+        let mut commands = [0u8; 32];
+        commands.copy_from_slice(&reply[2..34]);
         Self {
+            commands,
             max_completion_ms: be16(&reply[34..36]),
         }
+    }
+
+    /// Whether the module lists command `id` as supported; `None` where
+    /// the list says nothing: an id above 00FFh, or a list that leaves
+    /// out 0040h itself (some modules leave the bitmap empty).
+    pub fn lists(&self, id: CommandId) -> Option<bool> {
+        let listed = |i: u16| {
+            let byte = self.commands.get(usize::from(i / 8))?;
+            Some(byte & (1 << (i % 8)) != 0)
+        };
+        if listed(CommandId::MODULE_FEATURES.0) != Some(true) {
+            return None;
+        }
+        listed(id.0)
     }
 }
 
@@ -417,6 +438,24 @@ fn be16(b: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn module_features_command_list() {
+        let mut reply = [0u8; 36];
+        reply[34..36].copy_from_slice(&3000u16.to_be_bytes());
+        // An empty list says nothing.
+        let f = ModuleFeatures::decode(&reply);
+        assert_eq!(f.max_completion_ms, 3000);
+        assert_eq!(f.lists(CommandId::FW_MGMT_FEATURES), None);
+        // 0040h listed: the list is the module's word.
+        reply[2 + 8] = 0x01;
+        let f = ModuleFeatures::decode(&reply);
+        assert_eq!(f.lists(CommandId::FW_MGMT_FEATURES), Some(false));
+        reply[2 + 8] = 0x03;
+        let f = ModuleFeatures::decode(&reply);
+        assert_eq!(f.lists(CommandId::FW_MGMT_FEATURES), Some(true));
+        assert_eq!(f.lists(CommandId::GET_FW_INFO), None);
+    }
 
     #[test]
     fn identity() {

@@ -1546,7 +1546,7 @@ impl Module {
     }
 
     /// Whether the module is in its boot phase at `now`.
-    fn booting(&self, now: Nanos) -> bool {
+    pub fn booting(&self, now: Nanos) -> bool {
         now < self.boot_until
     }
 

@@ -43,7 +43,7 @@ use super::cdb::advert::{
 use super::cdb::exchange::{
     self, module_flag, retry, AccessFailure, CdbError, Done, Expect, Link, Request, POLL_MIN,
 };
-use super::cdb::{Command, CommandId, EncodeError, Status, EPL_FIRST_PAGE, LPL_MAX_LEN};
+use super::cdb::{Command, CommandId, EncodeError, Failure, Status, EPL_FIRST_PAGE, LPL_MAX_LEN};
 use super::io::{Backoff, Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice, NS_PER_MS};
 use super::map::{lower, Access, PAGE_SIZE, UPPER_START};
 use core::fmt;
@@ -754,7 +754,17 @@ impl<I: ModuleIo> Session<'_, I> {
     fn plan(&mut self, advert: &CdbAdvert, image: &[u8]) -> Result<Plan, Error> {
         let t = self.timeout(0, MIN_TIMEOUT_MS);
         let len = FW_FEATURES_LEN;
-        self.query(Step::FwFeatures, CommandId::FW_MGMT_FEATURES, (len, len), t)?;
+        // A module that lists 0041h among its commands (or lists none)
+        // and does not know it yet is still booting after a reset.
+        let booting = self.features.lists(CommandId::FW_MGMT_FEATURES) != Some(false);
+        let until = self.io.now()
+            + if booting {
+                self.ms(self.opts.reset_timeout_ms)
+            } else {
+                0
+            };
+        let id = CommandId::FW_MGMT_FEATURES;
+        self.query_known(Step::FwFeatures, id, (len, len), t, until)?;
         let fw = FwFeatures::decode(&self.reply);
         if fw.start_payload_size > START_PAYLOAD_MAX {
             let cause = Cause::StartPayloadTooLarge(fw.start_payload_size);
@@ -832,6 +842,31 @@ impl<I: ModuleIo> Session<'_, I> {
         pages
     }
 
+    /// Runs a query that a module still in its boot phase after a reset
+    /// does not know yet: "unknown command" is asked again until `until`.
+    fn query_known(
+        &mut self,
+        step: Step,
+        id: CommandId,
+        limits: (u8, u8),
+        timeout: Nanos,
+        until: Nanos,
+    ) -> Result<usize, Error> {
+        let mut backoff = Backoff::new(10 * NS_PER_MS, 500 * NS_PER_MS);
+        loop {
+            match self.query(step, id, limits, timeout) {
+                Err(Error {
+                    cause: Cause::Cdb(CdbError::Failed(Failure::UNKNOWN_COMMAND)),
+                    ..
+                }) if self.io.now() < until => {
+                    self.check_interrupt(step)?;
+                    self.io.sleep(backoff.next_interval());
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// Get Firmware Info, optional: a module without it (or failing it)
     /// is flashed all the same, its banks checked by the version registers
     /// instead. After a restart (`after_reset`) a module still booting may
@@ -841,35 +876,25 @@ impl<I: ModuleIo> Session<'_, I> {
         timeout: Nanos,
         after_reset: bool,
     ) -> Result<Option<FwInfo>, Error> {
-        let deadline = self.io.now() + self.ms(self.opts.reset_timeout_ms);
-        let mut backoff = Backoff::new(10 * NS_PER_MS, 500 * NS_PER_MS);
-        loop {
-            let r = self.query(
-                Step::FwInfo,
-                CommandId::GET_FW_INFO,
-                (FW_INFO_MIN_LEN, FW_INFO_MAX_LEN),
-                timeout,
-            );
-            match r {
-                Ok(len) => return Ok(Some(FwInfo::decode(&self.reply[..len]))),
-                // A command given up on may still run: nothing can go on.
-                Err(
-                    e @ Error {
-                        cause: Cause::Stopped | Cause::Cdb(CdbError::Timeout { .. }),
-                        ..
-                    },
-                ) => return Err(e),
-                Err(Error {
-                    cause: Cause::Cdb(c),
+        let bound = if after_reset {
+            self.ms(self.opts.reset_timeout_ms)
+        } else {
+            0
+        };
+        let until = self.io.now() + bound;
+        let limits = (FW_INFO_MIN_LEN, FW_INFO_MAX_LEN);
+        match self.query_known(Step::FwInfo, CommandId::GET_FW_INFO, limits, timeout, until) {
+            Ok(len) => Ok(Some(FwInfo::decode(&self.reply[..len]))),
+            // A command given up on may still run: nothing can go on.
+            Err(
+                e @ Error {
+                    cause: Cause::Stopped | Cause::Cdb(CdbError::Timeout { .. }),
                     ..
-                }) if after_reset && c.is_unsupported() && self.io.now() < deadline => {
-                    self.check_interrupt(Step::FwInfo)?;
-                    self.io.sleep(backoff.next_interval());
-                }
-                Err(_) => {
-                    self.io.notify(Notice::Degraded(Degraded::NoFirmwareInfo));
-                    return Ok(None);
-                }
+                },
+            ) => Err(e),
+            Err(_) => {
+                self.io.notify(Notice::Degraded(Degraded::NoFirmwareInfo));
+                Ok(None)
             }
         }
     }

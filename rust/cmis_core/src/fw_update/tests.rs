@@ -1126,6 +1126,7 @@ proptest! {
         code in 0u8..0x40,
         body in 1usize..12_000,
         driver_reset in prop::sample::select(std::vec![DriverReset::Resets, DriverReset::Resets, DriverReset::Ignores, DriverReset::Lies]),
+        start_after_reset_ms in prop::sample::select(std::vec![None, Some(0u64), Some(100), Some(400)]),
     ) {
         let mut p = Profile::by_name(base).unwrap();
         p.revision = rev;
@@ -1163,6 +1164,17 @@ proptest! {
         bed.driver_reset = driver_reset;
         bed.now = 5_000 * MS;
         bed.m.advance(bed.now);
+        // The flash may start inside a reset's MgmtInit, state walk and
+        // boot phase (e.g. right after another flash).
+        if let Some(ms) = start_after_reset_ms {
+            bed.m.hard_reset(bed.now);
+            bed.now += ms * MS;
+            bed.m.advance(bed.now);
+        }
+        // (The boot phase follows the reset's own time.)
+        let boot_end_ms = u64::from(p.reset_ms) + u64::from(p.quirks.boot_ms);
+        let booting_without_cdb =
+            boot == BootCdb::NoCdb && start_after_reset_ms.is_some_and(|ms| ms < boot_end_ms);
         let t0 = bed.now;
         match fault {
             1 => {
@@ -1203,6 +1215,12 @@ proptest! {
         bed.m.advance(bed.now + 100_000 * MS);
         assert_safe(&bed, &r, base);
         match (fault, driver_reset, &r) {
+            // A bootloader that shows no CDB is a module without one
+            // until it has booted: nothing tells the two apart.
+            (0, _, Err(e)) if booting_without_cdb => prop_assert!(
+                e.cause == Cause::NoCdb && e.left == Left::Unchanged,
+                "{}: {}", base, e
+            ),
             // Without Get Firmware Info, a driver that does not reset the
             // module leaves the commit unproven, and says so.
             (0, DriverReset::Ignores | DriverReset::Lies, Err(e)) => prop_assert!(
@@ -1242,4 +1260,40 @@ fn foreground_modules_are_not_polled_to_death() {
     assert!(s.polls <= 3 * s.commands, "{} polls", s.polls);
     assert!(nacks <= 3 * u64::from(s.commands), "{nacks} NACKs");
     assert!(ratio < 1.10, "ratio {ratio:.4}");
+}
+
+/// A flash started right after another one (or any reset), while the
+/// module is still in its bootloader phase: commands the bootloader does
+/// not know yet are asked again until the module's reset bound, and the
+/// second flash succeeds too.
+#[test]
+fn a_flash_started_inside_the_boot_phase_waits_for_the_module() {
+    for boot in [BootCdb::NoFirmwareInfo, BootCdb::NoFeatures] {
+        let p = Profile {
+            quirks: Quirks {
+                boot_cdb: boot,
+                ..Profile::BOOTLOADER.quirks
+            },
+            ..Profile::BOOTLOADER
+        };
+        let mut bed = Bed::new(p);
+        bed.now = 10_000 * MS;
+        bed.m.advance(bed.now);
+        let img = bed.image(16 << 10);
+        bed.flash(&img, Options::DEFAULT).unwrap();
+        bed.assert_flashed();
+        // The final reset was a moment ago: the module boots.
+        assert!(
+            bed.m.booting(bed.now),
+            "{boot:?}: the first flash outlasted the boot phase"
+        );
+        let again = image(p.start_payload_size as usize, 16 << 10, OLD);
+        let s = bed
+            .flash(&again, Options::DEFAULT)
+            .unwrap_or_else(|e| panic!("{boot:?}: {e}"));
+        let fw = bed.m.firmware();
+        assert_eq!((fw.running, fw.committed), (BankId::A, BankId::A));
+        assert_eq!(fw.bank(BankId::A).version, OLD);
+        assert_eq!(s.new_version.major, OLD.major, "{boot:?}");
+    }
 }
