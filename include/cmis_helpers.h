@@ -40,6 +40,13 @@ void *cmis_helper_netdev_data(const struct net_device *dev);
 void cmis_helper_dev_hold(struct net_device *dev);
 void cmis_helper_dev_put(struct net_device *dev);
 bool cmis_helper_netif_running(const struct net_device *dev);
+bool cmis_helper_netdev_is_registered(const struct net_device *dev);
+int cmis_helper_ethtool_ops_begin(struct net_device *dev);
+void cmis_helper_ethtool_ops_complete(struct net_device *dev);
+void cmis_helper_netdev_pm_get(struct net_device *dev);
+void cmis_helper_netdev_pm_put(struct net_device *dev);
+bool cmis_helper_netdev_is_split_port(const struct net_device *dev);
+bool cmis_helper_netdev_moving_ns(const struct net_device *dev);
 struct net *cmis_helper_dev_get_net(const struct net_device *dev);
 bool cmis_helper_module_fw_flash_in_progress(const struct net_device *dev);
 void cmis_helper_set_module_fw_flash_in_progress(struct net_device *dev,

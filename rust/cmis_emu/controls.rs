@@ -361,6 +361,8 @@ fn show_counters(m: &Module, w: &mut Writer) -> core::fmt::Result {
     writeln!(w, "writes_while_busy: {}", c.writes_while_busy)?;
     writeln!(w, "nacks: {}", c.nacks)?;
     writeln!(w, "driver_ns: {}", c.driver_ns)?;
+    writeln!(w, "ethtool_begins: {}", c.ethtool_begins)?;
+    writeln!(w, "ethtool_completes: {}", c.ethtool_completes)?;
     for (i, &n) in c.by_command.iter().enumerate().filter(|(_, &n)| n > 0) {
         match COUNTED_COMMANDS.get(i) {
             Some(id) => writeln!(w, "command_{id:04x}: {n}")?,
@@ -430,7 +432,7 @@ macro_rules! image_file {
 }
 
 /// Files of each `port<N>` directory.
-pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 79] = [
+pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 80] = [
     // A whole named profile (`Profile::NAMES`).
     Attribute {
         name: c"profile",
@@ -560,6 +562,7 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 79] = [
     profile_hex_fault!("fault_on_reset", fault_on_reset),
     fault_uint!("trigger_nacks", u32, trigger_nacks),
     fault_uint!("glitch_reply_chk", u32, glitch_reply_chk),
+    fault_bool!("ethtool_begin_fails", ethtool_begin_fails),
     Attribute {
         name: c"plugged",
         show: |cell, w| writeln!(w, "{}", u8::from(cell.lock().is_plugged())),

@@ -11,7 +11,7 @@ use crate::cmis_core::map::{identifier, Access, AccessError};
 use crate::controls::add_port_files;
 use crate::debugfs::Dir;
 use crate::emu_model::new_module;
-use crate::netdev::{DrvInfo, ModuleInfo, ModulePage, Operations, Registration};
+use crate::netdev::{DrvInfo, ErrorReport, ModuleInfo, ModulePage, Operations, Registration};
 use crate::time::{now_ns, sleep_ns};
 use core::ops::Range;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -143,6 +143,15 @@ fn bus_errno(e: BusError) -> Error {
     }
 }
 
+/// Says why an access failed where a driver can tell (as drivers do for
+/// an empty cage).
+fn explain(r: Result, report: &mut ErrorReport<'_>) -> Result {
+    if r == Err(ENODEV) {
+        report.set_message(c"cmis_emu: no module in the cage");
+    }
+    r
+}
+
 fn access_of(page: &ModulePage, len: usize) -> Result<Access> {
     Ok(Access {
         i2c_address: page.i2c_address,
@@ -166,20 +175,32 @@ impl Operations for PortData {
     // The module EEPROM handlers time themselves from entry (see
     // `PortData::access`): the cost of the access path, documented in
     // Documentation/emulator.rst.
-    fn read_module_page(data: &Self, page: &ModulePage, buf: &mut [u8]) -> Result {
+    fn read_module_page(
+        data: &Self,
+        page: &ModulePage,
+        buf: &mut [u8],
+        report: &mut ErrorReport<'_>,
+    ) -> Result {
         let since = now_ns();
         let access = access_of(page, buf.len())?;
-        data.access(&access, Some(since), |m, now, a, r| {
+        let r = data.access(&access, Some(since), |m, now, a, r| {
             m.read(now, a, &mut buf[r])
-        })
+        });
+        explain(r, report)
     }
 
-    fn write_module_page(data: &Self, page: &ModulePage, buf: &[u8]) -> Result {
+    fn write_module_page(
+        data: &Self,
+        page: &ModulePage,
+        buf: &[u8],
+        report: &mut ErrorReport<'_>,
+    ) -> Result {
         let since = now_ns();
         let access = access_of(page, buf.len())?;
-        data.access(&access, Some(since), |m, now, a, r| {
+        let r = data.access(&access, Some(since), |m, now, a, r| {
             m.write(now, a, &buf[r])
-        })
+        });
+        explain(r, report)
     }
 
     fn reset(data: &Self, flags: &mut u32) -> Result {
@@ -190,6 +211,18 @@ impl Operations for PortData {
             *flags &= !ETH_RESET_PHY;
         }
         Ok(())
+    }
+
+    fn begin(data: &Self) -> Result {
+        if data.module.lock().ethtool_begin() {
+            Ok(())
+        } else {
+            Err(EBUSY)
+        }
+    }
+
+    fn complete(data: &Self) {
+        data.module.lock().ethtool_complete();
     }
 
     fn module_info(data: &Self) -> Result<ModuleInfo> {

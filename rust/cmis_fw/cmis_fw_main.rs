@@ -33,6 +33,8 @@ mod bindings;
 pub mod ethdev;
 #[path = "../glue/genl.rs"]
 pub mod genl;
+#[path = "../glue/notifier.rs"]
+pub mod notifier;
 #[path = "../glue/params.rs"]
 pub mod params;
 #[path = "../glue/queue.rs"]
@@ -52,15 +54,17 @@ module! {
 }
 
 /// The module: its flashes, the notifier that stops them when their device
-/// goes away, and the netlink family that starts them; both hold a
-/// reference to the flashes.
+/// goes away, the one that tells them their requester's socket closed, and
+/// the netlink family that starts them; all hold a reference to the
+/// flashes.
 ///
 /// Fields drop in declaration order, after [`Drop::drop`] has stopped
 /// every flash: the family (no new requests, running ones finished), the
-/// notifier, then the flashes' state.
+/// notifiers, then the flashes' state.
 struct CmisFw {
     _family: genl::Registration<flash::Flashes>,
     _notifier: Pin<KBox<ethdev::NotifierRegistration<flash::Flashes>>>,
+    _sockets: Pin<KBox<genl::ReleaseNotifier<flash::Flashes>>>,
     flashes: Arc<flash::Flashes>,
 }
 
@@ -69,6 +73,10 @@ impl kernel::Module for CmisFw {
         let flashes = Arc::pin_init(flash::Flashes::new(), GFP_KERNEL)?;
         let notifier = KBox::pin_init(
             ethdev::NotifierRegistration::register(flashes.clone()),
+            GFP_KERNEL,
+        )?;
+        let sockets = KBox::pin_init(
+            genl::ReleaseNotifier::register(flashes.clone()),
             GFP_KERNEL,
         )?;
         let name = params::family();
@@ -92,6 +100,7 @@ impl kernel::Module for CmisFw {
         Ok(Self {
             _family: family,
             _notifier: notifier,
+            _sockets: sockets,
             flashes,
         })
     }

@@ -7,9 +7,10 @@
 //! reports over netlink. Upstream's counterpart is
 //! `module_flash_fw_work` in `net/ethtool/module.c`.
 //!
-//! Locking: the registry lock is never held while taking RTNL; the
-//! netdevice notifier takes it under RTNL. The ethtool core's in-progress
-//! flag of the device is set and cleared under RTNL.
+//! Locking: RTNL, then the registry lock: the registry lock is never
+//! held while taking RTNL; the netdevice notifier and a starting flash
+//! take it under RTNL. The ethtool core's in-progress flag of the device
+//! is set and cleared under RTNL.
 //!
 //! Ownership: the module, its netlink family and its netdevice notifier
 //! each hold a reference to the [`Flashes`]; so does every flash while it
@@ -17,11 +18,11 @@
 
 #![forbid(unsafe_code)]
 
-use crate::cmis_core::fw_update::{self, Cause, Options};
+use crate::cmis_core::fw_update::{self, Cause, Options, Password};
 use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice};
 use crate::cmis_core::map::Access;
-use crate::ethdev::{DeviceEvents, DeviceId, ModuleAccess, NetDevice, Rtnl};
-use crate::genl::Net;
+use crate::ethdev::{DeviceEvents, DeviceId, ModuleAccess, NetDevice, Resumed, Rtnl};
+use crate::genl::{Net, SocketEvents};
 use crate::netlink::{self, FlashStatus};
 use crate::queue::OwnedQueue;
 use crate::time;
@@ -60,10 +61,27 @@ impl DeviceEvents for Flashes {
 
     /// The ethtool core vetoes bringing a device up while its module is
     /// flashed, but only when built with `CONFIG_ETHTOOL_NETLINK`; this
-    /// veto holds without it.
-    fn pre_up(&self, dev: DeviceId) -> Option<&'static CStr> {
-        self.is_flashing(dev)
+    /// veto holds without it. It tests the flag, which a request sets
+    /// before it loads the image, not the registry, which the flash joins
+    /// only after.
+    fn pre_up(&self, dev: &NetDevice, rtnl: &Rtnl) -> Option<&'static CStr> {
+        dev.module_flash_in_progress(rtnl)
             .then_some(c"Can't set port up while flashing module firmware")
+    }
+}
+
+/// The netlink notifier's handler: a requester's socket closing ends the
+/// notifications to its port, which a later socket may bind. The flash
+/// goes on (as when the requester is killed; the monitor group still
+/// hears it).
+impl SocketEvents for Flashes {
+    fn released(&self, net: &Net, portid: u32) {
+        let slots = self.slots.lock();
+        for f in slots.jobs.iter().flatten() {
+            if f.portid == portid && core::ptr::eq(f.requester.as_ptr(), net.as_ptr()) {
+                f.requester_gone.store(true, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -94,9 +112,17 @@ impl Flashes {
     }
 
     /// Registers `flash`, calls `registered`, and queues it. Fails with
-    /// `EBUSY` if its device is being flashed already, `ESHUTDOWN` if the
-    /// module is unloading.
+    /// `ENODEV` if its device is being unregistered, `EBUSY` if it is
+    /// being flashed already, `ESHUTDOWN` if the module is unloading.
+    ///
+    /// Under RTNL, which the unregistration notifier runs under: a device
+    /// still registered here will find its flash in the registry when it
+    /// goes away.
     fn start(&self, flash: Arc<Flash>, registered: impl FnOnce()) -> Result {
+        let rtnl = Rtnl::lock();
+        if !flash.dev.is_registered(&rtnl) {
+            return Err(ENODEV);
+        }
         let mut slots = self.slots.lock();
         if slots.closing {
             return Err(ESHUTDOWN);
@@ -127,16 +153,6 @@ impl Flashes {
         }
     }
 
-    /// Whether `dev` is being flashed.
-    fn is_flashing(&self, dev: DeviceId) -> bool {
-        self.slots
-            .lock()
-            .jobs
-            .iter()
-            .flatten()
-            .any(|f| f.dev.id() == dev)
-    }
-
     /// Stops the flash of a device that is being unregistered: it ends at
     /// once (unregistration waits for its device reference).
     fn stop_device(&self, dev: DeviceId) {
@@ -164,8 +180,10 @@ impl Flashes {
 /// What a flash request asks for, validated.
 pub(crate) struct Request {
     pub(crate) dev: ARef<NetDevice>,
+    /// The device's parent kept runtime-resumed for the whole flash.
+    pub(crate) resumed: Resumed,
     pub(crate) firmware: Firmware,
-    pub(crate) password: Option<u32>,
+    pub(crate) password: Option<Password>,
     /// Namespace and port of the requesting socket.
     pub(crate) requester: ARef<Net>,
     pub(crate) portid: u32,
@@ -182,13 +200,18 @@ pub(crate) struct Flash {
     /// The registry, to leave it when done.
     flashes: Arc<Flashes>,
     dev: ARef<NetDevice>,
+    _resumed: Resumed,
     firmware: Firmware,
-    password: Option<u32>,
+    /// The requester's options (its password).
+    options: Options,
     requester: ARef<Net>,
     portid: u32,
     /// Sequence number of the last notification (initially the
     /// request's).
     seq: AtomicU32,
+    /// The requesting socket is closed: no more notifications to its
+    /// port.
+    requester_gone: AtomicBool,
     /// Stop politely: abort the download, then end (module unload).
     cancel: AtomicBool,
     /// Stop now: the device is going away.
@@ -212,11 +235,16 @@ pub(crate) fn start(
             work <- new_work!("cmis_fw::Flash::work"),
             flashes: flashes.into(),
             dev: req.dev,
+            _resumed: req.resumed,
             firmware: req.firmware,
-            password: req.password,
+            options: Options {
+                password: req.password,
+                ..Options::DEFAULT
+            },
             requester: req.requester,
             portid: req.portid,
             seq: AtomicU32::new(req.seq),
+            requester_gone: AtomicBool::new(false),
             cancel: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }),
@@ -230,6 +258,13 @@ impl WorkItem for Flash {
 
     fn run(this: Arc<Flash>) {
         let result = this.flash();
+        // The device is free before the requester hears the end: one that
+        // starts again at once must not find it busy.
+        {
+            let rtnl = Rtnl::lock();
+            this.dev.set_module_flash_in_progress(&rtnl, false);
+        }
+        this.flashes.finished(&this);
         match &result {
             Ok(()) => {
                 let total = this.firmware.data().len() as u64;
@@ -237,11 +272,6 @@ impl WorkItem for Flash {
             }
             Err(msg) => this.notify(FlashStatus::Error, msg.as_deref(), 0, 0),
         }
-        {
-            let rtnl = Rtnl::lock();
-            this.dev.set_module_flash_in_progress(&rtnl, false);
-        }
-        this.flashes.finished(&this);
     }
 }
 
@@ -254,13 +284,6 @@ fn failure(args: fmt::Arguments<'_>) -> Failure {
 }
 
 impl Flash {
-    fn options(&self) -> Options {
-        Options {
-            password: self.password,
-            ..Options::DEFAULT
-        }
-    }
-
     /// Runs the update to its end.
     fn flash(&self) -> Result<(), Failure> {
         let image = self.firmware.data();
@@ -269,7 +292,7 @@ impl Flash {
             done: 0,
             total: 0,
         };
-        match fw_update::update(&mut io, image, &self.options()) {
+        match fw_update::update(&mut io, image, &self.options) {
             Ok(_) => Ok(()),
             Err(e) if e.cause == Cause::Stopped => Err(failure(format_args!(
                 "device unregistered during flashing{}",
@@ -291,12 +314,17 @@ impl Flash {
             done,
             total,
         };
-        let _ = ntf.unicast(&self.requester, self.portid, seq);
+        if !self.requester_gone.load(Ordering::Relaxed) {
+            let _ = ntf.unicast(&self.requester, self.portid, seq);
+        }
         if let Some(net) = self.dev.net() {
             let _ = ntf.multicast(&net);
         }
     }
 }
+
+/// Longest sleep between two looks at the stop and cancel requests.
+const STOP_LATENCY_NS: Nanos = 20_000_000;
 
 /// The update's view of the world: the flash's device and requester.
 struct FlashIo<'a> {
@@ -325,10 +353,24 @@ impl ModuleIo for FlashIo<'_> {
             .map_err(|e| Errno::from_kernel(e.to_errno()))
     }
 
+    /// Sleeps in slices of at most [`STOP_LATENCY_NS`], so that a stop or
+    /// cancel is seen within one however long the module makes the wait
+    /// (a block's first poll waits its learnt busy time); each slice late
+    /// by at most 1/32 (the first poll of a block is aimed at the end of
+    /// the module's busy time).
     fn sleep(&mut self, ns: Nanos) {
-        // Late by at most 1/32: the first poll of a block is aimed at the
-        // end of the module's busy time.
-        time::sleep_ns(ns, ns / 32);
+        let end = time::now_ns().saturating_add(ns);
+        loop {
+            let left = end.saturating_sub(time::now_ns());
+            if left == 0 {
+                return;
+            }
+            let slice = left.min(STOP_LATENCY_NS);
+            time::sleep_ns(slice, slice / 32);
+            if self.interrupted().is_some() {
+                return;
+            }
+        }
     }
 
     fn reset_module(&mut self) -> Result<ModuleReset, Errno> {

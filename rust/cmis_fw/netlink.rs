@@ -10,16 +10,16 @@
 
 #![forbid(unsafe_code)]
 
+use crate::cmis_core::fw_update::Password;
 use crate::cmis_core::map::{identifier, lower, I2C_ADDRESS};
 use crate::cmis_core::uapi::{
     attr, header, status, FAMILY_VERSION, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
 };
 use crate::ethdev::{ModuleAccess, NetDevice, Rtnl};
 use crate::flash::{self, Flashes, Request};
-use crate::genl::{Attr, Command, Family, Info, Message, Net, Policy, SmallOp};
+use crate::genl::{Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, SmallOp};
 use kernel::{
     firmware::Firmware,
-    net::netlink::MulticastGroup,
     prelude::*,
     sync::{aref::ARef, ArcBorrow},
 };
@@ -42,13 +42,17 @@ const DEV_NAME_MAX: u16 = 127;
 /// Longest firmware file name accepted.
 const FILE_NAME_MAX: u16 = 255;
 
-/// `ETHTOOL_A_HEADER_*`: device by index or name; flags are accepted and
-/// ignored (no reply is sent to the ACT request anyway).
+/// `ETHTOOL_FLAGS_BASIC` (`net/ethtool/netlink.c`): COMPACT_BITSETS and
+/// OMIT_REPLY, the header flags an action request may carry.
+const HEADER_FLAGS_BASIC: u32 = 0x3;
+
+/// `ETHTOOL_A_HEADER_*`: device by index or name; flags as ethtool's
+/// (no reply is sent to the ACT request, so they change nothing).
 static HEADER_POLICY: [Policy; 4] = [
     Policy::unused(),
     Policy::u32(),
     Policy::nul_string(DEV_NAME_MAX),
-    Policy::u32(),
+    Policy::u32_mask(HEADER_FLAGS_BASIC),
 ];
 
 /// Attributes of requests; the notification-only ones are refused in
@@ -71,36 +75,88 @@ impl Command for FlashAct {
     fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
         let req = match validate(info) {
             Ok(req) => req,
-            Err((msg, e)) => {
-                info.set_error_message(msg);
-                return Err(e);
-            }
+            Err(r) => return Err(r.report(info)),
         };
         // A second reference, to clear the flag if starting fails.
         let dev = req.dev.clone();
         // The notifications must reach the requester after the ack: ack
         // once the flash is registered, before its work is queued.
         let r = flash::start(flashes, req, || info.ack_now());
-        if r.is_err() {
+        if let Err(e) = r {
             let rtnl = Rtnl::lock();
             dev.set_module_flash_in_progress(&rtnl, false);
-            info.set_error_message(c"Failed to start module firmware flashing");
+            let msg = if e == ENODEV {
+                c"Netdevice is being unregistered"
+            } else {
+                c"Failed to start module firmware flashing"
+            };
+            info.set_error_message(msg);
         }
         r
     }
 }
 
-type Rejection = (&'static CStr, Error);
+/// Why a request is refused: the extack message, the error, and what in
+/// the request is to blame.
+struct Rejection<'a> {
+    msg: &'static CStr,
+    errno: Error,
+    blame: Blame<'a>,
+}
 
-fn reject(msg: &'static CStr, e: Error) -> Rejection {
-    (msg, e)
+enum Blame<'a> {
+    Nothing,
+    /// This attribute of the request.
+    Attr(Attr<'a>),
+    /// The request lacks this top-level attribute.
+    Missing(u16),
+}
+
+impl<'a> Rejection<'a> {
+    fn new(msg: &'static CStr, errno: Error) -> Self {
+        Self {
+            msg,
+            errno,
+            blame: Blame::Nothing,
+        }
+    }
+
+    fn at(msg: &'static CStr, errno: Error, attr: Attr<'a>) -> Self {
+        Self {
+            msg,
+            errno,
+            blame: Blame::Attr(attr),
+        }
+    }
+
+    fn missing(msg: &'static CStr, kind: u16) -> Self {
+        Self {
+            msg,
+            errno: EINVAL,
+            blame: Blame::Missing(kind),
+        }
+    }
+
+    /// Fills the request's extack; a driver's own message, if it gave
+    /// one, stays: it knows better.
+    fn report(self, info: &Info<'_>) -> Error {
+        if !info.has_error_message() {
+            info.set_error_message(self.msg);
+        }
+        match self.blame {
+            Blame::Nothing => {}
+            Blame::Attr(a) => info.set_error_attr(a),
+            Blame::Missing(kind) => info.set_missing_attr(kind),
+        }
+        self.errno
+    }
 }
 
 /// Finds the device the header names, by index or by name.
-fn device(info: &Info<'_>, net: &Net) -> Result<ARef<NetDevice>, Rejection> {
+fn device<'a>(info: &'a Info<'_>, net: &Net) -> Result<ARef<NetDevice>, Rejection<'a>> {
     let header = info
         .attr(attr::HEADER)
-        .ok_or_else(|| reject(c"request header missing", EINVAL))?;
+        .ok_or(Rejection::missing(c"request header missing", attr::HEADER))?;
     let (mut index, mut name) = (None, None);
     for (kind, a) in header.nested() {
         match kind {
@@ -112,69 +168,97 @@ fn device(info: &Info<'_>, net: &Net) -> Result<ARef<NetDevice>, Rejection> {
     let dev = match (index, name) {
         (Some(i), _) => NetDevice::by_index(net, i),
         (None, Some(n)) => NetDevice::by_name(net, n),
-        (None, None) => return Err(reject(c"device not specified", EINVAL)),
+        (None, None) => return Err(Rejection::at(c"device not specified", EINVAL, header)),
     }
-    .ok_or_else(|| reject(c"no device matches the request header", ENODEV))?;
+    .ok_or(Rejection::at(
+        c"no device matches the request header",
+        ENODEV,
+        header,
+    ))?;
     if let (Some(_), Some(n)) = (index, name) {
         if dev.name().as_c_str() != n {
-            return Err(reject(c"ifindex and name do not match", ENODEV));
+            return Err(Rejection::at(
+                c"ifindex and name do not match",
+                ENODEV,
+                header,
+            ));
         }
     }
     Ok(dev)
 }
 
-fn file_name<'a>(info: &'a Info<'_>) -> Result<&'a CStr, Rejection> {
-    info.attr(attr::FILE_NAME)
-        .and_then(|a: Attr<'_>| a.c_str())
+/// The firmware file name: a path below the firmware directories. The
+/// firmware loaders of some kernels refuse `..` and absolute names
+/// themselves; not all do.
+fn file_name<'a>(info: &'a Info<'_>) -> Result<&'a CStr, Rejection<'a>> {
+    let a = info
+        .attr(attr::FILE_NAME)
+        .ok_or(Rejection::missing(c"firmware file name missing", attr::FILE_NAME))?;
+    let name = a
+        .c_str()
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| reject(c"firmware file name missing", EINVAL))
+        .ok_or(Rejection::at(c"firmware file name empty", EINVAL, a))?;
+    if !is_relative_without_dotdot(name.to_bytes()) {
+        return Err(Rejection::at(
+            c"firmware file name must be relative, without '..'",
+            EINVAL,
+            a,
+        ));
+    }
+    Ok(name)
+}
+
+/// Whether `path` stays below the directory it is looked up in.
+fn is_relative_without_dotdot(path: &[u8]) -> bool {
+    !path.starts_with(b"/") && !path.split(|&b| b == b'/').any(|c| c == b"..")
 }
 
 /// Checks the request as the ethtool core does, sets the device's
 /// in-progress flag and loads the image.
-fn validate(info: &Info<'_>) -> Result<Request, Rejection> {
+fn validate<'a>(info: &'a Info<'_>) -> Result<Request, Rejection<'a>> {
     let net = info
         .net()
-        .ok_or_else(|| reject(c"no network namespace", EINVAL))?;
+        .ok_or(Rejection::new(c"no network namespace", EINVAL))?;
     let dev = device(info, &net)?;
     let file = file_name(info)?;
-    let password = info.attr(attr::PASSWORD).and_then(|a| a.u32());
+    let password = info
+        .attr(attr::PASSWORD)
+        .and_then(|a| a.u32())
+        .map(Password::new);
 
     let ops = dev.flash_ops();
     if !ops.eeprom {
-        return Err(reject(
+        return Err(Rejection::new(
             c"Flashing module firmware is not supported by this device",
             EOPNOTSUPP,
         ));
     }
     if !ops.reset {
-        return Err(reject(
+        return Err(Rejection::new(
             c"Reset module is not supported by this device, so flashing is not permitted",
             EOPNOTSUPP,
         ));
     }
     {
         let rtnl = Rtnl::lock();
-        if dev.module_flash_in_progress(&rtnl) {
-            return Err(reject(
-                c"Module firmware flashing already in progress",
-                EBUSY,
-            ));
-        }
-        if dev.is_running() {
-            return Err(reject(
-                c"Netdevice is up, so flashing is not permitted",
-                EBUSY,
-            ));
-        }
-        // From here the core vetoes bringing the device up and user-space
-        // module EEPROM access; every failure below clears the flag.
-        dev.set_module_flash_in_progress(&rtnl, true);
+        dev.with_ethtool_ops(&rtnl, |rtnl| claim(&dev, rtnl))
+            .map_err(|e| {
+                let msg = if e == ENODEV {
+                    c"Netdevice is not present or going away"
+                } else {
+                    c"The driver refused module access (ethtool begin)"
+                };
+                Rejection::new(msg, e)
+            })??;
     }
-    let checked = load(&dev, file);
+    // The image is loaded and the module read without RTNL, with the
+    // device kept resumed for as long as the flash lasts.
+    let resumed = NetDevice::keep_resumed(&dev);
+    let checked = load(&dev, file, info);
     match checked {
         Ok(firmware) => Ok(Request {
             dev,
+            resumed,
             firmware,
             password,
             requester: net,
@@ -189,6 +273,33 @@ fn validate(info: &Info<'_>) -> Result<Request, Rejection> {
     }
 }
 
+/// The checks the ethtool core makes under RTNL; then sets the device's
+/// in-progress flag. From there the core vetoes bringing the device up
+/// and user-space module EEPROM access (so does our notifier, on kernels
+/// without the ethtool netlink core); every later failure clears it.
+fn claim<'a>(dev: &NetDevice, rtnl: &Rtnl) -> Result<(), Rejection<'a>> {
+    if dev.module_flash_in_progress(rtnl) {
+        return Err(Rejection::new(
+            c"Module firmware flashing already in progress",
+            EBUSY,
+        ));
+    }
+    if dev.is_running() {
+        return Err(Rejection::new(
+            c"Netdevice is up, so flashing is not permitted",
+            EBUSY,
+        ));
+    }
+    if dev.is_split_port(rtnl) {
+        return Err(Rejection::new(
+            c"Can't perform firmware flashing on a split port",
+            EOPNOTSUPP,
+        ));
+    }
+    dev.set_module_flash_in_progress(rtnl, true);
+    Ok(())
+}
+
 /// Loads the image and checks the module is a CMIS one.
 ///
 /// The ethtool core loads the image with `request_firmware_direct`; the
@@ -196,9 +307,9 @@ fn validate(info: &Info<'_>) -> Result<Request, Rejection> {
 /// `CONFIG_FW_LOADER_USER_HELPER_FALLBACK` is set (neither Debian's kernel
 /// nor the test kernel sets it): there it would wait for a user-mode
 /// helper when the file is missing.
-fn load(dev: &NetDevice, file: &CStr) -> Result<Firmware, Rejection> {
+fn load<'a>(dev: &NetDevice, file: &CStr, info: &Info<'_>) -> Result<Firmware, Rejection<'a>> {
     let firmware = Firmware::request_nowarn(file, dev.device())
-        .map_err(|e| reject(c"Failed to request module firmware image", e))?;
+        .map_err(|e| Rejection::new(c"Failed to request module firmware image", e))?;
     let mut id = [0u8; 1];
     let at = ModuleAccess {
         i2c_address: I2C_ADDRESS,
@@ -206,10 +317,10 @@ fn load(dev: &NetDevice, file: &CStr) -> Result<Firmware, Rejection> {
         page: 0,
         offset: lower::IDENTIFIER,
     };
-    dev.read_module(at, &mut id)
-        .map_err(|e| reject(c"Failed to read the module identifier", e))?;
+    dev.read_module_for(at, &mut id, &info.extack())
+        .map_err(|e| Rejection::new(c"Failed to read the module identifier", e))?;
     if !identifier::is_cmis(id[0]) {
-        return Err(reject(
+        return Err(Rejection::new(
             c"Module type does not support firmware flashing",
             EOPNOTSUPP,
         ));
@@ -258,7 +369,9 @@ impl Notification<'_> {
 static OPS: [SmallOp<Flashes>; 1] = [SmallOp::new::<FlashAct>()];
 /// Index of the `monitor` group in [`MCGRPS`].
 const MONITOR_GROUP_INDEX: u32 = 0;
-static MCGRPS: [MulticastGroup; 1] = [MulticastGroup::const_new(c"monitor")];
+/// Notifications name devices and firmware files: only administrators of
+/// the namespace listen, as only they may flash.
+static MCGRPS: [MulticastGroup; 1] = [MulticastGroup::admin_only(c"monitor")];
 
 /// The family, registered at module load.
 pub(crate) static FAMILY: Family<Flashes> =

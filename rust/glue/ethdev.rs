@@ -14,17 +14,15 @@
 //! [`NotifierRegistration`] tells when devices go away.
 
 use crate::bindings as raw;
-use crate::genl::Net;
+use crate::genl::{ExtAck, Net};
+use crate::notifier;
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     device::Device,
     error::to_result,
     ffi::{c_int, c_ulong, c_void},
     prelude::*,
-    sync::{
-        aref::{ARef, AlwaysRefCounted},
-        Arc,
-    },
+    sync::aref::{ARef, AlwaysRefCounted},
     types::Opaque,
 };
 
@@ -66,6 +64,18 @@ impl Rtnl {
         // SAFETY: No preconditions beyond a sleepable context.
         unsafe { raw::rtnl_lock() };
         Self(PhantomData)
+    }
+}
+
+impl Rtnl {
+    /// A guard for the RTNL lock the caller's caller holds, for the
+    /// duration of a callback; it never unlocks.
+    ///
+    /// # Safety
+    ///
+    /// RTNL is held for as long as the guard lives.
+    unsafe fn held() -> core::mem::ManuallyDrop<Self> {
+        core::mem::ManuallyDrop::new(Self(PhantomData))
     }
 }
 
@@ -155,10 +165,10 @@ impl NetDevice {
         DeviceName(name)
     }
 
-    /// The namespace the device is in (always there).
+    /// The namespace the device is in, unless it is being dismantled.
     pub fn net(&self) -> Option<ARef<Net>> {
         // SAFETY: The device is allocated; the helper takes a reference on
-        // its namespace (a device is always in one) and hands it over.
+        // its namespace unless it is dying (null then) and hands it over.
         unsafe { Net::from_held(raw::cmis_helper_dev_get_net(self.as_raw())) }
     }
 
@@ -211,18 +221,40 @@ impl NetDevice {
     }
 
     /// Reads `buf.len()` bytes of the module's memory map at `at`.
-    /// Fails with the driver's error, or `EOPNOTSUPP` without the
-    /// operation.
+    /// Fails with the driver's error, `EOPNOTSUPP` without the operation,
+    /// or `EIO` if the driver read less than asked.
     pub fn read_module(&self, at: ModuleAccess, buf: &mut [u8]) -> Result {
+        self.read_module_reporting(at, buf, core::ptr::null_mut())
+    }
+
+    /// As [`Self::read_module`], on behalf of a netlink request: the driver
+    /// may explain a failure in the request's `extack`.
+    pub fn read_module_for(&self, at: ModuleAccess, buf: &mut [u8], extack: &ExtAck<'_>) -> Result {
+        self.read_module_reporting(at, buf, extack.as_ptr())
+    }
+
+    fn read_module_reporting(
+        &self,
+        at: ModuleAccess,
+        buf: &mut [u8],
+        extack: *mut raw::netlink_ext_ack,
+    ) -> Result {
         let op = self
             .ops()
             .and_then(|o| o.get_module_eeprom_by_page)
             .ok_or(EOPNOTSUPP)?;
         let page = Self::module_page(at, buf.as_mut_ptr(), buf.len());
         // SAFETY: The device is allocated; `page.data` has `page.length`
-        // writable bytes; a null extack is allowed.
-        let ret = unsafe { op(self.as_raw(), &page, core::ptr::null_mut()) };
-        to_result(ret.min(0))
+        // writable bytes; `extack` is null or a request's, as the
+        // operation allows.
+        let ret = unsafe { op(self.as_raw(), &page, extack) };
+        to_result(ret.min(0))?;
+        // The operation returns the bytes it read: fewer would leave
+        // stale bytes in `buf`.
+        if usize::try_from(ret).is_ok_and(|n| n < buf.len()) {
+            return Err(EIO);
+        }
+        Ok(())
     }
 
     /// Writes `data` to the module's memory map at `at`.
@@ -233,7 +265,8 @@ impl NetDevice {
             .ok_or(EOPNOTSUPP)?;
         // The operation only reads `data` although its pointer is mutable.
         let page = Self::module_page(at, data.as_ptr().cast_mut(), data.len());
-        // SAFETY: As in `read_module`; the driver does not write `data`.
+        // SAFETY: As in `read_module_reporting`; the driver does not write
+        // `data`; a null extack is allowed.
         let ret = unsafe { op(self.as_raw(), &page, core::ptr::null_mut()) };
         to_result(ret.min(0))
     }
@@ -251,6 +284,43 @@ impl NetDevice {
         Ok(flags & phy == 0)
     }
 
+    /// Whether the device is registered and not being unregistered.
+    pub fn is_registered(&self, _rtnl: &Rtnl) -> bool {
+        // SAFETY: The device is allocated; RTNL is held, under which the
+        // registration state changes.
+        unsafe { raw::cmis_helper_netdev_is_registered(self.as_raw()) }
+    }
+
+    /// Runs `f` between the driver's `begin` and `complete` ethtool
+    /// operations, as the ethtool core runs its requests: the device's
+    /// parent runtime-resumed, the device present and not going away.
+    /// Fails with `ENODEV` or the driver's `begin` error without calling
+    /// `f`.
+    pub fn with_ethtool_ops<R>(&self, rtnl: &Rtnl, f: impl FnOnce(&Rtnl) -> R) -> Result<R> {
+        // SAFETY: The device is allocated; RTNL is held.
+        to_result(unsafe { raw::cmis_helper_ethtool_ops_begin(self.as_raw()) })?;
+        let r = f(rtnl);
+        // SAFETY: `begin` succeeded above; RTNL is still held.
+        unsafe { raw::cmis_helper_ethtool_ops_complete(self.as_raw()) };
+        Ok(r)
+    }
+
+    /// Keeps the device's parent runtime-resumed while the returned guard
+    /// lives, so that module accesses reach a powered device.
+    pub fn keep_resumed(this: &ARef<Self>) -> Resumed {
+        // SAFETY: The device is allocated (a reference to it exists).
+        unsafe { raw::cmis_helper_netdev_pm_get(this.as_raw()) };
+        // INVARIANT: One runtime PM reference taken above.
+        Resumed { dev: this.clone() }
+    }
+
+    /// Whether the device is a port split from a wider one.
+    pub fn is_split_port(&self, _rtnl: &Rtnl) -> bool {
+        // SAFETY: The device is allocated; RTNL is held, as its devlink
+        // port needs.
+        unsafe { raw::cmis_helper_netdev_is_split_port(self.as_raw()) }
+    }
+
     /// Whether a module firmware flash is in progress (the ethtool core's
     /// flag, which vetoes module EEPROM access from user space and
     /// bringing the device up).
@@ -263,6 +333,23 @@ impl NetDevice {
     pub fn set_module_flash_in_progress(&self, _rtnl: &Rtnl, in_progress: bool) {
         // SAFETY: As above.
         unsafe { raw::cmis_helper_set_module_fw_flash_in_progress(self.as_raw(), in_progress) }
+    }
+}
+
+/// A runtime PM reference on a device's parent, dropped with the guard.
+///
+/// # Invariants
+///
+/// Holds one reference taken by `cmis_helper_netdev_pm_get` on `dev`.
+pub struct Resumed {
+    dev: ARef<NetDevice>,
+}
+
+impl Drop for Resumed {
+    fn drop(&mut self) {
+        // SAFETY: The reference taken when the guard was made (type
+        // invariant); the device is allocated (`dev` holds it).
+        unsafe { raw::cmis_helper_netdev_pm_put(self.dev.as_raw()) };
     }
 }
 
@@ -279,97 +366,62 @@ impl DeviceName {
 
 /// What a netdevice notifier reports.
 pub trait DeviceEvents: Send + Sync {
-    /// `dev` is being unregistered (called under RTNL). References to it
-    /// must be dropped soon: unregistration waits for them.
+    /// `dev` is being unregistered (called under RTNL; not when it only
+    /// moves to another namespace). References to it must be dropped
+    /// soon: unregistration waits for them.
     fn unregistering(&self, dev: DeviceId);
 
-    /// `dev` is about to be brought up (under RTNL); a message vetoes it.
-    fn pre_up(&self, dev: DeviceId) -> Option<&'static CStr>;
+    /// `dev` is about to be brought up; a message vetoes it.
+    fn pre_up(&self, dev: &NetDevice, rtnl: &Rtnl) -> Option<&'static CStr>;
 }
+
+/// The netdevice notifier chain, for a [`DeviceEvents`] handler.
+pub struct NetdevChain;
 
 /// A registered netdevice notifier calling `T`.
-///
-/// # Invariants
-///
-/// `block` is registered with the netdevice notifier chain, with
-/// `Self::callback` as its function, for as long as `self` lives.
-#[pin_data(PinnedDrop)]
-pub struct NotifierRegistration<T: DeviceEvents> {
-    #[pin]
-    block: Opaque<raw::notifier_block>,
-    handler: Arc<T>,
-}
+pub type NotifierRegistration<T> = notifier::Registration<NetdevChain, T>;
 
-impl<T: DeviceEvents> NotifierRegistration<T> {
-    /// Registers a notifier that calls `handler`.
-    pub fn register(handler: Arc<T>) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            // First: the callback may run as soon as `block` is registered.
-            handler,
-            block <- Opaque::try_ffi_init(|nb: *mut raw::notifier_block| {
-                let block = raw::notifier_block {
-                    notifier_call: Some(Self::callback),
-                    ..pin_init::zeroed()
-                };
-                // SAFETY: `nb` is valid for writes (`try_ffi_init`).
-                unsafe { nb.write(block) };
-                // SAFETY: `nb` is an initialised block, pinned, which stays
-                // registered until `drop` unregisters it.
-                to_result(unsafe { raw::register_netdevice_notifier(nb) })
-            }),
-        })
+impl<T: DeviceEvents> notifier::Chain<T> for NetdevChain {
+    unsafe fn register(nb: *mut raw::notifier_block) -> c_int {
+        // SAFETY: The caller passes an initialised, pinned block.
+        unsafe { raw::register_netdevice_notifier(nb) }
     }
 
-    /// Called by the netdevice notifier chain.
-    ///
-    /// # Safety
-    ///
-    /// `nb` is the block of a registered `NotifierRegistration<T>` and
-    /// `ptr` the event's `netdev_notifier_info`.
-    unsafe extern "C" fn callback(
-        nb: *mut raw::notifier_block,
-        event: c_ulong,
-        ptr: *mut c_void,
-    ) -> c_int {
+    unsafe fn unregister(nb: *mut raw::notifier_block) {
+        // SAFETY: The caller passes a registered block. Unregistering
+        // waits for running callbacks under RTNL.
+        unsafe { raw::unregister_netdevice_notifier(nb) };
+    }
+
+    unsafe fn event(handler: &T, event: c_ulong, ptr: *mut c_void) -> c_int {
         let unregister = event == raw::netdev_cmd_NETDEV_UNREGISTER as c_ulong;
         let pre_up = event == raw::netdev_cmd_NETDEV_PRE_UP as c_ulong;
         if !unregister && !pre_up {
             return raw::NOTIFY_DONE as c_int;
         }
-        let this = nb
-            .cast::<u8>()
-            .wrapping_sub(core::mem::offset_of!(Self, block))
-            .cast::<Self>();
-        // SAFETY: `nb` is the `block` field of a registered
-        // `NotifierRegistration<T>` (only those register this callback),
-        // which lives until it is unregistered.
-        let this = unsafe { &*this };
         // SAFETY: For netdevice events `ptr` is a `netdev_notifier_info`.
         let dev = unsafe { raw::cmis_helper_netdev_notifier_info_to_dev(ptr) };
-        let dev = DeviceId(dev as usize);
         if unregister {
-            this.handler.unregistering(dev);
-        } else if let Some(msg) = this.handler.pre_up(dev) {
+            // SAFETY: The device of an event is allocated for the callback,
+            // under RTNL.
+            let moving = unsafe { raw::cmis_helper_netdev_moving_ns(dev) };
+            // A device moving to another namespace stays.
+            if !moving {
+                handler.unregistering(DeviceId(dev as usize));
+            }
+            return raw::NOTIFY_DONE as c_int;
+        }
+        // SAFETY: The device of an event is allocated for the callback;
+        // `NetDevice` is a transparent wrapper of it.
+        let dev = unsafe { &*dev.cast::<NetDevice>() };
+        // SAFETY: Netdevice notifiers run under RTNL.
+        let rtnl = unsafe { Rtnl::held() };
+        if let Some(msg) = handler.pre_up(dev, &rtnl) {
             // SAFETY: As above; the message is static, as NL_SET_ERR_MSG
             // requires.
             unsafe { raw::cmis_helper_netdev_notifier_set_err_msg(ptr, msg.as_char_ptr()) };
             return raw::NOTIFY_BAD as c_int;
         }
         raw::NOTIFY_DONE as c_int
-    }
-}
-
-// SAFETY: The block is only touched by the notifier chain (under its own
-// lock) and by `drop`; `T` is `Send + Sync`.
-unsafe impl<T: DeviceEvents> Send for NotifierRegistration<T> {}
-// SAFETY: See above; `&self` gives no access to the block.
-unsafe impl<T: DeviceEvents> Sync for NotifierRegistration<T> {}
-
-#[pinned_drop]
-impl<T: DeviceEvents> PinnedDrop for NotifierRegistration<T> {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: Registered in `register` (type invariant). Unregistering
-        // waits for running callbacks under RTNL.
-        unsafe { raw::unregister_netdevice_notifier(self.block.get()) };
     }
 }

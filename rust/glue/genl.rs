@@ -7,8 +7,9 @@
 //! Linux 7.3's `kernel::net::netlink` registers families that only have
 //! multicast groups; a family here also serves requests. A [`Family`] is a
 //! `static` built at compile time from its name, its attribute [`Policy`],
-//! its [`SmallOp`]s (one per [`Command`]) and its multicast groups (the
-//! kernel crate's [`MulticastGroup`]); the genetlink core writes into it
+//! its [`SmallOp`]s (one per [`Command`]) and its [`MulticastGroup`]s
+//! (the kernel crate's lack the capability flags); the genetlink core
+//! writes into it
 //! (`id`, `mcgrp_offset`) once registered, hence the [`Opaque`].
 //! [`Family::register`] hands the family a context, an [`Arc`] that every
 //! request's [`Command::doit`] borrows, and returns the [`Registration`]
@@ -18,6 +19,7 @@
 //! [`Message`]s.
 
 use crate::bindings as raw;
+use crate::notifier;
 use core::{
     marker::PhantomData,
     ptr::NonNull,
@@ -26,7 +28,6 @@ use core::{
 use kernel::{
     error::{from_result, to_result},
     ffi::{c_char, c_int, c_void},
-    net::netlink::MulticastGroup,
     prelude::*,
     sync::{
         aref::{ARef, AlwaysRefCounted},
@@ -135,14 +136,75 @@ impl Info<'_> {
         NonNull::new(nla).map(|nla| unsafe { Attr::from_raw(nla) })
     }
 
+    /// The request's extended ack, which operations called on its behalf
+    /// (a driver's) may fill.
+    pub fn extack(&self) -> ExtAck<'_> {
+        // INVARIANT: The request's extack (or null) for the request.
+        ExtAck {
+            ptr: self.raw().extack,
+            _request: PhantomData,
+        }
+    }
+
     /// Sets the extended ack message userspace receives with the error.
-    pub fn set_error_message(&mut self, msg: &'static CStr) {
+    pub fn set_error_message(&self, msg: &'static CStr) {
         let extack = self.raw().extack;
         if !extack.is_null() {
             // SAFETY: A non-null extack is valid for the request; the
             // message is static, as NL_SET_ERR_MSG requires.
             unsafe { (*extack)._msg = msg.as_char_ptr() };
         }
+    }
+
+    /// Whether the extended ack has a message already (e.g. a driver's).
+    pub fn has_error_message(&self) -> bool {
+        let extack = self.raw().extack;
+        // SAFETY: A non-null extack is valid for the request.
+        !extack.is_null() && unsafe { !(*extack)._msg.is_null() }
+    }
+
+    /// Names `attr`, an attribute of this request, as the one in error
+    /// (`NL_SET_BAD_ATTR`).
+    pub fn set_error_attr(&self, attr: Attr<'_>) {
+        let extack = self.raw().extack;
+        if !extack.is_null() {
+            // SAFETY: A non-null extack is valid for the request; `attr`
+            // points into the request message, as the extack requires.
+            unsafe { (*extack).bad_attr = attr.as_ptr() };
+        }
+    }
+
+    /// Reports that the request lacks top-level attribute `kind`
+    /// (`NL_SET_ERR_ATTR_MISS` without a nest).
+    pub fn set_missing_attr(&self, kind: u16) {
+        let extack = self.raw().extack;
+        if !extack.is_null() {
+            // SAFETY: A non-null extack is valid for the request; a null
+            // nest means the top level.
+            unsafe {
+                (*extack).miss_type = kind;
+                (*extack).miss_nest = core::ptr::null();
+            }
+        }
+    }
+}
+
+/// The extended ack of a request, for the operations called on its
+/// behalf (`struct netlink_ext_ack`).
+///
+/// # Invariants
+///
+/// `ptr` is null or the extack of a request being handled for `'a`.
+pub struct ExtAck<'a> {
+    ptr: *mut raw::netlink_ext_ack,
+    _request: PhantomData<&'a mut raw::netlink_ext_ack>,
+}
+
+impl ExtAck<'_> {
+    /// The pointer to hand to an operation that takes an extack; null
+    /// (allowed by such operations) if the request has none.
+    pub fn as_ptr(&self) -> *mut raw::netlink_ext_ack {
+        self.ptr
     }
 }
 
@@ -154,46 +216,51 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 /// An attribute of a request (`struct nlattr` and its payload).
 #[derive(Clone, Copy)]
 pub struct Attr<'a> {
-    payload: &'a [u8],
+    /// The header and the payload.
+    whole: &'a [u8],
 }
 
 impl<'a> Attr<'a> {
     /// # Safety
     ///
     /// `nla` points to a well-formed attribute (its length covers its
-    /// payload) that lives for `'a`.
+    /// header and payload) that lives for `'a`.
     unsafe fn from_raw(nla: NonNull<raw::nlattr>) -> Self {
         // SAFETY: The caller guarantees a valid attribute header.
-        let len = usize::from(unsafe { nla.as_ref() }.nla_len);
-        let payload_len = len.saturating_sub(NLA_HDRLEN);
-        // SAFETY: The payload follows the header and is `nla_len` minus the
-        // header long; it lives for `'a`.
-        let payload = unsafe {
-            core::slice::from_raw_parts(nla.as_ptr().cast::<u8>().add(NLA_HDRLEN), payload_len)
-        };
-        Self { payload }
+        let len = usize::from(unsafe { nla.as_ref() }.nla_len).max(NLA_HDRLEN);
+        // SAFETY: The attribute is `nla_len` bytes long, at least its
+        // header; it lives for `'a`.
+        let whole = unsafe { core::slice::from_raw_parts(nla.as_ptr().cast::<u8>(), len) };
+        Self { whole }
     }
 
     /// The payload.
     pub fn payload(&self) -> &'a [u8] {
-        self.payload
+        &self.whole[NLA_HDRLEN..]
+    }
+
+    fn as_ptr(&self) -> *const raw::nlattr {
+        self.whole.as_ptr().cast()
     }
 
     /// The payload as a `u32` (an `NLA_U32` attribute).
     pub fn u32(&self) -> Option<u32> {
-        let b = self.payload.get(..4)?;
+        let b = self.payload().get(..4)?;
         Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// The payload up to its first NUL (an `NLA_NUL_STRING` attribute).
     pub fn c_str(&self) -> Option<&'a CStr> {
-        let end = self.payload.iter().position(|&b| b == 0)?;
-        CStr::from_bytes_with_nul(&self.payload[..=end]).ok()
+        let payload = self.payload();
+        let end = payload.iter().position(|&b| b == 0)?;
+        CStr::from_bytes_with_nul(&payload[..=end]).ok()
     }
 
     /// The attributes nested in this one, as (type, attribute) pairs.
     pub fn nested(&self) -> Nested<'a> {
-        Nested { rest: self.payload }
+        Nested {
+            rest: self.payload(),
+        }
     }
 }
 
@@ -213,10 +280,10 @@ impl<'a> Iterator for Nested<'a> {
             self.rest = &[];
             return None;
         }
-        let payload = &self.rest[NLA_HDRLEN..len];
+        let whole = &self.rest[..len];
         let aligned = len.next_multiple_of(4).min(self.rest.len());
         self.rest = &self.rest[aligned..];
-        Some((kind, Attr { payload }))
+        Some((kind, Attr { whole }))
     }
 }
 
@@ -246,6 +313,15 @@ impl Policy {
     /// A 32-bit unsigned integer.
     pub const fn u32() -> Self {
         Self::of_type(raw::NLA_U32, 0)
+    }
+
+    /// A 32-bit unsigned integer with no bits outside `mask`
+    /// (`NLA_POLICY_MASK(NLA_U32, mask)`).
+    pub const fn u32_mask(mask: u32) -> Self {
+        let mut p = Self::of_type(raw::NLA_U32, 0);
+        p.0.validation_type = raw::nla_policy_validation_NLA_VALIDATE_MASK as u8;
+        p.0.__bindgen_anon_1.mask = mask;
+        p
     }
 
     /// A NUL-terminated string of at most `max_len` bytes before the NUL.
@@ -429,6 +505,28 @@ impl Message {
     }
 }
 
+/// A multicast group of a family (`struct genl_multicast_group`).
+#[repr(transparent)]
+pub struct MulticastGroup(raw::genl_multicast_group);
+
+// SAFETY: A group is immutable once built.
+unsafe impl Sync for MulticastGroup {}
+
+/// `GENL_MCAST_CAP_NET_ADMIN` (a `BIT()` macro, which bindgen does not
+/// expand; `rust/glue/helpers.c` checks the value).
+const GENL_MCAST_CAP_NET_ADMIN: u8 = 1;
+
+impl MulticastGroup {
+    /// A group called `name` (at most 15 bytes) that only listeners with
+    /// `CAP_NET_ADMIN` in the namespace they listen in may join.
+    pub const fn admin_only(name: &CStr) -> Self {
+        Self(raw::genl_multicast_group {
+            name: c_name(name),
+            flags: GENL_MCAST_CAP_NET_ADMIN,
+        })
+    }
+}
+
 /// One operation of a family with context `C` (`struct genl_small_ops`).
 #[repr(transparent)]
 pub struct SmallOp<C>(raw::genl_small_ops, PhantomData<fn() -> C>);
@@ -586,6 +684,10 @@ impl<C: Send + Sync + 'static> Family<C> {
         let f = unsafe { &mut *self.inner.get() };
         f.module = module.as_ptr();
         f.set_netnsok(1);
+        // Operations run concurrently, without the genetlink mutex (which
+        // would block every other such family while one loads firmware);
+        // they do their own locking.
+        f.set_parallel_ops(1);
         if let Some(n) = name {
             // The kernel's `char` is `u8`; the length was checked above.
             f.name.fill(0);
@@ -661,5 +763,48 @@ impl<C: Send + Sync + 'static> Drop for Registration<C> {
         // `genl_unregister_family` waits for running operations.
         unsafe { raw::genl_unregister_family(self.family.as_raw()) };
         self.family.release_context();
+    }
+}
+
+/// What a [`ReleaseNotifier`] reports.
+pub trait SocketEvents: Send + Sync {
+    /// The generic netlink socket bound to `portid` in `net` is being
+    /// closed: messages to that port would reach whoever binds it next.
+    fn released(&self, net: &Net, portid: u32);
+}
+
+/// The netlink notifier chain, for a [`SocketEvents`] handler.
+pub struct NetlinkChain;
+
+/// A registered netlink notifier that tells `T` when generic netlink
+/// sockets are closed (`NETLINK_URELEASE`).
+pub type ReleaseNotifier<T> = notifier::Registration<NetlinkChain, T>;
+
+impl<T: SocketEvents> notifier::Chain<T> for NetlinkChain {
+    unsafe fn register(nb: *mut raw::notifier_block) -> c_int {
+        // SAFETY: The caller passes an initialised, pinned block.
+        unsafe { raw::netlink_register_notifier(nb) }
+    }
+
+    unsafe fn unregister(nb: *mut raw::notifier_block) {
+        // SAFETY: The caller passes a registered block; unregistering a
+        // blocking chain's block waits for running callbacks.
+        unsafe { raw::netlink_unregister_notifier(nb) };
+    }
+
+    /// A blocking chain: process context.
+    unsafe fn event(handler: &T, event: kernel::ffi::c_ulong, ptr: *mut c_void) -> c_int {
+        if event != raw::NETLINK_URELEASE as kernel::ffi::c_ulong {
+            return raw::NOTIFY_DONE as c_int;
+        }
+        // SAFETY: For NETLINK_URELEASE `ptr` is a `netlink_notify`.
+        let n = unsafe { &*ptr.cast::<raw::netlink_notify>() };
+        if n.protocol == raw::NETLINK_GENERIC as c_int {
+            // SAFETY: The socket being released holds its namespace for
+            // the call; `Net` is a transparent wrapper of `struct net`.
+            let net = unsafe { &*n.net.cast::<Net>() };
+            handler.released(net, n.portid);
+        }
+        raw::NOTIFY_DONE as c_int
     }
 }

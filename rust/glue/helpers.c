@@ -7,10 +7,16 @@
 #include <linux/etherdevice.h>
 #include <linux/rtnetlink.h>
 #include <linux/ethtool.h>
+#include <linux/pm_runtime.h>
+#include <net/devlink.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
+#include <net/netdev_lock.h>
 
 #include "cmis_helpers.h"
+
+/* rust/glue/genl.rs spells these out. */
+static_assert(GENL_MCAST_CAP_NET_ADMIN == 1);
 
 /* Copies the name into buf, IFNAMSIZ bytes, NUL-terminated. */
 void cmis_helper_netdev_name(const struct net_device *dev, char *buf)
@@ -80,10 +86,83 @@ bool cmis_helper_netif_running(const struct net_device *dev)
 	return netif_running(dev);
 }
 
-/* A reference on the device's namespace. */
+/* Registered and not being unregistered (RTNL held: it cannot change). */
+bool cmis_helper_netdev_is_registered(const struct net_device *dev)
+{
+	ASSERT_RTNL();
+	return READ_ONCE(dev->reg_state) == NETREG_REGISTERED;
+}
+
+/* A reference on the device's namespace, or NULL if it is being dismantled. */
 struct net *cmis_helper_dev_get_net(const struct net_device *dev)
 {
-	return get_net(dev_net(dev));
+	return maybe_get_net(dev_net(dev));
+}
+
+/*
+ * ethnl_ops_begin() (not exported): the device's parent runtime-resumed,
+ * the device present and not going away, the driver's ->begin. RTNL held;
+ * the driver's ops lock is taken around ->begin for drivers that have one.
+ * On success, cmis_helper_ethtool_ops_complete() must follow.
+ */
+int cmis_helper_ethtool_ops_begin(struct net_device *dev)
+{
+	int ret = 0;
+
+	ASSERT_RTNL();
+	if (dev->dev.parent)
+		pm_runtime_get_sync(dev->dev.parent);
+	netdev_lock_ops(dev);
+	if (!netif_device_present(dev) || dev->reg_state >= NETREG_UNREGISTERING)
+		ret = -ENODEV;
+	else if (dev->ethtool_ops->begin)
+		ret = dev->ethtool_ops->begin(dev);
+	netdev_unlock_ops(dev);
+	if (ret && dev->dev.parent)
+		pm_runtime_put(dev->dev.parent);
+	return ret;
+}
+
+/* ethnl_ops_complete(), for a successful cmis_helper_ethtool_ops_begin(). */
+void cmis_helper_ethtool_ops_complete(struct net_device *dev)
+{
+	ASSERT_RTNL();
+	netdev_lock_ops(dev);
+	if (dev->ethtool_ops->complete)
+		dev->ethtool_ops->complete(dev);
+	netdev_unlock_ops(dev);
+	if (dev->dev.parent)
+		pm_runtime_put(dev->dev.parent);
+}
+
+/* A runtime PM reference on the device's parent, for a whole flash. */
+void cmis_helper_netdev_pm_get(struct net_device *dev)
+{
+	if (dev->dev.parent)
+		pm_runtime_get_sync(dev->dev.parent);
+}
+
+void cmis_helper_netdev_pm_put(struct net_device *dev)
+{
+	if (dev->dev.parent)
+		pm_runtime_put(dev->dev.parent);
+}
+
+/*
+ * Whether the device is moving to another namespace: it then goes through
+ * NETDEV_UNREGISTER and NETDEV_REGISTER without going away (RTNL held).
+ */
+bool cmis_helper_netdev_moving_ns(const struct net_device *dev)
+{
+	ASSERT_RTNL();
+	return dev->moving_ns;
+}
+
+/* Whether the device is a port split from a wider one (devlink). */
+bool cmis_helper_netdev_is_split_port(const struct net_device *dev)
+{
+	ASSERT_RTNL();
+	return dev->devlink_port && dev->devlink_port->attrs.split;
 }
 
 bool cmis_helper_module_fw_flash_in_progress(const struct net_device *dev)

@@ -43,20 +43,42 @@ pub trait Operations: Sized + Send + Sync {
     /// within one half of the 256-byte window (the ethtool core checks);
     /// kernel callers such as the CMIS flashers call the operation
     /// directly, with any offset and length: the driver checks them.
-    fn read_module_page(_data: &Self, _page: &ModulePage, _buf: &mut [u8]) -> Result {
+    /// A failure may be explained in `report`.
+    fn read_module_page(
+        _data: &Self,
+        _page: &ModulePage,
+        _buf: &mut [u8],
+        _report: &mut ErrorReport<'_>,
+    ) -> Result {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Writes `buf` to the plug-in module's memory map at `page`
     /// (`set_module_eeprom_by_page`; only kernel code writes, calling the
     /// operation directly: the driver checks offset and length).
-    fn write_module_page(_data: &Self, _page: &ModulePage, _buf: &[u8]) -> Result {
+    fn write_module_page(
+        _data: &Self,
+        _page: &ModulePage,
+        _buf: &[u8],
+        _report: &mut ErrorReport<'_>,
+    ) -> Result {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Resets the components in `flags` (`ETH_RESET_*`); clears the bits
     /// of the components it did reset.
     fn reset(_data: &Self, _flags: &mut u32) -> Result {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Prepares the device for an ethtool request (`begin`); an error
+    /// refuses the request.
+    fn begin(_data: &Self) -> Result {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Ends an ethtool request whose `begin` succeeded (`complete`).
+    fn complete(_data: &Self) {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -70,6 +92,30 @@ pub trait Operations: Sized + Send + Sync {
     /// (`get_module_eeprom`).
     fn read_module_eeprom(_data: &Self, _offset: u32, _buf: &mut [u8]) -> Result {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// Where an operation explains its failure to the requester: the extended
+/// ack of the netlink request it serves (`struct netlink_ext_ack`), if
+/// any.
+///
+/// # Invariants
+///
+/// `extack` is null or valid for writes for `'a`.
+pub struct ErrorReport<'a> {
+    extack: *mut raw::netlink_ext_ack,
+    _request: PhantomData<&'a mut raw::netlink_ext_ack>,
+}
+
+impl ErrorReport<'_> {
+    /// Sets the message the requester receives with the error.
+    pub fn set_message(&mut self, msg: &'static CStr) {
+        if !self.extack.is_null() {
+            // SAFETY: A non-null extack is valid for writes (type
+            // invariant); the message is static, as NL_SET_ERR_MSG
+            // requires.
+            unsafe { (*self.extack)._msg = msg.as_char_ptr() };
+        }
     }
 }
 
@@ -198,7 +244,7 @@ impl<T: Operations> Adapter<T> {
     unsafe extern "C" fn get_module_eeprom_by_page_callback(
         dev: *mut EthtoolDev,
         req: *const raw::ethtool_module_eeprom,
-        _extack: *mut raw::netlink_ext_ack,
+        extack: *mut raw::netlink_ext_ack,
     ) -> c_int {
         from_result(|| {
             // SAFETY: See the function's safety section.
@@ -209,7 +255,12 @@ impl<T: Operations> Adapter<T> {
             // SAFETY: `data` has `length` writable bytes owned by the
             // caller for the duration of the call.
             let buf = unsafe { core::slice::from_raw_parts_mut(req.data, req.length as usize) };
-            T::read_module_page(data.get_ref(), &page, buf)?;
+            // INVARIANT: The caller's extack (or null), valid for the call.
+            let mut report = ErrorReport {
+                extack,
+                _request: PhantomData,
+            };
+            T::read_module_page(data.get_ref(), &page, buf, &mut report)?;
             c_int_of(buf.len())
         })
     }
@@ -221,7 +272,7 @@ impl<T: Operations> Adapter<T> {
     unsafe extern "C" fn set_module_eeprom_by_page_callback(
         dev: *mut EthtoolDev,
         req: *const raw::ethtool_module_eeprom,
-        _extack: *mut raw::netlink_ext_ack,
+        extack: *mut raw::netlink_ext_ack,
     ) -> c_int {
         from_result(|| {
             // SAFETY: See the function's safety section.
@@ -231,9 +282,35 @@ impl<T: Operations> Adapter<T> {
             let page = ModulePage::of(req);
             // SAFETY: `data` has `length` readable bytes.
             let buf = unsafe { core::slice::from_raw_parts(req.data, req.length as usize) };
-            T::write_module_page(data.get_ref(), &page, buf)?;
+            // INVARIANT: As for reads.
+            let mut report = ErrorReport {
+                extack,
+                _request: PhantomData,
+            };
+            T::write_module_page(data.get_ref(), &page, buf, &mut report)?;
             Ok(0)
         })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core with a registered device.
+    unsafe extern "C" fn begin_callback(dev: *mut EthtoolDev) -> c_int {
+        from_result(|| {
+            // SAFETY: See the function's safety section.
+            let data = unsafe { Self::data(dev) };
+            T::begin(data.get_ref())?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core with a registered device.
+    unsafe extern "C" fn complete_callback(dev: *mut EthtoolDev) {
+        // SAFETY: See the function's safety section.
+        let data = unsafe { Self::data(dev) };
+        T::complete(data.get_ref());
     }
 
     /// # Safety
@@ -310,6 +387,16 @@ impl<T: Operations> Adapter<T> {
         },
         reset: if T::HAS_RESET {
             Some(Self::reset_callback)
+        } else {
+            None
+        },
+        begin: if T::HAS_BEGIN {
+            Some(Self::begin_callback)
+        } else {
+            None
+        },
+        complete: if T::HAS_COMPLETE {
+            Some(Self::complete_callback)
         } else {
             None
         },

@@ -501,7 +501,7 @@ impl Client {
             .ok_or_else(|| anyhow!("the family has no monitor group"))?;
         self.socket
             .add_membership(group)
-            .context("joining the monitor group")
+            .context("joining the monitor group (needs CAP_NET_ADMIN)")
     }
 
     /// Waits for the next notification.

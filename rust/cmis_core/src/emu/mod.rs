@@ -749,6 +749,10 @@ pub struct Faults {
     /// The first read of RPLChkCode of the next this-many replies reads
     /// wrong (complemented); a re-read is right.
     pub glitch_reply_chk: u32,
+    /// The host driver's ethtool `begin` operation fails (a driver that
+    /// cannot reach its device now), so the ethtool core's requests are
+    /// refused.
+    pub ethtool_begin_fails: bool,
 }
 
 /// Command ids counted one by one in [`Counters::by_command`]; the last
@@ -802,6 +806,11 @@ pub struct Counters {
     /// The driver's fixed cost of the accesses ([`HostDriver`]), in ns;
     /// not in `bus_ns`.
     pub driver_ns: u64,
+    /// The host driver's ethtool `begin` operations that succeeded.
+    pub ethtool_begins: u64,
+    /// Its ethtool `complete` operations: as many as `begin`s once every
+    /// request is over.
+    pub ethtool_completes: u64,
 }
 
 impl Default for Counters {
@@ -825,6 +834,8 @@ impl Default for Counters {
             writes_while_busy: 0,
             nacks: 0,
             driver_ns: 0,
+            ethtool_begins: 0,
+            ethtool_completes: 0,
         }
     }
 }
@@ -1175,6 +1186,21 @@ impl Module {
     pub fn count_request(&mut self, ns: Nanos) {
         self.counters.requests += 1;
         self.counters.request_ns += ns;
+    }
+
+    /// The host driver's ethtool `begin`, counted beside the module's
+    /// counters: whether it succeeds ([`Faults::ethtool_begin_fails`]).
+    pub fn ethtool_begin(&mut self) -> bool {
+        if self.faults.ethtool_begin_fails {
+            return false;
+        }
+        self.counters.ethtool_begins += 1;
+        true
+    }
+
+    /// The host driver's ethtool `complete`.
+    pub fn ethtool_complete(&mut self) {
+        self.counters.ethtool_completes += 1;
     }
 
     /// Whether the module is in the middle of a command (on any CDB

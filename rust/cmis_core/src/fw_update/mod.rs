@@ -81,12 +81,43 @@ const MASKS: u8 = 31;
 /// back from a reset: from [`POLL_MIN`] doubling up to this.
 const RESET_POLL_MAX: Nanos = 20 * NS_PER_MS;
 
+/// A host password (00h:122-125): never shown, and wiped when dropped.
+#[derive(PartialEq, Eq)]
+pub struct Password(u32);
+
+impl Password {
+    /// A password of value `value`.
+    pub const fn new(value: u32) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        wipe(core::slice::from_mut(&mut self.0));
+    }
+}
+
+/// Zeroes `secret` so that the memory no longer holds it, not only the
+/// program's view of it: the store is made observable, so the compiler
+/// keeps it.
+fn wipe<T: Copy + Default>(secret: &mut [T]) {
+    secret.fill(T::default());
+    core::hint::black_box(secret);
+}
+
 /// What the requester asks for beyond the image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Options {
     /// Host password, written to 00h:122-125 and checked with Query
     /// Status before any command.
-    pub password: Option<u32>,
+    pub password: Option<Password>,
     /// How long the module may stay away after Run or the final reset.
     pub reset_timeout_ms: u32,
     /// Minimum time between two progress notices (besides the 1% step).
@@ -614,7 +645,7 @@ impl<I: ModuleIo> Session<'_, I> {
         } else {
             MIN_TIMEOUT_MS
         };
-        if let Some(pw) = self.opts.password {
+        if let Some(pw) = &self.opts.password {
             self.password(pw, floor)?;
         }
         if !again {
@@ -720,11 +751,12 @@ impl<I: ModuleIo> Session<'_, I> {
         }
     }
 
-    fn password(&mut self, pw: u32, floor: u32) -> Result<(), Error> {
-        let bytes = pw.to_be_bytes();
+    fn password(&mut self, pw: &Password, floor: u32) -> Result<(), Error> {
+        let mut bytes = pw.0.to_be_bytes();
         let a = Access::new(0, lower::PASSWORD_ENTRY, 4);
-        retry(self.io, |io| io.write(a, &bytes))
-            .map_err(|e| self.access_error(Step::Password, e))?;
+        let written = retry(self.io, |io| io.write(a, &bytes));
+        wipe(&mut bytes);
+        written.map_err(|e| self.access_error(Step::Password, e))?;
         let cmd = self.encode(Step::Password, CommandId::QUERY_STATUS, &[0, 0], 0)?;
         let req = Request {
             cmd: &cmd,

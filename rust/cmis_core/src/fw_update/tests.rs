@@ -612,7 +612,7 @@ fn password_right_wrong_and_missing() {
     let mut bed = Bed::new(p);
     let img = bed.image(5_000);
     let opts = Options {
-        password: Some(p.password),
+        password: Some(Password::new(p.password)),
         ..Options::DEFAULT
     };
     bed.flash(&img, opts).unwrap();
@@ -620,7 +620,7 @@ fn password_right_wrong_and_missing() {
 
     let mut bed = Bed::new(p);
     let opts = Options {
-        password: Some(p.password ^ 1),
+        password: Some(Password::new(p.password ^ 1)),
         ..Options::DEFAULT
     };
     let e = bed.flash(&img, opts).unwrap_err();
@@ -1296,4 +1296,19 @@ fn a_flash_started_inside_the_boot_phase_waits_for_the_module() {
         assert_eq!(fw.bank(BankId::A).version, OLD);
         assert_eq!(s.new_version.major, OLD.major, "{boot:?}");
     }
+}
+
+/// The password never shows in debug output (logs, panics).
+#[test]
+fn password_is_not_shown() {
+    let opts = Options {
+        password: Some(Password::new(0x1234_5678)),
+        ..Options::DEFAULT
+    };
+    let shown = std::format!("{opts:?}");
+    assert!(shown.contains("Password(..)"), "{shown}");
+    assert!(
+        !shown.contains("305419896") && !shown.contains("12345678"),
+        "{shown}"
+    );
 }

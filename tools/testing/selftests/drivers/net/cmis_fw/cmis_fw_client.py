@@ -3,7 +3,9 @@
 """Minimal client of the cmis_fw generic netlink family, for the selftests.
 
   cmis_fw_client.py flash DEV FILE [--password N] [--timeout S]
+                    [--index N] [--flags N] [--no-header] [--no-file]
   cmis_fw_client.py monitor [--count N] [--timeout S]
+  cmis_fw_client.py handover DEV FILE [--timeout S]
 
 flash sends MODULE_FW_FLASH_ACT and prints every notification the kernel
 sends back, one line each:
@@ -14,10 +16,18 @@ sends back, one line each:
   status=ERROR done=0 total=0 msg=...
 
 then exits 0 on COMPLETED, 1 on ERROR, 2 if the request was refused
-(prints "error: <errno name>: <extack message>"), 3 on timeout.
+(prints "error: <errno name>: <extack message>", then " [missing
+attribute N]" or " [bad attribute at offset N]" where the extack names
+one), 3 on timeout. --index adds the device's ifindex N to the header
+(DEV "-" leaves the name out), --flags adds header flags, --no-header and
+--no-file leave those attributes out: malformed requests for the tests.
+--repeat N sends the request again the moment COMPLETED arrives, N times
+in all: the device must be free by then.
 monitor joins the "monitor" multicast group and prints notifications of
 every flash (prefixed with the device), until COUNT terminal ones or the
-timeout. Only the Python standard library is used: the test guest has no
+timeout. handover closes the requesting socket once the flash started and
+binds a new one to its port: it exits 0 if the flash ended (as the
+monitor group hears) and no notification reached the new socket. Only the Python standard library is used: the test guest has no
 pip packages.
 """
 
@@ -42,6 +52,8 @@ NLM_F_ACK = 0x4
 NLM_F_CAPPED = 0x100
 NLM_F_ACK_TLVS = 0x200
 NLMSGERR_ATTR_MSG = 1
+NLMSGERR_ATTR_OFFS = 2
+NLMSGERR_ATTR_MISS_TYPE = 5
 NLA_F_NESTED = 0x8000
 
 GENL_ID_CTRL = 0x10
@@ -56,7 +68,7 @@ CTRL_ATTR_MCAST_GRP_ID = 2
 MSG_FLASH = 44
 A_HEADER, A_FILE_NAME, A_PASSWORD = 1, 2, 3
 A_STATUS, A_STATUS_MSG, A_DONE, A_TOTAL = 4, 5, 6, 7
-A_HEADER_DEV_INDEX, A_HEADER_DEV_NAME = 1, 2
+A_HEADER_DEV_INDEX, A_HEADER_DEV_NAME, A_HEADER_FLAGS = 1, 2, 3
 STATUS = {1: "STARTED", 2: "IN_PROGRESS", 3: "COMPLETED", 4: "ERROR"}
 
 
@@ -130,6 +142,10 @@ class Genl:
             tlvs = parse_attrs(payload[off:])
             if NLMSGERR_ATTR_MSG in tlvs:
                 msg = tlvs[NLMSGERR_ATTR_MSG].rstrip(b"\0").decode()
+            if NLMSGERR_ATTR_MISS_TYPE in tlvs:
+                msg += f" [missing attribute {uint(tlvs[NLMSGERR_ATTR_MISS_TYPE])}]"
+            if NLMSGERR_ATTR_OFFS in tlvs:
+                msg += f" [bad attribute at offset {uint(tlvs[NLMSGERR_ATTR_OFFS])}]"
         return code, msg
 
     def resolve(self, name):
@@ -170,12 +186,31 @@ def describe(payload):
 def flash(args, family):
     nl = Genl()
     fid, _ = nl.resolve(family)
-    header = attr(A_HEADER | NLA_F_NESTED, attr_str(A_HEADER_DEV_NAME, args.dev))
-    body = header + attr_str(A_FILE_NAME, args.file)
+    fields = b""
+    if args.dev != "-":
+        fields += attr_str(A_HEADER_DEV_NAME, args.dev)
+    if args.index is not None:
+        fields += attr(A_HEADER_DEV_INDEX, struct.pack("=I", args.index))
+    if args.flags is not None:
+        fields += attr(A_HEADER_FLAGS, struct.pack("=I", args.flags))
+    body = b""
+    if not args.no_header:
+        body += attr(A_HEADER | NLA_F_NESTED, fields)
+    if not args.no_file:
+        body += attr_str(A_FILE_NAME, args.file)
     if args.password is not None:
         body += attr(A_PASSWORD, struct.pack("=I", args.password))
+    for _ in range(args.repeat):
+        rc = flash_once(nl, fid, body, args.timeout)
+        if rc:
+            return rc
+    return 0
+
+
+def flash_once(nl, fid, body, timeout):
+    """Sends one request and follows it to its end (see flash)."""
     seq = nl.send(fid, MSG_FLASH, body)
-    for kind, flags, rseq, payload in nl.messages(args.timeout):
+    for kind, flags, rseq, payload in nl.messages(timeout):
         if kind == NLMSG_ERROR and rseq == seq:
             code, msg = nl.error(flags, payload)
             if code:
@@ -195,6 +230,50 @@ def flash(args, family):
             return 1
     print("timeout")
     return 3
+
+
+def handover(args, family):
+    """Requests a flash, closes the socket once it started, binds a new
+    socket to the same port and counts the notifications that reach it
+    until the monitor group sees the flash end: they must be none."""
+    watcher = Genl()
+    fid, groups = watcher.resolve(family)
+    watcher.sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, groups["monitor"])
+    nl = Genl()
+    header = attr(A_HEADER | NLA_F_NESTED, attr_str(A_HEADER_DEV_NAME, args.dev))
+    seq = nl.send(fid, MSG_FLASH, header + attr_str(A_FILE_NAME, args.file))
+    started = False
+    for kind, flags, rseq, payload in nl.messages(args.timeout):
+        if kind == NLMSG_ERROR and rseq == seq:
+            code, msg = nl.error(flags, payload)
+            if code:
+                print(f"error: {errno.errorcode.get(code, code)}: {msg}")
+                return 2
+        elif kind == fid and describe(payload)[0] == "STARTED":
+            started = True
+            break
+    if not started:
+        print("no STARTED")
+        return 3
+    portid = nl.sock.getsockname()[0]
+    nl.sock.close()
+    heir = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+    heir.bind((portid, 0))
+    print(f"port {portid} rebound", flush=True)
+    heir.setblocking(False)
+    ended = False
+    for kind, _, _, payload in watcher.messages(args.timeout):
+        if kind == fid and describe(payload)[0] in ("COMPLETED", "ERROR"):
+            ended = True
+            break
+    stolen = 0
+    try:
+        while True:
+            stolen += len(heir.recv(65536)) > 0
+    except BlockingIOError:
+        pass
+    print(f"ended={ended} stolen={stolen}")
+    return 0 if ended and stolen == 0 else 1
 
 
 def monitor(args, family):
@@ -224,12 +303,23 @@ def main():
     f.add_argument("file")
     f.add_argument("--password", type=lambda s: int(s, 0))
     f.add_argument("--timeout", type=float, default=300)
+    f.add_argument("--index", type=int)
+    f.add_argument("--flags", type=lambda s: int(s, 0))
+    f.add_argument("--no-header", action="store_true")
+    f.add_argument("--no-file", action="store_true")
+    f.add_argument("--repeat", type=int, default=1,
+                   help="flash again as soon as each flash completes")
+    h = sub.add_parser("handover")
+    h.add_argument("dev")
+    h.add_argument("file")
+    h.add_argument("--timeout", type=float, default=300)
     m = sub.add_parser("monitor")
     m.add_argument("--count", type=int, default=1)
     m.add_argument("--timeout", type=float, default=300)
     args = p.parse_args()
     try:
-        return flash(args, args.family) if args.cmd == "flash" else monitor(args, args.family)
+        run = {"flash": flash, "handover": handover, "monitor": monitor}[args.cmd]
+        return run(args, args.family)
     except OSError as e:
         print(f"error: {e}")
         return 2

@@ -18,7 +18,7 @@ require_module cmis_fw
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 37
+ktap_set_plan 44
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text rust-flasher --size 4000 --seed 3
@@ -253,6 +253,42 @@ monitor() {
 }
 check "the monitor group sees the flash" monitor
 
+# The driver's ethtool begin/complete frame the request, as the ethtool
+# core's own requests; a failing begin refuses it and leaves nothing set.
+ethtool_begin_complete() {
+	new_port
+	local ok=0 c begins completes
+	echo 1 >"$dir/ethtool_begin_fails"
+	rejected 'EBUSY: The driver refused module access \(ethtool begin\)' "$port" v2.bin || ok=1
+	echo 0 >"$dir/ethtool_begin_fails"
+	run_flash v2.bin
+	[ "$rc" -eq 0 ] && new_runs || { echo "$out"; cat "$dir/banks"; ok=1; }
+	c=$(cat "$dir/counters")
+	begins=$(sed -n 's/^ethtool_begins: //p' <<<"$c")
+	completes=$(sed -n 's/^ethtool_completes: //p' <<<"$c")
+	[ "$begins" -ge 1 ] && [ "$begins" = "$completes" ] || { echo "$c"; ok=1; }
+	del_port
+	return $ok
+}
+
+# Without CAP_NET_ADMIN: no flash, no monitoring.
+unprivileged() {
+	new_port
+	local ok=0 as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups) tmp
+	# The test tree may lie where nobody cannot read it.
+	tmp=$(mktemp -d)
+	cp "$lib_dir/cmis_fw_client.py" "$tmp/"
+	chmod -R a+rX "$tmp"
+	out=$("${as_nobody[@]}" python3 "$tmp/cmis_fw_client.py" monitor --timeout 1 2>&1)
+	[ $? -eq 2 ] && grep -q 'Operation not permitted' <<<"$out" || { echo "monitor: $out"; ok=1; }
+	out=$("${as_nobody[@]}" python3 "$tmp/cmis_fw_client.py" flash "$port" v2.bin 2>&1)
+	[ $? -eq 2 ] && grep -q 'EPERM' <<<"$out" || { echo "flash: $out"; ok=1; }
+	rm -rf "$tmp"
+	del_port
+	return $ok
+}
+check "unprivileged: flash and monitor refused (EPERM)" unprivileged
+
 # Request validation.
 refused() {
 	local pattern=$1
@@ -298,6 +334,55 @@ validation() {
 }
 check "refused: device up, missing file, not CMIS, no such device" validation
 
+# rejected PATTERN CLIENT-ARGS...: the request is refused with an extack
+# matching PATTERN (the client appends the attribute the extack names).
+rejected() {
+	local pattern=$1
+	shift
+	out=$(fw_client flash "$@" 2>&1)
+	[ $? -eq 2 ] && grep -Eq -- "$pattern" <<<"$out" || { echo "$* -> $out"; return 1; }
+}
+
+malformed() {
+	new_port
+	local ok=0
+	rejected 'EINVAL: request header missing \[missing attribute 1\]' "$port" v2.bin --no-header || ok=1
+	rejected 'EINVAL: firmware file name missing \[missing attribute 2\]' "$port" v2.bin --no-file || ok=1
+	rejected 'EINVAL: device not specified \[bad attribute' - v2.bin || ok=1
+	rejected 'ENODEV: ifindex and name do not match \[bad attribute' "$port" v2.bin --index 1 || ok=1
+	# Header flags other than ethtool's basic ones (the policy's message).
+	rejected 'EINVAL: reserved bit set \[bad attribute' "$port" v2.bin --flags 0x4 || ok=1
+	# Names that leave the firmware directories, whatever the loader does.
+	local name
+	for name in ../v2.bin /lib/firmware/v2.bin a/../../v2.bin ..; do
+		rejected "EINVAL: firmware file name must be relative, without '..' \\[bad attribute" \
+			"$port" "$name" || ok=1
+	done
+	# The driver's own reason reaches the requester.
+	echo 0 >"$dir/plugged"
+	rejected 'ENODEV: cmis_emu: no module in the cage' "$port" v2.bin || ok=1
+	echo 1 >"$dir/plugged"
+	# ethtool's flags are accepted; nothing was left in progress.
+	out=$(fw_client flash "$port" v2.bin --flags 0x3 2>&1) || { echo "$out"; ok=1; }
+	new_runs || { cat "$dir/banks"; ok=1; }
+	del_port
+	return $ok
+}
+# A requester that starts again the moment COMPLETED arrives finds the
+# device free: the flag is cleared before the notification goes out.
+again_at_once() {
+	new_port
+	local ok=0
+	out=$(fw_client flash "$port" v2.bin --repeat 5 2>&1) || { echo "$out"; ok=1; }
+	[ "$(grep -c '^status=COMPLETED' <<<"$out")" -eq 5 ] || { echo "$out"; ok=1; }
+	del_port
+	return $ok
+}
+check "flash again at once after COMPLETED, 5 times: never busy" again_at_once
+
+check "malformed requests: extack names the attribute; '..', absolute names, bad flags refused; driver's reason kept" malformed
+check "ethtool begin/complete frame the request; a failing begin refuses it" ethtool_begin_complete
+
 requester_gone() {
 	slow_port
 	fw_client flash "$port" v2.bin >/dev/null 2>&1 &
@@ -316,20 +401,83 @@ requester_gone() {
 }
 check "requester killed: the flash completes silently" requester_gone
 
-unregister() {
+# The requester's port, bound again by another socket once the requester
+# closed, hears nothing of the flash.
+port_rebound() {
 	slow_port
-	fw_client flash "$port" v2.bin >"$fw_dir/unreg.out" 2>&1 &
-	local pid=$! t0 t1 ok=0
-	wait_download || ok=1
+	local ok=0
+	out=$(fw_client handover "$port" v2.bin 2>&1) || ok=1
+	grep -q 'ended=True stolen=0' <<<"$out" || ok=1
+	[ $ok -eq 0 ] || echo "$out"
+	new_runs || { cat "$dir/banks"; ok=1; }
+	del_port
+	return $ok
+}
+check "requester closed, its port rebound: no notification reaches the new socket" port_rebound
+
+# unregistered_within MS PID OUT: removes the port while the client PID
+# flashes it (output in OUT): unregistration returns within MS ms and the
+# requester gets ERROR "device unregistered".
+unregistered_within() {
+	local limit=$1 pid=$2 out=$3 t0 t1 ok=0
 	t0=$(date +%s%N)
 	del_port
 	t1=$(date +%s%N)
-	wait $pid
-	[ $(((t1 - t0) / 1000000)) -lt 5000 ] || { echo "del_port took $(((t1 - t0) / 1000000)) ms"; ok=1; }
-	grep -q 'status=ERROR .*unregistered' "$fw_dir/unreg.out" || { cat "$fw_dir/unreg.out"; ok=1; }
+	wait "$pid"
+	[ $(((t1 - t0) / 1000000)) -lt "$limit" ] || { echo "del_port took $(((t1 - t0) / 1000000)) ms"; ok=1; }
+	grep -q 'status=ERROR .*unregistered' "$out" || { cat "$out"; ok=1; }
+	return $ok
+}
+
+unregister() {
+	slow_port
+	fw_client flash "$port" v2.bin >"$fw_dir/unreg.out" 2>&1 &
+	local pid=$! ok=0
+	wait_download || ok=1
+	unregistered_within 5000 $pid "$fw_dir/unreg.out" || ok=1
 	return $ok
 }
 check "device unregistered mid-flash: stops promptly, ERROR" unregister
+
+# The same while the flasher waits out a block the module says takes 20 s
+# (the learnt first poll of the second block): the wait is cut short.
+unregister_in_long_wait() {
+	new_port
+	set_knobs write_mechanism=0x01 busy_us_write=20000000 max_duration_write=30000
+	fw_client flash "$port" v2.bin >"$fw_dir/unreg2.out" 2>&1 &
+	local pid=$! ok=0 i
+	# The second block written: the flasher now sleeps toward its end.
+	for i in $(seq 1200); do
+		grep -q '^command_0103: 2$' "$dir/counters" && break
+		sleep 0.1
+	done
+	grep -q '^command_0103: 2$' "$dir/counters" || { cat "$dir/counters"; ok=1; }
+	unregistered_within 2000 $pid "$fw_dir/unreg2.out" || ok=1
+	return $ok
+}
+check "device unregistered in a 20 s wait for the module: stops within 2 s" unregister_in_long_wait
+
+# Moving the device to another namespace sends it NETDEV_UNREGISTER but
+# does not take it away: the flash goes on and completes.
+netns_move() {
+	slow_port
+	local ok=0 holder pid
+	unshare -n sleep 600 &
+	holder=$!
+	fw_client flash "$port" v2.bin >"$fw_dir/ns.out" 2>&1 &
+	pid=$!
+	wait_download || ok=1
+	ip link set "$port" netns "$holder" || ok=1
+	wait $pid || ok=1
+	grep -q '^status=COMPLETED' "$fw_dir/ns.out" || { cat "$fw_dir/ns.out"; ok=1; }
+	new_runs || { cat "$dir/banks"; ok=1; }
+	nsenter -t "$holder" -n ip link set "$port" netns 1 || ok=1
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+	del_port
+	return $ok
+}
+check "device moved to another namespace mid-flash: the flash completes" netns_move
 
 unload() {
 	local i pids=() dirs=() ok=0

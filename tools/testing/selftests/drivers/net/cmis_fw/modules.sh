@@ -10,7 +10,7 @@ require_module cmis_emu
 require_module cmis_fw
 
 ktap_print_header
-plan=7
+plan=8
 case "${CMIS_FW_SELFTEST_INJECT:-}" in
 fail|warn) plan=$((plan + 1)) ;;
 esac
@@ -30,6 +30,24 @@ reload() {
 	insmod "$CMIS_FW_MODULE_DIR/cmis_emu.ko" && insmod_cmis_fw
 }
 check "rmmod and insmod both modules" reload
+
+# An open debugfs file pins cmis_emu: its release runs the module's file
+# operations, which must not be unloaded under it (a use-after-free).
+debugfs_pins_module() {
+	local f ok=0
+	f=$(ls -d /sys/kernel/debug/cmis_emu/port*/state | head -n1)
+	[ -n "$f" ] || { echo "no port state file"; return 1; }
+	exec 3<"$f"
+	rmmod cmis_fw || ok=1
+	rmmod cmis_emu 2>/dev/null && { echo "cmis_emu unloaded under an open file"; ok=1; }
+	exec 3<&-
+	if [ -d /sys/module/cmis_emu ]; then
+		rmmod cmis_emu || ok=1
+	fi
+	insmod "$CMIS_FW_MODULE_DIR/cmis_emu.ko" && insmod_cmis_fw || ok=1
+	return $ok
+}
+check "an open debugfs file pins cmis_emu" debugfs_pins_module
 check_output "port back after reload" '^driver: cmis_emu$' ethtool -i "$(emu_ports | head -n1)"
 
 # Proof that the runner notices failures (see README): a failing test
