@@ -13,8 +13,9 @@ use clap::{Parser, Subcommand};
     about = "Flash CMIS transceiver module firmware (QSFP-DD, OSFP, ...) through the cmis_fw \
              kernel module",
     after_help = "Exit status: 0 flash completed; 1 the flash failed (the kernel's message is \
-                  printed); 2 the request was refused or netlink failed; 130 interrupted (the \
-                  flash goes on in the kernel)."
+                  printed); 2 the request was refused or netlink failed; 3 no word from the \
+                  kernel within --wait-limit; 130 interrupted (the flash goes on in the \
+                  kernel)."
 )]
 pub(crate) struct Cli {
     /// Generic netlink family to talk to ("ethtool" when cmis_fw stands in
@@ -42,8 +43,14 @@ pub(crate) enum Command {
         /// Print each notification as a JSON object on its own line.
         #[arg(long)]
         json: bool,
+        /// Give up after this many seconds without a notification (the
+        /// flash goes on in the kernel). A module may legally stay silent
+        /// for a command timeout of up to 655 s plus a 60 s reset.
+        #[arg(long, default_value_t = 900, value_name = "SECS")]
+        wait_limit: u64,
     },
-    /// Follow every flash on the system (the monitor multicast group).
+    /// Follow every flash in the namespace (the monitor multicast group;
+    /// needs CAP_NET_ADMIN).
     Monitor {
         /// Print each notification as a JSON object on its own line.
         #[arg(long)]

@@ -10,9 +10,10 @@ mod output;
 use anyhow::Result;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
-use netlink::{Client, Refused, Status};
+use netlink::{Client, Event, Refused, Status};
 use output::{Format, Printer};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Exit status of a flash that ended in an error notification.
 const EXIT_FLASH_FAILED: u8 = 1;
@@ -21,7 +22,17 @@ const EXIT_REFUSED: u8 = 2;
 /// Exit status after Ctrl-C (128 + SIGINT).
 const EXIT_INTERRUPTED: i32 = 130;
 
-fn flash(cli_family: &str, dev: &str, file: &str, password: Option<u32>, json: bool) -> Result<u8> {
+/// Exit status when the kernel said nothing for the wait limit.
+const EXIT_NO_NEWS: u8 = 3;
+
+fn flash(
+    cli_family: &str,
+    dev: &str,
+    file: &str,
+    password: Option<u32>,
+    json: bool,
+    wait_limit: Duration,
+) -> Result<u8> {
     let mut client = Client::connect(cli_family)?;
     client.flash(dev, file, password)?;
     let name = dev.to_owned();
@@ -34,9 +45,32 @@ fn flash(cli_family: &str, dev: &str, file: &str, password: Option<u32>, json: b
         std::process::exit(EXIT_INTERRUPTED);
     });
     let mut printer = Printer::new(Format::pick(json));
+    // Only this flash's notifications reach this socket (it joined no
+    // group); they name the device by index, which a rename or an
+    // altname leaves alone.
+    let mut ifindex = None;
+    let mut lost_told = false;
+    let reader = client.into_reader();
     loop {
-        let n = client.next()?;
-        if n.dev != dev {
+        let n = match reader.next_within(wait_limit)? {
+            Some(Event::Notification(n)) => n,
+            Some(Event::Lost) => {
+                if !lost_told {
+                    eprintln!("warning: some notifications were lost (socket buffer full)");
+                    lost_told = true;
+                }
+                continue;
+            }
+            None => {
+                eprintln!(
+                    "error: no word from the kernel for {} s; the flash of {dev} may go on: \
+                     follow it with 'cmis-fw monitor'",
+                    wait_limit.as_secs()
+                );
+                return Ok(EXIT_NO_NEWS);
+            }
+        };
+        if *ifindex.get_or_insert(n.ifindex) != n.ifindex {
             continue;
         }
         printer.show(&n);
@@ -85,7 +119,15 @@ fn main() -> ExitCode {
             file,
             password,
             json,
-        } => flash(&cli.family, dev, file, *password, *json),
+            wait_limit,
+        } => flash(
+            &cli.family,
+            dev,
+            file,
+            *password,
+            *json,
+            Duration::from_secs(*wait_limit),
+        ),
         Command::Monitor { json, count } => monitor(&cli.family, *json, *count),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -25,6 +25,8 @@ use netlink_packet_utils::{
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket};
 use serde::Serialize;
 use std::collections::VecDeque;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use cmis_core::uapi::{attr, header, status, FAMILY_NAME, FAMILY_VERSION, MCGRP_MONITOR};
 
@@ -507,13 +509,28 @@ impl Client {
     /// Waits for the next notification.
     pub(crate) fn next(&mut self) -> Result<Notification> {
         loop {
+            if let Event::Notification(n) = self.next_event()? {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Waits for the next notification, or for the news that some were
+    /// lost: the socket's buffer had no room for them (`ENOBUFS`).
+    fn next_event(&mut self) -> Result<Event> {
+        loop {
             if let Some(m) = self.pending.pop_front() {
                 if m.cmd == MSG_FLASH {
-                    return Ok(Notification::from_attrs(&m.attrs));
+                    return Ok(Event::Notification(Notification::from_attrs(&m.attrs)));
                 }
                 continue;
             }
-            for raw in self.recv()? {
+            let datagram = match self.recv() {
+                Ok(d) => d,
+                Err(e) if is_enobufs(&e) => return Ok(Event::Lost),
+                Err(e) => return Err(e),
+            };
+            for raw in datagram {
                 if let Ok(msg) = NetlinkMessage::<GenlMessage<FlashMessage>>::deserialize(&raw) {
                     if msg.header.message_type == self.family {
                         if let NetlinkPayload::InnerMessage(m) = msg.payload {
@@ -522,6 +539,53 @@ impl Client {
                     }
                 }
             }
+        }
+    }
+
+    /// Hands the socket to a thread that reads it, so that the waits for
+    /// what it receives can be bounded ([`Reader::next_within`]).
+    pub(crate) fn into_reader(mut self) -> Reader {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || loop {
+            let event = self.next_event();
+            let failed = event.is_err();
+            if tx.send(event).is_err() || failed {
+                return;
+            }
+        });
+        Reader { rx }
+    }
+}
+
+/// `ENOBUFS` (Linux): a netlink socket's receive buffer overflowed.
+const ENOBUFS: i32 = 105;
+
+fn is_enobufs(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::raw_os_error)
+        == Some(ENOBUFS)
+}
+
+/// What a socket receives for a flash.
+pub(crate) enum Event {
+    /// A notification.
+    Notification(Notification),
+    /// Notifications were lost: the socket had no room for them.
+    Lost,
+}
+
+/// The receiving end of a socket read by its own thread.
+pub(crate) struct Reader {
+    rx: mpsc::Receiver<Result<Event>>,
+}
+
+impl Reader {
+    /// The next event within `limit`; `None` if nothing came in time.
+    pub(crate) fn next_within(&self, limit: Duration) -> Result<Option<Event>> {
+        match self.rx.recv_timeout(limit) {
+            Ok(event) => event.map(Some),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => bail!("the netlink reader ended"),
         }
     }
 }

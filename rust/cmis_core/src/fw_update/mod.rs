@@ -439,6 +439,16 @@ impl Error {
         self.left = left;
         self
     }
+
+    /// Whether the command that failed may still run in the module (it
+    /// was given up on, or the requester stopped): nothing can go on,
+    /// not even an optional command's fallback.
+    const fn command_may_still_run(&self) -> bool {
+        matches!(
+            self.cause,
+            Cause::Stopped | Cause::Cdb(CdbError::Timeout { .. })
+        )
+    }
 }
 
 impl fmt::Display for Error {
@@ -917,13 +927,7 @@ impl<I: ModuleIo> Session<'_, I> {
         let limits = (FW_INFO_MIN_LEN, FW_INFO_MAX_LEN);
         match self.query_known(Step::FwInfo, CommandId::GET_FW_INFO, limits, timeout, until) {
             Ok(len) => Ok(Some(FwInfo::decode(&self.reply[..len]))),
-            // A command given up on may still run: nothing can go on.
-            Err(
-                e @ Error {
-                    cause: Cause::Stopped | Cause::Cdb(CdbError::Timeout { .. }),
-                    ..
-                },
-            ) => Err(e),
+            Err(e) if e.command_may_still_run() => Err(e),
             Err(_) => {
                 self.io.notify(Notice::Degraded(Degraded::NoFirmwareInfo));
                 Ok(None)
@@ -1387,13 +1391,7 @@ impl<I: ModuleIo> Session<'_, I> {
                     let e = Error::new(Step::Commit, Cause::NotCommitted(bank));
                     return Err(e.leaving(Left::RunningUncommitted));
                 }
-                // A command given up on may still run: nothing can go on.
-                Err(
-                    e @ Error {
-                        cause: Cause::Stopped | Cause::Cdb(CdbError::Timeout { .. }),
-                        ..
-                    },
-                ) => return Err(leave(e)),
+                Err(e) if e.command_may_still_run() => return Err(leave(e)),
                 Err(_) => {}
             }
         }

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The cmis-fw command line tool (tools/cmis-fw): plain lines when not on a
-# terminal, JSON lines, exit status 0/1/2 for completed/failed/refused,
-# Ctrl-C leaving the flash to the kernel, monitor, completions and man page.
+# terminal, JSON lines, exit status 0/1/2/3 for completed/failed/refused/no
+# word, Ctrl-C leaving the flash to the kernel, a rename mid-flash,
+# monitor, completions and man page.
 
 source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
 
@@ -14,7 +15,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 9
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text cli --size 4000 --seed 6
@@ -103,6 +104,45 @@ interrupted() {
 	return $ok
 }
 check "Ctrl-C exits 130 and the flash completes in the kernel" interrupted
+
+# The device renamed mid-flash: the tool follows its flash by interface
+# index, not by the name it was given.
+renamed() {
+	new_port
+	set_knobs write_mechanism=0x01 busy_us_write=100000 max_duration_write=2000
+	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/ren.out" 2>&1 &
+	local pid=$! i rc ok=0 renamed=cmisren$$
+	for i in $(seq 600); do
+		grep -q 'bytes' "$fw_dir/ren.out" && break
+		sleep 0.1
+	done
+	ip link set "$port" name "$renamed" || ok=1
+	wait $pid
+	rc=$?
+	[ $rc -eq 0 ] && grep -q "^$renamed: flashing completed$" "$fw_dir/ren.out" ||
+		{ cat "$fw_dir/ren.out"; echo "exit $rc"; ok=1; }
+	ip link set "$renamed" name "$port"
+	del_port
+	return $ok
+}
+check "device renamed mid-flash: the tool follows it to COMPLETED" renamed
+
+# A flash that goes silent for longer than --wait-limit: exit 3, and the
+# flash goes on in the kernel.
+silent() {
+	new_port
+	set_knobs write_mechanism=0x01 busy_us_write=4000000 max_duration_write=10000
+	local out rc ok=0
+	out=$("$cmis_fw" flash "$port" v2.bin --wait-limit 2 2>&1)
+	rc=$?
+	[ $rc -eq 3 ] && grep -q 'no word from the kernel for 2 s' <<<"$out" ||
+		{ echo "$out (exit $rc)"; ok=1; }
+	# The flash is the kernel's: it is still running.
+	grep -q '^download: bank=' "$dir/banks" || { cat "$dir/banks"; ok=1; }
+	del_port
+	return $ok
+}
+check "no notification within --wait-limit: exit 3, the flash goes on" silent
 
 monitor() {
 	new_port
