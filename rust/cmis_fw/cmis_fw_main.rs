@@ -75,10 +75,7 @@ impl kernel::Module for CmisFw {
             ethdev::NotifierRegistration::register(flashes.clone()),
             GFP_KERNEL,
         )?;
-        let sockets = KBox::pin_init(
-            genl::ReleaseNotifier::register(flashes.clone()),
-            GFP_KERNEL,
-        )?;
+        let sockets = KBox::pin_init(genl::ReleaseNotifier::register(flashes.clone()), GFP_KERNEL)?;
         let name = params::family();
         let family = netlink::FAMILY
             .register(module, Some(name), flashes.clone())

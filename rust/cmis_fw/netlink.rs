@@ -191,13 +191,15 @@ fn device<'a>(info: &'a Info<'_>, net: &Net) -> Result<ARef<NetDevice>, Rejectio
 /// firmware loaders of some kernels refuse `..` and absolute names
 /// themselves; not all do.
 fn file_name<'a>(info: &'a Info<'_>) -> Result<&'a CStr, Rejection<'a>> {
-    let a = info
-        .attr(attr::FILE_NAME)
-        .ok_or(Rejection::missing(c"firmware file name missing", attr::FILE_NAME))?;
-    let name = a
-        .c_str()
-        .filter(|n| !n.is_empty())
-        .ok_or(Rejection::at(c"firmware file name empty", EINVAL, a))?;
+    let a = info.attr(attr::FILE_NAME).ok_or(Rejection::missing(
+        c"firmware file name missing",
+        attr::FILE_NAME,
+    ))?;
+    let name = a.c_str().filter(|n| !n.is_empty()).ok_or(Rejection::at(
+        c"firmware file name empty",
+        EINVAL,
+        a,
+    ))?;
     if !is_relative_without_dotdot(name.to_bytes()) {
         return Err(Rejection::at(
             c"firmware file name must be relative, without '..'",
