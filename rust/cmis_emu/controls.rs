@@ -249,10 +249,11 @@ fn parse_command_filter(s: &str) -> Result<Option<u16>> {
 }
 
 fn show_state(m: &mut Module, w: &mut Writer) -> core::fmt::Result {
+    let now = now_ns();
     let state = if !m.is_plugged() {
         "unplugged"
     } else {
-        match m.msm_state(now_ns()) {
+        match m.msm_state(now) {
             Some(MsmState::Ready) => "ready",
             Some(MsmState::LowPwr) => "lowpwr",
             Some(MsmState::PwrUp) => "pwrup",
@@ -261,7 +262,16 @@ fn show_state(m: &mut Module, w: &mut Writer) -> core::fmt::Result {
             None => "resetting",
         }
     };
-    writeln!(w, "{state}{}", if m.busy() { " busy" } else { "" })
+    writeln!(
+        w,
+        "{state}{}{}",
+        if m.busy() { " busy" } else { "" },
+        if m.is_plugged() && m.booting(now) {
+            " booting"
+        } else {
+            ""
+        }
+    )
 }
 
 /// A setting whose values are names (an enum of the model), read and

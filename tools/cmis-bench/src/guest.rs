@@ -208,6 +208,34 @@ impl Port {
         Ok(())
     }
 
+    /// Waits until the module is settled: up, no command running and
+    /// out of the boot phase of its last reset (`state` shows neither
+    /// "busy" nor "booting"). A run starts from there, so that its time
+    /// holds nothing of the run before it (the flash after a bootloader's
+    /// final reset would otherwise wait out the rest of its boot phase,
+    /// which neither run's time nor the limit counts).
+    pub(crate) fn wait_settled(&self, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            let state = read(&self.dir.join("state"))?;
+            let mut words = state.split_whitespace();
+            let up = words
+                .next()
+                .is_some_and(|s| ["ready", "lowpwr", "pwrup"].contains(&s));
+            if up && words.next().is_none() {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "{}: module still {} after {timeout:?}",
+                    self.ifname,
+                    state.trim()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Waits until the module answers again after a reset (its `state`
     /// is `lowpwr`, `pwrup` or `ready`), polling every 5 ms.
     pub(crate) fn wait_until_up(&self, timeout: Duration) -> Result<()> {

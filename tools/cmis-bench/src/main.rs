@@ -279,6 +279,7 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
     fs::create_dir_all(&logs)?;
     let mut previous = Vec::with_capacity(ports.len());
     for p in ports {
+        p.wait_settled(Duration::from_secs(60))?;
         previous.push(p.running_bank()?);
         p.clear_counters()?;
     }

@@ -894,7 +894,9 @@ impl<I: ModuleIo> Session<'_, I> {
         timeout: Nanos,
         until: Nanos,
     ) -> Result<usize, Error> {
-        let mut backoff = Backoff::new(10 * NS_PER_MS, 500 * NS_PER_MS);
+        // A boot phase lasts about a second; asking every 100 ms at most
+        // ends the wait soon after it (one command's bus time each).
+        let mut backoff = Backoff::new(10 * NS_PER_MS, 100 * NS_PER_MS);
         loop {
             match self.query(step, id, limits, timeout) {
                 Err(Error {
