@@ -39,6 +39,8 @@ void *cmis_helper_netdev_data(const struct net_device *dev);
 /* Devices of other drivers, network namespaces (rust/glue/ethdev.rs). */
 void cmis_helper_dev_hold(struct net_device *dev);
 void cmis_helper_dev_put(struct net_device *dev);
+void cmis_helper_netdev_hold(struct net_device *dev, netdevice_tracker *tracker);
+void cmis_helper_netdev_put(struct net_device *dev, netdevice_tracker *tracker);
 bool cmis_helper_netif_running(const struct net_device *dev);
 bool cmis_helper_netdev_is_registered(const struct net_device *dev);
 int cmis_helper_ethtool_ops_begin(struct net_device *dev);
@@ -59,6 +61,8 @@ struct net *cmis_helper_genl_info_get_net(const struct genl_info *info);
 void cmis_helper_genl_ack_now(struct sk_buff *skb, const struct genl_info *info);
 struct net *cmis_helper_get_net(struct net *net);
 void cmis_helper_put_net(struct net *net);
+void cmis_helper_get_net_track(struct net *net, netns_tracker *tracker);
+void cmis_helper_put_net_track(struct net *net, netns_tracker *tracker);
 struct nlattr *cmis_helper_nla_nest_start(struct sk_buff *skb, int type);
 void cmis_helper_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
 int cmis_helper_genlmsg_unicast(struct net *net, struct sk_buff *skb,

@@ -41,6 +41,8 @@ pub mod params;
 pub mod queue;
 #[path = "../glue/time.rs"]
 pub mod time;
+#[path = "../glue/tracked.rs"]
+pub mod tracked;
 
 mod flash;
 mod netlink;

@@ -22,10 +22,11 @@ use crate::cmis_core::fw_update::{self, Cause, Options, Password};
 use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice};
 use crate::cmis_core::map::Access;
 use crate::ethdev::{DeviceEvents, DeviceId, ModuleAccess, NetDevice, Resumed, Rtnl};
-use crate::genl::{Net, SocketEvents};
+use crate::genl::{Net, Reserve, SocketEvents};
 use crate::netlink::{self, FlashStatus};
 use crate::queue::OwnedQueue;
 use crate::time;
+use crate::tracked::Tracked;
 use core::{
     fmt,
     mem::size_of,
@@ -35,7 +36,6 @@ use kernel::{
     firmware::Firmware,
     new_mutex,
     prelude::*,
-    str::CString,
     sync::{aref::ARef, Arc, ArcBorrow, Mutex},
     workqueue::{impl_has_work, new_work, Work, WorkItem},
 };
@@ -47,7 +47,9 @@ use kernel::{
 pub(crate) const STATE_BYTES: usize = size_of::<Flash>()
     // The reference count in front of the work item, padded.
     + size_of::<usize>()
-    + size_of::<Option<Arc<Flash>>>();
+    + size_of::<Option<Arc<Flash>>>()
+    // The last notification's buffer, set aside.
+    + netlink::NOTIFICATION_SIZE;
 
 // The budget: 16 KiB per flash, so that hundreds of ports can flash at once.
 const _: () = assert!(STATE_BYTES <= 16 * 1024);
@@ -199,12 +201,12 @@ pub(crate) struct Flash {
     work: Work<Flash>,
     /// The registry, to leave it when done.
     flashes: Arc<Flashes>,
-    dev: ARef<NetDevice>,
+    dev: Tracked<NetDevice>,
     _resumed: Resumed,
     firmware: Firmware,
     /// The requester's options (its password).
     options: Options,
-    requester: ARef<Net>,
+    requester: Tracked<Net>,
     portid: u32,
     /// Sequence number of the last notification (initially the
     /// request's).
@@ -212,6 +214,10 @@ pub(crate) struct Flash {
     /// The requesting socket is closed: no more notifications to its
     /// port.
     requester_gone: AtomicBool,
+    /// The buffer of the requester's last notification (COMPLETED or
+    /// ERROR), set aside at the request: the end of a flash is told
+    /// whatever the memory is then.
+    last_notice: Reserve,
     /// Stop politely: abort the download, then end (module unload).
     cancel: AtomicBool,
     /// Stop now: the device is going away.
@@ -230,21 +236,23 @@ pub(crate) fn start(
     req: Request,
     registered: impl FnOnce(),
 ) -> Result {
+    let last_notice = Reserve::new(netlink::NOTIFICATION_SIZE)?;
     let flash = Arc::pin_init(
         pin_init!(Flash {
             work <- new_work!("cmis_fw::Flash::work"),
             flashes: flashes.into(),
-            dev: req.dev,
+            dev: Tracked::new(req.dev),
             _resumed: req.resumed,
             firmware: req.firmware,
             options: Options {
                 password: req.password,
                 ..Options::DEFAULT
             },
-            requester: req.requester,
+            requester: Tracked::new(req.requester),
             portid: req.portid,
             seq: AtomicU32::new(req.seq),
             requester_gone: AtomicBool::new(false),
+            last_notice,
             cancel: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }),
@@ -270,42 +278,80 @@ impl WorkItem for Flash {
                 let total = this.firmware.data().len() as u64;
                 this.notify(FlashStatus::Completed, None, total, total);
             }
-            Err(msg) => this.notify(FlashStatus::Error, msg.as_deref(), 0, 0),
+            Err(e) => {
+                let msg = match e.cause {
+                    Cause::Stopped => StatusText::new(format_args!(
+                        "device unregistered during flashing{}",
+                        e.left
+                    )),
+                    _ => StatusText::new(format_args!("{e}")),
+                };
+                this.notify(FlashStatus::Error, Some(msg.as_c_str()), 0, 0);
+            }
         }
     }
 }
 
-/// The end of a failed flash: the message the requester gets, or none if
-/// there was no memory to format it (the ERROR status still goes out).
-type Failure = Option<CString>;
+/// A status message, formatted without allocating (the end of a flash
+/// is told whatever the memory is then) and cut to
+/// [`Notification::MSG_MAX`](netlink::Notification::MSG_MAX) bytes.
+struct StatusText {
+    buf: [u8; netlink::Notification::MSG_MAX],
+    /// Bytes written, before the NUL.
+    len: usize,
+}
 
-fn failure(args: fmt::Arguments<'_>) -> Failure {
-    CString::try_from_fmt(args).ok()
+impl StatusText {
+    fn new(args: fmt::Arguments<'_>) -> Self {
+        let mut f = Self {
+            buf: [0; netlink::Notification::MSG_MAX],
+            len: 0,
+        };
+        // A message too long for the buffer is cut, not lost.
+        let _ = fmt::write(&mut f, args);
+        f
+    }
+
+    fn as_c_str(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c"(unprintable message)")
+    }
+}
+
+impl fmt::Write for StatusText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Room for the NUL; a cut falls between characters.
+        let mut n = s.len().min(self.buf.len() - 1 - self.len);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        if n < s.len() {
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Flash {
     /// Runs the update to its end.
-    fn flash(&self) -> Result<(), Failure> {
+    fn flash(&self) -> Result<(), fw_update::Error> {
         let image = self.firmware.data();
         let mut io = FlashIo {
             flash: self,
             done: 0,
             total: 0,
         };
-        match fw_update::update(&mut io, image, &self.options) {
-            Ok(_) => Ok(()),
-            Err(e) if e.cause == Cause::Stopped => Err(failure(format_args!(
-                "device unregistered during flashing{}",
-                e.left
-            ))),
-            Err(e) => Err(failure(format_args!("{e}"))),
-        }
+        fw_update::update(&mut io, image, &self.options).map(|_| ())
     }
 
-    /// Sends a notification to the requester and to the monitor group.
+    /// Sends a notification to the requester and to the monitor group;
+    /// the requester's last one goes in the buffer set aside for it.
     /// Errors (requester gone, nobody listening) are not the flash's
     /// business.
     fn notify(&self, status: FlashStatus, msg: Option<&CStr>, done: u64, total: u64) {
+        let last = matches!(status, FlashStatus::Completed | FlashStatus::Error);
         let seq = self.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         let ntf = netlink::Notification {
             dev: &self.dev,
@@ -315,7 +361,8 @@ impl Flash {
             total,
         };
         if !self.requester_gone.load(Ordering::Relaxed) {
-            let _ = ntf.unicast(&self.requester, self.portid, seq);
+            let reserve = last.then_some(&self.last_notice);
+            let _ = ntf.unicast(&self.requester, self.portid, seq, reserve);
         }
         if let Some(net) = self.dev.net() {
             let _ = ntf.multicast(&net);
@@ -390,10 +437,10 @@ impl ModuleIo for FlashIo<'_> {
                     .notify(FlashStatus::InProgress, None, done, total);
             }
             Notice::Degraded(d) => {
-                let msg = failure(format_args!("{d}"));
+                let msg = StatusText::new(format_args!("{d}"));
                 let (done, total) = (self.done, self.total);
                 self.flash
-                    .notify(FlashStatus::InProgress, msg.as_deref(), done, total);
+                    .notify(FlashStatus::InProgress, Some(msg.as_c_str()), done, total);
             }
         }
     }

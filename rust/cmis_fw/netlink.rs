@@ -17,7 +17,9 @@ use crate::cmis_core::uapi::{
 };
 use crate::ethdev::{ModuleAccess, NetDevice, Rtnl};
 use crate::flash::{self, Flashes, Request};
-use crate::genl::{Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, SmallOp};
+use crate::genl::{
+    Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, Reserve, SmallOp,
+};
 use kernel::{
     firmware::Firmware,
     prelude::*,
@@ -339,9 +341,22 @@ pub(crate) struct Notification<'a> {
     pub(crate) total: u64,
 }
 
+/// Room a notification needs after the headers: the device header (index
+/// and a name of up to 16 bytes), the status, a message of up to
+/// [`Notification::MSG_MAX`] bytes, the two counters, attribute headers
+/// and padding, with some to spare.
+pub(crate) const NOTIFICATION_SIZE: usize = 512;
+
 impl Notification<'_> {
-    fn build(&self, portid: u32, seq: u32) -> Result<Message> {
-        let mut m = Message::new(&FAMILY, portid, seq, MSG_MODULE_FW_FLASH_NTF)?;
+    /// Longest status message, its NUL included.
+    pub(crate) const MSG_MAX: usize = 320;
+
+    fn build(&self, portid: u32, seq: u32, reserve: Option<&Reserve>) -> Result<Message> {
+        let cmd = MSG_MODULE_FW_FLASH_NTF;
+        let mut m = match reserve {
+            Some(r) => Message::new_in(r, &FAMILY, portid, seq, cmd)?,
+            None => Message::new(&FAMILY, portid, seq, cmd)?,
+        };
         let name = self.dev.name();
         m.put_nested(attr::HEADER, |m| {
             m.put_u32(header::DEV_INDEX, self.dev.ifindex())?;
@@ -356,14 +371,21 @@ impl Notification<'_> {
         Ok(m)
     }
 
-    /// Sends it to the requesting socket.
-    pub(crate) fn unicast(&self, net: &Net, portid: u32, seq: u32) -> Result {
-        self.build(portid, seq)?.unicast(net, portid)
+    /// Sends it to the requesting socket, in the buffer `reserve` set
+    /// aside if there is one.
+    pub(crate) fn unicast(
+        &self,
+        net: &Net,
+        portid: u32,
+        seq: u32,
+        reserve: Option<&Reserve>,
+    ) -> Result {
+        self.build(portid, seq, reserve)?.unicast(net, portid)
     }
 
     /// Sends it to the `monitor` group of the device's namespace.
     pub(crate) fn multicast(&self, net: &Net) -> Result {
-        self.build(0, 0)?
+        self.build(0, 0, None)?
             .multicast(&FAMILY, net, MONITOR_GROUP_INDEX)
     }
 }

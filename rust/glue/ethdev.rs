@@ -16,6 +16,7 @@
 use crate::bindings as raw;
 use crate::genl::{ExtAck, Net};
 use crate::notifier;
+use crate::tracked::{Trackable, Tracked};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     device::Device,
@@ -115,6 +116,24 @@ unsafe impl Send for NetDevice {}
 // SAFETY: All methods take `&self` and only read the device or call driver
 // operations, which do their own locking.
 unsafe impl Sync for NetDevice {}
+
+// SAFETY: `netdev_hold` takes a reference and records it in the tracker,
+// `netdev_put` gives back one so taken; the tracker is a pointer to the
+// record, which holds no pointer back to it.
+unsafe impl Trackable for NetDevice {
+    type Tracker = raw::netdevice_tracker;
+
+    unsafe fn hold(obj: *mut Self, tracker: *mut Self::Tracker) {
+        // SAFETY: The caller's contract; `NetDevice` is a transparent
+        // wrapper of the device.
+        unsafe { raw::cmis_helper_netdev_hold(obj.cast(), tracker) }
+    }
+
+    unsafe fn put(obj: *mut Self, tracker: *mut Self::Tracker) {
+        // SAFETY: As above.
+        unsafe { raw::cmis_helper_netdev_put(obj.cast(), tracker) }
+    }
+}
 
 impl NetDevice {
     /// The device with interface index `ifindex` in `net`.
@@ -311,7 +330,9 @@ impl NetDevice {
         // SAFETY: The device is allocated (a reference to it exists).
         unsafe { raw::cmis_helper_netdev_pm_get(this.as_raw()) };
         // INVARIANT: One runtime PM reference taken above.
-        Resumed { dev: this.clone() }
+        Resumed {
+            dev: Tracked::new(this.clone()),
+        }
     }
 
     /// Whether the device is a port split from a wider one.
@@ -342,7 +363,7 @@ impl NetDevice {
 ///
 /// Holds one reference taken by `cmis_helper_netdev_pm_get` on `dev`.
 pub struct Resumed {
-    dev: ARef<NetDevice>,
+    dev: Tracked<NetDevice>,
 }
 
 impl Drop for Resumed {

@@ -20,6 +20,7 @@
 
 use crate::bindings as raw;
 use crate::notifier;
+use crate::tracked::Trackable;
 use core::{
     marker::PhantomData,
     ptr::NonNull,
@@ -364,6 +365,24 @@ unsafe impl Send for Net {}
 // SAFETY: `&Net` only hands the pointer to thread-safe kernel functions.
 unsafe impl Sync for Net {}
 
+// SAFETY: `get_net_track` takes a reference and records it in the
+// tracker, `put_net_track` gives back one so taken; the tracker is a
+// pointer to the record, which holds no pointer back to it.
+unsafe impl Trackable for Net {
+    type Tracker = raw::netns_tracker;
+
+    unsafe fn hold(obj: *mut Self, tracker: *mut Self::Tracker) {
+        // SAFETY: The caller's contract; `Net` is a transparent wrapper of
+        // `struct net`.
+        unsafe { raw::cmis_helper_get_net_track(obj.cast(), tracker) }
+    }
+
+    unsafe fn put(obj: *mut Self, tracker: *mut Self::Tracker) {
+        // SAFETY: As above.
+        unsafe { raw::cmis_helper_put_net_track(obj.cast(), tracker) }
+    }
+}
+
 impl Net {
     /// # Safety
     ///
@@ -401,6 +420,49 @@ impl Drop for Skb {
 // SAFETY: The buffer is exclusively ours until sent.
 unsafe impl Send for Skb {}
 
+impl Skb {
+    /// A fresh buffer for a message of up to `payload` bytes after the
+    /// headers.
+    fn new(payload: usize) -> Result<Self> {
+        // SAFETY: No preconditions; may sleep (GFP_KERNEL).
+        let skb = unsafe { raw::genlmsg_new(payload, raw::GFP_KERNEL) };
+        Ok(Self(NonNull::new(skb).ok_or(ENOMEM)?))
+    }
+}
+
+/// A message buffer set aside for one message that must go out whatever
+/// the memory is then (a flash's last notification), taken once by
+/// [`Message::new_in`]; freed when dropped untaken.
+///
+/// # Invariants
+///
+/// The pointer is null or a buffer we own, not sent.
+pub struct Reserve(AtomicPtr<raw::sk_buff>);
+
+impl Reserve {
+    /// Sets a buffer aside for a message of up to `payload` bytes after
+    /// the headers.
+    pub fn new(payload: usize) -> Result<Self> {
+        let skb = core::mem::ManuallyDrop::new(Skb::new(payload)?);
+        // INVARIANT: A fresh buffer, now owned by the reserve.
+        Ok(Self(AtomicPtr::new(skb.as_ptr())))
+    }
+
+    /// The buffer, once.
+    fn take(&self) -> Option<Skb> {
+        let skb = self.0.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // The type invariant: ours, not sent; the swap gave up the
+        // reserve's ownership.
+        NonNull::new(skb).map(Skb)
+    }
+}
+
+impl Drop for Reserve {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
+}
+
 /// A generic netlink message being built (an `sk_buff` with the netlink
 /// and genetlink headers in place). Dropped unsent, it is freed.
 ///
@@ -419,9 +481,34 @@ impl Message {
     /// A message of `family` for command `cmd`, addressed from `portid`
     /// (0 for notifications) with sequence number `seq`.
     pub fn new<C>(family: &'static Family<C>, portid: u32, seq: u32, cmd: u8) -> Result<Self> {
-        // SAFETY: No preconditions; may sleep (GFP_KERNEL).
-        let skb = unsafe { raw::genlmsg_new(raw::GENLMSG_DEFAULT_SIZE, raw::GFP_KERNEL) };
-        let skb = Skb(NonNull::new(skb).ok_or(ENOMEM)?);
+        Self::with_buffer(
+            Skb::new(raw::GENLMSG_DEFAULT_SIZE)?,
+            family,
+            portid,
+            seq,
+            cmd,
+        )
+    }
+
+    /// As [`Message::new`], in the buffer `reserve` set aside (`ENOMEM`
+    /// if it was taken already).
+    pub fn new_in<C>(
+        reserve: &Reserve,
+        family: &'static Family<C>,
+        portid: u32,
+        seq: u32,
+        cmd: u8,
+    ) -> Result<Self> {
+        Self::with_buffer(reserve.take().ok_or(ENOMEM)?, family, portid, seq, cmd)
+    }
+
+    fn with_buffer<C>(
+        skb: Skb,
+        family: &'static Family<C>,
+        portid: u32,
+        seq: u32,
+        cmd: u8,
+    ) -> Result<Self> {
         // SAFETY: `skb` is a fresh message buffer, the family is `'static`.
         let hdr = unsafe { raw::genlmsg_put(skb.as_ptr(), portid, seq, family.as_raw(), 0, cmd) };
         // INVARIANT: A fresh buffer with its header; without one, `skb` is

@@ -81,6 +81,17 @@ void cmis_helper_dev_put(struct net_device *dev)
 	dev_put(dev);
 }
 
+/* Tracked references: a leak is reported with the stack that took it. */
+void cmis_helper_netdev_hold(struct net_device *dev, netdevice_tracker *tracker)
+{
+	netdev_hold(dev, tracker, GFP_KERNEL);
+}
+
+void cmis_helper_netdev_put(struct net_device *dev, netdevice_tracker *tracker)
+{
+	netdev_put(dev, tracker);
+}
+
 bool cmis_helper_netif_running(const struct net_device *dev)
 {
 	return netif_running(dev);
@@ -223,6 +234,16 @@ struct net *cmis_helper_get_net(struct net *net)
 void cmis_helper_put_net(struct net *net)
 {
 	put_net(net);
+}
+
+void cmis_helper_get_net_track(struct net *net, netns_tracker *tracker)
+{
+	get_net_track(net, tracker, GFP_KERNEL);
+}
+
+void cmis_helper_put_net_track(struct net *net, netns_tracker *tracker)
+{
+	put_net_track(net, tracker);
 }
 
 struct nlattr *cmis_helper_nla_nest_start(struct sk_buff *skb, int type)

@@ -57,6 +57,20 @@ series_fragments=()
 
 log() { printf 'build-kernel: %s\n' "$*" >&2; }
 
+# Variants built by another compiler than Debian's GCC: their make flags
+# and the packages of the Debian 13 root they need. A compiler change
+# rebuilds everything, so these are built from scratch, not from a copy
+# of the base tree.
+variant_make_flags=()
+variant_packages=()
+case "$variant" in
+sanitize)
+	# KASAN with Rust needs clang; LLVM 19 is rustc 1.85's.
+	variant_make_flags=(ARCH=x86 LLVM=-19)
+	variant_packages=(clang-19 lld-19 llvm-19)
+	;;
+esac
+
 # prune_cache KEEP: keeps the cache bounded (each tree is about 2 GiB).
 # Drops interrupted builds but KEEP, and of each kind of kernel (the base,
 # 7.3-<key>, and each variant, 7.3-<key>-<name>) all but the two most
@@ -106,7 +120,11 @@ if [ -n "$variant" ]; then
 	base_kdir=$kdir
 	variant_fragments=("$variant_fragment")
 	[ -r "$variant_fragment-$series" ] && variant_fragments+=("$variant_fragment-$series")
-	key=$({ key_input; echo "variant $variant"; cat "${variant_fragments[@]}"; } | sha256sum | cut -c1-16)
+	key=$({
+		key_input
+		echo "variant $variant ${variant_make_flags[*]} ${variant_packages[*]}"
+		cat "${variant_fragments[@]}"
+	} | sha256sum | cut -c1-16)
 	kdir=$CMIS_CACHE/kernel/$series-$key-$variant
 fi
 stamp=$kdir/.cmis-fw-built
@@ -117,9 +135,14 @@ if [ -n "$cached_only" ]; then
 	exit
 fi
 
-if [ -n "$variant" ] && [ ! -f "$stamp" ]; then
+if [ -n "$variant" ] && [ ! -f "$stamp" ] && [ ${#variant_make_flags[@]} -eq 0 ]; then
 	# The base first (it takes the lock itself).
 	"$0" >/dev/null
+fi
+make_flags=("${D13_MAKE_FLAGS[@]}")
+if [ ${#variant_make_flags[@]} -gt 0 ]; then
+	make_flags=("${variant_make_flags[@]}")
+	[ -f "$stamp" ] || "$here/debian13-root.sh" install "${variant_packages[@]}" >&2
 fi
 
 mkdir -p "$CMIS_CACHE/kernel"
@@ -138,9 +161,9 @@ fi
 rm -rf "$kdir"
 # In the Debian 13 root, where $CMIS_CACHE/kernel is /cmis/kernel.
 guest_kdir=$D13_GUEST_KERNEL/${kdir#"$CMIS_CACHE"/kernel/}
-kmake() { d13_run --cwd "$guest_kdir" -- make "${D13_MAKE_FLAGS[@]}" "$@"; }
+kmake() { d13_run --cwd "$guest_kdir" -- make "${make_flags[@]}" "$@"; }
 
-if [ -n "$variant" ]; then
+if [ -n "$variant" ] && [ ${#variant_make_flags[@]} -eq 0 ]; then
 	log "copying $base_kdir into $kdir"
 	cp -a "$base_kdir" "$kdir"
 	rm -f "$stamp"
@@ -154,9 +177,10 @@ else
 	tar -xf "$D13_SRC_TARBALL" -C "$kdir" --strip-components=1
 	log "configuring: tinyconfig + $(basename "$(dirname "$fragment")")/config${series_fragments[*]:+ + ${series_fragments[*]##*/}}"
 	kmake -s tinyconfig >&2
-	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$fragment" "${series_fragments[@]}") >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
+	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$fragment" "${series_fragments[@]}" \
+		${variant:+"${variant_fragments[@]}"}) >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
 	kmake -s olddefconfig >&2
-	fragments=("$fragment" "${series_fragments[@]}")
+	fragments=("$fragment" "${series_fragments[@]}" ${variant:+"${variant_fragments[@]}"})
 fi
 
 # merge_config only warns when an option does not survive olddefconfig
@@ -196,7 +220,7 @@ done
 [ "$lost" -eq 0 ] || die "config fragment not applied; see above"
 
 jobs=$(($(nproc) + 1))
-if [ -n "$variant" ]; then
+if [ -n "$variant" ] && [ ${#variant_make_flags[@]} -eq 0 ]; then
 	log "building (make -j$jobs, incremental from the base tree)"
 else
 	log "building (make -j$jobs, about 10-15 minutes on 2 cores)"
@@ -205,7 +229,7 @@ start=$(date +%s)
 kmake -j"$jobs" -s >&2
 log "built in $(($(date +%s) - start)) s"
 # How to build modules against this tree inside the root.
-printf '%s\n' "${D13_MAKE_FLAGS[@]}" >"$kdir/.cmis-make-flags"
+printf '%s\n' "${make_flags[@]}" >"$kdir/.cmis-make-flags"
 echo "$guest_kdir" >"$kdir/.cmis-guest-path"
 touch "$stamp"
 

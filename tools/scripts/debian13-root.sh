@@ -602,6 +602,29 @@ d13_load() {
 	. "$D13_TOP/current.env"
 }
 
+# d13_install PKG...: adds packages to the prepared root (for test kernel
+# variants built by another toolchain, build-kernel.sh), from the root's
+# own trixie sources; a no-op when they are there. rustc stays pinned:
+# apt only adds what PKG needs.
+d13_install() {
+	local p missing=()
+	d13_load
+	for p in "$@"; do
+		dpkg-query --admindir="$D13_ROOT/var/lib/dpkg" -W -f='${Status}\n' "$p" 2>/dev/null |
+			grep -q '^install ok installed$' || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	d13_lock
+	d13_log "installing ${missing[*]} into the root"
+	d13_run --env DEBIAN_FRONTEND=noninteractive -- sh -c '
+		apt-get -qq update && apt-get install -y -qq --no-install-recommends "$@" &&
+		rm -f /var/cache/apt/archives/*.deb' sh "${missing[@]}" >&2 ||
+		d13_die "apt-get install ${missing[*]} in the root failed"
+	[ "$(d13_root_version rustc)" = "$D13_RUSTC_DEBVER" ] ||
+		d13_die "installing ${missing[*]} changed the root's rustc"
+	flock -u 8
+}
+
 d13_main() {
 	local cmd=${1:-prepare}
 	[ $# -gt 0 ] && shift
@@ -620,7 +643,8 @@ d13_main() {
 		d13_load
 		d13_run "$@"
 		;;
-	*) d13_die "unknown command $cmd (prepare, paths, identity, run)" ;;
+	install) d13_install "$@" ;;
+	*) d13_die "unknown command $cmd (prepare, paths, identity, run, install)" ;;
 	esac
 }
 

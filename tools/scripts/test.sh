@@ -3,8 +3,8 @@
 #
 # The whole test suite, as run by 'make test' and CI:
 #   setup (idempotent), host unit tests (cargo test), clippy -D warnings,
-#   rustfmt check, the 7.3 test kernel (cached), module builds in the
-#   Debian 13 root against Debian's stock 7.3 headers and the test kernel
+#   rustfmt check, a short fuzzing run (fuzz.sh), the 7.3 test kernel
+#   (cached), module builds in the Debian 13 root against Debian's stock 7.3 headers and the test kernel
 #   (kernel lints + clippy, warnings are errors), DKMS build, kselftests in
 #   one VM boot of the test kernel and one of Debian's stock kernel.
 # Prints the time of each phase, and last exactly one line
@@ -54,7 +54,56 @@ summary() {
 	exit
 }
 
+# vm_phase NAME OUT_DIR [VAR=VALUE...]: one VM boot of vm-test.sh; its
+# results count test by test.
+vm_phase() {
+	local name=$1 outdir=$2
+	shift 2
+	phase_start "$name"
+	env "$@" "$here/vm-test.sh" test 2>&1 | tee "$log/${outdir##*/}.log" |
+		grep -Ev '^[0-9]+ passed, [0-9]+ failed'
+	if read -r p f s <"$outdir/counts" 2>/dev/null; then
+		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+		phase_end "$p passed, $f failed, $s skipped"
+	else
+		failed=$((failed + 1))
+		phase_end "FAILED: no results"
+	fi
+}
+
 check setup "$log/setup.log" "$here/setup.sh" || summary
+
+# sanitizer_kernel: the sanitizer test kernel (KASAN, UBSAN, reference
+# trackers, fault injection) and the modules built for it.
+sanitizer_kernel() {
+	variant=sanitize
+	check "test kernel ($variant)" "$log/kernel-$variant.log" \
+		env CMIS_KERNEL=7.3 "$here/build-kernel.sh" --variant "$variant" || summary
+	check "module build ($variant)" "$log/modules-$variant.log" \
+		env CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT="$variant" "$here/build-modules.sh" || summary
+}
+
+case "${1:-}" in
+--sanitize)
+	# 'make test-sanitize': the whole VM suite on the sanitizer kernel,
+	# alone: under TCG it takes longer than CI's time allows beside the
+	# rest.
+	sanitizer_kernel
+	vm_phase "VM kselftests ($variant)" "$top/out/vm-test-7.3-$variant" \
+		CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT="$variant" VM_TIMEOUT="${VM_TIMEOUT:-9000}"
+	summary
+	;;
+--soak)
+	# 'make soak': soak.sh alone with its full counts (1000 flashes, 200
+	# with faults) on the sanitizer kernel, whose reference trackers
+	# report any device or namespace reference left behind.
+	sanitizer_kernel
+	vm_phase "soak ($variant)" "$top/out/vm-test-7.3-$variant" \
+		CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT="$variant" CMIS_FW_TESTS=soak.sh \
+		CMIS_FW_SOAK="${CMIS_FW_SOAK:-1000 200}" CMIS_FW_TEST_TIMEOUT=14400 VM_TIMEOUT=15000
+	summary
+	;;
+esac
 
 phase_start "host unit tests"
 cargo test --workspace --color never >"$log/cargo-test.log" 2>&1
@@ -73,6 +122,8 @@ check clippy "$log/clippy.log" \
 check rustfmt "$log/rustfmt.log" sh -c '
 	cargo fmt --all --check &&
 	rustfmt --check --edition 2021 rust/cmis_fw/cmis_fw_main.rs rust/cmis_emu/cmis_emu_main.rs'
+# A short fuzzing run of each core target (make fuzz runs long ones).
+check "fuzz (20 s a target)" "$log/fuzz.log" "$here/fuzz.sh" --seconds 20
 check "test kernel" "$log/kernel.log" env CMIS_KERNEL=7.3 "$here/build-kernel.sh" || summary
 check "module build (stock headers)" "$log/modules-stock.log" \
 	env CMIS_KERNEL=stock "$here/build-modules.sh" || summary
@@ -80,23 +131,6 @@ check "module build (test kernel)" "$log/modules-7.3.log" \
 	env CMIS_KERNEL=7.3 "$here/build-modules.sh" || summary
 
 check "dkms build" "$log/dkms.log" "$here/dkms-check.sh"
-
-# vm_phase NAME OUT_DIR [VAR=VALUE...]: one VM boot of vm-test.sh; its
-# results count test by test.
-vm_phase() {
-	local name=$1 outdir=$2
-	shift 2
-	phase_start "$name"
-	env "$@" "$here/vm-test.sh" test 2>&1 | tee "$log/${outdir##*/}.log" |
-		grep -Ev '^[0-9]+ passed, [0-9]+ failed'
-	if read -r p f s <"$outdir/counts" 2>/dev/null; then
-		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-		phase_end "$p passed, $f failed, $s skipped"
-	else
-		failed=$((failed + 1))
-		phase_end "FAILED: no results"
-	fi
-}
 
 vm_phase "VM kselftests (test kernel)" "$top/out/vm-test-7.3" CMIS_KERNEL=7.3
 vm_phase "VM kselftests (stock kernel)" "$top/out/vm-test-stock" CMIS_KERNEL=stock

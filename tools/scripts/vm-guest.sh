@@ -97,6 +97,7 @@ else
 	for t in ${CMIS_FW_TESTS:-}; do
 		only+=(-t "drivers/net/cmis_fw:$t")
 	done
+	[ -n "${CMIS_FW_TEST_TIMEOUT:-}" ] && only+=(-o "$CMIS_FW_TEST_TIMEOUT")
 	(cd "$ksft" && ./run_kselftest.sh "${only[@]}") >>"$out/ktap.txt" 2>&1
 	echo "run_kselftest $?" >>"$out/steps.txt"
 fi

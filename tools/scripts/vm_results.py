@@ -34,6 +34,8 @@ SPLAT_PATTERNS = [
     r"KASAN: ",
     r"UBSAN: ",
     r"ODEBUG: ",
+    r"unregister_netdevice: waiting for",
+    r"ref_tracker: .* has \d+/\d+ users",
     r"rust_panic|panicked at",
 ]
 SPLAT_RE = re.compile("|".join(f"(?:{p})" for p in SPLAT_PATTERNS))

@@ -12,6 +12,7 @@
 pub mod bank;
 pub mod cdb;
 pub mod emu;
+pub mod fuzz;
 pub mod fw_update;
 pub mod image;
 pub mod io;

@@ -20,6 +20,7 @@ pub mod limit;
 
 use super::cdb::{CDB_PAGE, EPL_FIRST_PAGE, EPL_MAX_PAGES};
 use super::image::Version;
+use super::io::Errno;
 use super::map::{lower, Access, AccessError, PAGE_SIZE, UPPER_START};
 use core::{fmt, ops::Range};
 use firmware::{BankId, DownloadRules, Firmware, ImageUpdate, Slot};
@@ -46,6 +47,17 @@ pub enum BusError {
     Nack,
     /// No module is plugged in (`ENODEV`).
     Unplugged,
+}
+
+impl BusError {
+    /// The error number a driver returns for it.
+    pub const fn errno(self) -> Errno {
+        match self {
+            Self::Invalid(_) | Self::UnsupportedPage => Errno::EINVAL,
+            Self::Nack => Errno::EIO,
+            Self::Unplugged => Errno::ENODEV,
+        }
+    }
 }
 
 impl fmt::Display for BusError {
@@ -1384,6 +1396,32 @@ impl Module {
             step: step.max(1),
             done: 0,
         })
+    }
+
+    /// Serves one host request as a driver does: split into the
+    /// transactions the module takes ([`Module::transactions`]), each
+    /// done by `op` at `now` plus the bus time of those before it (`op`
+    /// returns its own). Returns the time spent (10 µs more for a refused
+    /// transaction) and the outcome, the first error ending the request.
+    pub fn serve(
+        &mut self,
+        now: Nanos,
+        request: &Access,
+        mut op: impl FnMut(&mut Module, Nanos, &Access, Range<usize>) -> Result<Nanos, BusError>,
+    ) -> (Nanos, Result<(), BusError>) {
+        const REFUSED_NS: Nanos = 10_000;
+        let chunks = match self.transactions(request) {
+            Ok(t) => t,
+            Err(e) => return (REFUSED_NS, Err(e)),
+        };
+        let mut spent = 0;
+        for (t, range) in chunks {
+            match op(self, now + spent, &t, range) {
+                Ok(cost) => spent += cost,
+                Err(e) => return (spent + REFUSED_NS, Err(e)),
+            }
+        }
+        (spent, Ok(()))
     }
 
     /// Longest transaction on upper page `page`: the module's limit

@@ -35,14 +35,6 @@ fn image(header_len: usize, body_len: usize, v: Version) -> Vec<u8> {
     img
 }
 
-fn errno(e: BusError) -> Errno {
-    match e {
-        BusError::Invalid(_) | BusError::UnsupportedPage => Errno::EINVAL,
-        BusError::Nack => Errno::EIO,
-        BusError::Unplugged => Errno::ENODEV,
-    }
-}
-
 /// Test code run before each access: module, time, access count.
 type Hook = std::boxed::Box<dyn FnMut(&mut Module, Nanos, u64)>;
 /// Asks for an interrupt, given the module and the access count.
@@ -195,36 +187,16 @@ impl Bed {
         }
     }
 
-    /// One request, split into the transactions the module accepts, as
-    /// the kernel port splits it (a driver's job); the clock moves by the
-    /// bus time.
+    /// One request, served by the module as the kernel port's driver
+    /// splits it; the clock moves by its time.
     fn transfer(
         &mut self,
         a: Access,
-        mut op: impl FnMut(
-            &mut Module,
-            Nanos,
-            &Access,
-            core::ops::Range<usize>,
-        ) -> Result<Nanos, BusError>,
+        op: impl FnMut(&mut Module, Nanos, &Access, core::ops::Range<usize>) -> Result<Nanos, BusError>,
     ) -> Result<(), Errno> {
-        let chunks = match self.m.transactions(&a) {
-            Ok(t) => t,
-            Err(e) => {
-                self.now += 10_000;
-                return Err(errno(e));
-            }
-        };
-        for (t, range) in chunks {
-            match op(&mut self.m, self.now, &t, range) {
-                Ok(cost) => self.now += cost,
-                Err(e) => {
-                    self.now += 10_000;
-                    return Err(errno(e));
-                }
-            }
-        }
-        Ok(())
+        let (spent, r) = self.m.serve(self.now, &a, op);
+        self.now += spent;
+        r.map_err(BusError::errno)
     }
 
     fn image(&self, body_len: usize) -> Vec<u8> {

@@ -6,6 +6,7 @@
                     [--index N] [--flags N] [--no-header] [--no-file]
   cmis_fw_client.py monitor [--count N] [--timeout S]
   cmis_fw_client.py handover DEV FILE [--timeout S]
+  cmis_fw_client.py fuzz DEV FILE [--count N] [--seed N]
 
 flash sends MODULE_FW_FLASH_ACT and prints every notification the kernel
 sends back, one line each:
@@ -27,7 +28,11 @@ monitor joins the "monitor" multicast group and prints notifications of
 every flash (prefixed with the device), until COUNT terminal ones or the
 timeout. handover closes the requesting socket once the flash started and
 binds a new one to its port: it exits 0 if the flash ended (as the
-monitor group hears) and no notification reached the new socket. Only the Python standard library is used: the test guest has no
+monitor group hears) and no notification reached the new socket. fuzz
+sends COUNT random and mutated requests (a valid one for DEV and FILE
+with bytes changed, random attribute trees, random bytes; now and then
+another command, version or NLM_F_DUMP) and exits 0 if each was
+answered, printing the outcomes by errno. Only the Python standard library is used: the test guest has no
 pip packages.
 """
 
@@ -104,9 +109,9 @@ class Genl:
         self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         self.seq = int(time.time())
 
-    def send(self, family, cmd, attrs, flags=NLM_F_REQUEST | NLM_F_ACK):
+    def send(self, family, cmd, attrs, flags=NLM_F_REQUEST | NLM_F_ACK, version=1):
         self.seq += 1
-        body = struct.pack("=BBH", cmd, 1, 0) + attrs
+        body = struct.pack("=BBH", cmd, version, 0) + attrs
         hdr = struct.pack("=IHHII", 16 + len(body), family, flags, self.seq, 0)
         self.sock.send(hdr + body)
         return self.seq
@@ -183,6 +188,12 @@ def describe(payload):
     return status, dev, line
 
 
+def raw_attr(s):
+    """TYPE:HEX, the type in any base, the payload in hex (may be empty)."""
+    kind, _, payload = s.partition(":")
+    return int(kind, 0), bytes.fromhex(payload)
+
+
 def flash(args, family):
     nl = Genl()
     fid, _ = nl.resolve(family)
@@ -193,6 +204,8 @@ def flash(args, family):
         fields += attr(A_HEADER_DEV_INDEX, struct.pack("=I", args.index))
     if args.flags is not None:
         fields += attr(A_HEADER_FLAGS, struct.pack("=I", args.flags))
+    for kind, payload in args.header_attr:
+        fields += attr(kind, payload)
     body = b""
     if not args.no_header:
         body += attr(A_HEADER | NLA_F_NESTED, fields)
@@ -200,16 +213,40 @@ def flash(args, family):
         body += attr_str(A_FILE_NAME, args.file)
     if args.password is not None:
         body += attr(A_PASSWORD, struct.pack("=I", args.password))
+    for kind, payload in args.attr:
+        body += attr(kind, payload)
     for _ in range(args.repeat):
-        rc = flash_once(nl, fid, body, args.timeout)
+        rc = flash_once(nl, fid, body, args.timeout, args.fail_nth)
         if rc:
             return rc
     return 0
 
 
-def flash_once(nl, fid, body, timeout):
+def send_failing(nl, fid, body, fail_nth):
+    """Sends the request with the kernel's fault injection set to fail
+    the fail_nth-th allocation this thread makes in the request (the
+    kernel counts those its failslab/fail_page_alloc stack filters let
+    through); prints how many were left when the request was done
+    (0: one was failed)."""
+    path = "/proc/thread-self/fail-nth"
+    with open(path, "w") as f:
+        f.write(str(fail_nth))
+    try:
+        return nl.send(fid, MSG_FLASH, body)
+    finally:
+        with open(path) as f:
+            left = int(f.read())
+        with open(path, "w") as f:
+            f.write("0")
+        print(f"fail-nth left={left}", flush=True)
+
+
+def flash_once(nl, fid, body, timeout, fail_nth=None):
     """Sends one request and follows it to its end (see flash)."""
-    seq = nl.send(fid, MSG_FLASH, body)
+    if fail_nth:
+        seq = send_failing(nl, fid, body, fail_nth)
+    else:
+        seq = nl.send(fid, MSG_FLASH, body)
     for kind, flags, rseq, payload in nl.messages(timeout):
         if kind == NLMSG_ERROR and rseq == seq:
             code, msg = nl.error(flags, payload)
@@ -276,6 +313,90 @@ def handover(args, family):
     return 0 if ended and stolen == 0 else 1
 
 
+def random_attrs(rnd, depth=0):
+    """Attributes of random types, lengths and contents, some nested,
+    some with a NUL-terminated string, some with a length field that
+    lies."""
+    out = b""
+    for _ in range(rnd.randrange(0, 5)):
+        kind = rnd.choice([0, 1, 2, 3, 4, 5, 7, 60, 0x7fff]) | (NLA_F_NESTED if rnd.random() < 0.2 else 0)
+        r = rnd.random()
+        if r < 0.25 and depth < 3:
+            payload = random_attrs(rnd, depth + 1)
+        elif r < 0.45:
+            payload = bytes(rnd.choice(b"abc./-0") for _ in range(rnd.randrange(0, 300))) + b"\0"
+        else:
+            payload = bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 1, 2, 4, 8, rnd.randrange(300)])))
+        a = attr(kind, payload)
+        if rnd.random() < 0.1:
+            # A length that says more or less than there is.
+            a = struct.pack("=HH", rnd.randrange(65536), kind) + a[4:]
+        out += a
+    return out
+
+
+def mutate(rnd, body):
+    """A valid request's attributes with a few bytes changed, cut,
+    repeated or inserted."""
+    b = bytearray(body)
+    for _ in range(rnd.randrange(1, 6)):
+        r = rnd.random()
+        if not b or r < 0.1:
+            b += bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 16)))
+        elif r < 0.5:
+            b[rnd.randrange(len(b))] = rnd.randrange(256)
+        elif r < 0.7:
+            del b[rnd.randrange(len(b)):]
+        elif r < 0.85:
+            i = rnd.randrange(len(b))
+            b[i:i] = b[i:i + rnd.randrange(1, 32)]
+        else:
+            i = rnd.randrange(len(b))
+            b[i:i] = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 8)))
+    return bytes(b)
+
+
+def fuzz(args, family):
+    """Sends COUNT random and mutated requests; each must be answered
+    (an error or an ack) within 10 s. Requests that start a flash are let
+    run; the next ones get EBUSY meanwhile. Prints the tally by outcome;
+    exits 0 if every request was answered, 1 otherwise."""
+    import random
+    nl = Genl()
+    fid, _ = nl.resolve(family)
+    rnd = random.Random(args.seed)
+    dev = attr(A_HEADER | NLA_F_NESTED, attr_str(A_HEADER_DEV_NAME, args.dev))
+    valid = dev + attr_str(A_FILE_NAME, args.file)
+    tally = {}
+    for i in range(args.count):
+        r = rnd.random()
+        if r < 0.5:
+            body = mutate(rnd, valid)
+        elif r < 0.8:
+            body = (dev if rnd.random() < 0.5 else b"") + random_attrs(rnd)
+        else:
+            body = bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 200)))
+        cmd = MSG_FLASH if rnd.random() < 0.9 else rnd.randrange(256)
+        version = 1 if rnd.random() < 0.9 else rnd.randrange(256)
+        flags = NLM_F_REQUEST | NLM_F_ACK
+        if rnd.random() < 0.05:
+            flags |= 0x300  # NLM_F_DUMP on an operation without dump
+        seq = nl.send(fid, cmd, body, flags, version)
+        outcome = None
+        for kind, fl, rseq, payload in nl.messages(10):
+            if kind == NLMSG_ERROR and rseq == seq:
+                code, _ = nl.error(fl, payload)
+                outcome = errno.errorcode.get(code, str(code)) if code else "accepted"
+                break
+        if outcome is None:
+            print(f"request {i}: no answer in 10 s: cmd={cmd} version={version} "
+                  f"flags={flags:#x} body={body.hex()}")
+            return 1
+        tally[outcome] = tally.get(outcome, 0) + 1
+    print(" ".join(f"{k}={v}" for k, v in sorted(tally.items())))
+    return 0
+
+
 def monitor(args, family):
     nl = Genl()
     fid, groups = nl.resolve(family)
@@ -307,18 +428,29 @@ def main():
     f.add_argument("--flags", type=lambda s: int(s, 0))
     f.add_argument("--no-header", action="store_true")
     f.add_argument("--no-file", action="store_true")
+    # Raw attributes, TYPE:HEX, for malformed requests: at the top level
+    # and inside the request header.
+    f.add_argument("--attr", type=raw_attr, action="append", default=[])
+    f.add_argument("--header-attr", type=raw_attr, action="append", default=[])
+    # Fail the N-th allocation of the request (fault injection, faults.sh).
+    f.add_argument("--fail-nth", type=int)
     f.add_argument("--repeat", type=int, default=1,
                    help="flash again as soon as each flash completes")
     h = sub.add_parser("handover")
     h.add_argument("dev")
     h.add_argument("file")
     h.add_argument("--timeout", type=float, default=300)
+    z = sub.add_parser("fuzz")
+    z.add_argument("dev")
+    z.add_argument("file")
+    z.add_argument("--count", type=int, default=10000)
+    z.add_argument("--seed", type=int, default=1)
     m = sub.add_parser("monitor")
     m.add_argument("--count", type=int, default=1)
     m.add_argument("--timeout", type=float, default=300)
     args = p.parse_args()
     try:
-        run = {"flash": flash, "handover": handover, "monitor": monitor}[args.cmd]
+        run = {"flash": flash, "handover": handover, "monitor": monitor, "fuzz": fuzz}[args.cmd]
         return run(args, args.family)
     except OSError as e:
         print(f"error: {e}")

@@ -283,11 +283,23 @@ unprivileged() {
 	[ $? -eq 2 ] && grep -q 'Operation not permitted' <<<"$out" || { echo "monitor: $out"; ok=1; }
 	out=$("${as_nobody[@]}" python3 "$tmp/cmis_fw_client.py" flash "$port" v2.bin 2>&1)
 	[ $? -eq 2 ] && grep -q 'EPERM' <<<"$out" || { echo "flash: $out"; ok=1; }
+	# Root of a user namespace that does not own the device's network
+	# namespace (CAP_NET_ADMIN only over its own): refused; with a
+	# network namespace of its own, it does not see the device at all.
+	if unshare -Ur true 2>/dev/null; then
+		out=$(unshare -Ur python3 "$tmp/cmis_fw_client.py" flash "$port" v2.bin 2>&1)
+		[ $? -eq 2 ] && grep -q 'EPERM' <<<"$out" || { echo "user ns: $out"; ok=1; }
+		out=$(unshare -Urn python3 "$tmp/cmis_fw_client.py" flash "$port" v2.bin 2>&1)
+		[ $? -eq 2 ] && grep -q 'ENODEV' <<<"$out" || { echo "user+net ns: $out"; ok=1; }
+	else
+		ktap_print_msg "no user namespaces in this kernel: that part not run"
+	fi
+	old_runs || { cat "$dir/banks"; ok=1; }
 	rm -rf "$tmp"
 	del_port
 	return $ok
 }
-check "unprivileged: flash and monitor refused (EPERM)" unprivileged
+check "unprivileged, or root of a user namespace not owning the device's: flash and monitor refused (EPERM)" unprivileged
 
 # Request validation.
 refused() {
@@ -358,6 +370,37 @@ malformed() {
 		rejected "EINVAL: firmware file name must be relative, without '..' \\[bad attribute" \
 			"$port" "$name" || ok=1
 	done
+	# Attributes the policy does not know: type 0, above the last one (the
+	# status attributes are the kernel's to send), in the header too.
+	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 0:00000000 || ok=1
+	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 4:01000000 || ok=1
+	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 60:00000000 || ok=1
+	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --header-attr 9:00000000 || ok=1
+	# Strings longer than the policy allows: a 256-byte file name, a
+	# 128-byte device name; a name without its NUL.
+	rejected 'EINVAL: Attribute failed policy validation \[bad attribute' \
+		"$port" "$(printf 'a%.0s' $(seq 256))" || ok=1
+	rejected 'EINVAL: Attribute failed policy validation \[bad attribute' \
+		- v2.bin --header-attr "2:$(printf '61%.0s' $(seq 128))00" || ok=1
+	rejected 'EINVAL: Attribute failed policy validation \[bad attribute' \
+		"$port" v2.bin --no-file --attr 2:763262696e || ok=1
+	# A password of the wrong size.
+	rejected 'EINVAL: .*\[bad attribute' "$port" v2.bin --attr 3:0102 || ok=1
+	# Images the module cannot take: empty, and larger than any bank
+	# (the loader's limit aside): refused or failed with a message, the
+	# module untouched.
+	: >"$fw_dir/empty.bin"
+	head -c $((17 << 20)) /dev/zero >"$fw_dir/huge.bin"
+	for name in empty.bin huge.bin; do
+		out=$(fw_client flash "$port" "$name" 2>&1)
+		case $? in
+		1 | 2) grep -Eq 'error: E[A-Z]+: .+|status=ERROR .*msg=.+' <<<"$out" ||
+			{ echo "$name -> $out"; ok=1; } ;;
+		*) echo "$name -> $out"; ok=1 ;;
+		esac
+		old_runs || { echo "$name:"; cat "$dir/banks"; ok=1; }
+	done
+	rm -f "$fw_dir/empty.bin" "$fw_dir/huge.bin"
 	# The driver's own reason reaches the requester.
 	echo 0 >"$dir/plugged"
 	rejected 'ENODEV: cmis_emu: no module in the cage' "$port" v2.bin || ok=1
@@ -380,7 +423,7 @@ again_at_once() {
 }
 check "flash again at once after COMPLETED, 5 times: never busy" again_at_once
 
-check "malformed requests: extack names the attribute; '..', absolute names, bad flags refused; driver's reason kept" malformed
+check "malformed requests: extack names the attribute; unknown attributes, over-long strings, '..', absolute names, bad flags, empty and huge images refused; driver's reason kept" malformed
 check "ethtool begin/complete frame the request; a failing begin refuses it" ethtool_begin_complete
 
 requester_gone() {

@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! AFL++ entry point of `cmis_core::fuzz::image_header`.
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| cmis_core::fuzz::image_header(data));
+}
