@@ -184,6 +184,15 @@ impl Port {
         Ok(self.running()?.1.chars().next().unwrap_or('?'))
     }
 
+    /// The version of the running image (`MAJOR.MINOR.BUILD`).
+    pub(crate) fn running_version(&self) -> Result<String> {
+        let line = self.running()?.1;
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix("version="))
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("{}: no version in {line}", self.ifname))
+    }
+
     /// Checks that the module runs, committed, a valid image of
     /// `body_len` bytes with CRC `body_crc` from the bank that did not
     /// run before (`previous`).

@@ -184,8 +184,14 @@ struct Args {
 
 /// An image file in the firmware directory.
 struct Image {
-    /// Name relative to the firmware search path.
-    name: String,
+    /// The image's version MAJOR.MINOR of both names (builds 0 and 1).
+    version: String,
+    /// Names relative to the firmware search path of its two versions,
+    /// 3.S.0 and 3.S.1, flashed in turns: each flash is an upgrade that
+    /// the module's version registers can prove, as in the field (a
+    /// module re-flashed with the version it runs can only be checked by
+    /// Get Firmware Info, which a bootloader's boot phase delays).
+    names: [String; 2],
     size: usize,
     body_len: usize,
     body_crc: u32,
@@ -197,28 +203,39 @@ struct Image {
 const HEADER_LEN: usize = Profile::DEFAULT.start_payload_size as usize;
 
 fn make_image(args: &Args, dir: &Path, size: usize, seed: usize) -> Result<Image> {
-    let name = format!("bench-{}k.bin", size >> 10);
-    let path = dir.join(&name);
-    let status = Command::new(args.bin_dir.join("cmis-emu-image"))
-        .args(["--version", &format!("3.{seed}.0"), "--text", "cmis-bench"])
-        .args(["--header-len", &HEADER_LEN.to_string()])
-        .args(["--size", &(size - HEADER_LEN).to_string()])
-        .args(["--seed", &seed.to_string()])
-        .arg(&path)
-        .status()
-        .context("running cmis-emu-image")?;
-    if !status.success() {
-        bail!("cmis-emu-image failed for {name}");
-    }
-    let bytes = fs::read(&path)?;
-    if bytes.len() != size {
-        bail!("{name}: {} bytes, expected {size}", bytes.len());
+    let names = [0, 1].map(|build| format!("bench-{}k-{build}.bin", size >> 10));
+    let mut body_crc = 0;
+    for (build, name) in names.iter().enumerate() {
+        let path = dir.join(name);
+        let status = Command::new(args.bin_dir.join("cmis-emu-image"))
+            .args([
+                "--version",
+                &format!("3.{seed}.{build}"),
+                "--text",
+                "cmis-bench",
+            ])
+            .args(["--header-len", &HEADER_LEN.to_string()])
+            .args(["--size", &(size - HEADER_LEN).to_string()])
+            .args(["--seed", &seed.to_string()])
+            .arg(&path)
+            .status()
+            .context("running cmis-emu-image")?;
+        if !status.success() {
+            bail!("cmis-emu-image failed for {name}");
+        }
+        let bytes = fs::read(&path)?;
+        if bytes.len() != size {
+            bail!("{name}: {} bytes, expected {size}", bytes.len());
+        }
+        // The same body (same seed) under both versions.
+        body_crc = crc32(&bytes[HEADER_LEN..]);
     }
     Ok(Image {
-        name,
+        version: format!("3.{seed}"),
+        names,
         size,
         body_len: size - HEADER_LEN,
-        body_crc: crc32(&bytes[HEADER_LEN..]),
+        body_crc,
     })
 }
 
@@ -226,6 +243,9 @@ fn make_image(args: &Args, dir: &Path, size: usize, seed: usize) -> Result<Image
 /// `--flash-timeout-s` (by `timeout`, so that waiting for it costs
 /// nothing).
 fn spawn(args: &Args, flasher: Flasher, port: &Port, image: &Image, log: &Path) -> Result<Child> {
+    // The version the module does not run.
+    let running = port.running_version()?;
+    let name = &image.names[usize::from(running == format!("{}.0", image.version))];
     let out = File::create(log)?;
     let err = out.try_clone()?;
     let mut cmd = Command::new("timeout");
@@ -233,11 +253,11 @@ fn spawn(args: &Args, flasher: Flasher, port: &Port, image: &Image, log: &Path) 
     match flasher {
         Flasher::C => {
             cmd.arg("ethtool")
-                .args(["--flash-module-firmware", &port.ifname, "file", &image.name]);
+                .args(["--flash-module-firmware", &port.ifname, "file", name]);
         }
         Flasher::CmisFw => {
             cmd.arg(args.bin_dir.join("cmis-fw"))
-                .args(["flash", &port.ifname, &image.name]);
+                .args(["flash", &port.ifname, name]);
         }
     }
     cmd.stdin(Stdio::null())
