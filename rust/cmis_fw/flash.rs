@@ -80,8 +80,11 @@ impl SocketEvents for Flashes {
     fn released(&self, net: &Net, portid: u32) {
         let slots = self.slots.lock();
         for f in slots.jobs.iter().flatten() {
-            if f.portid == portid && core::ptr::eq(f.requester.as_ptr(), net.as_ptr()) {
-                f.requester_gone.store(true, Ordering::Relaxed);
+            let mut requester = f.requester.lock();
+            let same = |n: &Tracked<Net>| core::ptr::eq(n.as_ptr(), net.as_ptr());
+            if f.portid == portid && requester.as_ref().is_some_and(same) {
+                // Its namespace is no longer pinned by the flash either.
+                *requester = None;
             }
         }
     }
@@ -206,14 +209,15 @@ pub(crate) struct Flash {
     firmware: Firmware,
     /// The requester's options (its password).
     options: Options,
-    requester: Tracked<Net>,
+    /// The requesting socket's namespace, until that socket closes: no
+    /// more notifications to its port then, and the namespace is not
+    /// kept alive for the rest of the flash.
+    #[pin]
+    requester: Mutex<Option<Tracked<Net>>>,
     portid: u32,
     /// Sequence number of the last notification (initially the
     /// request's).
     seq: AtomicU32,
-    /// The requesting socket is closed: no more notifications to its
-    /// port.
-    requester_gone: AtomicBool,
     /// The buffer of the requester's last notification (COMPLETED or
     /// ERROR), set aside at the request: the end of a flash is told
     /// whatever the memory is then.
@@ -248,10 +252,9 @@ pub(crate) fn start(
                 password: req.password,
                 ..Options::DEFAULT
             },
-            requester: Tracked::new(req.requester),
+            requester <- new_mutex!(Some(Tracked::new(req.requester))),
             portid: req.portid,
             seq: AtomicU32::new(req.seq),
-            requester_gone: AtomicBool::new(false),
             last_notice,
             cancel: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -360,9 +363,9 @@ impl Flash {
             done,
             total,
         };
-        if !self.requester_gone.load(Ordering::Relaxed) {
+        if let Some(requester) = self.requester.lock().as_ref() {
             let reserve = last.then_some(&self.last_notice);
-            let _ = ntf.unicast(&self.requester, self.portid, seq, reserve);
+            let _ = ntf.unicast(requester, self.portid, seq, reserve);
         }
         if let Some(net) = self.dev.net() {
             let _ = ntf.multicast(&net);

@@ -13,11 +13,8 @@
 //! ones are plain [`ARef<T>`]s. Without the trackers configured, a
 //! tracker is empty and this is an ordinary reference.
 
-use core::ptr::NonNull;
-use kernel::{
-    sync::aref::{ARef, AlwaysRefCounted},
-    types::Opaque,
-};
+use core::{cell::UnsafeCell, mem::MaybeUninit, ptr::NonNull};
+use kernel::sync::aref::{ARef, AlwaysRefCounted};
 
 /// An object whose references can be tracked.
 ///
@@ -53,7 +50,9 @@ pub unsafe trait Trackable: AlwaysRefCounted + Send + Sync {
 /// `obj` is held with `tracker`, which nothing else uses.
 pub struct Tracked<T: Trackable> {
     obj: NonNull<T>,
-    tracker: Opaque<T::Tracker>,
+    /// Written by C, and movable: nothing points to it (`Trackable`'s
+    /// contract), so unlike `Opaque` it does not pin the reference.
+    tracker: UnsafeCell<MaybeUninit<T::Tracker>>,
 }
 
 // SAFETY: As an `ARef<T>` of a `Send + Sync` `T`; the tracker is only
@@ -67,11 +66,11 @@ impl<T: Trackable> Tracked<T> {
     pub fn new(obj: ARef<T>) -> Self {
         let tracked = Self {
             obj: NonNull::from(&*obj),
-            tracker: Opaque::uninit(),
+            tracker: UnsafeCell::new(MaybeUninit::uninit()),
         };
         // SAFETY: `obj` holds the object alive; the tracker is fresh and
         // ours.
-        unsafe { T::hold(tracked.obj.as_ptr(), tracked.tracker.get()) };
+        unsafe { T::hold(tracked.obj.as_ptr(), tracked.tracker.get().cast()) };
         // INVARIANT: Held with `tracker`; the plain reference goes.
         drop(obj);
         tracked
@@ -90,6 +89,6 @@ impl<T: Trackable> core::ops::Deref for Tracked<T> {
 impl<T: Trackable> Drop for Tracked<T> {
     fn drop(&mut self) {
         // SAFETY: Held with `tracker` (type invariant); given back once.
-        unsafe { T::put(self.obj.as_ptr(), self.tracker.get()) };
+        unsafe { T::put(self.obj.as_ptr(), self.tracker.get().cast()) };
     }
 }
