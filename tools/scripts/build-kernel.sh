@@ -22,7 +22,9 @@
 # --variant NAME builds the variant whose extra fragment is
 # tools/testing/selftests/drivers/net/cmis_fw/config-NAME (e.g.
 # no-ethtool-netlink) from a copy of the base tree: Kbuild's per-option
-# dependencies (fixdep) rebuild only what the changed options touch.
+# dependencies (fixdep) rebuild only what the changed options touch. The
+# sanitize variant is built by clang/LLVM 19 instead (KASAN with Rust
+# needs clang), from scratch, after adding them to the root.
 set -euo pipefail
 
 cached_only=
@@ -175,7 +177,7 @@ else
 	mkdir -p "$kdir"
 	log "unpacking $D13_SRC_TARBALL into $kdir"
 	tar -xf "$D13_SRC_TARBALL" -C "$kdir" --strip-components=1
-	log "configuring: tinyconfig + $(basename "$(dirname "$fragment")")/config${series_fragments[*]:+ + ${series_fragments[*]##*/}}"
+	log "configuring: tinyconfig + $(basename "$(dirname "$fragment")")/config${series_fragments[*]:+ + ${series_fragments[*]##*/}}${variant:+ + ${variant_fragments[*]##*/} (${make_flags[*]})}"
 	kmake -s tinyconfig >&2
 	(cd "$kdir" && ./scripts/kconfig/merge_config.sh -m .config "$fragment" "${series_fragments[@]}" \
 		${variant:+"${variant_fragments[@]}"}) >"$kdir/.cmis-merge.log" 2>&1 || { cat "$kdir/.cmis-merge.log" >&2; exit 1; }
