@@ -90,7 +90,8 @@ case "${1:-}" in
 	# rest.
 	sanitizer_kernel
 	vm_phase "VM kselftests ($variant)" "$top/out/vm-test-7.3-$variant" \
-		CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT="$variant" VM_TIMEOUT="${VM_TIMEOUT:-9000}"
+		CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT="$variant" VM_TIMEOUT="${VM_TIMEOUT:-9000}" \
+		CMIS_FW_TEST_TIMEOUT=3600
 	summary
 	;;
 --soak)

@@ -60,36 +60,37 @@ each_site() {
 		out=$(fw_client flash "$port" v2.bin --timeout 120 --fail-nth "$n" 2>&1)
 		rc=$?
 		left=$(sed -n 's/^fail-nth left=//p' <<<"$out")
+		# Shown as it goes: a run cut short by its timeout still tells
+		# how far it got.
+		ktap_print_msg "allocation $n: exit $rc, $(grep -E '^status=(COMPLETED|ERROR)|^error: ' <<<"$out" | head -n1)"
 		# One terminal outcome: completed (0), failed with a message
 		# (1) or refused with one (2); never silence (3: timeout).
 		terminal=$(grep -cE '^status=(COMPLETED|ERROR)|^error: E[A-Z]+: .' <<<"$out")
 		if [ "$rc" -gt 2 ] || [ "$terminal" -ne 1 ] || [ -z "$left" ]; then
-			echo "allocation $n: exit $rc: $out"
+			failure="allocation $n: exit $rc: $out"
 			return 1
 		fi
 		if ! grep -Eq '^[AB]: valid .*running' "$dir_port/banks"; then
-			echo "allocation $n: no valid image runs"
-			cat "$dir_port/banks"
+			failure="allocation $n: no valid image runs: $(cat "$dir_port/banks")"
 			return 1
 		fi
 		# The port still flashes.
 		out=$(fw_client flash "$port" v2.bin --timeout 120 2>&1) ||
-			{ echo "after allocation $n: $out"; return 1; }
+			{ failure="after allocation $n: $out"; return 1; }
 		# Nothing was failed: every site has been tried.
 		if [ "$left" -gt 0 ]; then
-			echo "$((n - 1)) allocation sites of the request failed in turn"
+			sites=$((n - 1))
 			return 0
 		fi
 	done
-	echo "more than 100 allocations in one request"
+	failure="more than 100 allocations in one request"
 	return 1
 }
-out=$(each_site 2>&1)
-if [ $? -eq 0 ]; then
-	ktap_print_msg "$out"
-	ktap_test_pass "each allocation of a flash request failed in turn: one clean outcome, a valid image, the port usable"
+failure=
+if each_site; then
+	ktap_test_pass "each of the $sites allocations of a flash request failed in turn: one clean outcome, a valid image, the port usable"
 else
-	fail_with "each allocation of a flash request failed in turn" "$out"
+	fail_with "each allocation of a flash request failed in turn" "$failure"
 fi
 
 # The flash's work item runs in an unbound kernel worker: with every
