@@ -224,37 +224,32 @@ impl Port {
     /// final reset would otherwise wait out the rest of its boot phase,
     /// which neither run's time nor the limit counts).
     pub(crate) fn wait_settled(&self, timeout: Duration) -> Result<()> {
-        let start = Instant::now();
-        loop {
-            let state = read(&self.dir.join("state"))?;
+        self.wait_state(timeout, |state| {
             let mut words = state.split_whitespace();
             let up = words
                 .next()
                 .is_some_and(|s| ["ready", "lowpwr", "pwrup"].contains(&s));
-            if up && words.next().is_none() {
-                return Ok(());
-            }
-            if start.elapsed() > timeout {
-                bail!(
-                    "{}: module still {} after {timeout:?}",
-                    self.ifname,
-                    state.trim()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+            up && words.next().is_none()
+        })
     }
 
     /// Waits until the module answers again after a reset (its `state`
     /// is `lowpwr`, `pwrup` or `ready`), polling every 5 ms.
     pub(crate) fn wait_until_up(&self, timeout: Duration) -> Result<()> {
+        self.wait_state(timeout, |state| {
+            ["ready", "lowpwr", "pwrup"]
+                .iter()
+                .any(|s| state.starts_with(s))
+        })
+    }
+
+    /// Reads `state` every 5 ms until `reached` holds for it, at most
+    /// `timeout`.
+    fn wait_state(&self, timeout: Duration, reached: impl Fn(&str) -> bool) -> Result<()> {
         let start = Instant::now();
         loop {
             let state = read(&self.dir.join("state"))?;
-            if ["ready", "lowpwr", "pwrup"]
-                .iter()
-                .any(|s| state.starts_with(s))
-            {
+            if reached(&state) {
                 return Ok(());
             }
             if start.elapsed() > timeout {

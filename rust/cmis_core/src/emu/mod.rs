@@ -1400,28 +1400,23 @@ impl Module {
 
     /// Serves one host request as a driver does: split into the
     /// transactions the module takes ([`Module::transactions`]), each
-    /// done by `op` at `now` plus the bus time of those before it (`op`
-    /// returns its own). Returns the time spent (10 µs more for a refused
-    /// transaction) and the outcome, the first error ending the request.
+    /// done by `op` at `*now`, which moves on by the bus time `op`
+    /// returns (and 10 µs for a refused transaction). The first error
+    /// ends the request.
     pub fn serve(
         &mut self,
-        now: Nanos,
+        now: &mut Nanos,
         request: &Access,
         mut op: impl FnMut(&mut Module, Nanos, &Access, Range<usize>) -> Result<Nanos, BusError>,
-    ) -> (Nanos, Result<(), BusError>) {
+    ) -> Result<(), BusError> {
         const REFUSED_NS: Nanos = 10_000;
-        let chunks = match self.transactions(request) {
-            Ok(t) => t,
-            Err(e) => return (REFUSED_NS, Err(e)),
-        };
-        let mut spent = 0;
+        let chunks = self
+            .transactions(request)
+            .inspect_err(|_| *now += REFUSED_NS)?;
         for (t, range) in chunks {
-            match op(self, now + spent, &t, range) {
-                Ok(cost) => spent += cost,
-                Err(e) => return (spent + REFUSED_NS, Err(e)),
-            }
+            *now += op(self, *now, &t, range).inspect_err(|_| *now += REFUSED_NS)?;
         }
-        (spent, Ok(()))
+        Ok(())
     }
 
     /// Longest transaction on upper page `page`: the module's limit

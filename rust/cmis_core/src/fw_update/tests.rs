@@ -194,9 +194,7 @@ impl Bed {
         a: Access,
         op: impl FnMut(&mut Module, Nanos, &Access, core::ops::Range<usize>) -> Result<Nanos, BusError>,
     ) -> Result<(), Errno> {
-        let (spent, r) = self.m.serve(self.now, &a, op);
-        self.now += spent;
-        r.map_err(BusError::errno)
+        self.m.serve(&mut self.now, &a, op).map_err(BusError::errno)
     }
 
     fn image(&self, body_len: usize) -> Vec<u8> {
