@@ -100,6 +100,7 @@ else
 	[ -n "${CMIS_FW_TEST_TIMEOUT:-}" ] && only+=(-o "$CMIS_FW_TEST_TIMEOUT")
 	(cd "$ksft" && ./run_kselftest.sh "${only[@]}") >>"$out/ktap.txt" 2>&1
 	echo "run_kselftest $?" >>"$out/steps.txt"
+	echo "cmis_fw selftest: end" >/dev/kmsg
 fi
 
 step rmmod_cmis_fw rmmod cmis_fw

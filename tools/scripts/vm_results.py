@@ -43,6 +43,8 @@ SPLAT_RE = re.compile("|".join(f"(?:{p})" for p in SPLAT_PATTERNS))
 TOP_RE = re.compile(r"^(not )?ok \d+ selftests: (\S+): (\S+)(.*)$")
 NESTED_RE = re.compile(r"^# (not )?ok \d+ (.*?)(?: # (SKIP|XFAIL|TODO)\b.*)?$")
 START_RE = re.compile(r"^# selftests: (\S+): (\S+)$")
+# Written by cmis_lib.sh as each test starts, and by vm-guest.sh after the last.
+MARK_RE = re.compile(r"^\[\s*(\d+\.\d+)\] cmis_fw selftest: (\S+)$")
 
 
 class Tally:
@@ -104,6 +106,14 @@ def ktap(tally, text):
             prog = None
 
 
+def test_times(dmesg):
+    """(test, seconds) from the start marks in the kernel log."""
+    marks = [(m.group(2), float(m.group(1)))
+             for m in map(MARK_RE.match, dmesg.splitlines()) if m]
+    return [(name, nxt - start)
+            for (name, start), (_, nxt) in zip(marks, marks[1:])]
+
+
 def main():
     out = sys.argv[1]
     tally = Tally()
@@ -127,6 +137,10 @@ def main():
     for line in dmesg.splitlines():
         if SPLAT_RE.search(line):
             tally.add("fail", "kernel splat", line.strip())
+
+    times = test_times(dmesg)
+    if times:
+        print("  time per test: " + ", ".join(f"{name} {secs:.0f} s" for name, secs in times))
 
     leaks = read(os.path.join(out, "kmemleak.txt")) or ""
     for m in re.finditer(r"unreferenced object (\S+) \(size (\d+)\)", leaks):

@@ -9,6 +9,10 @@ lib_dir=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 # shellcheck source=/dev/null
 source "$lib_dir/../../../kselftest/ktap_helpers.sh"
 
+# Marks the test's start in the kernel log: the runner's report gives each
+# test's time from these (and they place any splat within a test).
+echo "cmis_fw selftest: ${0##*/}" >/dev/kmsg 2>/dev/null || true
+
 # fail_with DESCRIPTION TEXT...: a failing KTAP test point, with each
 # TEXT (multi-line output) shown as diagnostics first.
 fail_with() {
