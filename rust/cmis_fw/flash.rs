@@ -23,12 +23,11 @@ use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notic
 use crate::cmis_core::map::Access;
 use crate::ethdev::{DeviceEvents, DeviceId, ModuleAccess, NetDevice, Resumed, Rtnl};
 use crate::genl::{Net, Reserve, SocketEvents};
-use crate::netlink::{self, FlashStatus};
+use crate::netlink::{self, FlashStatus, StatusText};
 use crate::queue::OwnedQueue;
 use crate::time;
 use crate::tracked::Tracked;
 use core::{
-    fmt,
     mem::size_of,
     sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
@@ -277,10 +276,7 @@ impl WorkItem for Flash {
         }
         this.flashes.finished(&this);
         match &result {
-            Ok(()) => {
-                let total = this.firmware.data().len() as u64;
-                this.notify(FlashStatus::Completed, None, total, total);
-            }
+            Ok(()) => this.notify_end(None),
             Err(e) => {
                 let msg = match e.cause {
                     Cause::Stopped => StatusText::new(format_args!(
@@ -289,50 +285,8 @@ impl WorkItem for Flash {
                     )),
                     _ => StatusText::new(format_args!("{e}")),
                 };
-                this.notify(FlashStatus::Error, Some(msg.as_c_str()), 0, 0);
+                this.notify_end(Some((msg.as_c_str(), e)));
             }
-        }
-    }
-}
-
-/// A status message, formatted without allocating (the end of a flash
-/// is told whatever the memory is then) and cut to
-/// [`Notification::MSG_MAX`](netlink::Notification::MSG_MAX) bytes.
-struct StatusText {
-    buf: [u8; netlink::Notification::MSG_MAX],
-    /// Bytes written, before the NUL.
-    len: usize,
-}
-
-impl StatusText {
-    fn new(args: fmt::Arguments<'_>) -> Self {
-        let mut f = Self {
-            buf: [0; netlink::Notification::MSG_MAX],
-            len: 0,
-        };
-        // A message too long for the buffer is cut, not lost.
-        let _ = fmt::write(&mut f, args);
-        f
-    }
-
-    fn as_c_str(&self) -> &CStr {
-        CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c"(unprintable message)")
-    }
-}
-
-impl fmt::Write for StatusText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        // Room for the NUL; a cut falls between characters.
-        let mut n = s.len().min(self.buf.len() - 1 - self.len);
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        if n < s.len() {
-            Err(fmt::Error)
-        } else {
-            Ok(())
         }
     }
 }
@@ -349,20 +303,48 @@ impl Flash {
         fw_update::update(&mut io, image, &self.options).map(|_| ())
     }
 
-    /// Sends a notification to the requester and to the monitor group;
-    /// the requester's last one goes in the buffer set aside for it.
-    /// Errors (requester gone, nobody listening) are not the flash's
-    /// business.
+    /// Sends a progress notification.
     fn notify(&self, status: FlashStatus, msg: Option<&CStr>, done: u64, total: u64) {
-        let last = matches!(status, FlashStatus::Completed | FlashStatus::Error);
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        let ntf = netlink::Notification {
+        self.send(&netlink::Notification {
             dev: &self.dev,
             status,
             msg,
             done,
             total,
-        };
+            outcome: None,
+        });
+    }
+
+    /// Sends the last notification: COMPLETED, or ERROR with its message
+    /// and where the failure left the module.
+    fn notify_end(&self, error: Option<(&CStr, &fw_update::Error)>) {
+        let total = self.firmware.data().len() as u64;
+        self.send(&match error {
+            None => netlink::Notification {
+                dev: &self.dev,
+                status: FlashStatus::Completed,
+                msg: None,
+                done: total,
+                total,
+                outcome: None,
+            },
+            Some((msg, e)) => netlink::Notification {
+                dev: &self.dev,
+                status: FlashStatus::Error,
+                msg: Some(msg),
+                done: 0,
+                total: 0,
+                outcome: Some(e),
+            },
+        });
+    }
+
+    /// Sends `ntf` to the requester and to the monitor group; the
+    /// requester's last one goes in the buffer set aside for it. Errors
+    /// (requester gone, nobody listening) are not the flash's business.
+    fn send(&self, ntf: &netlink::Notification<'_>) {
+        let last = matches!(ntf.status, FlashStatus::Completed | FlashStatus::Error);
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         if let Some(requester) = self.requester.lock().as_ref() {
             let reserve = last.then_some(&self.last_notice);
             let _ = ntf.unicast(requester, self.portid, seq, reserve);

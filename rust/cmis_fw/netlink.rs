@@ -10,16 +10,18 @@
 
 #![forbid(unsafe_code)]
 
-use crate::cmis_core::fw_update::Password;
+use crate::cmis_core::bank::BankId;
+use crate::cmis_core::fw_update::{self, Left, Password};
 use crate::cmis_core::map::{identifier, lower, I2C_ADDRESS};
 use crate::cmis_core::uapi::{
-    attr, header, status, FAMILY_VERSION, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
+    attr, header, outcome, status, FAMILY_VERSION, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
 };
 use crate::ethdev::{ModuleAccess, NetDevice, Rtnl};
 use crate::flash::{self, Flashes, Request};
 use crate::genl::{
     Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, Reserve, SmallOp,
 };
+use core::fmt;
 use kernel::{
     firmware::Firmware,
     prelude::*,
@@ -339,13 +341,17 @@ pub(crate) struct Notification<'a> {
     pub(crate) msg: Option<&'a CStr>,
     pub(crate) done: u64,
     pub(crate) total: u64,
+    /// A failure, told in the outcome nest: where the update left the
+    /// module, as read back, and what to do.
+    pub(crate) outcome: Option<&'a fw_update::Error>,
 }
 
 /// Room a notification needs after the headers: the device header (index
-/// and a name of up to 16 bytes), the status, a message of up to
-/// [`Notification::MSG_MAX`] bytes, the two counters, attribute headers
-/// and padding, with some to spare.
-pub(crate) const NOTIFICATION_SIZE: usize = 512;
+/// and a name of up to 16 bytes, 32 bytes), the status (8), a message of
+/// up to [`Notification::MSG_MAX`] bytes (324), the two counters (24), the
+/// outcome nest (8 u32 attributes and 4 version strings of up to 16
+/// bytes: 148), with some to spare.
+pub(crate) const NOTIFICATION_SIZE: usize = 640;
 
 impl Notification<'_> {
     /// Longest status message, its NUL included.
@@ -368,6 +374,9 @@ impl Notification<'_> {
         }
         m.put_uint(attr::DONE, self.done)?;
         m.put_uint(attr::TOTAL, self.total)?;
+        if let Some(e) = self.outcome {
+            m.put_nested(attr::OUTCOME, |m| put_outcome(m, e))?;
+        }
         Ok(m)
     }
 
@@ -387,6 +396,104 @@ impl Notification<'_> {
     pub(crate) fn multicast(&self, net: &Net) -> Result {
         self.build(0, 0, None)?
             .multicast(&FAMILY, net, MONITOR_GROUP_INDEX)
+    }
+}
+
+/// The outcome nest of a failure: what the update left behind and what
+/// to do (known to the update), then what was read back from the module.
+fn put_outcome(m: &mut Message, e: &fw_update::Error) -> Result {
+    m.put_u32(outcome::LEFT, e.left.code())?;
+    if let Left::DownloadBegun(abort) = e.left {
+        m.put_u32(outcome::ABORT, abort.code())?;
+    }
+    m.put_u32(outcome::ACTION, e.action().code())?;
+    let Some(found) = &e.found else {
+        return Ok(());
+    };
+    for (kind, version) in [
+        (outcome::ACTIVE_VERSION, found.active),
+        (outcome::INACTIVE_VERSION, found.inactive),
+    ] {
+        if let Some(v) = version {
+            m.put_string(kind, VersionText::new(format_args!("{v}")).as_c_str())?;
+        }
+    }
+    if let Some(info) = &found.banks {
+        let mut valid = 0;
+        for (bank, version_attr) in [
+            (BankId::A, outcome::BANK_A_VERSION),
+            (BankId::B, outcome::BANK_B_VERSION),
+        ] {
+            let b = info.bank(bank);
+            if b.running {
+                m.put_u32(outcome::RUNNING_BANK, bank as u32)?;
+            }
+            if b.committed {
+                m.put_u32(outcome::COMMITTED_BANK, bank as u32)?;
+            }
+            if b.valid {
+                valid |= 1 << bank as u32;
+            }
+            if let Some(v) = info.version(bank) {
+                let text = VersionText::new(format_args!("{v}"));
+                m.put_string(version_attr, text.as_c_str())?;
+            }
+        }
+        m.put_u32(outcome::VALID_BANKS, valid)?;
+    }
+    if let Some(s) = found.cdb_status {
+        m.put_u32(outcome::CDB_STATUS, s.into())?;
+    }
+    if let Some(id) = found.busy_command {
+        m.put_u32(outcome::BUSY_COMMAND, id.into())?;
+    }
+    Ok(())
+}
+
+/// Text formatted on the stack into `N` bytes, its NUL included: what a
+/// notification says is told without allocating (the end of a flash is
+/// told whatever the memory is then). Longer text is cut.
+pub(crate) struct Text<const N: usize> {
+    buf: [u8; N],
+    /// Bytes written, before the NUL.
+    len: usize,
+}
+
+/// A status message.
+pub(crate) type StatusText = Text<{ Notification::MSG_MAX }>;
+/// A version: "255.255.65535" at the longest.
+type VersionText = Text<16>;
+
+impl<const N: usize> Text<N> {
+    pub(crate) fn new(args: fmt::Arguments<'_>) -> Self {
+        let mut f = Self {
+            buf: [0; N],
+            len: 0,
+        };
+        // A message too long for the buffer is cut, not lost.
+        let _ = fmt::write(&mut f, args);
+        f
+    }
+
+    pub(crate) fn as_c_str(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c"(unprintable message)")
+    }
+}
+
+impl<const N: usize> fmt::Write for Text<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Room for the NUL; a cut falls between characters.
+        let mut n = s.len().min(self.buf.len() - 1 - self.len);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        if n < s.len() {
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
     }
 }
 

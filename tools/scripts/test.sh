@@ -143,7 +143,7 @@ check "dkms build" "$log/dkms.log" "$here/dkms-check.sh"
 # keeps CI on a fresh machine (which also builds both test kernels)
 # within its 90 minutes; 'CMIS_FW_DEBUG_TESTS=all make test' runs
 # everything on both.
-debug_tests=${CMIS_FW_DEBUG_TESTS-modules.sh ethtool_flash.sh emulator.sh flash.sh soak.sh faults.sh netlink_fuzz.sh}
+debug_tests=${CMIS_FW_DEBUG_TESTS-modules.sh ethtool_flash.sh emulator.sh flash.sh failures.sh soak.sh faults.sh netlink_fuzz.sh}
 [ "$debug_tests" = all ] && debug_tests=
 vm_phase "VM kselftests (test kernel)" "$top/out/vm-test-7.3" CMIS_KERNEL=7.3 \
 	CMIS_FW_TESTS="$debug_tests"

@@ -28,7 +28,9 @@ use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cmis_core::uapi::{attr, header, status, FAMILY_NAME, FAMILY_VERSION, MCGRP_MONITOR};
+use cmis_core::uapi::{
+    abort, action, attr, header, left, outcome, status, FAMILY_NAME, FAMILY_VERSION, MCGRP_MONITOR,
+};
 
 /// `ETHTOOL_MSG_MODULE_FW_FLASH_ACT` and `_NTF` have the same number.
 pub(crate) const MSG_FLASH: u8 = cmis_core::uapi::MSG_MODULE_FW_FLASH_ACT;
@@ -87,6 +89,60 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for HeaderAttr {
     }
 }
 
+/// An attribute of the outcome nest: a number or a version string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OutcomeAttr {
+    /// A u32 attribute of this kind.
+    Number(u16, u32),
+    /// A version string attribute of this kind.
+    Version(u16, String),
+}
+
+impl OutcomeAttr {
+    const fn is_version(kind: u16) -> bool {
+        matches!(
+            kind,
+            outcome::ACTIVE_VERSION
+                | outcome::INACTIVE_VERSION
+                | outcome::BANK_A_VERSION
+                | outcome::BANK_B_VERSION
+        )
+    }
+}
+
+impl Nla for OutcomeAttr {
+    fn value_len(&self) -> usize {
+        match self {
+            Self::Number(..) => 4,
+            Self::Version(_, s) => s.len() + 1,
+        }
+    }
+
+    fn kind(&self) -> u16 {
+        match self {
+            Self::Number(k, _) | Self::Version(k, _) => *k,
+        }
+    }
+
+    fn emit_value(&self, buf: &mut [u8]) {
+        match self {
+            Self::Number(_, v) => buf[..4].copy_from_slice(&v.to_ne_bytes()),
+            Self::Version(_, s) => emit_string(s, buf),
+        }
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for OutcomeAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        let (kind, payload) = (buf.kind(), buf.value());
+        Ok(if Self::is_version(kind) {
+            Self::Version(kind, parse_string(payload)?)
+        } else {
+            Self::Number(kind, parse_u32(payload)?)
+        })
+    }
+}
+
 /// An attribute of the flash messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum FlashAttr {
@@ -104,6 +160,8 @@ pub(crate) enum FlashAttr {
     Done(u64),
     /// Bytes in all.
     Total(u64),
+    /// Where a failure left the module (nest).
+    Outcome(Vec<OutcomeAttr>),
     /// Anything else.
     Other(DefaultNla),
 }
@@ -112,6 +170,7 @@ impl Nla for FlashAttr {
     fn value_len(&self) -> usize {
         match self {
             Self::Header(h) => h.as_slice().buffer_len(),
+            Self::Outcome(o) => o.as_slice().buffer_len(),
             Self::FileName(s) | Self::StatusMsg(s) => s.len() + 1,
             Self::Password(_) | Self::Status(_) => 4,
             Self::Done(_) | Self::Total(_) => 8,
@@ -122,6 +181,7 @@ impl Nla for FlashAttr {
     fn kind(&self) -> u16 {
         match self {
             Self::Header(_) => attr::HEADER | NLA_F_NESTED,
+            Self::Outcome(_) => attr::OUTCOME | NLA_F_NESTED,
             Self::FileName(_) => attr::FILE_NAME,
             Self::Password(_) => attr::PASSWORD,
             Self::Status(_) => attr::STATUS,
@@ -135,6 +195,7 @@ impl Nla for FlashAttr {
     fn emit_value(&self, buf: &mut [u8]) {
         match self {
             Self::Header(h) => h.as_slice().emit(buf),
+            Self::Outcome(o) => o.as_slice().emit(buf),
             Self::FileName(s) | Self::StatusMsg(s) => emit_string(s, buf),
             Self::Password(v) | Self::Status(v) => buf[..4].copy_from_slice(&v.to_ne_bytes()),
             Self::Done(v) | Self::Total(v) => buf[..8].copy_from_slice(&v.to_ne_bytes()),
@@ -158,6 +219,11 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for FlashAttr {
             attr::STATUS_MSG => Self::StatusMsg(parse_string(payload)?),
             attr::DONE => Self::Done(parse_uint(payload)?),
             attr::TOTAL => Self::Total(parse_uint(payload)?),
+            attr::OUTCOME => Self::Outcome(
+                NlasIterator::new(payload)
+                    .map(|n| n.and_then(|n| OutcomeAttr::parse(&n)))
+                    .collect::<Result<_, _>>()?,
+            ),
             _ => Self::Other(DefaultNla::parse(buf)?),
         })
     }
@@ -271,6 +337,135 @@ pub(crate) struct Notification {
     pub(crate) done: u64,
     /// Image size.
     pub(crate) total: u64,
+    /// Where a failure left the module.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) outcome: Option<Box<Outcome>>,
+}
+
+/// Where a failed flash left the module, as read back from it, and what
+/// to do next (the outcome nest); what the module did not show is absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Outcome {
+    /// What the update left behind: unchanged, download-begun,
+    /// downloaded, run-sent, running-uncommitted, commit-sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) left: Option<&'static str>,
+    /// What became of an open download: not-needed, not-supported,
+    /// cdb-busy, aborted, failed, skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) abort: Option<&'static str>,
+    /// What to do: retry, reset-then-retry, commit-or-reset,
+    /// reset-and-check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) action: Option<&'static str>,
+    /// Active firmware version (00h:39-40).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) active_version: Option<String>,
+    /// Inactive firmware version (01h:128-129).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) inactive_version: Option<String>,
+    /// Running bank, by Get Firmware Info: "A" or "B".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) running_bank: Option<&'static str>,
+    /// Committed bank, by Get Firmware Info.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) committed_bank: Option<&'static str>,
+    /// Banks holding a valid image, by Get Firmware Info.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) valid_banks: Option<Vec<&'static str>>,
+    /// Bank A's image version, by Get Firmware Info.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bank_a_version: Option<String>,
+    /// Bank B's image version, by Get Firmware Info.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bank_b_version: Option<String>,
+    /// The CDB status byte (00h:37).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cdb_status: Option<u32>,
+    /// The command a busy CDB holds (9Fh:128-129).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) busy_command: Option<u32>,
+}
+
+/// Bank 0 or 1 as its letter.
+fn bank_name(v: u32) -> &'static str {
+    match v {
+        0 => "A",
+        1 => "B",
+        _ => "?",
+    }
+}
+
+impl Outcome {
+    fn from_attrs(attrs: &[OutcomeAttr]) -> Self {
+        let mut o = Self::default();
+        for a in attrs {
+            match a {
+                OutcomeAttr::Number(outcome::LEFT, v) => {
+                    o.left = Some(match *v {
+                        left::UNCHANGED => "unchanged",
+                        left::DOWNLOAD_BEGUN => "download-begun",
+                        left::DOWNLOADED => "downloaded",
+                        left::RUN_SENT => "run-sent",
+                        left::RUNNING_UNCOMMITTED => "running-uncommitted",
+                        left::COMMIT_SENT => "commit-sent",
+                        _ => "unknown",
+                    })
+                }
+                OutcomeAttr::Number(outcome::ABORT, v) => {
+                    o.abort = Some(match *v {
+                        abort::NOT_NEEDED => "not-needed",
+                        abort::NOT_SUPPORTED => "not-supported",
+                        abort::CDB_BUSY => "cdb-busy",
+                        abort::ABORTED => "aborted",
+                        abort::FAILED => "failed",
+                        abort::SKIPPED => "skipped",
+                        _ => "unknown",
+                    })
+                }
+                OutcomeAttr::Number(outcome::ACTION, v) => {
+                    o.action = Some(match *v {
+                        action::RETRY => "retry",
+                        action::RESET_THEN_RETRY => "reset-then-retry",
+                        action::COMMIT_OR_RESET => "commit-or-reset",
+                        action::RESET_AND_CHECK => "reset-and-check",
+                        _ => "unknown",
+                    })
+                }
+                OutcomeAttr::Number(outcome::RUNNING_BANK, v) => {
+                    o.running_bank = Some(bank_name(*v))
+                }
+                OutcomeAttr::Number(outcome::COMMITTED_BANK, v) => {
+                    o.committed_bank = Some(bank_name(*v))
+                }
+                OutcomeAttr::Number(outcome::VALID_BANKS, v) => {
+                    o.valid_banks = Some(
+                        [(1, "A"), (2, "B")]
+                            .into_iter()
+                            .filter(|(bit, _)| v & bit != 0)
+                            .map(|(_, name)| name)
+                            .collect(),
+                    )
+                }
+                OutcomeAttr::Number(outcome::CDB_STATUS, v) => o.cdb_status = Some(*v),
+                OutcomeAttr::Number(outcome::BUSY_COMMAND, v) => o.busy_command = Some(*v),
+                OutcomeAttr::Version(outcome::ACTIVE_VERSION, s) => {
+                    o.active_version = Some(s.clone())
+                }
+                OutcomeAttr::Version(outcome::INACTIVE_VERSION, s) => {
+                    o.inactive_version = Some(s.clone())
+                }
+                OutcomeAttr::Version(outcome::BANK_A_VERSION, s) => {
+                    o.bank_a_version = Some(s.clone())
+                }
+                OutcomeAttr::Version(outcome::BANK_B_VERSION, s) => {
+                    o.bank_b_version = Some(s.clone())
+                }
+                _ => {}
+            }
+        }
+        o
+    }
 }
 
 impl Notification {
@@ -283,6 +478,7 @@ impl Notification {
             message: None,
             done: 0,
             total: 0,
+            outcome: None,
         };
         for a in attrs {
             match a {
@@ -299,6 +495,7 @@ impl Notification {
                 FlashAttr::StatusMsg(m) => n.message = Some(m.clone()),
                 FlashAttr::Done(d) => n.done = *d,
                 FlashAttr::Total(t) => n.total = *t,
+                FlashAttr::Outcome(o) => n.outcome = Some(Box::new(Outcome::from_attrs(o))),
                 _ => {}
             }
         }
@@ -643,12 +840,35 @@ mod tests {
                 message: Some("Start failed".into()),
                 done: 10,
                 total: 20,
+                outcome: None,
             }
         );
         assert!(n.status.is_terminal());
         assert_eq!(
             serde_json::to_string(&n).unwrap(),
             r#"{"dev":"cmis1","ifindex":3,"status":"error","message":"Start failed","done":10,"total":20}"#
+        );
+    }
+
+    #[test]
+    fn the_outcome_nest_decodes() {
+        let n = Notification::from_attrs(&roundtrip(vec![
+            FlashAttr::Status(4),
+            FlashAttr::Outcome(vec![
+                OutcomeAttr::Number(outcome::LEFT, left::RUN_SENT),
+                OutcomeAttr::Number(outcome::ACTION, action::COMMIT_OR_RESET),
+                OutcomeAttr::Version(outcome::ACTIVE_VERSION, "2.1".into()),
+                OutcomeAttr::Version(outcome::INACTIVE_VERSION, "1.0".into()),
+                OutcomeAttr::Number(outcome::RUNNING_BANK, 1),
+                OutcomeAttr::Number(outcome::COMMITTED_BANK, 0),
+                OutcomeAttr::Number(outcome::VALID_BANKS, 3),
+                OutcomeAttr::Version(outcome::BANK_B_VERSION, "2.1.7".into()),
+                OutcomeAttr::Number(outcome::CDB_STATUS, 1),
+            ]),
+        ]));
+        assert_eq!(
+            serde_json::to_string(&n.outcome).unwrap(),
+            r#"{"left":"run-sent","action":"commit-or-reset","active_version":"2.1","inactive_version":"1.0","running_bank":"B","committed_bank":"A","valid_banks":["A","B"],"bank_b_version":"2.1.7","cdb_status":1}"#
         );
     }
 

@@ -139,6 +139,7 @@ mod tests {
             message: message.map(Into::into),
             done,
             total,
+            outcome: None,
         }
     }
 

@@ -55,6 +55,8 @@ pub mod module_state {
 
 /// Lower memory byte holding the module fault cause (00h:41).
 pub const FAULT_CAUSE: u8 = 41;
+/// Inactive firmware major, minor (01h:128-129).
+pub const INACTIVE_FW_VERSION: u8 = 128;
 
 /// A firmware version as the version registers give it (00h:39-40 for the
 /// running image, 01h:128-129 for the other one): major and minor.

@@ -38,14 +38,18 @@ use super::bank::BankId;
 use super::cdb::advert::{
     duration, epl_access_max, lpl_access_max, module_state, state_is_up, write_mechanism,
     CdbAdvert, FwFeatures, FwInfo, Identity, ModuleFeatures, RegVersion, FAULT_CAUSE,
-    FW_FEATURES_LEN, FW_INFO_MAX_LEN, FW_INFO_MIN_LEN, MODULE_FEATURES_LEN,
+    FW_FEATURES_LEN, FW_INFO_MAX_LEN, FW_INFO_MIN_LEN, INACTIVE_FW_VERSION, MODULE_FEATURES_LEN,
 };
 use super::cdb::exchange::{
     self, module_flag, retry, AccessFailure, CdbError, Done, Expect, Link, Request, POLL_MIN,
 };
-use super::cdb::{Command, CommandId, EncodeError, Failure, Status, EPL_FIRST_PAGE, LPL_MAX_LEN};
+use super::cdb::{
+    Command, CommandId, EncodeError, Failure, Status, CDB_PAGE, CMD_ID_OFFSET, EPL_FIRST_PAGE,
+    LPL_MAX_LEN,
+};
 use super::io::{Backoff, Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice, NS_PER_MS};
 use super::map::{lower, Access, PAGE_SIZE, UPPER_START};
+use super::uapi;
 use core::fmt;
 
 pub use super::io::Degraded;
@@ -422,8 +426,11 @@ pub struct Error {
     pub step: Step,
     /// What went wrong.
     pub cause: Cause,
-    /// Where the module stands.
+    /// Where the module stands, as the update knows it.
     pub left: Left,
+    /// What the module showed when read back after the failure (`None`:
+    /// not read back, as when the device is going away).
+    pub found: Option<ReadBack>,
 }
 
 impl Error {
@@ -432,6 +439,24 @@ impl Error {
             step,
             cause,
             left: Left::Unchanged,
+            found: None,
+        }
+    }
+
+    /// What the operator should do next.
+    pub fn action(&self) -> Action {
+        let busy = self.found.is_some_and(|f| f.busy_command.is_some());
+        match self.left {
+            Left::RunSent | Left::RunningUncommitted => Action::CommitOrReset,
+            Left::CommitSent => Action::ResetAndCheck,
+            Left::DownloadBegun(
+                AbortOutcome::NotSupported
+                | AbortOutcome::CdbBusy(_)
+                | AbortOutcome::Failed(_)
+                | AbortOutcome::Skipped,
+            ) => Action::ResetThenRetry,
+            _ if busy || matches!(self.cause, Cause::CdbBusy(_)) => Action::ResetThenRetry,
+            _ => Action::Retry,
         }
     }
 
@@ -453,8 +478,170 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {}{}", self.step, self.cause, self.left)
+        write!(f, "{} failed: {}{}", self.step, self.cause, self.left)?;
+        if let Some(found) = &self.found {
+            write!(f, "{found}")?;
+            if let Some(id) = found.busy_command {
+                write!(f, "; the CDB is busy with command {id:04X}h")?;
+                if !matches!(self.cause, Cause::CdbBusy(_)) {
+                    f.write_str(": wait for it, or reset the module")?;
+                }
+            }
+        }
+        Ok(())
     }
+}
+
+/// Where the module stands after a failure, as read back from it: the
+/// version registers, Get Firmware Info where the module has it and its
+/// CDB was free to ask, and the CDB's status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadBack {
+    /// Active firmware version (00h:39-40).
+    pub active: Option<RegVersion>,
+    /// Inactive firmware version (01h:128-129).
+    pub inactive: Option<RegVersion>,
+    /// Get Firmware Info's reply: banks running, committed, valid and
+    /// their versions.
+    pub banks: Option<FwInfo>,
+    /// The CDB status byte (00h:37).
+    pub cdb_status: Option<u8>,
+    /// The command the CDB is busy with (9Fh:128-129).
+    pub busy_command: Option<u16>,
+}
+
+impl ReadBack {
+    /// The version of `bank`: from Get Firmware Info, else from the
+    /// version registers (active for the running bank, inactive for the
+    /// other).
+    fn bank_version(&self, info: &FwInfo, bank: BankId) -> Option<RegVersion> {
+        info.version(bank)
+            .map(|v| v.reg())
+            .or(if info.bank(bank).running {
+                self.active
+            } else {
+                self.inactive
+            })
+    }
+}
+
+/// A register version, or what its reserved values mean.
+struct ShownVersion(Option<RegVersion>);
+
+impl fmt::Display for ShownVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("unknown"),
+            Some(RegVersion { major: 0, minor: 0 }) => f.write_str("none"),
+            Some(RegVersion {
+                major: 0xff,
+                minor: 0xff,
+            }) => f.write_str("invalid"),
+            Some(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl fmt::Display for ReadBack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.banks, self.banks.and_then(|i| i.running())) {
+            (Some(info), Some(run)) => {
+                let other = run.other();
+                let committed = |b: BankId| {
+                    if info.bank(b).committed {
+                        " committed"
+                    } else {
+                        ""
+                    }
+                };
+                write!(
+                    f,
+                    "; module now runs {} (bank {}{}",
+                    ShownVersion(self.bank_version(info, run)),
+                    run.name(),
+                    if info.bank(run).committed {
+                        ", committed"
+                    } else {
+                        ", uncommitted"
+                    }
+                )?;
+                if info.bank(other).valid {
+                    write!(
+                        f,
+                        "), bank {} holds {}{}",
+                        other.name(),
+                        ShownVersion(self.bank_version(info, other)),
+                        committed(other)
+                    )
+                } else {
+                    write!(f, "), bank {} invalid{}", other.name(), committed(other))
+                }
+            }
+            _ if self.active.is_some() => write!(
+                f,
+                "; module now runs {}, inactive image {}",
+                ShownVersion(self.active),
+                ShownVersion(self.inactive)
+            ),
+            _ => f.write_str("; the module's state could not be read back"),
+        }
+    }
+}
+
+impl Left {
+    /// The value of the `left` notification attribute.
+    pub const fn code(&self) -> u32 {
+        match self {
+            Self::Unchanged => uapi::left::UNCHANGED,
+            Self::DownloadBegun(_) => uapi::left::DOWNLOAD_BEGUN,
+            Self::Downloaded => uapi::left::DOWNLOADED,
+            Self::RunSent => uapi::left::RUN_SENT,
+            Self::RunningUncommitted => uapi::left::RUNNING_UNCOMMITTED,
+            Self::CommitSent => uapi::left::COMMIT_SENT,
+        }
+    }
+}
+
+impl AbortOutcome {
+    /// The value of the `abort` notification attribute.
+    pub const fn code(&self) -> u32 {
+        match self {
+            Self::NotNeeded => uapi::abort::NOT_NEEDED,
+            Self::NotSupported => uapi::abort::NOT_SUPPORTED,
+            Self::CdbBusy(_) => uapi::abort::CDB_BUSY,
+            Self::Aborted => uapi::abort::ABORTED,
+            Self::Failed(_) => uapi::abort::FAILED,
+            Self::Skipped => uapi::abort::SKIPPED,
+        }
+    }
+}
+
+impl Action {
+    /// The value of the `action` notification attribute.
+    pub const fn code(&self) -> u32 {
+        match self {
+            Self::Retry => uapi::action::RETRY,
+            Self::ResetThenRetry => uapi::action::RESET_THEN_RETRY,
+            Self::CommitOrReset => uapi::action::COMMIT_OR_RESET,
+            Self::ResetAndCheck => uapi::action::RESET_AND_CHECK,
+        }
+    }
+}
+
+/// What the operator should do after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing is left half-done: retry when the cause is dealt with.
+    Retry,
+    /// The module holds a download or a command in progress: reset it
+    /// (or wait for the command), then retry.
+    ResetThenRetry,
+    /// The new image may run uncommitted: commit it, or reset the module
+    /// to go back to the committed previous one.
+    CommitOrReset,
+    /// Commit was sent and not confirmed: reset the module and check
+    /// which version it boots.
+    ResetAndCheck,
 }
 
 /// How the image was written.
@@ -518,16 +705,9 @@ pub fn update(io: &mut impl ModuleIo, image: &[u8], opts: &Options) -> Result<Su
         features: ModuleFeatures::default(),
         summary: Summary::default(),
         reply: [0; LPL_MAX_LEN],
+        has_cdb: false,
     };
-    let advert = s.prepare(false)?;
-    s.io.notify(Notice::Started);
-    let plan = s.plan(&advert, image)?;
-    s.check_interrupt(Step::Start)?;
-    s.download(&plan, image)?;
-    let expected = s.downloaded_image(&plan)?;
-    let evidence = s.run_image(&plan, &expected)?;
-    s.commit(&expected, evidence)?;
-    Ok(s.summary)
+    s.update(image).map_err(|e| s.read_back(e))
 }
 
 /// How the image will be written, and what the module looked like before.
@@ -562,9 +742,73 @@ struct Session<'a, I: ModuleIo> {
     features: ModuleFeatures,
     summary: Summary,
     reply: [u8; LPL_MAX_LEN],
+    /// The advertisement showed a CDB.
+    has_cdb: bool,
 }
 
 impl<I: ModuleIo> Session<'_, I> {
+    fn update(&mut self, image: &[u8]) -> Result<Summary, Error> {
+        let advert = self.prepare(false)?;
+        self.io.notify(Notice::Started);
+        let plan = self.plan(&advert, image)?;
+        self.check_interrupt(Step::Start)?;
+        self.download(&plan, image)?;
+        let expected = self.downloaded_image(&plan)?;
+        let evidence = self.run_image(&plan, &expected)?;
+        self.commit(&expected, evidence)?;
+        Ok(self.summary)
+    }
+
+    /// Reads back where the module stands after the failure `e`, changing
+    /// nothing: the version registers and the CDB status, the command a
+    /// busy CDB holds, and Get Firmware Info if the module has it and its
+    /// CDB is idle. Bounded: each read is retried for at most a second,
+    /// the first that fails ends it, the query gets the shortest timeout.
+    /// Not done when the device is going away (the stop must be quick)
+    /// or the module is no CMIS module with pages.
+    fn read_back(&mut self, mut e: Error) -> Error {
+        if matches!(
+            e.cause,
+            Cause::Stopped | Cause::NotCmis(_) | Cause::FlatMemory | Cause::RevisionTooOld(_)
+        ) {
+            return e;
+        }
+        let mut found = ReadBack::default();
+        fn read(io: &mut impl ModuleIo, a: Access, buf: &mut [u8]) -> bool {
+            retry(io, |io| io.read(a, buf)).is_ok()
+        }
+        let mut b = [0u8; 2];
+        if read(self.io, Access::new(0, lower::ACTIVE_FW_VERSION, 2), &mut b) {
+            found.active = Some(RegVersion::decode(b));
+            if read(self.io, Access::new(1, INACTIVE_FW_VERSION, 2), &mut b) {
+                found.inactive = Some(RegVersion::decode(b));
+            }
+        }
+        let mut status = [0u8];
+        if found.inactive.is_some()
+            && self.has_cdb
+            && read(self.io, Access::new(0, lower::CDB_STATUS_1, 1), &mut status)
+        {
+            found.cdb_status = Some(status[0]);
+            if matches!(Status::from_byte(status[0]), Status::Busy(_)) {
+                if read(self.io, Access::new(CDB_PAGE, CMD_ID_OFFSET, 2), &mut b) {
+                    found.busy_command = Some(u16::from_be_bytes(b));
+                }
+            } else if !e.command_may_still_run()
+                && e.step != Step::FwInfo
+                && self.features.lists(CommandId::GET_FW_INFO) != Some(false)
+            {
+                let t = self.ms(MIN_TIMEOUT_MS);
+                let limits = (FW_INFO_MIN_LEN, FW_INFO_MAX_LEN);
+                if let Ok(len) = self.query(Step::FwInfo, CommandId::GET_FW_INFO, limits, t) {
+                    found.banks = Some(FwInfo::decode(&self.reply[..len]));
+                }
+            }
+        }
+        e.found = Some(found);
+        e
+    }
+
     /// Fails with the requester's interrupt, if any.
     fn check_interrupt(&self, step: Step) -> Result<(), Error> {
         match self.io.interrupted() {
@@ -640,6 +884,7 @@ impl<I: ModuleIo> Session<'_, I> {
     fn prepare(&mut self, again: bool) -> Result<CdbAdvert, Error> {
         let identity = self.identify()?;
         let advert = self.advertisement(again)?;
+        self.has_cdb = true;
         self.link.major = identity.major();
         self.link.background = advert.background;
         self.link.lpl_access = lpl_access_max(advert.rw_len_ext);

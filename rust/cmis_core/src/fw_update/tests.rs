@@ -703,6 +703,49 @@ fn a_command_that_never_completes_times_out_in_bounded_time() {
     }
 }
 
+/// Each failure says where the module was left, as read back from it,
+/// and what to do: a hung block write leaves the CDB busy with it; a
+/// module that faults after Run runs the new image uncommitted; a second
+/// flash while a command hangs names that command.
+#[test]
+fn failures_say_where_the_module_stands() {
+    // A block write hangs: no abort into the busy CDB; reset, then retry.
+    let mut bed = Bed::new(profile());
+    bed.m.faults.hang_next = true;
+    bed.m.faults.hang_command = Some(0x0104);
+    let img = bed.image(10_000);
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    let found = e.found.unwrap();
+    assert_eq!(found.busy_command, Some(0x0104), "{e}");
+    assert_eq!(e.action(), Action::ResetThenRetry, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("module now runs 1.0, inactive image none")
+            && text
+                .contains("the CDB is busy with command 0104h: wait for it, or reset the module"),
+        "{text}"
+    );
+    // The next flash finds the CDB still busy and names the command.
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert!(matches!(e.cause, Cause::CdbBusy(_)), "{e}");
+    assert_eq!(e.found.unwrap().busy_command, Some(0x0104), "{e}");
+    assert_eq!(e.action(), Action::ResetThenRetry);
+
+    // The new image faults after Run: it runs uncommitted in bank B.
+    let mut bed = Bed::new(profile());
+    bed.m.faults.fault_on_reset = 0x03;
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert_eq!(e.cause, Cause::ModuleFault(0x03), "{e}");
+    assert_eq!(e.action(), Action::CommitOrReset);
+    let fw = bed.m.firmware();
+    assert_eq!((fw.running, fw.committed), (BankId::B, BankId::A));
+    assert!(
+        e.to_string()
+            .contains("module now runs 2.1 (bank B, uncommitted), bank A holds 1.0 committed"),
+        "{e}"
+    );
+}
+
 #[test]
 fn corrupted_replies_are_caught() {
     let mut bed = Bed::new(profile());
@@ -909,12 +952,62 @@ fn messages_read_well() {
         step: Step::Write(0x800),
         cause: Cause::Cdb(CdbError::Failed(Failure::PARAMETER)),
         left: Left::DownloadBegun(AbortOutcome::Aborted),
+        found: None,
     };
     assert_eq!(
         std::format!("{e}"),
         "Write Firmware Block at address 0x800 failed: parameter range error or parameter \
          not supported (status 0x42); download aborted, previous image still runs"
     );
+    assert_eq!(e.action(), Action::Retry);
+    // Read back: bank B runs 2.1.7 uncommitted, bank A 1.0 committed
+    // (0100h status byte: B running, A committed; both versions given).
+    let mut reply = [0u8; 74];
+    reply[0] = 0x12;
+    reply[1] = 0x03;
+    reply[2..6].copy_from_slice(&[1, 0, 0, 0]);
+    reply[38..42].copy_from_slice(&[2, 1, 0, 7]);
+    let e = Error {
+        step: Step::Restart,
+        cause: Cause::NotBack(60_000),
+        left: Left::RunSent,
+        found: Some(ReadBack {
+            active: Some(RegVersion { major: 2, minor: 1 }),
+            inactive: Some(RegVersion { major: 1, minor: 0 }),
+            banks: Some(FwInfo::decode(&reply)),
+            cdb_status: Some(0x01),
+            busy_command: None,
+        }),
+    };
+    assert_eq!(
+        std::format!("{e}"),
+        "waiting for the module to restart failed: module not ready within 60000 ms; Run was \
+         sent: the module may run the new image uncommitted and boots the previous one at its \
+         next reset; module now runs 2.1 (bank B, uncommitted), bank A holds 1.0 committed"
+    );
+    assert_eq!(e.action(), Action::CommitOrReset);
+    let e = Error {
+        step: Step::Identify,
+        cause: Cause::CdbBusy(0x81),
+        left: Left::Unchanged,
+        found: Some(ReadBack {
+            active: Some(RegVersion { major: 1, minor: 0 }),
+            inactive: Some(RegVersion {
+                major: 0xff,
+                minor: 0xff,
+            }),
+            banks: None,
+            cdb_status: Some(0x81),
+            busy_command: Some(0x0103),
+        }),
+    };
+    assert_eq!(
+        std::format!("{e}"),
+        "reading the module's identity failed: the CDB is still busy with an earlier command \
+         (status 0x81); reset the module (ethtool --reset DEV phy) or wait, then retry; module \
+         now runs 1.0, inactive image invalid; the CDB is busy with command 0103h"
+    );
+    assert_eq!(e.action(), Action::ResetThenRetry);
     let e = Error::new(
         Step::Start,
         Cause::Cdb(CdbError::Timeout {
@@ -977,6 +1070,9 @@ proptest! {
         }
         let img = bed.image(body);
         let r = bed.flash(&img, Options::DEFAULT);
+        if let Err(e) = &r {
+            assert_read_back(&bed, e, "any module");
+        }
         bed.m.advance(bed.now + 100_000 * MS);
         bed.assert_runs_valid();
         prop_assert!(bed.m.firmware().download.is_none() || r.is_err());
@@ -1019,6 +1115,55 @@ fn assert_safe(bed: &Bed, r: &Result<Summary, Error>, name: &str) {
                 fw.committed
             );
         }
+    }
+}
+
+/// What a failed update read back is what the module holds at its end
+/// (unless the test altered what the module answered).
+fn assert_read_back(bed: &Bed, e: &Error, name: &str) {
+    let Some(found) = e.found else {
+        assert!(
+            matches!(e.cause, Cause::Stopped | Cause::NotCmis(_)),
+            "{name}: {e}: nothing read back"
+        );
+        return;
+    };
+    if bed.patch.is_some() || bed.header.is_some() {
+        return;
+    }
+    let fw = bed.m.firmware();
+    let reg = |v: Version| RegVersion {
+        major: v.major,
+        minor: v.minor,
+    };
+    // A single-bank module names its one image bank A, whichever slot
+    // the model keeps it in.
+    if let Some(info) = found.banks.filter(|_| !bed.m.profile().quirks.single_bank) {
+        assert_eq!(
+            info.running(),
+            Some(fw.running),
+            "{name}: {e}: running bank"
+        );
+        for b in [BankId::A, BankId::B] {
+            let st = info.bank(b);
+            assert_eq!(
+                st.committed,
+                fw.committed == b,
+                "{name}: {e}: bank {b:?} committed"
+            );
+            assert_eq!(st.valid, fw.bank(b).valid, "{name}: {e}: bank {b:?} valid");
+        }
+    }
+    if let Some(active) = found.active {
+        assert_eq!(
+            active,
+            reg(fw.bank(fw.running).version),
+            "{name}: {e}: active"
+        );
+    }
+    if let Some(status) = found.cdb_status {
+        let busy = matches!(Status::from_byte(status), Status::Busy(_));
+        assert_eq!(busy, bed.m.busy(), "{name}: {e}: CDB busy");
     }
 }
 
@@ -1176,6 +1321,9 @@ proptest! {
         }
         let img = bed.image(body);
         let r = bed.flash(&img, Options::DEFAULT);
+        if let Err(e) = &r {
+            assert_read_back(&bed, e, base);
+        }
         if !bed.m.is_plugged() {
             bed.m.plug(bed.now);
         }

@@ -162,6 +162,17 @@ set_knobs() {
 	done
 }
 
+# wait_state PATTERN: polls the current port's state file (every 10 ms, for
+# at most 10 s) until a line matches the extended regular expression.
+wait_state() {
+	local i
+	for i in $(seq 1000); do
+		grep -Eq "$1" "$dir/state" && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # The selftests' netlink client of the cmis_fw family.
 fw_client() {
 	python3 "$lib_dir/cmis_fw_client.py" "$@"

@@ -42,15 +42,10 @@ runs_valid() {
 	grep -Eq '^[AB]: valid .*running' "$dir/banks"
 }
 
-# wait_up: waits (5 s at most) until the module answers and no command
+# wait_up: waits (10 s at most) until the module answers and no command
 # runs.
 wait_up() {
-	local i
-	for i in $(seq 500); do
-		grep -Eq '^(ready|lowpwr)$' "$dir/state" && return 0
-		sleep 0.01
-	done
-	return 1
+	wait_state '^(ready|lowpwr)$'
 }
 
 out=
