@@ -267,7 +267,7 @@ impl WorkItem for Flash {
     type Pointer = Arc<Flash>;
 
     fn run(this: Arc<Flash>) {
-        let result = this.flash();
+        let (result, progress) = this.flash();
         // The device is free before the requester hears the end: one that
         // starts again at once must not find it busy.
         {
@@ -285,22 +285,24 @@ impl WorkItem for Flash {
                     )),
                     _ => StatusText::new(format_args!("{e}")),
                 };
-                this.notify_end(Some((msg.as_c_str(), e)));
+                this.notify_end(Some((msg.as_c_str(), e, progress)));
             }
         }
     }
 }
 
 impl Flash {
-    /// Runs the update to its end.
-    fn flash(&self) -> Result<(), fw_update::Error> {
+    /// Runs the update to its end; also gives the last progress reported
+    /// (bytes done, in all).
+    fn flash(&self) -> (Result<(), fw_update::Error>, (u64, u64)) {
         let image = self.firmware.data();
         let mut io = FlashIo {
             flash: self,
             done: 0,
             total: 0,
         };
-        fw_update::update(&mut io, image, &self.options).map(|_| ())
+        let r = fw_update::update(&mut io, image, &self.options).map(|_| ());
+        (r, (io.done, io.total))
     }
 
     /// Sends a progress notification.
@@ -315,9 +317,9 @@ impl Flash {
         });
     }
 
-    /// Sends the last notification: COMPLETED, or ERROR with its message
-    /// and where the failure left the module.
-    fn notify_end(&self, error: Option<(&CStr, &fw_update::Error)>) {
+    /// Sends the last notification: COMPLETED, or ERROR with its message,
+    /// how far the download got and where the failure left the module.
+    fn notify_end(&self, error: Option<(&CStr, &fw_update::Error, (u64, u64))>) {
         let total = self.firmware.data().len() as u64;
         self.send(&match error {
             None => netlink::Notification {
@@ -328,12 +330,12 @@ impl Flash {
                 total,
                 outcome: None,
             },
-            Some((msg, e)) => netlink::Notification {
+            Some((msg, e, (done, total))) => netlink::Notification {
                 dev: &self.dev,
                 status: FlashStatus::Error,
                 msg: Some(msg),
-                done: 0,
-                total: 0,
+                done,
+                total,
                 outcome: Some(e),
             },
         });

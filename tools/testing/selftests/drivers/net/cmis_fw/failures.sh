@@ -6,7 +6,8 @@
 # shows them) checked against what the emulated module holds (its banks
 # file), for a block write that never completes (the CDB left busy with
 # it), the next flash finding that CDB busy, a reset and a flash that
-# succeeds, and a new image that faults after Run (it runs uncommitted).
+# succeeds, a new image that faults after Run (it runs uncommitted), an
+# optional command failing (the flash goes on) and a refused Start.
 # The kernel's C flasher meets the same faults; what it says is shown
 # beside, as the oracle, not a requirement.
 
@@ -18,7 +19,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 5
+ktap_set_plan 6
 
 use_firmware_dir
 make_image v2.bin --version 2.1.7 --text failures --size 20000 --seed 16
@@ -85,6 +86,7 @@ assert outcome["left"] == "download-begun" and outcome["abort"] == "cdb-busy", o
 assert outcome["action"] == "reset-then-retry", outcome
 assert outcome["busy_command"] == 0x104, outcome
 assert outcome["active_version"] == short(banks[running]["version"]), (outcome, banks)
+assert 0 < last["total"] and last["done"] < last["total"], last
 '; then
 	ktap_test_pass "a hung block write: the CDB busy with 0104h, reset then retry"
 else
@@ -139,6 +141,24 @@ fi
 echo 1 >"$dir/reset"
 del_port
 c_flasher fault_on_reset=3
+
+# An optional command's generic failure degrades, with a notice: Get
+# Firmware Info failing (40h) every time, the flash completes, proven by
+# the version registers (the C flasher never sends it).
+new_port
+set_knobs fail_count=100 fail_command=0x0100 fail_code=0x40
+flash_json
+if expect '
+assert rc == 0 and last["status"] == "completed", last
+notices = [r["message"] for r in rows if r["status"] == "in_progress" and r.get("message")]
+assert any("Get Firmware Info (0100h) unavailable" in m for m in notices), rows
+assert (running, committed) == ("B", "B") and banks["B"]["version"] == "2.1.7", banks
+'; then
+	ktap_test_pass "Get Firmware Info failing (40h): the flash goes on, says so, completes"
+else
+	ktap_test_fail "Get Firmware Info failing (40h): the flash goes on, says so, completes"
+fi
+del_port
 
 # A refusal before anything is written reads back an unchanged module.
 new_port
