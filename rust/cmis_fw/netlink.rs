@@ -11,7 +11,9 @@
 #![forbid(unsafe_code)]
 
 use crate::cmis_core::bank::BankId;
+use crate::cmis_core::cdb::exchange::{ACCESS_RETRY, POLL_MAX, POLL_MIN};
 use crate::cmis_core::fw_update::{self, Left, Password};
+use crate::cmis_core::io::{Backoff, Errno};
 use crate::cmis_core::map::{identifier, lower, I2C_ADDRESS};
 use crate::cmis_core::uapi::{
     attr, header, outcome, status, FAMILY_VERSION, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
@@ -21,6 +23,7 @@ use crate::flash::{self, Flashes, Request};
 use crate::genl::{
     Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, Reserve, SmallOp,
 };
+use crate::time;
 use core::fmt;
 use kernel::{
     firmware::Firmware,
@@ -279,6 +282,32 @@ fn validate<'a>(info: &'a Info<'_>) -> Result<Request, Rejection<'a>> {
     }
 }
 
+/// Reads the module's identifier (00h:0). A module may NACK while busy or
+/// right after a reset, so a transient error is retried as the flash
+/// retries its register reads: with back-off, for at most
+/// [`ACCESS_RETRY`] (upstream fails the request at once).
+fn read_identifier(dev: &NetDevice, info: &Info<'_>) -> Result<u8> {
+    let at = ModuleAccess {
+        i2c_address: I2C_ADDRESS,
+        bank: 0,
+        page: 0,
+        offset: lower::IDENTIFIER,
+    };
+    let until = time::now_ns().saturating_add(ACCESS_RETRY);
+    let mut backoff = Backoff::new(POLL_MIN, POLL_MAX);
+    let mut id = [0u8; 1];
+    loop {
+        match dev.read_module_for(at, &mut id, &info.extack()) {
+            Ok(()) => return Ok(id[0]),
+            Err(e) if Errno::from_kernel(e.to_errno()).is_transient() && time::now_ns() < until => {
+                let wait = backoff.next_interval();
+                time::sleep_ns(wait, wait / 4);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The checks the ethtool core makes under RTNL; then sets the device's
 /// in-progress flag. From there the core vetoes bringing the device up
 /// and user-space module EEPROM access (so does our notifier, on kernels
@@ -316,16 +345,9 @@ fn claim<'a>(dev: &NetDevice, rtnl: &Rtnl) -> Result<(), Rejection<'a>> {
 fn load<'a>(dev: &NetDevice, file: &CStr, info: &Info<'_>) -> Result<Firmware, Rejection<'a>> {
     let firmware = Firmware::request_nowarn(file, dev.device())
         .map_err(|e| Rejection::new(c"Failed to request module firmware image", e))?;
-    let mut id = [0u8; 1];
-    let at = ModuleAccess {
-        i2c_address: I2C_ADDRESS,
-        bank: 0,
-        page: 0,
-        offset: lower::IDENTIFIER,
-    };
-    dev.read_module_for(at, &mut id, &info.extack())
+    let id = read_identifier(dev, info)
         .map_err(|e| Rejection::new(c"Failed to read the module identifier", e))?;
-    if !identifier::is_cmis(id[0]) {
+    if !identifier::is_cmis(id) {
         return Err(Rejection::new(
             c"Module type does not support firmware flashing",
             EOPNOTSUPP,

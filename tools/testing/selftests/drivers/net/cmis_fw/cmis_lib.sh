@@ -162,15 +162,21 @@ set_knobs() {
 	done
 }
 
-# wait_state PATTERN: polls the current port's state file (every 10 ms, for
-# at most 10 s) until a line matches the extended regular expression.
-wait_state() {
+# wait_file FILE PATTERN [SECONDS]: polls FILE (every 10 ms, for at most
+# SECONDS, 10 by default) until a line matches the extended regular
+# expression.
+wait_file() {
 	local i
-	for i in $(seq 1000); do
-		grep -Eq "$1" "$dir/state" && return 0
+	for i in $(seq $((${3:-10} * 100))); do
+		grep -Eq "$2" "$1" && return 0
 		sleep 0.01
 	done
 	return 1
+}
+
+# wait_state PATTERN: waits as wait_file for the current port's state.
+wait_state() {
+	wait_file "$dir/state" "$1"
 }
 
 # The selftests' netlink client of the cmis_fw family.

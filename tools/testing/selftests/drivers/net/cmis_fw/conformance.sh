@@ -134,11 +134,13 @@ long_reset() {
 	local out rc=0
 	out=$(ethtool --flash-module-firmware "$port" file v2.bin 2>&1)
 	grep -q 'Module is not ready on time after reset' <<<"$out" || rc=1
-	sleep 3
+	# The module comes back (5 s after Run) running the new image; a
+	# reset (5 s again) boots the committed old one.
+	wait_state '^ready' || rc=1
 	grep -q '^B: valid version=2\.0\.7 .*running$' "$dir/banks" || rc=1
 	echo 1 >"$dir/reset"
-	sleep 6
-	grep -q '^A: valid version=1\.0\.0 .*running committed$' "$dir/banks" || rc=1
+	wait_file "$dir/banks" '^A: valid version=1\.0\.0 .*running committed$' || rc=1
+	wait_state '^ready' || rc=1
 	[ $rc -eq 0 ] || { echo "$out"; cat "$dir/banks"; }
 	del_port
 	return $rc
@@ -160,7 +162,8 @@ unplugged_mid_flash() {
 	set_knobs write_mechanism=0x01 busy_us_write=100000 max_duration_write=1000
 	ethtool --flash-module-firmware "$port" file v2.bin >"$fw_dir/unplug.out" 2>&1 &
 	local pid=$!
-	sleep 8
+	# Unplugged once blocks are being written.
+	wait_file "$dir/banks" '^download: .* received=[1-9]' 30
 	echo 0 >"$dir/plugged"
 	wait $pid
 	echo 1 >"$dir/plugged"
