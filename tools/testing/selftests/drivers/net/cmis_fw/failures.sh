@@ -67,7 +67,8 @@ c_flasher() {
 	new_port
 	set_knobs "$@"
 	local out
-	out=$(ethtool --flash-module-firmware "$port" file v2.bin 2>&1 | tr '\n' ' ' | tr -s ' ')
+	out=$(ethtool --flash-module-firmware "$port" file v2.bin 2>&1 | tr '\r' '\n' |
+		grep -Ev '^$|Progress|started|in progress' | tr '\n' ' ' | tr -s ' ')
 	echo "1" >"$dir/reset"
 	del_port
 	ktap_print_msg "C flasher: ${out:0:300}"
