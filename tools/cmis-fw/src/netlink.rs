@@ -396,41 +396,49 @@ fn bank_name(v: u32) -> &'static str {
     }
 }
 
+/// The names of [`outcome::LEFT`]'s values, as in the YNL spec.
+const LEFT_NAMES: [(u32, &str); 6] = [
+    (left::UNCHANGED, "unchanged"),
+    (left::DOWNLOAD_BEGUN, "download-begun"),
+    (left::DOWNLOADED, "downloaded"),
+    (left::RUN_SENT, "run-sent"),
+    (left::RUNNING_UNCOMMITTED, "running-uncommitted"),
+    (left::COMMIT_SENT, "commit-sent"),
+];
+/// The names of [`outcome::ABORT`]'s values.
+const ABORT_NAMES: [(u32, &str); 6] = [
+    (abort::NOT_NEEDED, "not-needed"),
+    (abort::NOT_SUPPORTED, "not-supported"),
+    (abort::CDB_BUSY, "cdb-busy"),
+    (abort::ABORTED, "aborted"),
+    (abort::FAILED, "failed"),
+    (abort::SKIPPED, "skipped"),
+];
+/// The names of [`outcome::ACTION`]'s values.
+const ACTION_NAMES: [(u32, &str); 4] = [
+    (action::RETRY, "retry"),
+    (action::RESET_THEN_RETRY, "reset-then-retry"),
+    (action::COMMIT_OR_RESET, "commit-or-reset"),
+    (action::RESET_AND_CHECK, "reset-and-check"),
+];
+
+/// The name of `v` in `names`, or "unknown".
+fn named(v: u32, names: &[(u32, &'static str)]) -> &'static str {
+    names
+        .iter()
+        .find(|(value, _)| *value == v)
+        .map_or("unknown", |(_, name)| name)
+}
+
 impl Outcome {
     fn from_attrs(attrs: &[OutcomeAttr]) -> Self {
         let mut o = Self::default();
         for a in attrs {
             match a {
-                OutcomeAttr::Number(outcome::LEFT, v) => {
-                    o.left = Some(match *v {
-                        left::UNCHANGED => "unchanged",
-                        left::DOWNLOAD_BEGUN => "download-begun",
-                        left::DOWNLOADED => "downloaded",
-                        left::RUN_SENT => "run-sent",
-                        left::RUNNING_UNCOMMITTED => "running-uncommitted",
-                        left::COMMIT_SENT => "commit-sent",
-                        _ => "unknown",
-                    })
-                }
-                OutcomeAttr::Number(outcome::ABORT, v) => {
-                    o.abort = Some(match *v {
-                        abort::NOT_NEEDED => "not-needed",
-                        abort::NOT_SUPPORTED => "not-supported",
-                        abort::CDB_BUSY => "cdb-busy",
-                        abort::ABORTED => "aborted",
-                        abort::FAILED => "failed",
-                        abort::SKIPPED => "skipped",
-                        _ => "unknown",
-                    })
-                }
+                OutcomeAttr::Number(outcome::LEFT, v) => o.left = Some(named(*v, &LEFT_NAMES)),
+                OutcomeAttr::Number(outcome::ABORT, v) => o.abort = Some(named(*v, &ABORT_NAMES)),
                 OutcomeAttr::Number(outcome::ACTION, v) => {
-                    o.action = Some(match *v {
-                        action::RETRY => "retry",
-                        action::RESET_THEN_RETRY => "reset-then-retry",
-                        action::COMMIT_OR_RESET => "commit-or-reset",
-                        action::RESET_AND_CHECK => "reset-and-check",
-                        _ => "unknown",
-                    })
+                    o.action = Some(named(*v, &ACTION_NAMES))
                 }
                 OutcomeAttr::Number(outcome::RUNNING_BANK, v) => {
                     o.running_bank = Some(bank_name(*v))

@@ -774,24 +774,28 @@ impl<I: ModuleIo> Session<'_, I> {
             return e;
         }
         let mut found = ReadBack::default();
-        fn read(io: &mut impl ModuleIo, a: Access, buf: &mut [u8]) -> bool {
-            retry(io, |io| io.read(a, buf)).is_ok()
-        }
+        // Each read as the update's own: repeated while the module NACKs.
+        let step = Step::Versions;
         let mut b = [0u8; 2];
-        if read(self.io, Access::new(0, lower::ACTIVE_FW_VERSION, 2), &mut b) {
-            found.active = Some(RegVersion::decode(b));
-            if read(self.io, Access::new(1, INACTIVE_FW_VERSION, 2), &mut b) {
-                found.inactive = Some(RegVersion::decode(b));
-            }
+        found.active = self.active_version(step).ok();
+        if found.active.is_some()
+            && self
+                .read(step, Access::new(1, INACTIVE_FW_VERSION, 2), &mut b)
+                .is_ok()
+        {
+            found.inactive = Some(RegVersion::decode(b));
         }
         let mut status = [0u8];
         if found.inactive.is_some()
             && self.has_cdb
-            && read(self.io, Access::new(0, lower::CDB_STATUS_1, 1), &mut status)
+            && self
+                .read(step, Access::new(0, lower::CDB_STATUS_1, 1), &mut status)
+                .is_ok()
         {
             found.cdb_status = Some(status[0]);
             if matches!(Status::from_byte(status[0]), Status::Busy(_)) {
-                if read(self.io, Access::new(CDB_PAGE, CMD_ID_OFFSET, 2), &mut b) {
+                let command = Access::new(CDB_PAGE, CMD_ID_OFFSET, 2);
+                if self.read(step, command, &mut b).is_ok() {
                     found.busy_command = Some(u16::from_be_bytes(b));
                 }
             } else if !e.command_may_still_run()
