@@ -373,6 +373,13 @@ fn show_counters(m: &Module, w: &mut Writer) -> core::fmt::Result {
     writeln!(w, "driver_ns: {}", c.driver_ns)?;
     writeln!(w, "ethtool_begins: {}", c.ethtool_begins)?;
     writeln!(w, "ethtool_completes: {}", c.ethtool_completes)?;
+    writeln!(w, "wait_after_command_ns: {}", c.wait_after_command_ns)?;
+    writeln!(w, "wait_after_reset_ns: {}", c.wait_after_reset_ns)?;
+    writeln!(
+        w,
+        "wait_between_accesses_ns: {}",
+        c.wait_between_accesses_ns
+    )?;
     for (i, &n) in c.by_command.iter().enumerate().filter(|(_, &n)| n > 0) {
         match COUNTED_COMMANDS.get(i) {
             Some(id) => writeln!(w, "command_{id:04x}: {n}")?,

@@ -184,13 +184,15 @@ struct Args {
 
 /// An image file in the firmware directory.
 struct Image {
-    /// The image's version MAJOR.MINOR of both names (builds 0 and 1).
-    version: String,
+    /// The two versions of the image, 3.2S.0 and 3.2S+1.0.
+    versions: [String; 2],
     /// Names relative to the firmware search path of its two versions,
-    /// 3.S.0 and 3.S.1, flashed in turns: each flash is an upgrade that
-    /// the module's version registers can prove, as in the field (a
-    /// module re-flashed with the version it runs can only be checked by
-    /// Get Firmware Info, which a bootloader's boot phase delays).
+    /// flashed in turns: each flash is an upgrade that the module's
+    /// version registers (MAJOR.MINOR) can prove, as in the field. Two
+    /// versions that differ in their build number only look the same
+    /// there, as does a re-flash of the version the module runs: only Get
+    /// Firmware Info tells them apart, which a bootloader's boot phase
+    /// delays.
     names: [String; 2],
     size: usize,
     body_len: usize,
@@ -203,17 +205,13 @@ struct Image {
 const HEADER_LEN: usize = Profile::DEFAULT.start_payload_size as usize;
 
 fn make_image(args: &Args, dir: &Path, size: usize, seed: usize) -> Result<Image> {
-    let names = [0, 1].map(|build| format!("bench-{}k-{build}.bin", size >> 10));
+    let names = [0, 1].map(|i| format!("bench-{}k-{i}.bin", size >> 10));
+    let versions = [0, 1].map(|i| format!("3.{}.0", 2 * seed + i));
     let mut body_crc = 0;
-    for (build, name) in names.iter().enumerate() {
+    for (name, version) in names.iter().zip(&versions) {
         let path = dir.join(name);
         let status = Command::new(args.bin_dir.join("cmis-emu-image"))
-            .args([
-                "--version",
-                &format!("3.{seed}.{build}"),
-                "--text",
-                "cmis-bench",
-            ])
+            .args(["--version", version, "--text", "cmis-bench"])
             .args(["--header-len", &HEADER_LEN.to_string()])
             .args(["--size", &(size - HEADER_LEN).to_string()])
             .args(["--seed", &seed.to_string()])
@@ -231,7 +229,7 @@ fn make_image(args: &Args, dir: &Path, size: usize, seed: usize) -> Result<Image
         body_crc = crc32(&bytes[HEADER_LEN..]);
     }
     Ok(Image {
-        version: format!("3.{seed}"),
+        versions,
         names,
         size,
         body_len: size - HEADER_LEN,
@@ -245,7 +243,7 @@ fn make_image(args: &Args, dir: &Path, size: usize, seed: usize) -> Result<Image
 fn spawn(args: &Args, flasher: Flasher, port: &Port, image: &Image, log: &Path) -> Result<Child> {
     // The version the module does not run.
     let running = port.running_version()?;
-    let name = &image.names[usize::from(running == format!("{}.0", image.version))];
+    let name = &image.names[usize::from(running == image.versions[0])];
     let out = File::create(log)?;
     let err = out.try_clone()?;
     let mut cmd = Command::new("timeout");
@@ -352,6 +350,9 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         writes_while_busy: 0,
         nacks: 0,
         driver_ns: 0,
+        wait_after_command_ns: 0,
+        wait_after_reset_ns: 0,
+        wait_between_accesses_ns: 0,
         limit_ns: b.limit.total_ns(),
         limit_blocks: b.limit.blocks,
         limit_transactions: b.limit.transactions,
@@ -393,6 +394,9 @@ fn measure(args: &Args, ports: &[Port], b: &Batch<'_>) -> Result<Run> {
         run.writes_while_busy += c.get("writes_while_busy");
         run.nacks += c.get("nacks");
         run.driver_ns += c.get("driver_ns");
+        run.wait_after_command_ns += c.get("wait_after_command_ns");
+        run.wait_after_reset_ns += c.get("wait_after_reset_ns");
+        run.wait_between_accesses_ns += c.get("wait_between_accesses_ns");
     }
     eprintln!(
         "cmis-bench: {} {} KiB {} run {}{}: {:.2} s, {}",

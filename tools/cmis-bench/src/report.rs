@@ -132,6 +132,13 @@ pub(crate) struct Run {
     pub(crate) writes_while_busy: u64,
     pub(crate) nacks: u64,
     pub(crate) driver_ns: u64,
+    /// Time the modules, up and idle, waited for the flasher's next
+    /// access, summed over the ports: after a command's end, after a
+    /// reset, after the flasher's previous access (the emulator's
+    /// `wait_*_ns` counters). What keeps a flash from its limit.
+    pub(crate) wait_after_command_ns: u64,
+    pub(crate) wait_after_reset_ns: u64,
+    pub(crate) wait_between_accesses_ns: u64,
     /// The physical limit of one port's flash (`cmis_core::emu::limit`),
     /// its block writes and its bus transactions.
     pub(crate) limit_ns: u64,
@@ -173,6 +180,10 @@ pub(crate) struct Cell {
     pub(crate) writes: u64,
     pub(crate) bytes: u64,
     pub(crate) commands: u64,
+    /// The modules' waits for the flasher (see [`Run`]).
+    pub(crate) wait_after_command_ns: u64,
+    pub(crate) wait_after_reset_ns: u64,
+    pub(crate) wait_between_accesses_ns: u64,
     pub(crate) limit_ns: u64,
     /// Block writes and bus transactions of one port's limit.
     pub(crate) limit_blocks: u64,
@@ -251,6 +262,9 @@ pub(crate) fn cells(runs: &[Run]) -> Vec<Cell> {
                 writes: med(|r| r.writes),
                 bytes: med(|r| r.bytes_read + r.bytes_written),
                 commands: med(|r| r.commands),
+                wait_after_command_ns: med(|r| r.wait_after_command_ns),
+                wait_after_reset_ns: med(|r| r.wait_after_reset_ns),
+                wait_between_accesses_ns: med(|r| r.wait_between_accesses_ns),
                 limit_ns: all(|r| r.limit_ns),
                 limit_blocks: all(|r| r.limit_blocks),
                 limit_transactions: all(|r| r.limit_transactions),
@@ -418,6 +432,23 @@ fn size_name(size: usize) -> String {
     }
 }
 
+/// The modules' waits for the flasher: their sum, then after commands,
+/// after resets and between accesses.
+fn waits(c: &Cell) -> String {
+    let (cmd, reset, gap) = (
+        c.wait_after_command_ns,
+        c.wait_after_reset_ns,
+        c.wait_between_accesses_ns,
+    );
+    format!(
+        "{} ({}+{}+{})",
+        secs(cmd + reset + gap),
+        secs(cmd),
+        secs(reset),
+        secs(gap)
+    )
+}
+
 /// The outcome counts of a cell: `3 ok`, `1 ok 2 failed`, ...
 fn outcomes(c: &Cell) -> String {
     let mut parts = vec![format!("{} ok", c.ok)];
@@ -452,6 +483,7 @@ pub(crate) fn table(cells: &[Cell]) -> String {
         "bytes",
         "commands",
         "acc/block (min)",
+        "waits s (cmd+reset+gap)",
     ];
     let dash = || "-".to_string();
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -502,6 +534,7 @@ pub(crate) fn table(cells: &[Cell]) -> String {
             figure_or_dash(c.bytes, |x| x.to_string()),
             figure_or_dash(c.commands, |x| x.to_string()),
             accesses,
+            if c.has_figures() { waits(c) } else { dash() },
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
@@ -565,6 +598,9 @@ mod tests {
             writes_while_busy: 0,
             nacks: 0,
             driver_ns: 0,
+            wait_after_command_ns: 0,
+            wait_after_reset_ns: 0,
+            wait_between_accesses_ns: 0,
             limit_ns: (limit_s * 1e9) as u64,
             limit_blocks: 3,
             limit_transactions: 24,
@@ -725,6 +761,31 @@ mod tests {
         one.reads = 20;
         one.writes = 40;
         assert_eq!(cells(&[one])[0].accesses_per_block(), Some(10.0));
+    }
+
+    #[test]
+    fn waits_are_medians_and_shown_with_their_parts() {
+        let mut runs: Vec<Run> = [(0.3, 0.1, 1.0), (0.2, 0.1, 0.6), (0.9, 0.3, 2.0)]
+            .into_iter()
+            .map(|(cmd, reset, gap)| Run {
+                wait_after_command_ns: (cmd * 1e9) as u64,
+                wait_after_reset_ns: (reset * 1e9) as u64,
+                wait_between_accesses_ns: (gap * 1e9) as u64,
+                ..run("realistic-epl", Flasher::CmisFw, M, 31.5, 30.0)
+            })
+            .collect();
+        // A failed run's figures do not count.
+        runs.push(with(
+            Outcome::Failed,
+            Run {
+                wait_between_accesses_ns: 100_000_000_000,
+                ..runs[0].clone()
+            },
+        ));
+        let c = &cells(&runs)[0];
+        assert_eq!(c.wait_after_command_ns, 300_000_000);
+        assert_eq!(c.wait_between_accesses_ns, 1_000_000_000);
+        assert!(table(std::slice::from_ref(c)).contains("1.40 (0.30+0.10+1.00)"));
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub const FLAG_SETTLE: Nanos = 50 * NS_PER_MS;
 pub const TRIGGER_ATTEMPTS: u32 = 10;
 /// How often a reply whose check code does not match is read again.
 pub const REPLY_REREADS: u32 = 2;
+/// Most lateness of a sleep taken for the timer's: beyond it the host
+/// was busy elsewhere, which says nothing of the next sleep.
+pub const SLEEP_LATE_MAX: Nanos = 500_000;
 
 /// Bits of 00h:8 besides the completion flags.
 pub mod module_flag {
@@ -132,6 +135,10 @@ pub struct Link {
     /// took them: reading byte 8 for the completion flag clears the
     /// module's other flags too, which must not be lost.
     pub latched: u8,
+    /// How late the host's sleeps between polls wake, on average (at most
+    /// [`SLEEP_LATE_MAX`]): the timer's and the scheduler's share of a
+    /// wait, asked for that much less (see `nap`).
+    pub sleep_late: Nanos,
 }
 
 impl Link {
@@ -146,6 +153,7 @@ impl Link {
         unsettled: false,
         status_mode_flag: None,
         latched: 0,
+        sleep_late: 0,
     };
 
     /// How command `id` is polled: the completion flag on CMIS 5.x; on
@@ -471,13 +479,13 @@ fn settle_flag(
             }
             return Ok(());
         }
-        nap(io, backoff.next_interval())?;
+        nap(io, link, backoff.next_interval())?;
     }
 }
 
 fn first_interval(first_wait: Nanos) -> Nanos {
     if first_wait > 0 {
-        (first_wait / 16).clamp(REPOLL_MIN, POLL_MIN)
+        (first_wait / 64).clamp(REPOLL_MIN, POLL_MIN)
     } else {
         POLL_MIN
     }
@@ -562,10 +570,29 @@ fn write_epl(io: &mut impl ModuleIo, link: &Link, req: &Request<'_>) -> Result<(
     Ok(())
 }
 
-/// Sleeps `ns` unless the requester stops.
-fn nap(io: &mut impl ModuleIo, ns: Nanos) -> Result<(), CdbError> {
-    if ns > 0 {
-        io.sleep(ns);
+/// Waits about `ns` unless the requester stops. With a background-mode
+/// module it sleeps `ns` less the lateness the host's sleeps show (learnt
+/// here), so that the poll after it comes when it is meant to; a wait no
+/// longer than that lateness is not slept at all, the next access taking
+/// about as long. Once the wait grows past the lateness (intervals
+/// double, up to an eighth of the time waited), sleeping resumes. A
+/// foreground-mode module NACKs every poll until it is done: it gets the
+/// whole sleep.
+fn nap(io: &mut impl ModuleIo, link: &mut Link, ns: Nanos) -> Result<(), CdbError> {
+    let ask = if link.background {
+        ns.saturating_sub(link.sleep_late)
+    } else {
+        ns
+    };
+    if ask > 0 {
+        let start = io.now();
+        io.sleep(ask);
+        let late = io
+            .now()
+            .saturating_sub(start)
+            .saturating_sub(ask)
+            .min(SLEEP_LATE_MAX);
+        link.sleep_late = link.sleep_late - link.sleep_late / 8 + late / 8;
     }
     match io.interrupted() {
         Some(Interrupt::Stop) => Err(CdbError::Interrupted(Interrupt::Stop)),
@@ -581,7 +608,7 @@ fn poll_until_done(
     first_wait: Nanos,
     reply: &mut [u8; LPL_MAX_LEN],
 ) -> Result<Done, CdbError> {
-    nap(io, first_wait)?;
+    nap(io, link, first_wait)?;
     loop {
         let found = poll_once(io, link, req, p, reply)?;
         let now = io.now();
@@ -617,7 +644,7 @@ fn poll_until_done(
         }
         let sleep = p.interval.min(req.timeout - elapsed);
         p.interval = next_interval(p.interval, elapsed, link.background);
-        nap(io, sleep)?;
+        nap(io, link, sleep)?;
     }
 }
 

@@ -187,6 +187,7 @@ impl Module {
         let q = self.profile.quirks;
         self.lower[Self::status_offset(i)] = ex.status;
         let flag_at = at + u64::from(q.flag_delay_us) * NS_PER_US;
+        self.host_wait.command_end_at = flag_at;
         if flag_at > at {
             self.late_flag[i] = Some(flag_at);
         } else {

@@ -823,6 +823,15 @@ pub struct Counters {
     /// Its ethtool `complete` operations: as many as `begin`s once every
     /// request is over.
     pub ethtool_completes: u64,
+    /// Time the module, up and with no command running, waited for the
+    /// host's next transaction after a command's end showed (status and
+    /// completion flag): the host looked late. See [`HostWait`].
+    pub wait_after_command_ns: u64,
+    /// The same after a reset, from when the module acknowledges again.
+    pub wait_after_reset_ns: u64,
+    /// The same after the host's previous transaction: the host's own
+    /// time between two accesses (its software, its sleeps).
+    pub wait_between_accesses_ns: u64,
 }
 
 impl Default for Counters {
@@ -848,6 +857,9 @@ impl Default for Counters {
             driver_ns: 0,
             ethtool_begins: 0,
             ethtool_completes: 0,
+            wait_after_command_ns: 0,
+            wait_after_reset_ns: 0,
+            wait_between_accesses_ns: 0,
         }
     }
 }
@@ -890,6 +902,30 @@ pub struct LogEntry {
 
 /// Number of commands the log keeps.
 pub const LOG_LEN: usize = 32;
+
+/// When the module last stopped doing something the host waits for, so
+/// that the time until the host's next transaction can be counted: the
+/// host's share of a flash beyond the module's bus, busy and reset times,
+/// which is what keeps a flasher from the physical limit
+/// ([`Counters::wait_after_command_ns`] and the two after it). The
+/// module works while a command is pending (shown late, running, reported
+/// late, its flag still to come) and while it resets; waits are counted
+/// only outside those.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct HostWait {
+    /// End of the last transaction: the bus carries one at a time, so
+    /// a transaction that starts before the previous one's end (the
+    /// kernel port runs a request's transactions, then spends their bus
+    /// time) ends its time after it. Refused transactions take none.
+    bus_free_at: Nanos,
+    /// When the last command's end showed: its status and completion flag.
+    command_end_at: Nanos,
+    /// When the module last acknowledged again after a reset.
+    up_at: Nanos,
+    /// A transaction was seen since the counters were cleared: the time
+    /// before the first one is not counted.
+    started: bool,
+}
 
 /// Where the module is in its reset sequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1027,6 +1063,7 @@ pub struct Module {
     log_next: usize,
     /// Entries in use, up to [`LOG_LEN`].
     log_len: usize,
+    host_wait: HostWait,
 }
 
 impl Module {
@@ -1065,6 +1102,7 @@ impl Module {
             log: [LogEntry::default(); LOG_LEN],
             log_next: 0,
             log_len: 0,
+            host_wait: HostWait::default(),
         };
         m.reinit(profile, version, now);
         m
@@ -1095,6 +1133,7 @@ impl Module {
         self.entered_password = 0;
         self.hitless_pending = false;
         self.faults = Faults::default();
+        self.host_wait = HostWait::default();
         self.clear_counters();
         self.init_static_pages();
         self.power = Power::Up;
@@ -1178,6 +1217,7 @@ impl Module {
     /// Clears the counters and the log.
     pub fn clear_counters(&mut self) {
         self.counters = Counters::default();
+        self.host_wait.started = false;
         self.log.fill(LogEntry::default());
         self.log_next = 0;
         self.log_len = 0;
@@ -1301,7 +1341,7 @@ impl Module {
         }
         self.counters.reads += 1;
         self.counters.bytes_read += buf.len() as u64;
-        Ok(self.charge(access.len, true))
+        Ok(self.charge(now, access.len, true))
     }
 
     /// Writes `data` at `access` at time `now`, in one bus transaction.
@@ -1352,7 +1392,7 @@ impl Module {
         }
         self.counters.writes += 1;
         self.counters.bytes_written += data.len() as u64;
-        Ok(self.charge(access.len, false))
+        Ok(self.charge(now, access.len, false))
     }
 
     /// Counts a refused access.
@@ -1364,12 +1404,36 @@ impl Module {
         e
     }
 
-    /// Counts the time of a completed access and returns it.
-    fn charge(&mut self, len: usize, read: bool) -> Nanos {
+    /// Counts the time of an access completed from `now` and returns it.
+    fn charge(&mut self, now: Nanos, len: usize, read: bool) -> Nanos {
         let (bus, driver) = limit::access_ns(self.profile.bus_hz, &self.profile.driver, len, read);
         self.counters.bus_ns += bus;
         self.counters.driver_ns += driver;
+        let w = &mut self.host_wait;
+        w.bus_free_at = w.bus_free_at.max(now) + bus + driver;
         bus + driver
+    }
+
+    /// Counts how long the module, idle, waited for a transaction that
+    /// starts at `now` ([`HostWait`]).
+    fn count_host_wait(&mut self, now: Nanos) {
+        let w = &mut self.host_wait;
+        let working = self.pending.iter().any(Option::is_some)
+            || self.late_flag.iter().any(Option::is_some)
+            || self.power != Power::Up;
+        if w.started && !working {
+            let since = w.bus_free_at.max(w.command_end_at).max(w.up_at);
+            let wait = now.saturating_sub(since);
+            let c = &mut self.counters;
+            if since == w.bus_free_at {
+                c.wait_between_accesses_ns += wait;
+            } else if since == w.command_end_at {
+                c.wait_after_command_ns += wait;
+            } else {
+                c.wait_after_reset_ns += wait;
+            }
+        }
+        w.started = true;
     }
 
     /// Splits a host request into the transactions a driver puts on the
@@ -1508,6 +1572,7 @@ impl Module {
             return Err(BusError::Invalid(AccessError::OutOfBounds));
         }
         self.advance(now);
+        self.count_host_wait(now);
         match self.power {
             Power::Unplugged => return Err(BusError::Unplugged),
             Power::Resetting { .. } => return Err(BusError::Nack),
@@ -1817,6 +1882,7 @@ impl Module {
             fault: core::mem::take(&mut self.faults.fault_on_reset),
         };
         self.reset_nack_until = now + u64::from(q.nack_after_reset_ms) * NS_PER_MS;
+        self.host_wait.up_at = self.reset_nack_until;
         self.boot_until = now + u64::from(q.boot_ms) * NS_PER_MS;
         self.power = Power::Up;
         if q.state_changed_flag {

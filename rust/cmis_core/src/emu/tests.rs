@@ -275,6 +275,65 @@ fn completion_flag_is_latched_and_clear_on_read() {
     assert_eq!(h.byte(8) & 0x40, 0x40);
 }
 
+/// The host's waits are counted from what the module last did: the
+/// previous transaction's end, a command's end, a reset's end; never
+/// while a command runs or the module resets, nor before the first
+/// transaction after the counters were cleared.
+#[test]
+fn host_waits_are_counted_from_what_the_module_last_did() {
+    let mut h = Host::new(Profile::REALISTIC_EPL);
+    h.m.clear_counters();
+    h.now += 7 * MS;
+    h.read(0, 3, 1).unwrap();
+    let c = *h.m.counters();
+    assert_eq!(
+        c.wait_between_accesses_ns, 0,
+        "before the first transaction"
+    );
+
+    h.now += MS;
+    h.read(0, 3, 1).unwrap();
+    assert_eq!(h.m.counters().wait_between_accesses_ns, MS);
+
+    // A command of 1 ms: polled 3 ms after its trigger, 2 ms late.
+    let cmd = Command::new(CommandId::QUERY_STATUS, &[0, 0], 0).unwrap();
+    h.write(CDB_PAGE, Command::BODY_OFFSET, cmd.body()).unwrap();
+    h.write(CDB_PAGE, 128, cmd.trigger()).unwrap();
+    let triggered = h.now;
+    h.now = triggered + 3 * MS;
+    assert_eq!(h.read(0, 37, 1).unwrap()[0], crate::cdb::STATUS_SUCCESS);
+    let c = *h.m.counters();
+    assert_eq!(c.wait_between_accesses_ns, MS);
+    assert_eq!(c.wait_after_command_ns, 2 * MS);
+
+    // A reset, polled through: the module is working until it
+    // acknowledges again, then waits 5 ms.
+    h.m.hard_reset(h.now);
+    let before = *h.m.counters();
+    let mut polls = 0;
+    while h.read(0, 3, 1).is_err() {
+        h.now += 7 * MS;
+        polls += 1;
+    }
+    assert!(polls > 100, "the reset took {polls} polls");
+    let after = *h.m.counters();
+    let reset_wait = after.wait_after_reset_ns - before.wait_after_reset_ns;
+    assert!(reset_wait > 0 && reset_wait < 7 * MS, "{reset_wait} ns");
+    assert_eq!(
+        after.wait_between_accesses_ns,
+        before.wait_between_accesses_ns
+    );
+    assert_eq!(after.wait_after_command_ns, before.wait_after_command_ns);
+    h.now += 5 * MS;
+    h.read(0, 3, 1).unwrap();
+    let c = *h.m.counters();
+    assert_eq!(
+        c.wait_between_accesses_ns,
+        after.wait_between_accesses_ns + 5 * MS
+    );
+    assert_eq!(c.wait_after_command_ns, after.wait_after_command_ns);
+}
+
 #[test]
 fn status_codes_for_bad_commands() {
     let mut h = Host::new(Profile::DEFAULT);

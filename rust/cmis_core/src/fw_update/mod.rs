@@ -760,12 +760,15 @@ impl<I: ModuleIo> Session<'_, I> {
     }
 
     /// Reads back where the module stands after the failure `e`, changing
-    /// nothing: the version registers and the CDB status, the command a
-    /// busy CDB holds, and Get Firmware Info if the module has it and its
-    /// CDB is idle. Bounded: each read is retried for at most a second,
-    /// the first that fails ends it, the query gets the shortest timeout.
-    /// Not done when the device is going away (the stop must be quick)
-    /// or the module is no CMIS module with pages.
+    /// nothing: Get Firmware Info if the module has it and its CDB is
+    /// idle, then the version registers and the CDB status (and the
+    /// command a busy CDB holds), so that these show the module as it is
+    /// at the end. A Get Firmware Info reply whose running image is not
+    /// the one the registers show then is dropped: the module changed
+    /// meanwhile (a late reset). Bounded: each read is retried for at most
+    /// a second, a failing version read ends it, the query gets the
+    /// shortest timeout. Not done when the device is going away (the stop
+    /// must be quick) or the module is no CMIS module with pages.
     fn read_back(&mut self, mut e: Error) -> Error {
         if matches!(
             e.cause,
@@ -776,7 +779,23 @@ impl<I: ModuleIo> Session<'_, I> {
         let mut found = ReadBack::default();
         // Each read as the update's own: repeated while the module NACKs.
         let step = Step::Versions;
+        let status_at = Access::new(0, lower::CDB_STATUS_1, 1);
         let mut b = [0u8; 2];
+        let mut status = [0u8];
+        let may_ask = self.has_cdb
+            && !e.command_may_still_run()
+            && e.step != Step::FwInfo
+            && self.features.lists(CommandId::GET_FW_INFO) != Some(false);
+        if may_ask
+            && self.read(step, status_at, &mut status).is_ok()
+            && !matches!(Status::from_byte(status[0]), Status::Busy(_))
+        {
+            let t = self.ms(MIN_TIMEOUT_MS);
+            let limits = (FW_INFO_MIN_LEN, FW_INFO_MAX_LEN);
+            if let Ok(len) = self.query(Step::FwInfo, CommandId::GET_FW_INFO, limits, t) {
+                found.banks = Some(FwInfo::decode(&self.reply[..len]));
+            }
+        }
         found.active = self.active_version(step).ok();
         if found.active.is_some()
             && self
@@ -785,12 +804,9 @@ impl<I: ModuleIo> Session<'_, I> {
         {
             found.inactive = Some(RegVersion::decode(b));
         }
-        let mut status = [0u8];
         if found.inactive.is_some()
             && self.has_cdb
-            && self
-                .read(step, Access::new(0, lower::CDB_STATUS_1, 1), &mut status)
-                .is_ok()
+            && self.read(step, status_at, &mut status).is_ok()
         {
             found.cdb_status = Some(status[0]);
             if matches!(Status::from_byte(status[0]), Status::Busy(_)) {
@@ -798,15 +814,12 @@ impl<I: ModuleIo> Session<'_, I> {
                 if self.read(step, command, &mut b).is_ok() {
                     found.busy_command = Some(u16::from_be_bytes(b));
                 }
-            } else if !e.command_may_still_run()
-                && e.step != Step::FwInfo
-                && self.features.lists(CommandId::GET_FW_INFO) != Some(false)
-            {
-                let t = self.ms(MIN_TIMEOUT_MS);
-                let limits = (FW_INFO_MIN_LEN, FW_INFO_MAX_LEN);
-                if let Ok(len) = self.query(Step::FwInfo, CommandId::GET_FW_INFO, limits, t) {
-                    found.banks = Some(FwInfo::decode(&self.reply[..len]));
-                }
+            }
+        }
+        if let Some(info) = found.banks {
+            let shown = info.running().and_then(|bank| info.version(bank));
+            if shown.is_some_and(|v| Some(v.reg()) != found.active) {
+                found.banks = None;
             }
         }
         e.found = Some(found);
@@ -1754,10 +1767,10 @@ impl Progress {
 /// When to poll the next block write first, from the last one: aim the
 /// first poll at the end of the module's busy time. The first block is
 /// polled from the start; then seven eighths of its time. A first poll
-/// that finds the block done moves the next one earlier by 1/64, one that
-/// finds it busy later by 1/16 (never past the time the block took): the
-/// first poll lands just after the module is done, and the few that come
-/// too early cost one more read each.
+/// that finds the block done moves the next one earlier by 1/128, one
+/// that finds it busy later by 1/32 (never past the time the block
+/// took): the first poll lands just after the module is done, and the
+/// few that come too early cost one more read each.
 fn next_write_estimate(estimate: Nanos, done: &Done) -> Nanos {
     if estimate == 0 {
         if done.polls <= 1 {
@@ -1767,8 +1780,8 @@ fn next_write_estimate(estimate: Nanos, done: &Done) -> Nanos {
         return done.elapsed - done.elapsed / 8;
     }
     if done.polls <= 1 {
-        estimate - estimate / 64
+        estimate - estimate / 128
     } else {
-        (estimate + estimate / 16).min(done.elapsed)
+        (estimate + estimate / 32).min(done.elapsed)
     }
 }
