@@ -31,6 +31,7 @@
 //! version, a proven reset. Without it the update fails and the old image
 //! is not committed.
 
+pub mod inventory;
 #[cfg(test)]
 mod tests;
 

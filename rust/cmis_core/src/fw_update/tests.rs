@@ -55,6 +55,14 @@ enum DriverReset {
     Lies,
 }
 
+/// What the version registers show of `v`.
+fn reg(v: Version) -> RegVersion {
+    RegVersion {
+        major: v.major,
+        minor: v.minor,
+    }
+}
+
 /// The host side of a test: a module, a clock and what was seen.
 struct Bed {
     m: Module,
@@ -1172,10 +1180,6 @@ fn assert_read_back(bed: &Bed, e: &Error, name: &str) {
         return;
     }
     let fw = bed.m.firmware();
-    let reg = |v: Version| RegVersion {
-        major: v.major,
-        minor: v.minor,
-    };
     // A single-bank module names its one image bank A, whichever slot
     // the model keeps it in.
     if let Some(info) = found.banks.filter(|_| !bed.m.profile().quirks.single_bank) {
@@ -1513,4 +1517,129 @@ fn password_is_not_shown() {
         !shown.contains("305419896") && !shown.contains("12345678"),
         "{shown}"
     );
+}
+
+/// The inventory of a module with Get Firmware Info: identity, CDB
+/// capabilities, both banks and the factory image; after a flash, the new
+/// image in bank B. Reading it writes nothing but the commands' pages.
+#[test]
+fn inventory_shows_the_banks_from_get_firmware_info() {
+    use inventory::{inventory, Firmware};
+    let mut bed = Bed::new(Profile::REALISTIC_EPL);
+    let factory = ImageUpdate {
+        valid: Some(true),
+        number: Some((0, 9, 3)),
+        text: Some("factory image"),
+        ..ImageUpdate::default()
+    };
+    bed.m.update_image(Slot::Factory, &factory).unwrap();
+    let before = *bed.m.firmware();
+    let inv = inventory(&mut bed, &Options::DEFAULT).unwrap();
+    assert!(
+        *bed.m.firmware() == before,
+        "the inventory changed the module"
+    );
+    assert_eq!(std::format!("{}", inv.vendor), "CMIS EMULATOR");
+    assert_eq!(std::format!("{}", inv.part_number), "CMIS-EMU-QSFPDD");
+    assert_eq!(std::format!("{}", inv.revision), "01");
+    assert_eq!(std::format!("{}", inv.serial), "EMU0000000000001");
+    assert_eq!(inv.identity.major(), 5);
+    let cdb = inv.cdb.unwrap();
+    assert_eq!(cdb.advert.epl_pages, 16);
+    assert!(cdb.advert.background);
+    let fw = cdb.firmware.unwrap();
+    assert!(fw.abort);
+    let Firmware::Banks { a, b, factory } = inv.firmware else {
+        panic!("{:?}", inv.firmware);
+    };
+    assert!(a.status.running && a.status.committed && a.status.valid);
+    assert_eq!(a.image.unwrap().version.reg(), reg(OLD));
+    assert!(!b.status.running && !b.status.committed && !b.status.valid);
+    assert_eq!(b.image, None);
+    let factory = factory.unwrap();
+    assert_eq!(std::format!("{}", factory.version), "0.9.3");
+    assert_eq!(std::format!("{}", factory.extra), "factory image");
+
+    let img = bed.image(4096);
+    bed.flash(&img, Options::DEFAULT).unwrap();
+    bed.now += 10_000 * MS;
+    let inv = inventory(&mut bed, &Options::DEFAULT).unwrap();
+    let Firmware::Banks { a, b, .. } = inv.firmware else {
+        panic!("{:?}", inv.firmware);
+    };
+    assert!(b.status.running && b.status.committed && b.status.valid);
+    assert_eq!(std::format!("{}", b.image.unwrap().version), "2.1.7");
+    assert!(!a.status.running && !a.status.committed && a.status.valid);
+    assert_eq!(bed.m.counters().writes_while_busy, 0);
+}
+
+/// Without Get Firmware Info's word the inventory says what the version
+/// registers say, and why: a bootloader that does not know the command
+/// yet, a CDB busy with a command (not written to), a module in
+/// ModuleFault (described all the same).
+#[test]
+fn inventory_falls_back_to_the_version_registers() {
+    use inventory::{inventory, Firmware, NoBanks};
+    let registers = |bed: &mut Bed| match inventory(bed, &Options::DEFAULT).unwrap().firmware {
+        Firmware::Registers {
+            active,
+            inactive,
+            why,
+        } => (active, inactive, why),
+        f => panic!("{f:?}"),
+    };
+
+    let p = Profile {
+        quirks: Quirks {
+            boot_cdb: BootCdb::NoFirmwareInfo,
+            ..Profile::BOOTLOADER.quirks
+        },
+        ..Profile::BOOTLOADER
+    };
+    let mut bed = Bed::new(p);
+    bed.m.hard_reset(bed.now);
+    // Past the reset, inside the boot phase.
+    bed.now += u64::from(p.reset_ms + 100) * MS;
+    bed.m.advance(bed.now);
+    assert!(bed.m.booting(bed.now));
+    let (active, _, why) = registers(&mut bed);
+    assert_eq!(active, reg(OLD));
+    assert_eq!(why, NoBanks::Failed(Step::FwInfo));
+
+    // A CDB busy with a long command.
+    let mut bed = Bed::new(Profile::REALISTIC_EPL);
+    let start = Command::new(
+        CommandId::START_FW_DOWNLOAD,
+        &[0, 0, 0x10, 0, 0, 0, 0, 0],
+        0,
+    )
+    .unwrap();
+    bed.write(Access::new(CDB_PAGE, 130, start.body().len()), start.body())
+        .unwrap();
+    bed.write(Access::new(CDB_PAGE, 128, 2), start.trigger())
+        .unwrap();
+    let (active, _, why) = registers(&mut bed);
+    assert_eq!(active, reg(OLD));
+    assert!(matches!(why, NoBanks::CdbBusy(_)), "{why:?}");
+    assert_eq!(bed.m.counters().writes_while_busy, 0);
+
+    // ModuleFault after a reset.
+    let mut bed = Bed::new(Profile::REALISTIC_EPL);
+    bed.m.faults.fault_on_reset = 0x03;
+    bed.m.hard_reset(bed.now);
+    bed.now += 10_000 * MS;
+    let inv = inventory(&mut bed, &Options::DEFAULT).unwrap();
+    assert_eq!(inv.identity.state, module_state::FAULT);
+    assert!(matches!(inv.firmware, Firmware::Registers { .. }));
+}
+
+/// The module's identity strings are shown as text only where they are
+/// printable ASCII.
+#[test]
+fn inventory_strings_are_shown_safely() {
+    use inventory::Ascii;
+    assert_eq!(std::format!("{}", Ascii(*b"ACME  \0\0")), "ACME");
+    assert_eq!(std::format!("{}", Ascii(*b"A\x1b[2J\xff ")), "A?[2J?");
+    assert!(Ascii([b' '; 4]).is_empty());
+    assert_eq!(std::format!("{:?}", Ascii(*b"x y ")), "\"x y\"");
 }
