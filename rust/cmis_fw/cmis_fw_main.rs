@@ -45,6 +45,7 @@ pub mod time;
 pub mod tracked;
 
 mod flash;
+mod info;
 mod netlink;
 
 module! {

@@ -94,6 +94,11 @@ struct Slots {
     /// The module is going away: no new flashes.
     closing: bool,
     jobs: KVec<Option<Arc<Flash>>>,
+    /// Devices whose module's CDB a request other than a flash (an
+    /// inventory) is using: a flash of one is refused, and so is a second
+    /// such request's use of it. Two users of one CDB would each overwrite
+    /// the other's commands.
+    cdb_users: KVec<DeviceId>,
 }
 
 /// Every flash in progress and the queue they run on.
@@ -110,6 +115,7 @@ impl Flashes {
             slots <- new_mutex!(Slots {
                 closing: false,
                 jobs: KVec::new(),
+                cdb_users: KVec::new(),
             }),
             queue: OwnedQueue::new_unbound(c"cmis_fw")?,
         })
@@ -145,6 +151,34 @@ impl Flashes {
         Ok(())
     }
 
+    /// Claims `dev`'s module CDB for a request other than a flash, until
+    /// the claim is dropped; `None` if a flash or another request has it
+    /// (or the claim cannot be recorded). Under RTNL, as a flash's claim
+    /// (the in-progress flag) is made.
+    pub(crate) fn claim_cdb<'a>(&'a self, dev: &NetDevice, rtnl: &Rtnl) -> Option<CdbClaim<'a>> {
+        if dev.module_flash_in_progress(rtnl) {
+            return None;
+        }
+        let id = dev.id();
+        let mut slots = self.slots.lock();
+        if slots.closing
+            || slots.cdb_users.contains(&id)
+            || slots.jobs.iter().flatten().any(|f| f.dev.id() == id)
+        {
+            return None;
+        }
+        slots.cdb_users.push(id, GFP_KERNEL).ok()?;
+        Some(CdbClaim {
+            flashes: self,
+            dev: id,
+        })
+    }
+
+    /// Whether a request other than a flash uses `dev`'s module CDB.
+    pub(crate) fn cdb_claimed(&self, dev: &NetDevice) -> bool {
+        self.slots.lock().cdb_users.contains(&dev.id())
+    }
+
     /// Forgets a finished flash.
     fn finished(&self, flash: &Arc<Flash>) {
         let mut slots = self.slots.lock();
@@ -178,6 +212,20 @@ impl Flashes {
             }
         }
         self.queue.drain();
+    }
+}
+
+/// A request's use of a module's CDB ([`Flashes::claim_cdb`]), given up
+/// when dropped.
+pub(crate) struct CdbClaim<'a> {
+    flashes: &'a Flashes,
+    dev: DeviceId,
+}
+
+impl Drop for CdbClaim<'_> {
+    fn drop(&mut self) {
+        let mut slots = self.flashes.slots.lock();
+        slots.cdb_users.retain(|d| *d != self.dev);
     }
 }
 
@@ -444,7 +492,7 @@ impl ModuleIo for FlashIo<'_> {
 }
 
 /// The glue's view of an access the core asks for.
-fn module_access(a: &Access) -> ModuleAccess {
+pub(crate) fn module_access(a: &Access) -> ModuleAccess {
     ModuleAccess {
         i2c_address: a.i2c_address,
         bank: a.bank,

@@ -23,6 +23,7 @@ use crate::flash::{self, Flashes, Request};
 use crate::genl::{
     Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, Reserve, SmallOp,
 };
+use crate::info::InfoGet;
 use crate::time;
 use core::fmt;
 use kernel::{
@@ -80,7 +81,7 @@ impl Command for FlashAct {
     const CMD: u8 = MSG_MODULE_FW_FLASH_ACT;
 
     fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
-        let req = match validate(info) {
+        let req = match validate(&flashes, info) {
             Ok(req) => req,
             Err(r) => return Err(r.report(info)),
         };
@@ -105,7 +106,7 @@ impl Command for FlashAct {
 
 /// Why a request is refused: the extack message, the error, and what in
 /// the request is to blame.
-struct Rejection<'a> {
+pub(crate) struct Rejection<'a> {
     msg: &'static CStr,
     errno: Error,
     blame: Blame<'a>,
@@ -120,7 +121,7 @@ enum Blame<'a> {
 }
 
 impl<'a> Rejection<'a> {
-    fn new(msg: &'static CStr, errno: Error) -> Self {
+    pub(crate) fn new(msg: &'static CStr, errno: Error) -> Self {
         Self {
             msg,
             errno,
@@ -146,7 +147,7 @@ impl<'a> Rejection<'a> {
 
     /// Fills the request's extack; a driver's own message, if it gave
     /// one, stays: it knows better.
-    fn report(self, info: &Info<'_>) -> Error {
+    pub(crate) fn report(self, info: &Info<'_>) -> Error {
         if !info.has_error_message() {
             info.set_error_message(self.msg);
         }
@@ -160,7 +161,7 @@ impl<'a> Rejection<'a> {
 }
 
 /// Finds the device the header names, by index or by name.
-fn device<'a>(info: &'a Info<'_>, net: &Net) -> Result<ARef<NetDevice>, Rejection<'a>> {
+pub(crate) fn device<'a>(info: &'a Info<'_>, net: &Net) -> Result<ARef<NetDevice>, Rejection<'a>> {
     let header = info
         .attr(attr::HEADER)
         .ok_or(Rejection::missing(c"request header missing", attr::HEADER))?;
@@ -224,7 +225,7 @@ fn is_relative_without_dotdot(path: &[u8]) -> bool {
 
 /// Checks the request as the ethtool core does, sets the device's
 /// in-progress flag and loads the image.
-fn validate<'a>(info: &'a Info<'_>) -> Result<Request, Rejection<'a>> {
+fn validate<'a>(flashes: &Flashes, info: &'a Info<'_>) -> Result<Request, Rejection<'a>> {
     let net = info
         .net()
         .ok_or(Rejection::new(c"no network namespace", EINVAL))?;
@@ -250,7 +251,7 @@ fn validate<'a>(info: &'a Info<'_>) -> Result<Request, Rejection<'a>> {
     }
     {
         let rtnl = Rtnl::lock();
-        dev.with_ethtool_ops(&rtnl, |rtnl| claim(&dev, rtnl))
+        dev.with_ethtool_ops(&rtnl, |rtnl| claim(flashes, &dev, rtnl))
             .map_err(|e| {
                 let msg = if e == ENODEV {
                     c"Netdevice is not present or going away"
@@ -312,10 +313,16 @@ fn read_identifier(dev: &NetDevice, info: &Info<'_>) -> Result<u8> {
 /// in-progress flag. From there the core vetoes bringing the device up
 /// and user-space module EEPROM access (so does our notifier, on kernels
 /// without the ethtool netlink core); every later failure clears it.
-fn claim<'a>(dev: &NetDevice, rtnl: &Rtnl) -> Result<(), Rejection<'a>> {
+fn claim<'a>(flashes: &Flashes, dev: &NetDevice, rtnl: &Rtnl) -> Result<(), Rejection<'a>> {
     if dev.module_flash_in_progress(rtnl) {
         return Err(Rejection::new(
             c"Module firmware flashing already in progress",
+            EBUSY,
+        ));
+    }
+    if flashes.cdb_claimed(dev) {
+        return Err(Rejection::new(
+            c"The module's CDB is in use by another request",
             EBUSY,
         ));
     }
@@ -484,7 +491,7 @@ pub(crate) struct Text<const N: usize> {
 /// A status message.
 pub(crate) type StatusText = Text<{ Notification::MSG_MAX }>;
 /// A version: "255.255.65535" at the longest.
-type VersionText = Text<16>;
+pub(crate) type VersionText = Text<16>;
 
 impl<const N: usize> Text<N> {
     pub(crate) fn new(args: fmt::Arguments<'_>) -> Self {
@@ -519,7 +526,7 @@ impl<const N: usize> fmt::Write for Text<N> {
     }
 }
 
-static OPS: [SmallOp<Flashes>; 1] = [SmallOp::new::<FlashAct>()];
+static OPS: [SmallOp<Flashes>; 2] = [SmallOp::new::<FlashAct>(), SmallOp::new::<InfoGet>()];
 /// Index of the `monitor` group in [`MCGRPS`].
 const MONITOR_GROUP_INDEX: u32 = 0;
 /// Notifications name devices and firmware files: only administrators of

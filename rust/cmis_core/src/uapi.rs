@@ -142,3 +142,116 @@ pub mod status {
     /// The update failed.
     pub const ERROR: u32 = 4;
 }
+
+/// `cmis_fw`'s own: what a port's module is and holds (request and
+/// reply; the request takes [`attr::HEADER`] and [`attr::PASSWORD`]).
+pub const MSG_MODULE_INFO_GET: u8 = 100;
+
+/// Attributes of the [`MSG_MODULE_INFO_GET`] reply, after the request's
+/// (1-3: header, unused, password).
+pub mod info {
+    /// Device (nest of [`super::header`]).
+    pub const HEADER: u16 = 1;
+    /// SFF-8024 identifier, 00h:0 (u32).
+    pub const IDENTIFIER: u16 = 16;
+    /// CMIS revision, 00h:1 (u32: major in bits 7-4).
+    pub const CMIS_REVISION: u16 = 17;
+    /// Module state, 00h:3 bits 3-1 (u32).
+    pub const MODULE_STATE: u16 = 18;
+    /// Vendor name (string).
+    pub const VENDOR: u16 = 19;
+    /// Vendor part number (string).
+    pub const PART_NUMBER: u16 = 20;
+    /// Vendor revision (string).
+    pub const VENDOR_REVISION: u16 = 21;
+    /// Vendor serial number (string).
+    pub const SERIAL: u16 = 22;
+    /// The CDB's capabilities (nest of [`super::cdb_caps`]); absent for a
+    /// module without a CDB.
+    pub const CDB: u16 = 23;
+    /// Where the firmware view comes from (u32, [`super::source`]).
+    pub const SOURCE: u16 = 24;
+    /// Why there is no bank view (u32, [`super::no_banks`]); with
+    /// [`super::source::REGISTERS`] only.
+    pub const NO_BANKS: u16 = 25;
+    /// One image (nest of [`super::image`], repeated: bank A, bank B, the
+    /// factory image); with [`super::source::FIRMWARE_INFO`] only.
+    pub const IMAGE: u16 = 26;
+    /// Active firmware version, 00h:39-40 (string "MAJOR.MINOR"); with
+    /// [`super::source::REGISTERS`] only.
+    pub const ACTIVE_VERSION: u16 = 27;
+    /// Inactive firmware version, 01h:128-129 (string).
+    pub const INACTIVE_VERSION: u16 = 28;
+    /// The status byte of a busy CDB, 00h:37 (u32), with
+    /// [`super::no_banks::CDB_BUSY`].
+    pub const CDB_STATUS: u16 = 29;
+}
+
+/// Attributes of [`info::CDB`].
+pub mod cdb_caps {
+    /// CdbInstancesSupported (u32).
+    pub const INSTANCES: u16 = 1;
+    /// Background mode supported (u32, 0 or 1).
+    pub const BACKGROUND: u16 = 2;
+    /// EPL pages (u32).
+    pub const EPL_PAGES: u16 = 3;
+    /// Abort Firmware Download supported (u32, 0 or 1); this and the
+    /// following from Firmware Management Features (0041h), if answered.
+    pub const ABORT: u16 = 4;
+    /// Hitless restart possible (u32, 0 or 1).
+    pub const HITLESS_RESTART: u16 = 5;
+    /// Write mechanism bits, 0041h byte 5 (u32).
+    pub const WRITE_MECHANISM: u16 = 6;
+    /// StartCmdPayloadSize (u32).
+    pub const START_PAYLOAD_SIZE: u16 = 7;
+}
+
+/// Values of [`info::SOURCE`].
+pub mod source {
+    /// Get Firmware Info (0100h): banks, running, committed, valid.
+    pub const FIRMWARE_INFO: u32 = 1;
+    /// The version registers: running and inactive versions only.
+    pub const REGISTERS: u32 = 2;
+}
+
+/// Values of [`info::NO_BANKS`].
+pub mod no_banks {
+    /// The module has no CDB.
+    pub const NO_CDB: u32 = 1;
+    /// The CDB is busy with a command ([`super::info::CDB_STATUS`]).
+    pub const CDB_BUSY: u32 = 2;
+    /// The module does not list Get Firmware Info among its commands.
+    pub const NOT_SUPPORTED: u32 = 3;
+    /// Get Firmware Info (or a command before it) failed.
+    pub const FAILED: u32 = 4;
+    /// The CDB was not asked: a flash or another request uses it.
+    pub const CDB_IN_USE: u32 = 5;
+    /// The module is in ModuleFault.
+    pub const MODULE_FAULT: u32 = 6;
+}
+
+/// Attributes of [`info::IMAGE`].
+pub mod image {
+    /// Which image (u32, [`super::slot`]).
+    pub const SLOT: u16 = 1;
+    /// Running (u32, 0 or 1; banks only).
+    pub const RUNNING: u16 = 2;
+    /// Committed (u32, 0 or 1; banks only).
+    pub const COMMITTED: u16 = 3;
+    /// Holds a valid image (u32, 0 or 1).
+    pub const VALID: u16 = 4;
+    /// Version (string "MAJOR.MINOR.BUILD"), if described.
+    pub const VERSION: u16 = 5;
+    /// The vendor's extra version string (string), if not empty.
+    pub const EXTRA: u16 = 6;
+}
+
+/// Values of [`image::SLOT`].
+pub mod slot {
+    /// Bank A.
+    pub const BANK_A: u32 = 0;
+    /// Bank B.
+    pub const BANK_B: u32 = 1;
+    /// The factory image.
+    pub const FACTORY: u32 = 2;
+}

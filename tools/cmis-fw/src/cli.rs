@@ -49,6 +49,21 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 900, value_name = "SECS")]
         wait_limit: u64,
     },
+    /// Show what each DEV's module is and holds: identity, CDB
+    /// capabilities, and per bank the image's version, running, committed
+    /// and valid (from Get Firmware Info, else the version registers).
+    /// Needs CAP_NET_ADMIN (the module's CDB is asked).
+    Info {
+        /// Network devices whose plug-in modules are shown.
+        #[arg(required = true)]
+        devs: Vec<String>,
+        /// Module password (CMIS host password, decimal or 0x hex).
+        #[arg(long, value_parser = parse_u32)]
+        password: Option<u32>,
+        /// Print a JSON array, one object per device.
+        #[arg(long)]
+        json: bool,
+    },
     /// Follow every flash in the namespace (the monitor multicast group;
     /// needs CAP_NET_ADMIN).
     Monitor {

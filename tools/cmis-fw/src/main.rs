@@ -4,6 +4,7 @@
 //! `cmis_fw` kernel module and follow flashes in progress.
 
 mod cli;
+mod info;
 mod netlink;
 mod output;
 
@@ -91,6 +92,40 @@ fn flash(
     }
 }
 
+/// Shows each device's module; a device that cannot be read is told on
+/// standard error (and, with `json`, as an object with its error), and
+/// makes the exit status [`EXIT_REFUSED`].
+fn info(family: &str, devs: &[String], password: Option<u32>, json: bool) -> Result<u8> {
+    let mut client = Client::connect(family)?;
+    let mut code = 0;
+    let mut objects = Vec::new();
+    for dev in devs {
+        match client.info(dev, password).and_then(|a| info::parse(&a)) {
+            Ok(m) if json => objects.push(serde_json::to_value(&m)?),
+            Ok(m) => print!("{}", info::text(&m)),
+            Err(e) => {
+                code = EXIT_REFUSED;
+                let msg = match e.downcast_ref::<Refused>() {
+                    Some(r) => r.to_string(),
+                    None => format!("{e:#}"),
+                };
+                eprintln!("error: {dev}: {msg}");
+                if json {
+                    objects.push(serde_json::json!({
+                        "schema": info::SCHEMA,
+                        "device": dev,
+                        "error": msg,
+                    }));
+                }
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&objects)?);
+    }
+    Ok(code)
+}
+
 fn monitor(family: &str, json: bool, count: Option<u64>) -> Result<u8> {
     let mut client = Client::connect(family)?;
     client.monitor()?;
@@ -128,6 +163,11 @@ fn main() -> ExitCode {
             *json,
             Duration::from_secs(*wait_limit),
         ),
+        Command::Info {
+            devs,
+            password,
+            json,
+        } => info(&cli.family, devs, *password, *json),
         Command::Monitor { json, count } => monitor(&cli.family, *json, *count),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -36,6 +36,9 @@ use cmis_core::uapi::{
 pub(crate) const MSG_FLASH: u8 = cmis_core::uapi::MSG_MODULE_FW_FLASH_ACT;
 const _: () = assert!(MSG_FLASH == cmis_core::uapi::MSG_MODULE_FW_FLASH_NTF);
 
+/// `MODULE_INFO_GET`, request and reply.
+pub(crate) const MSG_INFO: u8 = cmis_core::uapi::MSG_MODULE_INFO_GET;
+
 /// `NLMSGERR_ATTR_MSG`: the extack message of an error.
 const NLMSGERR_ATTR_MSG: u16 = 1;
 /// Size of a netlink message header.
@@ -695,6 +698,47 @@ impl Client {
                         };
                     }
                     NetlinkPayload::InnerMessage(m) => self.pending.push_back(m.payload),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Asks what `dev`'s module is and holds; returns the reply's
+    /// attributes (see [`crate::info`]).
+    pub(crate) fn info(&mut self, dev: &str, password: Option<u32>) -> Result<Vec<FlashAttr>> {
+        let mut attrs = vec![FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())])];
+        if let Some(p) = password {
+            attrs.push(FlashAttr::Password(p));
+        }
+        let mut msg = GenlMessage::from_payload(FlashMessage {
+            cmd: MSG_INFO,
+            attrs,
+        });
+        msg.set_resolved_family_id(self.family);
+        let seq = self.send(msg, NLM_F_REQUEST | NLM_F_ACK)?;
+        let mut reply = None;
+        loop {
+            for raw in self.recv()? {
+                let msg = NetlinkMessage::<GenlMessage<FlashMessage>>::deserialize(&raw)
+                    .map_err(|e| anyhow!("bad reply: {e}"))?;
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::Error(e) => {
+                        if let Some(code) = e.code {
+                            return Err(Refused {
+                                errno: -code.get(),
+                                message: extack_message(msg.header.flags, &e.header),
+                            }
+                            .into());
+                        }
+                        return reply.ok_or_else(|| anyhow!("no reply from the kernel"));
+                    }
+                    NetlinkPayload::InnerMessage(m) if m.payload.cmd == MSG_INFO => {
+                        reply = Some(m.payload.attrs);
+                    }
                     _ => {}
                 }
             }

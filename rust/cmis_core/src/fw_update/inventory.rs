@@ -125,12 +125,32 @@ pub enum Firmware {
 pub enum NoBanks {
     /// The module advertises no CDB.
     NoCdb,
-    /// The CDB is busy with a command (this one), which is not disturbed.
+    /// The CDB is busy with a command (its status byte), which is not
+    /// disturbed.
     CdbBusy(u8),
     /// The module does not list Get Firmware Info among its commands.
     NotSupported,
-    /// Get Firmware Info failed (status, error or an unusable reply).
+    /// Get Firmware Info, or a command before it, failed (or gave an
+    /// unusable reply).
     Failed(Step),
+    /// The caller did not let the CDB be asked (a flash uses it).
+    CdbInUse,
+    /// The module is in ModuleFault.
+    ModuleFault,
+}
+
+impl NoBanks {
+    /// Its number in the netlink interface ([`uapi::no_banks`]).
+    pub const fn code(&self) -> u32 {
+        match self {
+            Self::NoCdb => uapi::no_banks::NO_CDB,
+            Self::CdbBusy(_) => uapi::no_banks::CDB_BUSY,
+            Self::NotSupported => uapi::no_banks::NOT_SUPPORTED,
+            Self::Failed(_) => uapi::no_banks::FAILED,
+            Self::CdbInUse => uapi::no_banks::CDB_IN_USE,
+            Self::ModuleFault => uapi::no_banks::MODULE_FAULT,
+        }
+    }
 }
 
 /// The CDB's capabilities, in brief.
@@ -163,10 +183,15 @@ pub struct Inventory {
 }
 
 /// Reads what the module behind `io` is and holds (see the module
-/// documentation). Fails only when the module cannot be read or is no
-/// CMIS module with pages; a module in ModuleFault is described all the
-/// same (its state says so), as one whose CDB cannot answer.
-pub fn inventory(io: &mut impl ModuleIo, opts: &Options) -> Result<Inventory, Error> {
+/// documentation); the CDB is asked only if `ask_cdb` (the caller owns
+/// it). Fails only when the module cannot be read or is no CMIS module
+/// with pages; a module in ModuleFault is described all the same (its
+/// state says so), as one whose CDB cannot answer.
+pub fn inventory(
+    io: &mut impl ModuleIo,
+    opts: &Options,
+    ask_cdb: bool,
+) -> Result<Inventory, Error> {
     let mut s = Session {
         io,
         opts,
@@ -176,11 +201,11 @@ pub fn inventory(io: &mut impl ModuleIo, opts: &Options) -> Result<Inventory, Er
         reply: [0; LPL_MAX_LEN],
         has_cdb: false,
     };
-    s.inventory()
+    s.inventory(ask_cdb)
 }
 
 impl<I: ModuleIo> Session<'_, I> {
-    fn inventory(&mut self) -> Result<Inventory, Error> {
+    fn inventory(&mut self, ask_cdb: bool) -> Result<Inventory, Error> {
         let mut b = [0u8; 4];
         self.read(Step::Identify, Access::new(0, lower::IDENTIFIER, 4), &mut b)?;
         let identity = Identity::decode(b);
@@ -218,7 +243,11 @@ impl<I: ModuleIo> Session<'_, I> {
                     advert,
                     firmware: None,
                 };
-                let banks = self.bank_view(&identity, &mut caps);
+                let banks = if ask_cdb {
+                    self.bank_view(&identity, &mut caps)
+                } else {
+                    Err(NoBanks::CdbInUse)
+                };
                 inv.cdb = Some(caps);
                 match banks {
                     Ok(firmware) => {
@@ -255,7 +284,7 @@ impl<I: ModuleIo> Session<'_, I> {
     fn bank_view(&mut self, identity: &Identity, caps: &mut CdbCaps) -> Result<Firmware, NoBanks> {
         let failed = |e: Error| NoBanks::Failed(e.step);
         if identity.state == module_state::FAULT {
-            return Err(NoBanks::Failed(Step::Identify));
+            return Err(NoBanks::ModuleFault);
         }
         let mut status = [0u8];
         self.read(
@@ -275,7 +304,9 @@ impl<I: ModuleIo> Session<'_, I> {
         if let Some(pw) = &self.opts.password {
             self.password(pw, MIN_TIMEOUT_MS).map_err(failed)?;
         }
-        let t = self.timeout(DEFAULT_TIMEOUT_MS, MIN_TIMEOUT_MS);
+        // A request waits for its answer: every query gets the shortest
+        // timeout (a module slower than that is read by its registers).
+        let t = self.ms(MIN_TIMEOUT_MS);
         let len = MODULE_FEATURES_LEN;
         let id = CommandId::MODULE_FEATURES;
         match self.query(Step::ModuleFeatures, id, (len, len), t) {
@@ -284,7 +315,6 @@ impl<I: ModuleIo> Session<'_, I> {
             Err(e) if e.command_may_still_run() => return Err(failed(e)),
             Err(_) => {}
         }
-        let t = self.timeout(0, MIN_TIMEOUT_MS);
         if self.features.lists(CommandId::FW_MGMT_FEATURES) != Some(false) {
             let len = FW_FEATURES_LEN;
             let id = CommandId::FW_MGMT_FEATURES;

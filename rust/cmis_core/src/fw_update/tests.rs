@@ -1534,7 +1534,7 @@ fn inventory_shows_the_banks_from_get_firmware_info() {
     };
     bed.m.update_image(Slot::Factory, &factory).unwrap();
     let before = *bed.m.firmware();
-    let inv = inventory(&mut bed, &Options::DEFAULT).unwrap();
+    let inv = inventory(&mut bed, &Options::DEFAULT, true).unwrap();
     assert!(
         *bed.m.firmware() == before,
         "the inventory changed the module"
@@ -1563,7 +1563,7 @@ fn inventory_shows_the_banks_from_get_firmware_info() {
     let img = bed.image(4096);
     bed.flash(&img, Options::DEFAULT).unwrap();
     bed.now += 10_000 * MS;
-    let inv = inventory(&mut bed, &Options::DEFAULT).unwrap();
+    let inv = inventory(&mut bed, &Options::DEFAULT, true).unwrap();
     let Firmware::Banks { a, b, .. } = inv.firmware else {
         panic!("{:?}", inv.firmware);
     };
@@ -1580,7 +1580,8 @@ fn inventory_shows_the_banks_from_get_firmware_info() {
 #[test]
 fn inventory_falls_back_to_the_version_registers() {
     use inventory::{inventory, Firmware, NoBanks};
-    let registers = |bed: &mut Bed| match inventory(bed, &Options::DEFAULT).unwrap().firmware {
+    let registers = |bed: &mut Bed| match inventory(bed, &Options::DEFAULT, true).unwrap().firmware
+    {
         Firmware::Registers {
             active,
             inactive,
@@ -1628,9 +1629,27 @@ fn inventory_falls_back_to_the_version_registers() {
     bed.m.faults.fault_on_reset = 0x03;
     bed.m.hard_reset(bed.now);
     bed.now += 10_000 * MS;
-    let inv = inventory(&mut bed, &Options::DEFAULT).unwrap();
+    let inv = inventory(&mut bed, &Options::DEFAULT, true).unwrap();
     assert_eq!(inv.identity.state, module_state::FAULT);
-    assert!(matches!(inv.firmware, Firmware::Registers { .. }));
+    assert!(matches!(
+        inv.firmware,
+        Firmware::Registers {
+            why: NoBanks::ModuleFault,
+            ..
+        }
+    ));
+
+    // A CDB the caller does not own is not asked.
+    let mut bed = Bed::new(Profile::REALISTIC_EPL);
+    let inv = inventory(&mut bed, &Options::DEFAULT, false).unwrap();
+    assert!(matches!(
+        inv.firmware,
+        Firmware::Registers {
+            why: NoBanks::CdbInUse,
+            ..
+        }
+    ));
+    assert_eq!(bed.m.counters().writes, 0);
 }
 
 /// The module's identity strings are shown as text only where they are

@@ -20,7 +20,7 @@ if [ ! -f "$cli" ] || [ ! -f "$spec" ]; then
 fi
 
 ktap_print_header
-ktap_set_plan 3
+ktap_set_plan 4
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text ynl --size 4000 --seed 5
@@ -74,5 +74,17 @@ refusal() {
 	grep -q 'Netdevice is up, so flashing is not permitted' <<<"$out" || { echo "$out"; return 1; }
 }
 check "cli.py shows the extack of a refused request" refusal
+
+info_with_ynl() {
+	new_port
+	local out ok=0
+	out=$(ynl --do module-info-get --json "{\"header\": {\"dev-name\": \"$port\"}}" 2>&1) || ok=1
+	grep -q "'source': 'firmware-info'" <<<"$out" &&
+		grep -q "'vendor': 'CMIS EMULATOR'" <<<"$out" &&
+		grep -q "'slot': 'bank-a'" <<<"$out" || { echo "$out"; ok=1; }
+	del_port
+	return $ok
+}
+check "cli.py reads a module's inventory (module-info-get)" info_with_ynl
 
 ktap_finished

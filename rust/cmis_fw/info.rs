@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `MODULE_INFO_GET`: what a port's module is and holds (identity, CDB
+//! capabilities, firmware banks), read by `cmis_core`'s inventory in the
+//! requester's context and sent back in one reply. `devlink dev info`'s
+//! counterpart for a plug-in module.
+//!
+//! The module's CDB is asked (Get Firmware Info) only when no flash and
+//! no other request uses it ([`Flashes::claim_cdb`]); otherwise the
+//! reply gives the version registers and says why.
+
+#![forbid(unsafe_code)]
+
+use crate::cmis_core::fw_update::inventory::{self, Ascii, Firmware, Image, Inventory, NoBanks};
+use crate::cmis_core::fw_update::{Cause, Options, Password};
+use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice};
+use crate::cmis_core::map::Access;
+use crate::cmis_core::uapi::{
+    attr, cdb_caps, header, image, info, slot, source, MSG_MODULE_INFO_GET,
+};
+use crate::ethdev::{NetDevice, Rtnl};
+use crate::flash::{module_access, Flashes};
+use crate::genl::{Command, Info, Message};
+use crate::netlink::{device, Rejection, Text, VersionText, FAMILY};
+use crate::time;
+use kernel::{prelude::*, sync::ArcBorrow};
+
+/// Reads what a port's module is and holds.
+pub(crate) struct InfoGet;
+
+impl Command for InfoGet {
+    type Context = Flashes;
+
+    const CMD: u8 = MSG_MODULE_INFO_GET;
+
+    fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
+        let net = info
+            .net()
+            .ok_or(Rejection::new(c"no network namespace", EINVAL))
+            .map_err(|r| r.report(info))?;
+        let dev = device(info, &net).map_err(|r| r.report(info))?;
+        if !dev.flash_ops().eeprom {
+            return Err(Rejection::new(
+                c"Module EEPROM access is not supported by this device",
+                EOPNOTSUPP,
+            )
+            .report(info));
+        }
+        let opts = Options {
+            password: info
+                .attr(attr::PASSWORD)
+                .and_then(|a| a.u32())
+                .map(Password::new),
+            ..Options::DEFAULT
+        };
+        let claim = {
+            let rtnl = Rtnl::lock();
+            dev.with_ethtool_ops(&rtnl, |rtnl| flashes.claim_cdb(&dev, rtnl))
+                .map_err(|e| {
+                    let msg = if e == ENODEV {
+                        c"Netdevice is not present or going away"
+                    } else {
+                        c"The driver refused module access (ethtool begin)"
+                    };
+                    Rejection::new(msg, e).report(info)
+                })?
+        };
+        let read = {
+            let _resumed = NetDevice::keep_resumed(&dev);
+            let mut io = RequestIo { dev: &dev };
+            inventory::inventory(&mut io, &opts, claim.is_some())
+        };
+        drop(claim);
+        let inv = read.map_err(|e| {
+            let (msg, errno) = match e.cause {
+                Cause::NotCmis(_) => (c"Module is not a CMIS module", EOPNOTSUPP),
+                Cause::FlatMemory => (c"Module has flat memory: no pages, no CDB", EOPNOTSUPP),
+                Cause::Access(errno) => (c"Failed to read the module", Error::from_errno(-errno.0)),
+                _ => (c"Failed to read the module", EIO),
+            };
+            Rejection::new(msg, errno).report(info)
+        })?;
+        let mut m = Message::new(
+            &FAMILY,
+            info.sender_portid(),
+            info.sequence(),
+            MSG_MODULE_INFO_GET,
+        )?;
+        put_inventory(&mut m, &dev, &inv)?;
+        m.unicast(&net, info.sender_portid())
+    }
+}
+
+/// The reply's attributes.
+fn put_inventory(m: &mut Message, dev: &NetDevice, inv: &Inventory) -> Result {
+    let name = dev.name();
+    m.put_nested(info::HEADER, |m| {
+        m.put_u32(header::DEV_INDEX, dev.ifindex())?;
+        m.put_string(header::DEV_NAME, name.as_c_str())
+    })?;
+    m.put_u32(info::IDENTIFIER, inv.identity.identifier.into())?;
+    m.put_u32(info::CMIS_REVISION, inv.identity.revision.into())?;
+    m.put_u32(info::MODULE_STATE, inv.identity.state.into())?;
+    put_ascii(m, info::VENDOR, &inv.vendor)?;
+    put_ascii(m, info::PART_NUMBER, &inv.part_number)?;
+    put_ascii(m, info::VENDOR_REVISION, &inv.revision)?;
+    put_ascii(m, info::SERIAL, &inv.serial)?;
+    if let Some(cdb) = &inv.cdb {
+        m.put_nested(info::CDB, |m| {
+            let a = &cdb.advert;
+            m.put_u32(cdb_caps::INSTANCES, a.instances.into())?;
+            m.put_u32(cdb_caps::BACKGROUND, a.background.into())?;
+            m.put_u32(cdb_caps::EPL_PAGES, a.epl_pages as u32)?;
+            if let Some(fw) = &cdb.firmware {
+                m.put_u32(cdb_caps::ABORT, fw.abort.into())?;
+                m.put_u32(cdb_caps::HITLESS_RESTART, fw.hitless_restart.into())?;
+                m.put_u32(cdb_caps::WRITE_MECHANISM, fw.write_mechanism.into())?;
+                m.put_u32(cdb_caps::START_PAYLOAD_SIZE, fw.start_payload_size.into())?;
+            }
+            Ok(())
+        })?;
+    }
+    match &inv.firmware {
+        Firmware::Banks { a, b, factory } => {
+            m.put_u32(info::SOURCE, source::FIRMWARE_INFO)?;
+            for (id, bank) in [(slot::BANK_A, a), (slot::BANK_B, b)] {
+                m.put_nested(info::IMAGE, |m| {
+                    m.put_u32(image::SLOT, id)?;
+                    m.put_u32(image::RUNNING, bank.status.running.into())?;
+                    m.put_u32(image::COMMITTED, bank.status.committed.into())?;
+                    m.put_u32(image::VALID, bank.status.valid.into())?;
+                    put_image(m, bank.image.as_ref())
+                })?;
+            }
+            if let Some(f) = factory {
+                m.put_nested(info::IMAGE, |m| {
+                    m.put_u32(image::SLOT, slot::FACTORY)?;
+                    m.put_u32(image::VALID, 1)?;
+                    put_image(m, Some(f))
+                })?;
+            }
+        }
+        Firmware::Registers {
+            active,
+            inactive,
+            why,
+        } => {
+            m.put_u32(info::SOURCE, source::REGISTERS)?;
+            m.put_u32(info::NO_BANKS, why.code())?;
+            if let NoBanks::CdbBusy(status) = why {
+                m.put_u32(info::CDB_STATUS, (*status).into())?;
+            }
+            for (kind, v) in [
+                (info::ACTIVE_VERSION, active),
+                (info::INACTIVE_VERSION, inactive),
+            ] {
+                m.put_string(kind, VersionText::new(format_args!("{v}")).as_c_str())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An image's version and extra string.
+fn put_image(m: &mut Message, img: Option<&Image>) -> Result {
+    let Some(img) = img else { return Ok(()) };
+    let version = VersionText::new(format_args!("{}", img.version));
+    m.put_string(image::VERSION, version.as_c_str())?;
+    put_ascii(m, image::EXTRA, &img.extra)
+}
+
+/// A module's text field, as shown safely ([`Ascii`]); an empty one is
+/// left out.
+fn put_ascii<const N: usize>(m: &mut Message, kind: u16, field: &Ascii<N>) -> Result {
+    if field.is_empty() {
+        return Ok(());
+    }
+    // Each byte shows as one character: N bytes and the NUL.
+    let text = Text::<40>::new(format_args!("{field}"));
+    m.put_string(kind, text.as_c_str())
+}
+
+/// The inventory's view of the world: the device's module, read and
+/// written in the requester's context. Nothing to report, nothing to
+/// reset; the work is bounded by the inventory's own timeouts.
+struct RequestIo<'a> {
+    dev: &'a NetDevice,
+}
+
+impl ModuleIo for RequestIo<'_> {
+    fn now(&self) -> Nanos {
+        time::now_ns()
+    }
+
+    fn read(&mut self, access: Access, buf: &mut [u8]) -> Result<(), Errno> {
+        self.dev
+            .read_module(module_access(&access), buf)
+            .map_err(|e| Errno::from_kernel(e.to_errno()))
+    }
+
+    fn write(&mut self, access: Access, data: &[u8]) -> Result<(), Errno> {
+        self.dev
+            .write_module(module_access(&access), data)
+            .map_err(|e| Errno::from_kernel(e.to_errno()))
+    }
+
+    fn sleep(&mut self, ns: Nanos) {
+        time::sleep_ns(ns, ns / 32);
+    }
+
+    fn reset_module(&mut self) -> Result<ModuleReset, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    fn notify(&mut self, _notice: Notice) {}
+
+    fn interrupted(&self) -> Option<Interrupt> {
+        None
+    }
+}

@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# MODULE_INFO_GET through cmis-fw info: a module's identity, CDB and banks
+# as the emulated module's own views (banks, counters) have them, before
+# and after a flash; the version registers only while a flash owns the
+# CDB (which the request leaves alone); refusals; several devices in one
+# call.
+
+source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
+
+require_module cmis_emu
+require_module cmis_fw
+require_image_tool
+
+require_tool cmis_fw cmis-fw
+
+ktap_print_header
+ktap_set_plan 5
+
+use_firmware_dir
+make_image v2.bin --version 2.0.7 --text info --size 4000 --seed 8
+make_image big.bin --version 2.0.8 --size 200000 --seed 9
+
+fresh_module() {
+	new_port
+	local ok=0
+	"$cmis_fw" info "$port" --json >"$fw_dir/info.json" || ok=1
+	/usr/bin/python3 - "$fw_dir/info.json" "$dir/banks" <<'PY' || ok=1
+import json, re, sys
+[m] = json.load(open(sys.argv[1]))
+banks = open(sys.argv[2]).read()
+assert m["schema"] == 1 and m["source"] == "firmware_info", m
+assert m["vendor"] == "CMIS EMULATOR" and m["serial"].startswith("EMU"), m
+assert m["module_state"] in ("ready", "lowpwr") and m["cdb"]["instances"] >= 1, m
+a, b = (next(i for i in m["images"] if i["slot"] == s) for s in "AB")
+version = re.search(r"^A: valid version=(\S+)", banks, re.M).group(1)
+assert a["version"] == version and a["running"] and a["committed"] and a["valid"], (a, banks)
+assert not b["valid"] and not b["running"] and not b["committed"], (b, banks)
+PY
+	[ $ok -eq 0 ] || cat "$fw_dir/info.json" "$dir/banks"
+	del_port
+	return $ok
+}
+check "info --json: identity, CDB and banks of a new port, as its banks view" fresh_module
+
+after_flash() {
+	new_port
+	local out ok=0
+	"$cmis_fw" flash "$port" v2.bin >/dev/null 2>&1 || ok=1
+	out=$("$cmis_fw" info "$port") || ok=1
+	grep -Eq "^    bank B +2\.0\.7 +running committed \"info\"$" <<<"$out" &&
+		grep -Eq "^    bank A +1\.0\.0 *$" <<<"$out" &&
+		grep -q "^$port: CMIS EMULATOR CMIS-EMU-QSFPDD rev 01 serial " <<<"$out" ||
+		{ echo "$out"; cat "$dir/banks"; ok=1; }
+	del_port
+	return $ok
+}
+check "info after a flash: bank B runs the new image, committed" after_flash
+
+# A flash owns the CDB: the request reads the version registers only and
+# says why; the flash is not disturbed (no write into a busy CDB, the
+# flash completes).
+during_flash() {
+	new_port
+	set_knobs profile=realistic_epl
+	local ok=0 flash
+	"$cmis_fw" flash "$port" big.bin >"$fw_dir/flash.out" 2>&1 &
+	flash=$!
+	wait_state busy 30 || ok=1
+	"$cmis_fw" info "$port" --json >"$fw_dir/info.json" || ok=1
+	wait $flash || ok=1
+	/usr/bin/python3 - "$fw_dir/info.json" <<'PY' || ok=1
+import json, sys
+[m] = json.load(open(sys.argv[1]))
+assert m["source"] == "registers" and m["no_banks"] == "cdb_in_use", m
+assert m["active_version"] == "1.0", m
+PY
+	[ "$(counter writes_while_busy)" = 0 ] || ok=1
+	grep -q '^B: valid version=2\.0\.8 .*running committed$' "$dir/banks" || ok=1
+	[ $ok -eq 0 ] || cat "$fw_dir/info.json" "$fw_dir/flash.out" "$dir/banks" "$dir/counters"
+	del_port
+	return $ok
+}
+check "info during a flash: the version registers, the CDB left to the flash" during_flash
+
+refusals() {
+	local out rc ok=0
+	out=$("$cmis_fw" info lo 2>&1)
+	rc=$?
+	[ $rc -eq 2 ] && grep -q 'Module EEPROM access is not supported by this device' <<<"$out" ||
+		{ echo "lo: $out (exit $rc)"; ok=1; }
+	out=$("$cmis_fw" info no-such-dev0 2>&1)
+	rc=$?
+	[ $rc -eq 2 ] && grep -q 'no device matches the request header' <<<"$out" ||
+		{ echo "no-such-dev0: $out (exit $rc)"; ok=1; }
+	return $ok
+}
+check "info refuses a device without module access and an unknown one (exit 2)" refusals
+
+several() {
+	new_port
+	local first=$port first_dir=$dir ok=0
+	new_port
+	"$cmis_fw" info "$first" "$port" lo --json >"$fw_dir/info.json" 2>/dev/null
+	[ $? -eq 2 ] || ok=1
+	/usr/bin/python3 - "$fw_dir/info.json" "$first" "$port" <<'PY' || ok=1
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert [r["device"] for r in rows] == [sys.argv[2], sys.argv[3], "lo"], rows
+assert rows[0]["source"] == rows[1]["source"] == "firmware_info", rows
+assert "error" in rows[2] and "images" not in rows[2], rows
+PY
+	[ $ok -eq 0 ] || cat "$fw_dir/info.json"
+	del_port
+	dir=$first_dir
+	del_port
+	return $ok
+}
+check "info of several devices: a JSON array, an error object for the one that fails" several
+
+ktap_finished
