@@ -192,16 +192,7 @@ pub fn inventory(
     opts: &Options,
     ask_cdb: bool,
 ) -> Result<Inventory, Error> {
-    let mut s = Session {
-        io,
-        opts,
-        link: Link::MINIMAL,
-        features: ModuleFeatures::default(),
-        summary: Summary::default(),
-        reply: [0; LPL_MAX_LEN],
-        has_cdb: false,
-    };
-    s.inventory(ask_cdb)
+    Session::new(io, opts).inventory(ask_cdb)
 }
 
 impl<I: ModuleIo> Session<'_, I> {

@@ -127,16 +127,36 @@ pub struct Options {
     pub reset_timeout_ms: u32,
     /// Minimum time between two progress notices (besides the 1% step).
     pub progress_interval_ms: u32,
+    /// How far to go.
+    pub until: Until,
 }
 
 impl Options {
     /// No password, 60 s for the module to come back, progress at most
-    /// every 100 ms and every 1%.
+    /// every 100 ms and every 1%, to the end (committed).
     pub const DEFAULT: Self = Self {
         password: None,
         reset_timeout_ms: 60_000,
         progress_interval_ms: 100,
+        until: Until::Committed,
     };
+}
+
+/// How far an update goes; what a successful one reached. The operator
+/// stops early to download now and switch later (`--no-run`), or to try
+/// the new image before committing it (`--no-commit`): [`run`] and
+/// [`commit`] take it from there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Until {
+    /// The image is complete and valid in the inactive bank; the module
+    /// runs its previous image, committed.
+    Downloaded,
+    /// The new image runs, proven, uncommitted: a module reset boots the
+    /// committed previous one.
+    Running,
+    /// The new image runs and is committed, proven.
+    #[default]
+    Committed,
 }
 
 /// The part of the update that failed.
@@ -259,6 +279,9 @@ pub enum Cause {
     NewImageInvalid(BankId),
     /// After Commit this (new) bank is not committed.
     NotCommitted(BankId),
+    /// Run was asked for, but the inactive bank holds no valid image
+    /// (by Get Firmware Info, else its version register).
+    NoImageToRun,
     /// The requester cancelled the update.
     Cancelled,
     /// The requester stopped the update (its device is going away).
@@ -330,6 +353,7 @@ impl fmt::Display for Cause {
                 f,
                 "module runs version {running} and never reported the new image's version"
             ),
+            Self::NoImageToRun => f.write_str("the inactive bank holds no valid image to run"),
             Self::NewImageInvalid(b) => write!(
                 f,
                 "Get Firmware Info says the downloaded image (bank {}) is not valid",
@@ -695,20 +719,32 @@ pub struct Summary {
     pub old_version: RegVersion,
     /// Version running after.
     pub new_version: RegVersion,
+    /// How far it went: [`Options::until`].
+    pub reached: Until,
 }
 
-/// Runs a firmware update of `image` on the module behind `io`.
+/// Runs a firmware update of `image` on the module behind `io`, as far
+/// as [`Options::until`].
 pub fn update(io: &mut impl ModuleIo, image: &[u8], opts: &Options) -> Result<Summary, Error> {
-    let mut s = Session {
-        io,
-        opts,
-        link: Link::MINIMAL,
-        features: ModuleFeatures::default(),
-        summary: Summary::default(),
-        reply: [0; LPL_MAX_LEN],
-        has_cdb: false,
-    };
+    let mut s = Session::new(io, opts);
     s.update(image).map_err(|e| s.read_back(e))
+}
+
+/// Runs the image of the inactive bank (one downloaded earlier, or the
+/// previous image: a rollback) and proves that it runs; then, as far as
+/// [`Options::until`] says, commits it as [`update`] does.
+pub fn run(io: &mut impl ModuleIo, opts: &Options) -> Result<Summary, Error> {
+    let mut s = Session::new(io, opts);
+    s.run_inactive().map_err(|e| s.read_back(e))
+}
+
+/// Commits the image the module runs and proves it as [`update`] does
+/// (Get Firmware Info, or the final reset, which boots the committed
+/// image). A module whose Get Firmware Info says it runs its committed
+/// image is left alone.
+pub fn commit(io: &mut impl ModuleIo, opts: &Options) -> Result<Summary, Error> {
+    let mut s = Session::new(io, opts);
+    s.commit_running().map_err(|e| s.read_back(e))
 }
 
 /// How the image will be written, and what the module looked like before.
@@ -747,6 +783,20 @@ struct Session<'a, I: ModuleIo> {
     has_cdb: bool,
 }
 
+impl<'a, I: ModuleIo> Session<'a, I> {
+    fn new(io: &'a mut I, opts: &'a Options) -> Self {
+        Session {
+            io,
+            opts,
+            link: Link::MINIMAL,
+            features: ModuleFeatures::default(),
+            summary: Summary::default(),
+            reply: [0; LPL_MAX_LEN],
+            has_cdb: false,
+        }
+    }
+}
+
 impl<I: ModuleIo> Session<'_, I> {
     fn update(&mut self, image: &[u8]) -> Result<Summary, Error> {
         let advert = self.prepare(false)?;
@@ -755,8 +805,109 @@ impl<I: ModuleIo> Session<'_, I> {
         self.check_interrupt(Step::Start)?;
         self.download(&plan, image)?;
         let expected = self.downloaded_image(&plan)?;
-        let evidence = self.run_image(&plan, &expected)?;
-        self.commit(&expected, evidence)?;
+        if self.opts.until == Until::Downloaded {
+            self.summary.new_version = plan.old_version;
+            self.summary.reached = Until::Downloaded;
+            return Ok(self.summary);
+        }
+        self.run_and_commit(&plan, &expected)
+    }
+
+    /// Run, then (as far as asked) Commit and the final reset.
+    fn run_and_commit(&mut self, plan: &Plan, expected: &Expected) -> Result<Summary, Error> {
+        let evidence = self.run_image(plan, expected)?;
+        if self.opts.until == Until::Running {
+            self.summary.evidence = evidence;
+            self.summary.reached = Until::Running;
+            return Ok(self.summary);
+        }
+        self.commit(expected, evidence)?;
+        self.summary.reached = Until::Committed;
+        Ok(self.summary)
+    }
+
+    /// What the module runs and holds before a Run or a Commit without a
+    /// download: Get Firmware Info where the module has it (one running
+    /// bank named), and the active version.
+    fn survey(&mut self) -> Result<Plan, Error> {
+        self.check_interrupt(Step::FwInfo)?;
+        let t = self.timeout(0, MIN_TIMEOUT_MS);
+        let info = self.firmware_info(t, false)?;
+        let running = info.and_then(|i| i.running());
+        let old_version = self.active_version(Step::Versions)?;
+        self.summary.old_version = old_version;
+        Ok(Plan {
+            fw: FwFeatures::default(),
+            mechanism: Mechanism::default(),
+            block: 0,
+            info: info.filter(|_| running.is_some()),
+            running,
+            old_version,
+        })
+    }
+
+    /// [`run`]: the inactive bank's image must be valid (by Get Firmware
+    /// Info, else by the inactive version register); what it is tells
+    /// the restart's proof what to expect.
+    fn run_inactive(&mut self) -> Result<Summary, Error> {
+        self.prepare(false)?;
+        self.io.notify(Notice::Started);
+        let plan = self.survey()?;
+        let expected = match (plan.info, plan.running) {
+            (Some(info), Some(running)) => {
+                let bank = running.other();
+                if !info.bank(bank).valid {
+                    return Err(Error::new(Step::Run, Cause::NoImageToRun));
+                }
+                Expected {
+                    bank: Some(bank),
+                    version: info
+                        .version(bank)
+                        .map(|v| v.reg())
+                        .filter(RegVersion::is_valid),
+                }
+            }
+            _ => {
+                let mut b = [0u8; 2];
+                self.read(Step::Versions, Access::new(1, UPPER_START, 2), &mut b)?;
+                let v = RegVersion::decode(b);
+                if !v.is_valid() {
+                    return Err(Error::new(Step::Run, Cause::NoImageToRun));
+                }
+                Expected {
+                    bank: None,
+                    version: Some(v),
+                }
+            }
+        };
+        self.run_and_commit(&plan, &expected)
+    }
+
+    /// [`commit`]: Commit of the running image, proven as an update's.
+    fn commit_running(&mut self) -> Result<Summary, Error> {
+        self.prepare(false)?;
+        self.io.notify(Notice::Started);
+        let plan = self.survey()?;
+        self.summary.new_version = plan.old_version;
+        self.summary.reached = Until::Committed;
+        if let (Some(info), Some(bank)) = (plan.info, plan.running) {
+            if info.bank(bank).committed {
+                self.summary.evidence = Evidence::FirmwareInfo;
+                return Ok(self.summary);
+            }
+        }
+        let expected = Expected {
+            bank: plan.running,
+            version: Some(plan.old_version).filter(RegVersion::is_valid),
+        };
+        // The image runs already: a commit Get Firmware Info proves needs
+        // no reset (which would cut the port's traffic); otherwise the
+        // reset proves it, as at the end of an update.
+        if self.send_commit(&expected)? {
+            self.summary.evidence = Evidence::FirmwareInfo;
+            return Ok(self.summary);
+        }
+        self.reset_and_check(&expected, Evidence::Version, false)?;
         Ok(self.summary)
     }
 
@@ -1626,6 +1777,13 @@ impl<I: ModuleIo> Session<'_, I> {
     // --- 5. Commit and the final reset -------------------------------------
 
     fn commit(&mut self, expected: &Expected, evidence: Evidence) -> Result<(), Error> {
+        let proven = self.send_commit(expected)?;
+        self.reset_and_check(expected, evidence, proven)
+    }
+
+    /// Commit, and Get Firmware Info's word on it where the module has
+    /// it: `true` if that proves it.
+    fn send_commit(&mut self, expected: &Expected) -> Result<bool, Error> {
         self.check_interrupt(Step::Commit)
             .map_err(|e| e.leaving(Left::RunningUncommitted))?;
         let cmd = Command::empty(CommandId::COMMIT_FW_IMAGE);
@@ -1660,7 +1818,7 @@ impl<I: ModuleIo> Session<'_, I> {
                 Err(_) => {}
             }
         }
-        self.reset_and_check(expected, evidence, commit_proven)
+        Ok(commit_proven)
     }
 
     /// The driver's module reset, as upstream ends: the module must come

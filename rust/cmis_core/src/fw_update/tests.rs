@@ -1662,3 +1662,83 @@ fn inventory_strings_are_shown_safely() {
     assert!(Ascii([b' '; 4]).is_empty());
     assert_eq!(std::format!("{:?}", Ascii(*b"x y ")), "\"x y\"");
 }
+
+/// A staged update on every named profile: download only (the module
+/// unchanged but for its inactive bank), run (the new image runs,
+/// uncommitted), commit (committed; no reset where Get Firmware Info
+/// proves it), then a rollback (the previous image run and committed).
+#[test]
+fn staged_download_run_commit_and_rollback() {
+    for name in Profile::NAMES {
+        let p = Profile::by_name(name).unwrap();
+        if p.quirks.single_bank {
+            // One bank: nothing to switch to.
+            continue;
+        }
+        let mut bed = Bed::new(p);
+        bed.now = 10_000 * MS;
+        bed.m.advance(bed.now);
+        let img = bed.image(16 << 10);
+        let until = |until| Options {
+            until,
+            ..Options::DEFAULT
+        };
+
+        let s = bed
+            .flash(&img, until(Until::Downloaded))
+            .unwrap_or_else(|e| panic!("{name}: download: {e}"));
+        assert_eq!(s.reached, Until::Downloaded);
+        let fw = *bed.m.firmware();
+        assert_eq!((fw.running, fw.committed), (BankId::A, BankId::A), "{name}");
+        assert!(
+            fw.bank(BankId::B).valid && fw.bank(BankId::B).version == NEW,
+            "{name}"
+        );
+        assert_eq!(bed.commands(0x0109), 0, "{name}: Run sent");
+
+        let s =
+            run(&mut bed, &until(Until::Running)).unwrap_or_else(|e| panic!("{name}: run: {e}"));
+        assert_eq!(s.reached, Until::Running);
+        let fw = *bed.m.firmware();
+        assert_eq!((fw.running, fw.committed), (BankId::B, BankId::A), "{name}");
+        assert_eq!(s.new_version, reg(NEW), "{name}");
+
+        let resets = bed.resets;
+        let s =
+            commit(&mut bed, &Options::DEFAULT).unwrap_or_else(|e| panic!("{name}: commit: {e}"));
+        let fw = *bed.m.firmware();
+        assert_eq!((fw.running, fw.committed), (BankId::B, BankId::B), "{name}");
+        if s.evidence == Evidence::FirmwareInfo {
+            assert_eq!(
+                bed.resets, resets,
+                "{name}: a proven commit reset the module"
+            );
+        } else {
+            assert_eq!(bed.resets, resets + 1, "{name}: {:?}", s.evidence);
+        }
+
+        let s =
+            run(&mut bed, &Options::DEFAULT).unwrap_or_else(|e| panic!("{name}: rollback: {e}"));
+        assert_eq!(s.reached, Until::Committed);
+        bed.assert_old_runs();
+        assert_eq!(bed.m.counters().writes_while_busy, 0, "{name}");
+    }
+}
+
+/// Run with no valid image in the inactive bank is refused before Run is
+/// sent; Commit of a module that runs its committed image sends nothing.
+#[test]
+fn staged_operations_refuse_or_skip_what_makes_no_sense() {
+    let mut bed = Bed::new(profile());
+    let e = run(&mut bed, &Options::DEFAULT).unwrap_err();
+    assert_eq!((e.step, e.cause), (Step::Run, Cause::NoImageToRun), "{e}");
+    assert_eq!(e.left, Left::Unchanged);
+    assert_eq!(bed.commands(0x0109), 0);
+    bed.assert_old_runs();
+
+    let s = commit(&mut bed, &Options::DEFAULT).unwrap();
+    assert_eq!(s.evidence, Evidence::FirmwareInfo);
+    assert_eq!(bed.commands(0x010A), 0);
+    assert_eq!(bed.resets, 0);
+    bed.assert_old_runs();
+}
