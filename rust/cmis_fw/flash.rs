@@ -18,7 +18,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::cmis_core::fw_update::{self, Cause, Options, Password};
+use crate::cmis_core::fw_update::{self, Cause, Options, Password, Summary, Until};
 use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice};
 use crate::cmis_core::map::Access;
 use crate::ethdev::{DeviceEvents, DeviceId, ModuleAccess, NetDevice, Resumed, Rtnl};
@@ -229,12 +229,23 @@ impl Drop for CdbClaim<'_> {
     }
 }
 
+/// What a request asks the module to do.
+pub(crate) enum Job {
+    /// Download this image, then (as far as asked) run and commit it.
+    Update(Firmware),
+    /// Run the inactive bank's image, then (if asked) commit it.
+    Run,
+    /// Commit the running image.
+    Commit,
+}
+
 /// What a flash request asks for, validated.
 pub(crate) struct Request {
     pub(crate) dev: ARef<NetDevice>,
     /// The device's parent kept runtime-resumed for the whole flash.
     pub(crate) resumed: Resumed,
-    pub(crate) firmware: Firmware,
+    pub(crate) job: Job,
+    pub(crate) until: Until,
     pub(crate) password: Option<Password>,
     /// Namespace and port of the requesting socket.
     pub(crate) requester: ARef<Net>,
@@ -253,8 +264,8 @@ pub(crate) struct Flash {
     flashes: Arc<Flashes>,
     dev: Tracked<NetDevice>,
     _resumed: Resumed,
-    firmware: Firmware,
-    /// The requester's options (its password).
+    job: Job,
+    /// The requester's options (its password, how far to go).
     options: Options,
     /// The requesting socket's namespace, until that socket closes: no
     /// more notifications to its port then, and the namespace is not
@@ -294,9 +305,10 @@ pub(crate) fn start(
             flashes: flashes.into(),
             dev: Tracked::new(req.dev),
             _resumed: req.resumed,
-            firmware: req.firmware,
+            job: req.job,
             options: Options {
                 password: req.password,
+                until: req.until,
                 ..Options::DEFAULT
             },
             requester <- new_mutex!(Some(Tracked::new(req.requester))),
@@ -316,6 +328,8 @@ impl WorkItem for Flash {
 
     fn run(this: Arc<Flash>) {
         let (result, progress) = this.flash();
+        let summary = result.as_ref().ok().copied();
+        let result = result.map(|_| ());
         // The device is free before the requester hears the end: one that
         // starts again at once must not find it busy.
         {
@@ -324,7 +338,7 @@ impl WorkItem for Flash {
         }
         this.flashes.finished(&this);
         match &result {
-            Ok(()) => this.notify_end(None),
+            Ok(()) => this.notify_end(None, summary),
             Err(e) => {
                 let msg = match e.cause {
                     Cause::Stopped => StatusText::new(format_args!(
@@ -333,24 +347,35 @@ impl WorkItem for Flash {
                     )),
                     _ => StatusText::new(format_args!("{e}")),
                 };
-                this.notify_end(Some((msg.as_c_str(), e, progress)));
+                this.notify_end(Some((msg.as_c_str(), e, progress)), None);
             }
         }
     }
 }
 
 impl Flash {
-    /// Runs the update to its end; also gives the last progress reported
+    /// Runs the job to its end; also gives the last progress reported
     /// (bytes done, in all).
-    fn flash(&self) -> (Result<(), fw_update::Error>, (u64, u64)) {
-        let image = self.firmware.data();
+    fn flash(&self) -> (Result<Summary, fw_update::Error>, (u64, u64)) {
         let mut io = FlashIo {
             flash: self,
             done: 0,
             total: 0,
         };
-        let r = fw_update::update(&mut io, image, &self.options).map(|_| ());
+        let r = match &self.job {
+            Job::Update(firmware) => fw_update::update(&mut io, firmware.data(), &self.options),
+            Job::Run => fw_update::run(&mut io, &self.options),
+            Job::Commit => fw_update::commit(&mut io, &self.options),
+        };
         (r, (io.done, io.total))
+    }
+
+    /// Bytes of the image, 0 for a job without one.
+    fn image_len(&self) -> u64 {
+        match &self.job {
+            Job::Update(firmware) => firmware.data().len() as u64,
+            Job::Run | Job::Commit => 0,
+        }
     }
 
     /// Sends a progress notification.
@@ -365,15 +390,30 @@ impl Flash {
         });
     }
 
-    /// Sends the last notification: COMPLETED, or ERROR with its message,
-    /// how far the download got and where the failure left the module.
-    fn notify_end(&self, error: Option<(&CStr, &fw_update::Error, (u64, u64))>) {
-        let total = self.firmware.data().len() as u64;
+    /// Sends the last notification: COMPLETED (saying where a staged job
+    /// stopped), or ERROR with its message, how far the download got and
+    /// where the failure left the module.
+    fn notify_end(
+        &self,
+        error: Option<(&CStr, &fw_update::Error, (u64, u64))>,
+        summary: Option<Summary>,
+    ) {
+        let total = self.image_len();
+        // A full update ends as ethtool's does, without a message.
+        let staged = match (&self.job, summary.map(|s| s.reached)) {
+            (Job::Update(_), Some(Until::Downloaded)) => {
+                Some(c"downloaded into the inactive bank, not run")
+            }
+            (_, Some(Until::Running)) => Some(c"the new image runs, uncommitted"),
+            (Job::Run, Some(Until::Committed)) => Some(c"the image runs, committed"),
+            (Job::Commit, Some(_)) => Some(c"the running image is committed"),
+            _ => None,
+        };
         self.send(&match error {
             None => netlink::Notification {
                 dev: &self.dev,
                 status: FlashStatus::Completed,
-                msg: None,
+                msg: staged,
                 done: total,
                 total,
                 outcome: None,

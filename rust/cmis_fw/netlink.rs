@@ -12,14 +12,16 @@
 
 use crate::cmis_core::bank::BankId;
 use crate::cmis_core::cdb::exchange::{ACCESS_RETRY, POLL_MAX, POLL_MIN};
+use crate::cmis_core::fw_update::Until;
 use crate::cmis_core::fw_update::{self, Left, Password};
 use crate::cmis_core::io::{Backoff, Errno};
 use crate::cmis_core::map::{identifier, lower, I2C_ADDRESS};
 use crate::cmis_core::uapi::{
-    attr, header, outcome, status, FAMILY_VERSION, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
+    attr, header, outcome, status, FAMILY_VERSION, MSG_MODULE_FW_COMMIT_ACT,
+    MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF, MSG_MODULE_FW_RUN_ACT,
 };
 use crate::ethdev::{ModuleAccess, NetDevice, Rtnl};
-use crate::flash::{self, Flashes, Request};
+use crate::flash::{self, Flashes, Job, Request};
 use crate::genl::{
     Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, Reserve, SmallOp,
 };
@@ -63,14 +65,31 @@ static HEADER_POLICY: [Policy; 4] = [
     Policy::u32_mask(HEADER_FLAGS_BASIC),
 ];
 
-/// Attributes of requests; the notification-only ones are refused in
-/// requests.
-static POLICY: [Policy; 4] = [
+/// Attributes of requests; the notification-only ones (4-8) are refused
+/// in requests.
+static POLICY: [Policy; 10] = [
     Policy::unused(),
     Policy::nested(&HEADER_POLICY),
     Policy::nul_string(FILE_NAME_MAX),
     Policy::u32(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::u32(),
 ];
+
+/// What a request asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Download an image (then run and commit it).
+    Flash,
+    /// Run the inactive bank's image (then commit it).
+    Run,
+    /// Commit the running image.
+    Commit,
+}
 
 /// Starts flashing a module's firmware.
 struct FlashAct;
@@ -81,27 +100,59 @@ impl Command for FlashAct {
     const CMD: u8 = MSG_MODULE_FW_FLASH_ACT;
 
     fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
-        let req = match validate(&flashes, info) {
-            Ok(req) => req,
-            Err(r) => return Err(r.report(info)),
-        };
-        // A second reference, to clear the flag if starting fails.
-        let dev = req.dev.clone();
-        // The notifications must reach the requester after the ack: ack
-        // once the flash is registered, before its work is queued.
-        let r = flash::start(flashes, req, || info.ack_now());
-        if let Err(e) = r {
-            let rtnl = Rtnl::lock();
-            dev.set_module_flash_in_progress(&rtnl, false);
-            let msg = if e == ENODEV {
-                c"Netdevice is being unregistered"
-            } else {
-                c"Failed to start module firmware flashing"
-            };
-            info.set_error_message(msg);
-        }
-        r
+        act(flashes, info, Kind::Flash)
     }
+}
+
+/// Runs the image of a module's inactive bank: a staged update's second
+/// step, or a rollback.
+struct RunAct;
+
+impl Command for RunAct {
+    type Context = Flashes;
+
+    const CMD: u8 = MSG_MODULE_FW_RUN_ACT;
+
+    fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
+        act(flashes, info, Kind::Run)
+    }
+}
+
+/// Commits the image a module runs: a staged update's last step.
+struct CommitAct;
+
+impl Command for CommitAct {
+    type Context = Flashes;
+
+    const CMD: u8 = MSG_MODULE_FW_COMMIT_ACT;
+
+    fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
+        act(flashes, info, Kind::Commit)
+    }
+}
+
+/// Validates a request and starts its job; its notifications follow.
+fn act(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>, kind: Kind) -> Result {
+    let req = match validate(&flashes, info, kind) {
+        Ok(req) => req,
+        Err(r) => return Err(r.report(info)),
+    };
+    // A second reference, to clear the flag if starting fails.
+    let dev = req.dev.clone();
+    // The notifications must reach the requester after the ack: ack once
+    // the flash is registered, before its work is queued.
+    let r = flash::start(flashes, req, || info.ack_now());
+    if let Err(e) = r {
+        let rtnl = Rtnl::lock();
+        dev.set_module_flash_in_progress(&rtnl, false);
+        let msg = if e == ENODEV {
+            c"Netdevice is being unregistered"
+        } else {
+            c"Failed to start module firmware flashing"
+        };
+        info.set_error_message(msg);
+    }
+    r
 }
 
 /// Why a request is refused: the extack message, the error, and what in
@@ -223,14 +274,40 @@ fn is_relative_without_dotdot(path: &[u8]) -> bool {
     !path.starts_with(b"/") && !path.split(|&b| b == b'/').any(|c| c == b"..")
 }
 
+/// How far the request asks to go: to the end, or as [`attr::UNTIL`]
+/// says where the job allows it.
+fn until<'a>(info: &'a Info<'_>, kind: Kind) -> Result<Until, Rejection<'a>> {
+    let Some(a) = info.attr(attr::UNTIL) else {
+        return Ok(match kind {
+            Kind::Run => Until::Running,
+            Kind::Flash | Kind::Commit => Until::Committed,
+        });
+    };
+    match (kind, a.u32().and_then(Until::from_code)) {
+        (Kind::Flash, Some(u)) => Ok(u),
+        (Kind::Run, Some(u @ (Until::Running | Until::Committed))) => Ok(u),
+        (Kind::Commit, Some(Until::Committed)) => Ok(Until::Committed),
+        _ => Err(Rejection::at(c"this request cannot stop there", EINVAL, a)),
+    }
+}
+
 /// Checks the request as the ethtool core does, sets the device's
 /// in-progress flag and loads the image.
-fn validate<'a>(flashes: &Flashes, info: &'a Info<'_>) -> Result<Request, Rejection<'a>> {
+fn validate<'a>(
+    flashes: &Flashes,
+    info: &'a Info<'_>,
+    kind: Kind,
+) -> Result<Request, Rejection<'a>> {
     let net = info
         .net()
         .ok_or(Rejection::new(c"no network namespace", EINVAL))?;
     let dev = device(info, &net)?;
-    let file = file_name(info)?;
+    // The image's name, checked before anything is claimed.
+    let file = match kind {
+        Kind::Flash => Some(file_name(info)?),
+        Kind::Run | Kind::Commit => None,
+    };
+    let until = until(info, kind)?;
     let password = info
         .attr(attr::PASSWORD)
         .and_then(|a| a.u32())
@@ -264,12 +341,13 @@ fn validate<'a>(flashes: &Flashes, info: &'a Info<'_>) -> Result<Request, Reject
     // The image is loaded and the module read without RTNL, with the
     // device kept resumed for as long as the flash lasts.
     let resumed = NetDevice::keep_resumed(&dev);
-    let checked = load(&dev, file, info);
+    let checked = load(&dev, file, kind, info);
     match checked {
-        Ok(firmware) => Ok(Request {
+        Ok(job) => Ok(Request {
             dev,
             resumed,
-            firmware,
+            job,
+            until,
             password,
             requester: net,
             portid: info.sender_portid(),
@@ -342,16 +420,28 @@ fn claim<'a>(flashes: &Flashes, dev: &NetDevice, rtnl: &Rtnl) -> Result<(), Reje
     Ok(())
 }
 
-/// Loads the image and checks the module is a CMIS one.
+/// Loads the image, if the request names one (else the job is `kind`'s),
+/// and checks the module is a CMIS one.
 ///
 /// The ethtool core loads the image with `request_firmware_direct`; the
 /// kernel crate's `Firmware::request_nowarn` differs from it only where
 /// `CONFIG_FW_LOADER_USER_HELPER_FALLBACK` is set (neither Debian's kernel
 /// nor the test kernel sets it): there it would wait for a user-mode
 /// helper when the file is missing.
-fn load<'a>(dev: &NetDevice, file: &CStr, info: &Info<'_>) -> Result<Firmware, Rejection<'a>> {
-    let firmware = Firmware::request_nowarn(file, dev.device())
-        .map_err(|e| Rejection::new(c"Failed to request module firmware image", e))?;
+fn load<'a>(
+    dev: &NetDevice,
+    file: Option<&CStr>,
+    kind: Kind,
+    info: &Info<'_>,
+) -> Result<Job, Rejection<'a>> {
+    let job = match file {
+        Some(file) => Job::Update(
+            Firmware::request_nowarn(file, dev.device())
+                .map_err(|e| Rejection::new(c"Failed to request module firmware image", e))?,
+        ),
+        None if kind == Kind::Run => Job::Run,
+        None => Job::Commit,
+    };
     let id = read_identifier(dev, info)
         .map_err(|e| Rejection::new(c"Failed to read the module identifier", e))?;
     if !identifier::is_cmis(id) {
@@ -360,7 +450,7 @@ fn load<'a>(dev: &NetDevice, file: &CStr, info: &Info<'_>) -> Result<Firmware, R
             EOPNOTSUPP,
         ));
     }
-    Ok(firmware)
+    Ok(job)
 }
 
 /// A progress notification (`ETHTOOL_MSG_MODULE_FW_FLASH_NTF`).
@@ -526,7 +616,12 @@ impl<const N: usize> fmt::Write for Text<N> {
     }
 }
 
-static OPS: [SmallOp<Flashes>; 2] = [SmallOp::new::<FlashAct>(), SmallOp::new::<InfoGet>()];
+static OPS: [SmallOp<Flashes>; 4] = [
+    SmallOp::new::<FlashAct>(),
+    SmallOp::new::<RunAct>(),
+    SmallOp::new::<CommitAct>(),
+    SmallOp::new::<InfoGet>(),
+];
 /// Index of the `monitor` group in [`MCGRPS`].
 const MONITOR_GROUP_INDEX: u32 = 0;
 /// Notifications name devices and firmware files: only administrators of

@@ -136,7 +136,7 @@ check "dkms build" "$log/dkms.log" "$here/dkms-check.sh"
 # The debug test kernel runs the tests of the kernel code's own paths
 # (load and unload, requests, the work item against device and socket
 # lifecycles, failures and their notifications, the inventory request
-# beside a flash, soak, netlink fuzzing)
+# beside a flash, the staged operations, soak, netlink fuzzing)
 # under lockdep and kmemleak; the flasher conformance and quirk matrices
 # (conformance.sh, quirks.sh: mostly the C flasher's fixed sleeps, the
 # same kernel paths again), emulator.sh (the emulator's settings, which
@@ -145,7 +145,7 @@ check "dkms build" "$log/dkms.log" "$here/dkms-check.sh"
 # keeps CI on a fresh machine (which also builds both test kernels)
 # within its 90 minutes; 'CMIS_FW_DEBUG_TESTS=all make test' runs
 # everything on both.
-debug_tests=${CMIS_FW_DEBUG_TESTS-modules.sh ethtool_flash.sh flash.sh failures.sh info.sh soak.sh faults.sh netlink_fuzz.sh}
+debug_tests=${CMIS_FW_DEBUG_TESTS-modules.sh ethtool_flash.sh flash.sh failures.sh info.sh staged.sh soak.sh faults.sh netlink_fuzz.sh}
 [ "$debug_tests" = all ] && debug_tests=
 vm_phase "VM kselftests (test kernel)" "$top/out/vm-test-7.3" CMIS_KERNEL=7.3 \
 	CMIS_FW_TESTS="$debug_tests"

@@ -40,7 +40,29 @@ pub mod attr {
     /// what to do next (nest of [`super::outcome`]): `cmis_fw`'s own, in
     /// ERROR notifications only; ethtool skips it.
     pub const OUTCOME: u16 = 8;
+    /// How far to go (u32, [`super::until`]): `cmis_fw`'s own, in
+    /// requests; without it a flash goes to the end (committed), a run
+    /// stops once the image runs.
+    pub const UNTIL: u16 = 9;
 }
+
+/// Values of [`attr::UNTIL`].
+pub mod until {
+    /// The image downloaded into the inactive bank, not run.
+    pub const DOWNLOADED: u32 = 1;
+    /// The new image runs, uncommitted.
+    pub const RUNNING: u32 = 2;
+    /// The new image runs, committed.
+    pub const COMMITTED: u32 = 3;
+}
+
+/// `cmis_fw`'s own: run the inactive bank's image (request: header,
+/// password, until: [`until::RUNNING`] or [`until::COMMITTED`]); progress
+/// as [`MSG_MODULE_FW_FLASH_NTF`] notifications.
+pub const MSG_MODULE_FW_RUN_ACT: u8 = 101;
+/// `cmis_fw`'s own: commit the running image (request: header,
+/// password); progress as [`MSG_MODULE_FW_FLASH_NTF`] notifications.
+pub const MSG_MODULE_FW_COMMIT_ACT: u8 = 102;
 
 /// Attributes of [`attr::OUTCOME`].
 pub mod outcome {

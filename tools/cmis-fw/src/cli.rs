@@ -48,6 +48,40 @@ pub(crate) enum Command {
         /// for a command timeout of up to 655 s plus a 60 s reset.
         #[arg(long, default_value_t = 900, value_name = "SECS")]
         wait_limit: u64,
+        /// Stop once the image is in the inactive bank: the module goes
+        /// on running its image (switch later with 'cmis-fw run').
+        #[arg(long, conflicts_with = "no_commit")]
+        no_run: bool,
+        /// Stop once the new image runs, uncommitted: a module reset boots
+        /// the previous one (keep it with 'cmis-fw commit').
+        #[arg(long)]
+        no_commit: bool,
+    },
+    /// Run the image of DEV's inactive bank (one downloaded with
+    /// 'flash --no-run'), proven to run, uncommitted.
+    Run {
+        /// Network device whose plug-in module runs its inactive image.
+        dev: String,
+        /// Commit it too, once it runs.
+        #[arg(long)]
+        commit: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Commit the image DEV's module runs (after 'run' or
+    /// 'flash --no-commit'): the module boots it from now on.
+    Commit {
+        /// Network device whose plug-in module commits its image.
+        dev: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Go back to the image of DEV's other bank: run it and commit it.
+    Rollback {
+        /// Network device whose plug-in module goes back.
+        dev: String,
+        #[command(flatten)]
+        common: Common,
     },
     /// Show what each DEV's module is and holds: identity, CDB
     /// capabilities, and per bank the image's version, running, committed
@@ -85,6 +119,21 @@ pub(crate) enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+}
+
+/// Options of the staged operations, as `flash` has them.
+#[derive(clap::Args)]
+pub(crate) struct Common {
+    /// Module password (CMIS host password, decimal or 0x hex).
+    #[arg(long, value_parser = parse_u32)]
+    pub(crate) password: Option<u32>,
+    /// Print each notification as a JSON object on its own line.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Give up after this many seconds without a notification (the job
+    /// goes on in the kernel).
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    pub(crate) wait_limit: u64,
 }
 
 /// A u32 in decimal or 0x hexadecimal.

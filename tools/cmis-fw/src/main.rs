@@ -11,7 +11,7 @@ mod output;
 use anyhow::Result;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
-use netlink::{Client, Event, Refused, Status};
+use netlink::{Client, Event, Job, Refused, Status};
 use output::{Format, Printer};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,21 +26,22 @@ const EXIT_INTERRUPTED: i32 = 130;
 /// Exit status when the kernel said nothing for the wait limit.
 const EXIT_NO_NEWS: u8 = 3;
 
-fn flash(
+/// Asks for `job` on `dev` and follows it to its end.
+fn act(
     cli_family: &str,
     dev: &str,
-    file: &str,
+    job: &Job,
     password: Option<u32>,
     json: bool,
     wait_limit: Duration,
 ) -> Result<u8> {
     let mut client = Client::connect(cli_family)?;
-    client.flash(dev, file, password)?;
+    client.act(dev, job, password)?;
     let name = dev.to_owned();
-    // Ctrl-C does not stop a flash: the kernel finishes it. Say so.
+    // Ctrl-C does not stop a job: the kernel finishes it. Say so.
     let _ = ctrlc::set_handler(move || {
         eprintln!(
-            "\ninterrupted: the flash of {name} continues in the kernel; follow it with \
+            "\ninterrupted: the work on {name} continues in the kernel; follow it with \
              'cmis-fw monitor'"
         );
         std::process::exit(EXIT_INTERRUPTED);
@@ -90,6 +91,12 @@ fn flash(
             _ => {}
         }
     }
+}
+
+/// A staged operation with its common options.
+fn staged(family: &str, dev: &str, job: &Job, c: &cli::Common) -> Result<u8> {
+    let limit = Duration::from_secs(c.wait_limit);
+    act(family, dev, job, c.password, c.json, limit)
 }
 
 /// Shows each device's module; a device that cannot be read is told on
@@ -155,14 +162,32 @@ fn main() -> ExitCode {
             password,
             json,
             wait_limit,
-        } => flash(
-            &cli.family,
+            no_run,
+            no_commit,
+        } => {
+            let until = if *no_run {
+                Some(cmis_core::uapi::until::DOWNLOADED)
+            } else if *no_commit {
+                Some(cmis_core::uapi::until::RUNNING)
+            } else {
+                None
+            };
+            let job = Job::Flash {
+                file: file.clone(),
+                until,
+            };
+            let limit = Duration::from_secs(*wait_limit);
+            act(&cli.family, dev, &job, *password, *json, limit)
+        }
+        Command::Run {
             dev,
-            file,
-            *password,
-            *json,
-            Duration::from_secs(*wait_limit),
-        ),
+            commit,
+            common,
+        } => staged(&cli.family, dev, &Job::Run { commit: *commit }, common),
+        Command::Commit { dev, common } => staged(&cli.family, dev, &Job::Commit, common),
+        Command::Rollback { dev, common } => {
+            staged(&cli.family, dev, &Job::Run { commit: true }, common)
+        }
         Command::Info {
             devs,
             password,

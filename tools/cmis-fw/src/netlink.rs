@@ -165,6 +165,8 @@ pub(crate) enum FlashAttr {
     Total(u64),
     /// Where a failure left the module (nest).
     Outcome(Vec<OutcomeAttr>),
+    /// How far to go (`cmis_core::uapi::until`).
+    Until(u32),
     /// Anything else.
     Other(DefaultNla),
 }
@@ -175,7 +177,7 @@ impl Nla for FlashAttr {
             Self::Header(h) => h.as_slice().buffer_len(),
             Self::Outcome(o) => o.as_slice().buffer_len(),
             Self::FileName(s) | Self::StatusMsg(s) => s.len() + 1,
-            Self::Password(_) | Self::Status(_) => 4,
+            Self::Password(_) | Self::Status(_) | Self::Until(_) => 4,
             Self::Done(_) | Self::Total(_) => 8,
             Self::Other(n) => n.value_len(),
         }
@@ -191,6 +193,7 @@ impl Nla for FlashAttr {
             Self::StatusMsg(_) => attr::STATUS_MSG,
             Self::Done(_) => attr::DONE,
             Self::Total(_) => attr::TOTAL,
+            Self::Until(_) => attr::UNTIL,
             Self::Other(n) => n.kind(),
         }
     }
@@ -200,7 +203,9 @@ impl Nla for FlashAttr {
             Self::Header(h) => h.as_slice().emit(buf),
             Self::Outcome(o) => o.as_slice().emit(buf),
             Self::FileName(s) | Self::StatusMsg(s) => emit_string(s, buf),
-            Self::Password(v) | Self::Status(v) => buf[..4].copy_from_slice(&v.to_ne_bytes()),
+            Self::Password(v) | Self::Status(v) | Self::Until(v) => {
+                buf[..4].copy_from_slice(&v.to_ne_bytes())
+            }
             Self::Done(v) | Self::Total(v) => buf[..8].copy_from_slice(&v.to_ne_bytes()),
             Self::Other(n) => n.emit_value(buf),
         }
@@ -222,6 +227,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for FlashAttr {
             attr::STATUS_MSG => Self::StatusMsg(parse_string(payload)?),
             attr::DONE => Self::Done(parse_uint(payload)?),
             attr::TOTAL => Self::Total(parse_uint(payload)?),
+            attr::UNTIL => Self::Until(parse_u32(payload)?),
             attr::OUTCOME => Self::Outcome(
                 NlasIterator::new(payload)
                     .map(|n| n.and_then(|n| OutcomeAttr::parse(&n)))
@@ -514,6 +520,35 @@ impl Notification {
     }
 }
 
+/// What a request asks of a module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Job {
+    /// Flash `file`, as far as `until` (`None`: to the end).
+    Flash { file: String, until: Option<u32> },
+    /// Run the inactive bank's image; commit it too if `commit`.
+    Run { commit: bool },
+    /// Commit the running image.
+    Commit,
+}
+
+impl Job {
+    fn command(&self) -> u8 {
+        match self {
+            Self::Flash { .. } => MSG_FLASH,
+            Self::Run { .. } => cmis_core::uapi::MSG_MODULE_FW_RUN_ACT,
+            Self::Commit => cmis_core::uapi::MSG_MODULE_FW_COMMIT_ACT,
+        }
+    }
+
+    fn until(&self) -> Option<u32> {
+        match self {
+            Self::Flash { until, .. } => *until,
+            Self::Run { commit: true } => Some(cmis_core::uapi::until::COMMITTED),
+            Self::Run { commit: false } | Self::Commit => None,
+        }
+    }
+}
+
 /// A refused request: the errno and the kernel's extack message.
 #[derive(Debug)]
 pub(crate) struct Refused {
@@ -665,18 +700,21 @@ impl Client {
         }
     }
 
-    /// Asks the kernel to flash `dev` with `file`. Returns once the
-    /// request is accepted; notifications follow.
-    pub(crate) fn flash(&mut self, dev: &str, file: &str, password: Option<u32>) -> Result<()> {
-        let mut attrs = vec![
-            FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())]),
-            FlashAttr::FileName(file.to_owned()),
-        ];
+    /// Asks the kernel for `job` on `dev`. Returns once the request is
+    /// accepted; notifications follow.
+    pub(crate) fn act(&mut self, dev: &str, job: &Job, password: Option<u32>) -> Result<()> {
+        let mut attrs = vec![FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())])];
+        if let Job::Flash { file, .. } = job {
+            attrs.push(FlashAttr::FileName(file.clone()));
+        }
         if let Some(p) = password {
             attrs.push(FlashAttr::Password(p));
         }
+        if let Some(u) = job.until() {
+            attrs.push(FlashAttr::Until(u));
+        }
         let mut msg = GenlMessage::from_payload(FlashMessage {
-            cmd: MSG_FLASH,
+            cmd: job.command(),
             attrs,
         });
         msg.set_resolved_family_id(self.family);

@@ -41,7 +41,11 @@ pub(crate) fn line(n: &Notification) -> String {
             let pct = (n.done * 100).checked_div(n.total).unwrap_or(0);
             format!("{}: {}/{} bytes ({pct}%)", n.dev, n.done, n.total)
         }
-        Status::Completed => format!("{}: flashing completed", n.dev),
+        Status::Completed => match &n.message {
+            // Where a staged job stopped.
+            Some(m) => format!("{}: completed: {m}", n.dev),
+            None => format!("{}: flashing completed", n.dev),
+        },
         Status::Error => format!(
             "{}: flashing failed: {}",
             n.dev,

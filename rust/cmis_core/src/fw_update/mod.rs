@@ -142,6 +142,18 @@ impl Options {
     };
 }
 
+impl Until {
+    /// From its number in the netlink interface ([`uapi::until`]).
+    pub const fn from_code(code: u32) -> Option<Self> {
+        match code {
+            uapi::until::DOWNLOADED => Some(Self::Downloaded),
+            uapi::until::RUNNING => Some(Self::Running),
+            uapi::until::COMMITTED => Some(Self::Committed),
+            _ => None,
+        }
+    }
+}
+
 /// How far an update goes; what a successful one reached. The operator
 /// stops early to download now and switch later (`--no-run`), or to try
 /// the new image before committing it (`--no-commit`): [`run`] and

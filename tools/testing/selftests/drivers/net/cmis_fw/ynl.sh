@@ -20,7 +20,7 @@ if [ ! -f "$cli" ] || [ ! -f "$spec" ]; then
 fi
 
 ktap_print_header
-ktap_set_plan 4
+ktap_set_plan 5
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text ynl --size 4000 --seed 5
@@ -86,5 +86,29 @@ info_with_ynl() {
 	return $ok
 }
 check "cli.py reads a module's inventory (module-info-get)" info_with_ynl
+
+staged_with_ynl() {
+	new_port
+	local ok=0
+	ynl --do module-fw-flash-act --json "{\"header\": {\"dev-name\": \"$port\"}, \
+\"file-name\": \"v2.bin\", \"until\": \"downloaded\"}" >/dev/null || ok=1
+	wait_file "$dir/banks" '^B: valid version=2\.0\.7 .*crc=[0-9a-f]{8}$' || ok=1
+	grep -q '^A: valid version=1\.0\.0 .* running committed$' "$dir/banks" || ok=1
+	# The download's job ends just after: ethtool -m is refused (EBUSY)
+	# until it has.
+	local i
+	for i in $(seq 100); do
+		ethtool -m "$port" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	ynl --do module-fw-run-act \
+		--json "{\"header\": {\"dev-name\": \"$port\"}, \"until\": \"committed\"}" >/dev/null ||
+		ok=1
+	wait_file "$dir/banks" '^B: valid version=2\.0\.7 .* running committed$' || ok=1
+	[ $ok -eq 0 ] || cat "$dir/banks"
+	del_port
+	return $ok
+}
+check "cli.py: a download only (until downloaded), then a run to the commit" staged_with_ynl
 
 ktap_finished
