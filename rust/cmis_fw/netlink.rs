@@ -91,43 +91,31 @@ enum Kind {
     Commit,
 }
 
-/// Starts flashing a module's firmware.
-struct FlashAct;
-
-impl Command for FlashAct {
-    type Context = Flashes;
-
-    const CMD: u8 = MSG_MODULE_FW_FLASH_ACT;
-
-    fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
-        act(flashes, info, Kind::Flash)
+impl Kind {
+    /// The job a request command asks for.
+    const fn of(cmd: u8) -> Self {
+        match cmd {
+            MSG_MODULE_FW_RUN_ACT => Self::Run,
+            MSG_MODULE_FW_COMMIT_ACT => Self::Commit,
+            _ => Self::Flash,
+        }
     }
 }
 
-/// Runs the image of a module's inactive bank: a staged update's second
-/// step, or a rollback.
-struct RunAct;
+/// A request that starts a job on a module: flashing its firmware
+/// ([`MSG_MODULE_FW_FLASH_ACT`]), running the image of its inactive bank
+/// (a staged update's second step, or a rollback:
+/// [`MSG_MODULE_FW_RUN_ACT`]), committing the image it runs
+/// ([`MSG_MODULE_FW_COMMIT_ACT`]).
+struct Act<const CMD: u8>;
 
-impl Command for RunAct {
+impl<const CMD: u8> Command for Act<CMD> {
     type Context = Flashes;
 
-    const CMD: u8 = MSG_MODULE_FW_RUN_ACT;
+    const CMD: u8 = CMD;
 
     fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
-        act(flashes, info, Kind::Run)
-    }
-}
-
-/// Commits the image a module runs: a staged update's last step.
-struct CommitAct;
-
-impl Command for CommitAct {
-    type Context = Flashes;
-
-    const CMD: u8 = MSG_MODULE_FW_COMMIT_ACT;
-
-    fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
-        act(flashes, info, Kind::Commit)
+        act(flashes, info, Kind::of(CMD))
     }
 }
 
@@ -617,9 +605,9 @@ impl<const N: usize> fmt::Write for Text<N> {
 }
 
 static OPS: [SmallOp<Flashes>; 4] = [
-    SmallOp::new::<FlashAct>(),
-    SmallOp::new::<RunAct>(),
-    SmallOp::new::<CommitAct>(),
+    SmallOp::new::<Act<MSG_MODULE_FW_FLASH_ACT>>(),
+    SmallOp::new::<Act<MSG_MODULE_FW_RUN_ACT>>(),
+    SmallOp::new::<Act<MSG_MODULE_FW_COMMIT_ACT>>(),
     SmallOp::new::<InfoGet>(),
 ];
 /// Index of the `monitor` group in [`MCGRPS`].

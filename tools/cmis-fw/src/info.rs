@@ -3,7 +3,7 @@
 //! `cmis-fw info`: what ports' modules are and hold, from the kernel's
 //! `MODULE_INFO_GET` reply (see `cmis_core::uapi::info`), as text or JSON.
 
-use crate::netlink::{FlashAttr, HeaderAttr};
+use crate::netlink::{named, FlashAttr, HeaderAttr};
 use anyhow::{anyhow, Result};
 use cmis_core::uapi::{cdb_caps, image, info, no_banks, slot, source};
 use netlink_packet_utils::nla::{Nla, NlasIterator};
@@ -130,13 +130,6 @@ const NO_BANKS: [(u32, &str); 6] = [
     (no_banks::CDB_IN_USE, "cdb_in_use"),
     (no_banks::MODULE_FAULT, "module_fault"),
 ];
-
-fn named(v: u32, names: &[(u32, &'static str)]) -> &'static str {
-    names
-        .iter()
-        .find(|(n, _)| *n == v)
-        .map_or("unknown", |(_, s)| s)
-}
 
 /// Decodes a reply.
 pub(crate) fn parse(attrs: &[FlashAttr]) -> Result<ModuleInfo> {

@@ -432,7 +432,7 @@ const ACTION_NAMES: [(u32, &str); 4] = [
 ];
 
 /// The name of `v` in `names`, or "unknown".
-fn named(v: u32, names: &[(u32, &'static str)]) -> &'static str {
+pub(crate) fn named(v: u32, names: &[(u32, &'static str)]) -> &'static str {
     names
         .iter()
         .find(|(value, _)| *value == v)
@@ -713,13 +713,41 @@ impl Client {
         if let Some(u) = job.until() {
             attrs.push(FlashAttr::Until(u));
         }
-        let mut msg = GenlMessage::from_payload(FlashMessage {
-            cmd: job.command(),
-            attrs,
-        });
+        // The ack may come after the first notifications: keep those.
+        let mut pending = Vec::new();
+        let r = self.request(job.command(), attrs, |m| pending.push(m));
+        self.pending.extend(pending);
+        r
+    }
+
+    /// Asks what `dev`'s module is and holds; returns the reply's
+    /// attributes (see [`crate::info`]).
+    pub(crate) fn info(&mut self, dev: &str, password: Option<u32>) -> Result<Vec<FlashAttr>> {
+        let mut attrs = vec![FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())])];
+        if let Some(p) = password {
+            attrs.push(FlashAttr::Password(p));
+        }
+        let mut reply = None;
+        self.request(MSG_INFO, attrs, |m| {
+            if m.cmd == MSG_INFO {
+                reply = Some(m.attrs);
+            }
+        })?;
+        reply.ok_or_else(|| anyhow!("no reply from the kernel"))
+    }
+
+    /// Sends a request of command `cmd` and waits for its ack; the
+    /// family's messages that come meanwhile (its reply, notifications)
+    /// go to `received`. A refusal is a [`Refused`] error.
+    fn request(
+        &mut self,
+        cmd: u8,
+        attrs: Vec<FlashAttr>,
+        mut received: impl FnMut(FlashMessage),
+    ) -> Result<()> {
+        let mut msg = GenlMessage::from_payload(FlashMessage { cmd, attrs });
         msg.set_resolved_family_id(self.family);
         let seq = self.send(msg, NLM_F_REQUEST | NLM_F_ACK)?;
-        // The ack may come after the first notifications: keep those.
         loop {
             for raw in self.recv()? {
                 let msg = NetlinkMessage::<GenlMessage<FlashMessage>>::deserialize(&raw)
@@ -735,48 +763,7 @@ impl Client {
                             None => Ok(()),
                         };
                     }
-                    NetlinkPayload::InnerMessage(m) => self.pending.push_back(m.payload),
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    /// Asks what `dev`'s module is and holds; returns the reply's
-    /// attributes (see [`crate::info`]).
-    pub(crate) fn info(&mut self, dev: &str, password: Option<u32>) -> Result<Vec<FlashAttr>> {
-        let mut attrs = vec![FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())])];
-        if let Some(p) = password {
-            attrs.push(FlashAttr::Password(p));
-        }
-        let mut msg = GenlMessage::from_payload(FlashMessage {
-            cmd: MSG_INFO,
-            attrs,
-        });
-        msg.set_resolved_family_id(self.family);
-        let seq = self.send(msg, NLM_F_REQUEST | NLM_F_ACK)?;
-        let mut reply = None;
-        loop {
-            for raw in self.recv()? {
-                let msg = NetlinkMessage::<GenlMessage<FlashMessage>>::deserialize(&raw)
-                    .map_err(|e| anyhow!("bad reply: {e}"))?;
-                if msg.header.sequence_number != seq {
-                    continue;
-                }
-                match msg.payload {
-                    NetlinkPayload::Error(e) => {
-                        if let Some(code) = e.code {
-                            return Err(Refused {
-                                errno: -code.get(),
-                                message: extack_message(msg.header.flags, &e.header),
-                            }
-                            .into());
-                        }
-                        return reply.ok_or_else(|| anyhow!("no reply from the kernel"));
-                    }
-                    NetlinkPayload::InnerMessage(m) if m.payload.cmd == MSG_INFO => {
-                        reply = Some(m.payload.attrs);
-                    }
+                    NetlinkPayload::InnerMessage(m) => received(m.payload),
                     _ => {}
                 }
             }

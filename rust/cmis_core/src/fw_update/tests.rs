@@ -8,7 +8,9 @@ use super::super::cdb::advert::RegVersion;
 use super::super::cdb::exchange::{CdbError, POLL_MAX};
 use super::super::cdb::{check_code, Failure, ReplyError, CDB_PAGE, RPL_LEN_OFFSET};
 use super::super::emu::firmware::{BankId, ImageUpdate, Slot};
-use super::super::emu::{BootCdb, BusError, BusyTimes, Module, Profile, Quirks, TriggerNack};
+use super::super::emu::{
+    BootCdb, BusError, BusyTimes, Counters, Module, Profile, Quirks, TriggerNack,
+};
 use super::super::image::{Header, Version};
 use super::*;
 use proptest::prelude::*;
@@ -1211,40 +1213,62 @@ fn assert_read_back(bed: &Bed, e: &Error, name: &str) {
     }
 }
 
+/// One flash of a named profile from rest ([`flash_every_named_profile`]).
+struct ProfileFlash {
+    name: &'static str,
+    took: Nanos,
+    limit: Nanos,
+    summary: Summary,
+    counters: Counters,
+}
+
+/// Flashes 256 KiB into each named profile from rest (past its power-up's
+/// boot phase), the host costing `software`; each flash must end safely
+/// and succeed.
+fn flash_every_named_profile(software: Software) -> Vec<ProfileFlash> {
+    Profile::NAMES
+        .iter()
+        .map(|&name| {
+            let p = Profile::by_name(name).unwrap();
+            let mut bed = Bed::new(p);
+            bed.software = software;
+            bed.now = 10_000 * MS;
+            bed.m.advance(bed.now);
+            bed.m.clear_counters();
+            let t0 = bed.now;
+            let img = bed.image(256 << 10);
+            let r = bed.flash(&img, Options::DEFAULT);
+            assert_safe(&bed, &r, name);
+            ProfileFlash {
+                name,
+                took: bed.now - t0,
+                limit: p.flash_limit(img.len()).unwrap().total_ns(),
+                summary: r.unwrap_or_else(|e| panic!("{name}: {e}")),
+                counters: *bed.m.counters(),
+            }
+        })
+        .collect()
+}
+
 /// Every named profile of the emulator, quirks and all, is flashed, with
 /// proof, close to its physical limit.
 #[test]
 fn flashes_every_named_profile_close_to_its_limit() {
-    for name in Profile::NAMES {
-        let p = Profile::by_name(name).unwrap();
-        let mut bed = Bed::new(p);
-        // Past the boot phase of the module's power-up.
-        bed.now = 10_000 * MS;
-        bed.m.advance(bed.now);
-        bed.m.clear_counters();
-        let t0 = bed.now;
-        let img = bed.image(256 << 10);
-        let r = bed.flash(&img, Options::DEFAULT);
-        assert_safe(&bed, &r, name);
-        let s = r.unwrap_or_else(|e| panic!("{name}: {e}"));
-        let limit = p.flash_limit(img.len()).unwrap().total_ns();
-        if limit == 0 {
+    for f in flash_every_named_profile(Software::default()) {
+        let name = f.name;
+        if f.limit == 0 {
             // The instant module: only the software's own time, none here.
-            assert!(
-                bed.now - t0 < 200 * MS,
-                "{name}: {} ms",
-                (bed.now - t0) / MS
-            );
+            assert!(f.took < 200 * MS, "{name}: {} ms", f.took / MS);
             continue;
         }
-        let ratio = (bed.now - t0) as f64 / limit as f64;
+        let ratio = f.took as f64 / f.limit as f64;
         std::println!(
             "{name}: {} ms, limit {} ms, ratio {ratio:.4}, evidence {:?}, {} polls, {} nacks",
-            (bed.now - t0) / MS,
-            limit / MS,
-            s.evidence,
-            s.polls,
-            bed.m.counters().nacks,
+            f.took / MS,
+            f.limit / MS,
+            f.summary.evidence,
+            f.summary.polls,
+            f.counters.nacks,
         );
         assert!(ratio >= 1.0, "{name}: faster than the limit");
         assert!(ratio <= 1.10, "{name}: ratio {ratio:.4}");
@@ -1258,35 +1282,23 @@ fn flashes_every_named_profile_close_to_its_limit() {
 /// the module's waits for the host.
 #[test]
 fn a_slow_host_stays_close_to_the_limit() {
-    for name in Profile::NAMES {
-        let p = Profile::by_name(name).unwrap();
-        let mut bed = Bed::new(p);
-        bed.software = Software::SLOW;
-        bed.now = 10_000 * MS;
-        bed.m.advance(bed.now);
-        bed.m.clear_counters();
-        let t0 = bed.now;
-        let img = bed.image(256 << 10);
-        let r = bed.flash(&img, Options::DEFAULT);
-        assert_safe(&bed, &r, name);
-        let s = r.unwrap_or_else(|e| panic!("{name}: {e}"));
-        let limit = p.flash_limit(img.len()).unwrap().total_ns();
-        let c = bed.m.counters();
-        let ms = |ns: u64| ns / MS;
+    for f in flash_every_named_profile(Software::SLOW) {
+        let (c, ms) = (&f.counters, |ns: u64| ns / MS);
         std::println!(
-            "{name}: {} ms, limit {} ms, {} accesses, {} polls; the module waited {} ms \
+            "{}: {} ms, limit {} ms, {} accesses, {} polls; the module waited {} ms \
              after commands, {} ms after resets, {} ms between accesses",
-            ms(bed.now - t0),
-            ms(limit),
+            f.name,
+            ms(f.took),
+            ms(f.limit),
             c.reads + c.writes,
-            s.polls,
+            f.summary.polls,
             ms(c.wait_after_command_ns),
             ms(c.wait_after_reset_ns),
             ms(c.wait_between_accesses_ns),
         );
-        if limit > 0 {
-            let ratio = (bed.now - t0) as f64 / limit as f64;
-            assert!(ratio <= 1.08, "{name}: ratio {ratio:.4}");
+        if f.limit > 0 {
+            let ratio = f.took as f64 / f.limit as f64;
+            assert!(ratio <= 1.08, "{}: ratio {ratio:.4}", f.name);
         }
     }
 }
