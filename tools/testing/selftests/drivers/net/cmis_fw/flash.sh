@@ -372,11 +372,17 @@ malformed() {
 		rejected "EINVAL: firmware file name must be relative, without '..' \\[bad attribute" \
 			"$port" "$name" || ok=1
 	done
-	# Attributes the policy does not know: type 0, above the last one (the
-	# status attributes are the kernel's to send), in the header too.
+	# Attributes the policy does not know: type 0, above the last one, in
+	# the header too; the notification attributes (4-8) are the kernel's
+	# to send, below the request-only one (9: until).
 	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 0:00000000 || ok=1
-	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 4:01000000 || ok=1
+	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 4:01000000 || ok=1
+	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 8:01000000 || ok=1
+	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 10:00000000 || ok=1
 	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 60:00000000 || ok=1
+	# How far to go: a value no job knows.
+	rejected 'EINVAL: this request cannot stop there \[bad attribute' "$port" v2.bin \
+		--attr 9:07000000 || ok=1
 	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --header-attr 9:00000000 || ok=1
 	# Strings longer than the policy allows: a 256-byte file name, a
 	# 128-byte device name; a name without its NUL.
