@@ -39,11 +39,11 @@ check_output "the last line is the summary, with the figures this run has" \
 	tail -n 1 "$results/stdout"
 
 table_rows() {
-	grep -Eq '^profile +size +flasher +runs +outcome .* acc/block \(min\)$' "$1" &&
+	grep -Eq '^profile +size +flasher +runs +outcome .* acc/block \(min\) +waits s \(cmd\+reset\+gap\)$' "$1" &&
 		grep -Eq 'instant +1 MiB +C \(ethtool\) +1 +1 ok ' "$1" &&
 		grep -Eq 'instant +1 MiB +cmis_fw +1 +1 ok .*x faster' "$1" &&
 		grep -Eq 'laggy +64 KiB +C \(ethtool\) +1 +[01] ok' "$1" &&
-		grep -Eq 'laggy +64 KiB +cmis_fw +1 +1 ok .* [0-9]+\.[0-9]{2} \([0-9]+\.[0-9]{2}\)$' "$1" &&
+		grep -Eq 'laggy +64 KiB +cmis_fw +1 +1 ok .* [0-9]+\.[0-9]{2} \([0-9]+\.[0-9]{2}\) +[0-9]+\.[0-9]{2} \([0-9.]+\+[0-9.]+\+[0-9.]+\)$' "$1" &&
 		grep -Eq 'parallel-2 +1 MiB +cmis_fw +1 +1 ok ' "$1"
 }
 check "the table has a row per flasher, profile and the parallel run, with outcomes" \
