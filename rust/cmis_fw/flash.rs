@@ -462,17 +462,11 @@ impl ModuleIo for FlashIo<'_> {
     }
 
     fn read(&mut self, access: Access, buf: &mut [u8]) -> Result<(), Errno> {
-        self.flash
-            .dev
-            .read_module(module_access(&access), buf)
-            .map_err(|e| Errno::from_kernel(e.to_errno()))
+        read_module(&self.flash.dev, access, buf)
     }
 
     fn write(&mut self, access: Access, data: &[u8]) -> Result<(), Errno> {
-        self.flash
-            .dev
-            .write_module(module_access(&access), data)
-            .map_err(|e| Errno::from_kernel(e.to_errno()))
+        write_module(&self.flash.dev, access, data)
     }
 
     /// Sleeps in slices of at most [`STOP_LATENCY_NS`], so that a stop or
@@ -531,8 +525,20 @@ impl ModuleIo for FlashIo<'_> {
     }
 }
 
+/// Reads `dev`'s module at `access` for the core: its errors as errno.
+pub(crate) fn read_module(dev: &NetDevice, access: Access, buf: &mut [u8]) -> Result<(), Errno> {
+    dev.read_module(module_access(&access), buf)
+        .map_err(|e| Errno::from_kernel(e.to_errno()))
+}
+
+/// Writes `dev`'s module at `access` for the core.
+pub(crate) fn write_module(dev: &NetDevice, access: Access, data: &[u8]) -> Result<(), Errno> {
+    dev.write_module(module_access(&access), data)
+        .map_err(|e| Errno::from_kernel(e.to_errno()))
+}
+
 /// The glue's view of an access the core asks for.
-pub(crate) fn module_access(a: &Access) -> ModuleAccess {
+fn module_access(a: &Access) -> ModuleAccess {
     ModuleAccess {
         i2c_address: a.i2c_address,
         bank: a.bank,

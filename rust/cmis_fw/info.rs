@@ -19,7 +19,7 @@ use crate::cmis_core::uapi::{
     attr, cdb_caps, header, image, info, slot, source, MSG_MODULE_INFO_GET,
 };
 use crate::ethdev::{NetDevice, Rtnl};
-use crate::flash::{module_access, Flashes};
+use crate::flash::{read_module, write_module, Flashes};
 use crate::genl::{Command, Info, Message};
 use crate::netlink::{device, Rejection, Text, VersionText, FAMILY};
 use crate::time;
@@ -193,15 +193,11 @@ impl ModuleIo for RequestIo<'_> {
     }
 
     fn read(&mut self, access: Access, buf: &mut [u8]) -> Result<(), Errno> {
-        self.dev
-            .read_module(module_access(&access), buf)
-            .map_err(|e| Errno::from_kernel(e.to_errno()))
+        read_module(self.dev, access, buf)
     }
 
     fn write(&mut self, access: Access, data: &[u8]) -> Result<(), Errno> {
-        self.dev
-            .write_module(module_access(&access), data)
-            .map_err(|e| Errno::from_kernel(e.to_errno()))
+        write_module(self.dev, access, data)
     }
 
     fn sleep(&mut self, ns: Nanos) {

@@ -390,14 +390,7 @@ impl FwInfo {
     pub fn decode(r: &[u8]) -> Self {
         let mut versions = [None; 2];
         for (i, v) in versions.iter_mut().enumerate() {
-            let at = 2 + 36 * i;
-            if r[1] & (1 << i) != 0 && r.len() >= at + 4 {
-                *v = Some(ImageVersion {
-                    major: r[at],
-                    minor: r[at + 1],
-                    build: be16(&r[at + 2..at + 4]),
-                });
-            }
+            *v = fw_info_image(r, i).map(|(version, _)| version);
         }
         Self {
             status: r[0],
@@ -431,6 +424,24 @@ impl FwInfo {
             _ => None,
         }
     }
+}
+
+/// Image `i` (0: bank A, 1: bank B, 2: the factory image) of a verified
+/// Get Firmware Info reply of at least [`FW_INFO_MIN_LEN`] bytes, if the
+/// reply describes it: its version, and as much of its 32-byte extra
+/// version string as the reply holds. Each image takes 36 bytes from byte
+/// 2: version (4), extra string (32).
+pub fn fw_info_image(r: &[u8], i: usize) -> Option<(ImageVersion, &[u8])> {
+    let at = 2 + 36 * i;
+    if i > 2 || r[1] & (1 << i) == 0 || r.len() < at + 4 {
+        return None;
+    }
+    let version = ImageVersion {
+        major: r[at],
+        minor: r[at + 1],
+        build: be16(&r[at + 2..at + 4]),
+    };
+    Some((version, &r[at + 4..r.len().min(at + 36)]))
 }
 
 fn be16(b: &[u8]) -> u16 {

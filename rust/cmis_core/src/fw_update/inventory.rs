@@ -12,18 +12,12 @@
 //! one is given): no command that changes the module is sent. A CDB busy
 //! with a command is not written at all.
 
-use super::super::cdb::advert::{BankStatus, ImageVersion};
+use super::super::cdb::advert::{fw_info_image, BankStatus, ImageVersion};
 use super::*;
 
 /// Page 00h: vendor name (129-144), OUI, part number (148-163), revision
 /// (164-165) and serial number (166-181), read in one access.
 const IDENTITY_STRINGS: Access = Access::new(0, 129, 53);
-
-/// Offset of image A's description in a Get Firmware Info reply; each of
-/// A, B and the factory image takes [`IMAGE_INFO_LEN`] bytes.
-const FIRST_IMAGE_INFO: usize = 2;
-/// Version (4 bytes) and extra string (32 bytes) of one image.
-const IMAGE_INFO_LEN: usize = 36;
 
 /// An ASCII field of the memory map, as the module filled it. Shown with
 /// its trailing spaces (the padding CMIS asks for) and NULs cut and any
@@ -253,16 +247,9 @@ impl<I: ModuleIo> Session<'_, I> {
         } else {
             NoBanks::NoCdb
         };
-        let active = self.active_version(Step::Versions)?;
-        let mut v = [0u8; 2];
-        self.read(
-            Step::Versions,
-            Access::new(1, INACTIVE_FW_VERSION, 2),
-            &mut v,
-        )?;
         inv.firmware = Firmware::Registers {
-            active,
-            inactive: RegVersion::decode(v),
+            active: self.active_version(Step::Versions)?,
+            inactive: self.inactive_version(Step::Versions)?,
             why,
         };
         Ok(inv)
@@ -332,17 +319,9 @@ impl<I: ModuleIo> Session<'_, I> {
             return Err(NoBanks::Failed(Step::FwInfo));
         }
         let image = |i: usize| {
-            // As `FwInfo::decode`: the version makes the description; an
-            // extra string the reply is too short for is empty.
-            let at = FIRST_IMAGE_INFO + IMAGE_INFO_LEN * i;
-            let described = reply[1] & (1 << i) != 0 && reply.len() >= at + 4;
-            described.then(|| Image {
-                version: ImageVersion {
-                    major: reply[at],
-                    minor: reply[at + 1],
-                    build: u16::from_be_bytes([reply[at + 2], reply[at + 3]]),
-                },
-                extra: Ascii::from_slice(&reply[at + 4..reply.len().min(at + IMAGE_INFO_LEN)]),
+            fw_info_image(reply, i).map(|(version, extra)| Image {
+                version,
+                extra: Ascii::from_slice(extra),
             })
         };
         let bank = |id: BankId| Bank {

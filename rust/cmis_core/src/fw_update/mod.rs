@@ -880,9 +880,7 @@ impl<I: ModuleIo> Session<'_, I> {
                 }
             }
             _ => {
-                let mut b = [0u8; 2];
-                self.read(Step::Versions, Access::new(1, UPPER_START, 2), &mut b)?;
-                let v = RegVersion::decode(b);
+                let v = self.inactive_version(Step::Versions)?;
                 if !v.is_valid() {
                     return Err(Error::new(Step::Run, Cause::NoImageToRun));
                 }
@@ -961,12 +959,8 @@ impl<I: ModuleIo> Session<'_, I> {
             }
         }
         found.active = self.active_version(step).ok();
-        if found.active.is_some()
-            && self
-                .read(step, Access::new(1, INACTIVE_FW_VERSION, 2), &mut b)
-                .is_ok()
-        {
-            found.inactive = Some(RegVersion::decode(b));
+        if found.active.is_some() {
+            found.inactive = self.inactive_version(step).ok();
         }
         if found.inactive.is_some()
             && self.has_cdb
@@ -1369,6 +1363,13 @@ impl<I: ModuleIo> Session<'_, I> {
         Ok(RegVersion::decode(b))
     }
 
+    /// The inactive image's version register (01h:128-129).
+    fn inactive_version(&mut self, step: Step) -> Result<RegVersion, Error> {
+        let mut b = [0u8; 2];
+        self.read(step, Access::new(1, INACTIVE_FW_VERSION, 2), &mut b)?;
+        Ok(RegVersion::decode(b))
+    }
+
     // --- 3. The download ---------------------------------------------------
 
     fn download(&mut self, plan: &Plan, image: &[u8]) -> Result<(), Error> {
@@ -1525,10 +1526,7 @@ impl<I: ModuleIo> Session<'_, I> {
                 }
             }
         }
-        let mut b = [0u8; 2];
-        self.read(Step::Versions, Access::new(1, UPPER_START, 2), &mut b)
-            .map_err(leave)?;
-        let v = RegVersion::decode(b);
+        let v = self.inactive_version(Step::Versions).map_err(leave)?;
         Ok(Expected {
             bank: None,
             version: v.is_valid().then_some(v),
