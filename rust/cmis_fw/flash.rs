@@ -18,23 +18,28 @@
 
 #![forbid(unsafe_code)]
 
-use crate::cmis_core::fw_update::{self, Cause, Options, Password, Summary, Until};
+use crate::cmis_core::cdb::advert::RegVersion;
+use crate::cmis_core::fw_update::version::Version;
+use crate::cmis_core::fw_update::{self, Cause, Options, Password, Shortcut, Summary, Until};
 use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice};
 use crate::cmis_core::map::Access;
+use crate::cmis_core::uapi;
 use crate::ethdev::{DeviceEvents, DeviceId, ModuleAccess, NetDevice, Resumed, Rtnl};
 use crate::genl::{Net, Reserve, SocketEvents};
-use crate::netlink::{self, FlashStatus, StatusText};
+use crate::netlink::{self, FileText, FlashStatus, StatusText};
 use crate::queue::OwnedQueue;
 use crate::time;
 use crate::tracked::Tracked;
 use core::{
+    fmt,
     mem::size_of,
-    sync::atomic::{AtomicBool, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{
     firmware::Firmware,
     new_mutex,
     prelude::*,
+    str::CString,
     sync::{aref::ARef, Arc, ArcBorrow, Mutex},
     workqueue::{impl_has_work, new_work, Work, WorkItem},
 };
@@ -99,6 +104,8 @@ struct Slots {
     /// such request's use of it. Two users of one CDB would each overwrite
     /// the other's commands.
     cdb_users: KVec<DeviceId>,
+    /// The last job of each registered device that had one.
+    history: KVec<LastJob>,
 }
 
 /// Every flash in progress and the queue they run on.
@@ -116,6 +123,7 @@ impl Flashes {
                 closing: false,
                 jobs: KVec::new(),
                 cdb_users: KVec::new(),
+                history: KVec::new(),
             }),
             queue: OwnedQueue::new_unbound(c"cmis_fw")?,
         })
@@ -179,8 +187,9 @@ impl Flashes {
         self.slots.lock().cdb_users.contains(&dev.id())
     }
 
-    /// Forgets a finished flash.
-    fn finished(&self, flash: &Arc<Flash>) {
+    /// Forgets a finished flash; keeps `last` as its device's last job
+    /// (replacing the one before). Under RTNL, with the device registered.
+    fn finished(&self, flash: &Arc<Flash>, last: Option<LastJob>) {
         let mut slots = self.slots.lock();
         if let Some(slot) = slots
             .jobs
@@ -189,15 +198,49 @@ impl Flashes {
         {
             *slot = None;
         }
+        let Some(last) = last else { return };
+        match slots.history.iter_mut().find(|j| j.dev == last.dev) {
+            Some(j) => *j = last,
+            // Without memory for it the record is lost, not the job.
+            None => {
+                let _ = slots.history.push(last, GFP_KERNEL);
+            }
+        }
+    }
+
+    /// The last job run on `dev` since it was registered.
+    pub(crate) fn last_job(&self, dev: &NetDevice) -> Option<LastJob> {
+        let id = dev.id();
+        self.slots
+            .lock()
+            .history
+            .iter()
+            .find(|j| j.dev == id)
+            .copied()
     }
 
     /// Stops the flash of a device that is being unregistered: it ends at
-    /// once (unregistration waits for its device reference).
+    /// once (unregistration waits for its device reference). Its last
+    /// job's record goes: the device's identity may be another's later.
     fn stop_device(&self, dev: DeviceId) {
-        let slots = self.slots.lock();
+        let mut slots = self.slots.lock();
         for f in slots.jobs.iter().flatten().filter(|f| f.dev.id() == dev) {
             f.stop.store(true, Ordering::Relaxed);
         }
+        slots.history.retain(|j| j.dev != dev);
+    }
+
+    /// Cancels the job running on `dev`, if there is one: it aborts a
+    /// download in progress and tells its requester.
+    pub(crate) fn cancel(&self, dev: &NetDevice) -> bool {
+        let id = dev.id();
+        let slots = self.slots.lock();
+        let mut found = false;
+        for f in slots.jobs.iter().flatten().filter(|f| f.dev.id() == id) {
+            f.cancel.store(true, Ordering::Relaxed);
+            found = true;
+        }
+        found
     }
 
     /// Refuses new flashes, cancels the running ones (each aborts its
@@ -229,10 +272,67 @@ impl Drop for CdbClaim<'_> {
     }
 }
 
+/// How a port's last job ended, kept for the inventory: what happened to
+/// a port while nobody watched.
+#[derive(Clone, Copy)]
+pub(crate) struct LastJob {
+    dev: DeviceId,
+    /// [`uapi::job`].
+    pub(crate) job: u32,
+    pub(crate) completed: bool,
+    /// Its last notification's message.
+    pub(crate) msg: Option<StatusText>,
+    /// The image file, for a flash.
+    pub(crate) file: Option<FileText>,
+    pub(crate) before: Option<RegVersion>,
+    /// The version running after, as the job or the read-back saw it.
+    pub(crate) after: Option<RegVersion>,
+    pub(crate) duration_ms: u32,
+    /// When it ended, in seconds since the epoch.
+    pub(crate) ended_s: u64,
+}
+
+impl LastJob {
+    fn new(
+        flash: &Flash,
+        result: &Result<Summary, fw_update::Error>,
+        msg: Option<StatusText>,
+        took_ns: Nanos,
+    ) -> Self {
+        let (job, file) = match &flash.job {
+            Job::Update { .. } => (
+                uapi::job::FLASH,
+                Some(FileText::new(format_args!("{}", JobName(&flash.job)))),
+            ),
+            Job::Run => (uapi::job::RUN, None),
+            Job::Commit => (uapi::job::COMMIT, None),
+        };
+        let (before, after) = match result {
+            Ok(s) => (Some(s.old_version), Some(s.new_version)),
+            Err(e) => (None, e.found.and_then(|f| f.active)),
+        };
+        Self {
+            dev: flash.dev.id(),
+            job,
+            completed: result.is_ok(),
+            msg,
+            file,
+            before,
+            after,
+            duration_ms: u32::try_from(took_ns / 1_000_000).unwrap_or(u32::MAX),
+            ended_s: time::real_s(),
+        }
+    }
+}
+
 /// What a request asks the module to do.
 pub(crate) enum Job {
     /// Download this image, then (as far as asked) run and commit it.
-    Update(Firmware),
+    Update {
+        image: Firmware,
+        /// Its file name, for the kernel log.
+        name: CString,
+    },
     /// Run the inactive bank's image, then (if asked) commit it.
     Run,
     /// Commit the running image.
@@ -246,6 +346,7 @@ pub(crate) struct Request {
     pub(crate) resumed: Resumed,
     pub(crate) job: Job,
     pub(crate) until: Until,
+    pub(crate) version: Option<Version>,
     pub(crate) password: Option<Password>,
     /// Namespace and port of the requesting socket.
     pub(crate) requester: ARef<Net>,
@@ -280,7 +381,8 @@ pub(crate) struct Flash {
     /// ERROR), set aside at the request: the end of a flash is told
     /// whatever the memory is then.
     last_notice: Reserve,
-    /// Stop politely: abort the download, then end (module unload).
+    /// Stop politely: abort the download, then end (a cancel request,
+    /// module unload).
     cancel: AtomicBool,
     /// Stop now: the device is going away.
     stop: AtomicBool,
@@ -309,6 +411,7 @@ pub(crate) fn start(
             options: Options {
                 password: req.password,
                 until: req.until,
+                version: req.version,
                 ..Options::DEFAULT
             },
             requester <- new_mutex!(Some(Tracked::new(req.requester))),
@@ -327,29 +430,31 @@ impl WorkItem for Flash {
     type Pointer = Arc<Flash>;
 
     fn run(this: Arc<Flash>) {
+        let began = time::now_ns();
+        this.log_start();
         let (result, progress) = this.flash();
-        let summary = result.as_ref().ok().copied();
-        let result = result.map(|_| ());
+        let took = time::now_ns().saturating_sub(began);
+        this.log_end(&result, took);
+        let msg = match &result {
+            Ok(s) => this.end_message(s),
+            Err(e) if e.cause == Cause::Stopped => Some(StatusText::new(format_args!(
+                "device unregistered during flashing{}",
+                e.left
+            ))),
+            Err(e) => Some(StatusText::new(format_args!("{e}"))),
+        };
+        let last = LastJob::new(&this, &result, msg, took);
         // The device is free before the requester hears the end: one that
-        // starts again at once must not find it busy.
+        // starts again at once must not find it busy. The record of the
+        // job is kept only for a device still registered (under RTNL, as
+        // the unregistration that drops it runs).
         {
             let rtnl = Rtnl::lock();
             this.dev.set_module_flash_in_progress(&rtnl, false);
+            let kept = this.dev.is_registered(&rtnl).then_some(last);
+            this.flashes.finished(&this, kept);
         }
-        this.flashes.finished(&this);
-        match &result {
-            Ok(()) => this.notify_end(None, summary),
-            Err(e) => {
-                let msg = match e.cause {
-                    Cause::Stopped => StatusText::new(format_args!(
-                        "device unregistered during flashing{}",
-                        e.left
-                    )),
-                    _ => StatusText::new(format_args!("{e}")),
-                };
-                this.notify_end(Some((msg.as_c_str(), e, progress)), None);
-            }
-        }
+        this.notify_end(&result, msg.as_ref(), progress);
     }
 }
 
@@ -363,7 +468,7 @@ impl Flash {
             total: 0,
         };
         let r = match &self.job {
-            Job::Update(firmware) => fw_update::update(&mut io, firmware.data(), &self.options),
+            Job::Update { image, .. } => fw_update::update(&mut io, image.data(), &self.options),
             Job::Run => fw_update::run(&mut io, &self.options),
             Job::Commit => fw_update::commit(&mut io, &self.options),
         };
@@ -373,7 +478,7 @@ impl Flash {
     /// Bytes of the image, 0 for a job without one.
     fn image_len(&self) -> u64 {
         match &self.job {
-            Job::Update(firmware) => firmware.data().len() as u64,
+            Job::Update { image, .. } => image.data().len() as u64,
             Job::Run | Job::Commit => 0,
         }
     }
@@ -386,47 +491,99 @@ impl Flash {
             msg,
             done,
             total,
+            timeout_ms: None,
+            versions: None,
             outcome: None,
         });
     }
 
-    /// Sends the last notification: COMPLETED (saying where a staged job
-    /// stopped), or ERROR with its message, how far the download got and
-    /// where the failure left the module.
+    /// One kernel log line as the job begins.
+    fn log_start(&self) {
+        if LOG_LIMIT.allow() {
+            let dev = self.dev.name();
+            let job = JobName(&self.job);
+            // The kernel's formatting takes core's Display through Arguments.
+            pr_info!(
+                "{}: {}\n",
+                dev.as_c_str(),
+                format_args!("module firmware {job}: begins")
+            );
+        }
+    }
+
+    /// One kernel log line as the job ends: versions before and after,
+    /// how long it took, the result.
+    fn log_end(&self, result: &Result<Summary, fw_update::Error>, took_ns: Nanos) {
+        if !LOG_LIMIT.allow() {
+            return;
+        }
+        let dev = self.dev.name();
+        let dev = dev.as_c_str();
+        let (job, took) = (JobName(&self.job), Seconds(took_ns));
+        match result {
+            Ok(s) => pr_info!(
+                "{dev}: {}\n",
+                format_args!(
+                    "module firmware {job}: done in {took}: {} -> {}, {}",
+                    s.old_version,
+                    s.new_version,
+                    Outcome(&self.options, s)
+                )
+            ),
+            Err(e) => pr_warn!(
+                "{dev}: {}\n",
+                format_args!("module firmware {job}: failed after {took}: {e}")
+            ),
+        }
+    }
+
+    /// Sends the last notification: COMPLETED (with the versions before
+    /// and after, and `msg` saying where a staged job stopped), or ERROR
+    /// with its message `msg`, how far the download got and where the
+    /// failure left the module.
     fn notify_end(
         &self,
-        error: Option<(&CStr, &fw_update::Error, (u64, u64))>,
-        summary: Option<Summary>,
+        result: &Result<Summary, fw_update::Error>,
+        msg: Option<&StatusText>,
+        (done, total): (u64, u64),
     ) {
-        let total = self.image_len();
-        // A full update ends as ethtool's does, without a message.
-        let staged = match (&self.job, summary.map(|s| s.reached)) {
-            (Job::Update(_), Some(Until::Downloaded)) => {
-                Some(c"downloaded into the inactive bank, not run")
-            }
-            (_, Some(Until::Running)) => Some(c"the new image runs, uncommitted"),
-            (Job::Run, Some(Until::Committed)) => Some(c"the image runs, committed"),
-            (Job::Commit, Some(_)) => Some(c"the running image is committed"),
-            _ => None,
-        };
-        self.send(&match error {
-            None => netlink::Notification {
+        let msg = msg.map(StatusText::as_c_str);
+        self.send(&match result {
+            Ok(s) => netlink::Notification {
                 dev: &self.dev,
                 status: FlashStatus::Completed,
-                msg: staged,
-                done: total,
-                total,
+                msg,
+                done: self.image_len(),
+                total: self.image_len(),
+                timeout_ms: None,
+                versions: Some((s.old_version, s.new_version)),
                 outcome: None,
             },
-            Some((msg, e, (done, total))) => netlink::Notification {
+            Err(e) => netlink::Notification {
                 dev: &self.dev,
                 status: FlashStatus::Error,
-                msg: Some(msg),
+                msg,
                 done,
                 total,
+                timeout_ms: None,
+                versions: None,
                 outcome: Some(e),
             },
         });
+    }
+
+    /// What COMPLETED says of a job that stopped early or found less to
+    /// do; `None` for a full update, which ends as ethtool's does.
+    fn end_message(&self, s: &Summary) -> Option<StatusText> {
+        if matches!(self.job, Job::Commit) {
+            return Some(StatusText::new(format_args!(
+                "the running image is committed"
+            )));
+        }
+        let full = matches!(self.job, Job::Update { .. })
+            && s.reached == Until::Committed
+            && s.shortcut == Shortcut::None;
+        (!full).then(|| StatusText::new(format_args!("{}", Outcome(&self.options, s))))
     }
 
     /// Sends `ntf` to the requester and to the monitor group; the
@@ -444,6 +601,94 @@ impl Flash {
         }
     }
 }
+
+/// Where a successful job left the module, in words: what a staged stop
+/// or a wanted version's shortcut means.
+struct Outcome<'a>(&'a Options, &'a Summary);
+
+impl fmt::Display for Outcome<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (opts, s) = (self.0, self.1);
+        if let (Some(v), Shortcut::AlreadyRunning) = (opts.version, s.shortcut) {
+            return write!(f, "already running {v}: nothing downloaded");
+        }
+        if let (Some(v), Shortcut::DownloadSkipped) = (opts.version, s.shortcut) {
+            write!(f, "the inactive bank held {v}, not downloaded again; ")?;
+        }
+        f.write_str(match s.reached {
+            Until::Downloaded => "downloaded into the inactive bank, not run",
+            Until::Running => "the new image runs, uncommitted",
+            Until::Committed => "the image runs, committed",
+        })
+    }
+}
+
+/// A job as the log names it: the image file's name (non-printable bytes
+/// escaped: the name is the requester's), or the staged step.
+struct JobName<'a>(&'a Job);
+
+impl fmt::Display for JobName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.0 {
+            Job::Update { name, .. } => name.to_bytes(),
+            Job::Run => return f.write_str("run of the inactive image"),
+            Job::Commit => return f.write_str("commit of the running image"),
+        };
+        for &b in name {
+            if b == b' ' || b.is_ascii_graphic() {
+                write!(f, "{}", char::from(b))?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration in seconds, to the tenth.
+struct Seconds(Nanos);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tenths = self.0 / 100_000_000;
+        write!(f, "{}.{} s", tenths / 10, tenths % 10)
+    }
+}
+
+/// The log lines of all jobs: at most [`LogLimit::BURST`] in each
+/// [`LogLimit::INTERVAL_NS`], so that a script that starts jobs in a loop
+/// cannot flood the log, while a fleet of 32 ports flashed at once is
+/// logged whole (`printk_ratelimited`'s 10 lines would keep 5 of them).
+struct LogLimit {
+    window: AtomicU64,
+    lines: AtomicU32,
+}
+
+impl LogLimit {
+    const INTERVAL_NS: Nanos = 5_000_000_000;
+    const BURST: u32 = 64;
+
+    /// Whether a line may be printed now. Racy at a window's turn, where
+    /// a line more or less does not matter.
+    fn allow(&self) -> bool {
+        let now = time::now_ns();
+        let start = self.window.load(Ordering::Relaxed);
+        if now.saturating_sub(start) >= Self::INTERVAL_NS
+            && self
+                .window
+                .compare_exchange(start, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.lines.store(0, Ordering::Relaxed);
+        }
+        self.lines.fetch_add(1, Ordering::Relaxed) < Self::BURST
+    }
+}
+
+static LOG_LIMIT: LogLimit = LogLimit {
+    window: AtomicU64::new(0),
+    lines: AtomicU32::new(0),
+};
 
 /// Longest sleep between two looks at the stop and cancel requests.
 const STOP_LATENCY_NS: Nanos = 20_000_000;
@@ -510,6 +755,19 @@ impl ModuleIo for FlashIo<'_> {
                 let (done, total) = (self.done, self.total);
                 self.flash
                     .notify(FlashStatus::InProgress, Some(msg.as_c_str()), done, total);
+            }
+            Notice::Phase(phase) => {
+                let msg = StatusText::new(format_args!("{phase}"));
+                self.flash.send(&netlink::Notification {
+                    dev: &self.flash.dev,
+                    status: FlashStatus::InProgress,
+                    msg: Some(msg.as_c_str()),
+                    done: self.done,
+                    total: self.total,
+                    timeout_ms: phase.timeout_ms(),
+                    versions: None,
+                    outcome: None,
+                });
             }
         }
     }

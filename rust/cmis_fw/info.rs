@@ -16,10 +16,10 @@ use crate::cmis_core::fw_update::{Cause, Options, Password};
 use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice};
 use crate::cmis_core::map::Access;
 use crate::cmis_core::uapi::{
-    attr, cdb_caps, header, image, info, slot, source, MSG_MODULE_INFO_GET,
+    attr, cdb_caps, header, image, info, last_job, slot, source, status, MSG_MODULE_INFO_GET,
 };
 use crate::ethdev::{NetDevice, Rtnl};
-use crate::flash::{read_module, write_module, Flashes};
+use crate::flash::{read_module, write_module, Flashes, LastJob};
 use crate::genl::{Command, Info, Message};
 use crate::netlink::{device, Rejection, Text, VersionText, FAMILY};
 use crate::time;
@@ -87,6 +87,9 @@ impl Command for InfoGet {
             MSG_MODULE_INFO_GET,
         )?;
         put_inventory(&mut m, &dev, &inv)?;
+        if let Some(last) = flashes.last_job(&dev) {
+            m.put_nested(info::LAST_JOB, |m| put_last_job(m, &last))?;
+        }
         m.unicast(&net, info.sender_portid())
     }
 }
@@ -159,6 +162,33 @@ fn put_inventory(m: &mut Message, dev: &NetDevice, inv: &Inventory) -> Result {
         }
     }
     Ok(())
+}
+
+/// How the port's last job ended.
+fn put_last_job(m: &mut Message, last: &LastJob) -> Result {
+    m.put_u32(last_job::JOB, last.job)?;
+    let status = if last.completed {
+        status::COMPLETED
+    } else {
+        status::ERROR
+    };
+    m.put_u32(last_job::STATUS, status)?;
+    if let Some(msg) = &last.msg {
+        m.put_string(last_job::STATUS_MSG, msg.as_c_str())?;
+    }
+    if let Some(file) = &last.file {
+        m.put_string(last_job::FILE_NAME, file.as_c_str())?;
+    }
+    for (kind, v) in [
+        (last_job::VERSION_BEFORE, last.before),
+        (last_job::VERSION_AFTER, last.after),
+    ] {
+        if let Some(v) = v {
+            m.put_string(kind, VersionText::new(format_args!("{v}")).as_c_str())?;
+        }
+    }
+    m.put_u32(last_job::DURATION_MS, last.duration_ms)?;
+    m.put_uint(last_job::ENDED, last.ended_s)
 }
 
 /// An image's version and extra string.

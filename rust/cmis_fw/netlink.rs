@@ -11,14 +11,16 @@
 #![forbid(unsafe_code)]
 
 use crate::cmis_core::bank::BankId;
+use crate::cmis_core::cdb::advert::RegVersion;
 use crate::cmis_core::cdb::exchange::{ACCESS_RETRY, POLL_MAX, POLL_MIN};
-use crate::cmis_core::fw_update::Until;
-use crate::cmis_core::fw_update::{self, Left, Password};
+use crate::cmis_core::fw_update::version::{self, Version};
+use crate::cmis_core::fw_update::{self, Left, Password, Until};
 use crate::cmis_core::io::{Backoff, Errno};
 use crate::cmis_core::map::{identifier, lower, I2C_ADDRESS};
 use crate::cmis_core::uapi::{
-    attr, header, outcome, status, FAMILY_VERSION, MSG_MODULE_FW_COMMIT_ACT,
-    MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF, MSG_MODULE_FW_RUN_ACT,
+    attr, header, outcome, status, FAMILY_VERSION, MSG_MODULE_FW_CANCEL_ACT,
+    MSG_MODULE_FW_COMMIT_ACT, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
+    MSG_MODULE_FW_RUN_ACT,
 };
 use crate::ethdev::{ModuleAccess, NetDevice, Rtnl};
 use crate::flash::{self, Flashes, Job, Request};
@@ -31,6 +33,7 @@ use core::fmt;
 use kernel::{
     firmware::Firmware,
     prelude::*,
+    str::CString,
     sync::{aref::ARef, ArcBorrow},
 };
 
@@ -65,9 +68,12 @@ static HEADER_POLICY: [Policy; 4] = [
     Policy::u32_mask(HEADER_FLAGS_BASIC),
 ];
 
-/// Attributes of requests; the notification-only ones (4-8) are refused
-/// in requests.
-static POLICY: [Policy; 10] = [
+/// Longest version text, its NUL included.
+const VERSION_MAX: u16 = version::TEXT_MAX as u16 + 1;
+
+/// Attributes of requests; the notification-only ones (4-8, 11) are
+/// refused in requests.
+static POLICY: [Policy; 11] = [
     Policy::unused(),
     Policy::nested(&HEADER_POLICY),
     Policy::nul_string(FILE_NAME_MAX),
@@ -78,6 +84,7 @@ static POLICY: [Policy; 10] = [
     Policy::unused(),
     Policy::unused(),
     Policy::u32(),
+    Policy::nul_string(VERSION_MAX),
 ];
 
 /// What a request asks for.
@@ -116,6 +123,30 @@ impl<const CMD: u8> Command for Act<CMD> {
 
     fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
         act(flashes, info, Kind::of(CMD))
+    }
+}
+
+/// Cancels the job running on the device the header names: it aborts a
+/// download in progress and tells its requester (ERROR, "cancelled").
+struct Cancel;
+
+impl Command for Cancel {
+    type Context = Flashes;
+
+    const CMD: u8 = MSG_MODULE_FW_CANCEL_ACT;
+
+    fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
+        let net = info.net().ok_or(EINVAL)?;
+        let dev = match device(info, &net) {
+            Ok(dev) => dev,
+            Err(r) => return Err(r.report(info)),
+        };
+        if flashes.cancel(&dev) {
+            Ok(())
+        } else {
+            let r = Rejection::new(c"No firmware flashing in progress on this device", ENOENT);
+            Err(r.report(info))
+        }
     }
 }
 
@@ -279,6 +310,29 @@ fn until<'a>(info: &'a Info<'_>, kind: Kind) -> Result<Until, Rejection<'a>> {
     }
 }
 
+/// The version the request says the image is ([`attr::VERSION`]), for
+/// a flash only.
+fn wanted_version<'a>(info: &'a Info<'_>, kind: Kind) -> Result<Option<Version>, Rejection<'a>> {
+    let Some(a) = info.attr(attr::VERSION) else {
+        return Ok(None);
+    };
+    if kind != Kind::Flash {
+        return Err(Rejection::at(
+            c"only a flash request takes a version",
+            EINVAL,
+            a,
+        ));
+    }
+    a.c_str()
+        .and_then(|v| Version::parse(v.to_bytes()))
+        .map(Some)
+        .ok_or(Rejection::at(
+            c"version must be MAJOR.MINOR or MAJOR.MINOR.BUILD",
+            EINVAL,
+            a,
+        ))
+}
+
 /// Checks the request as the ethtool core does, sets the device's
 /// in-progress flag and loads the image.
 fn validate<'a>(
@@ -296,6 +350,7 @@ fn validate<'a>(
         Kind::Run | Kind::Commit => None,
     };
     let until = until(info, kind)?;
+    let version = wanted_version(info, kind)?;
     let password = info
         .attr(attr::PASSWORD)
         .and_then(|a| a.u32())
@@ -336,6 +391,7 @@ fn validate<'a>(
             resumed,
             job,
             until,
+            version,
             password,
             requester: net,
             portid: info.sender_portid(),
@@ -423,10 +479,11 @@ fn load<'a>(
     info: &Info<'_>,
 ) -> Result<Job, Rejection<'a>> {
     let job = match file {
-        Some(file) => Job::Update(
-            Firmware::request_nowarn(file, dev.device())
+        Some(file) => Job::Update {
+            image: Firmware::request_nowarn(file, dev.device())
                 .map_err(|e| Rejection::new(c"Failed to request module firmware image", e))?,
-        ),
+            name: CString::try_from(file).map_err(|_| Rejection::new(c"Out of memory", ENOMEM))?,
+        },
         None if kind == Kind::Run => Job::Run,
         None => Job::Commit,
     };
@@ -448,6 +505,10 @@ pub(crate) struct Notification<'a> {
     pub(crate) msg: Option<&'a CStr>,
     pub(crate) done: u64,
     pub(crate) total: u64,
+    /// How long the phase the message announces may last, in ms.
+    pub(crate) timeout_ms: Option<u32>,
+    /// The versions before and after a job that completed.
+    pub(crate) versions: Option<(RegVersion, RegVersion)>,
     /// A failure, told in the outcome nest: where the update left the
     /// module, as read back, and what to do.
     pub(crate) outcome: Option<&'a fw_update::Error>,
@@ -455,9 +516,9 @@ pub(crate) struct Notification<'a> {
 
 /// Room a notification needs after the headers: the device header (index
 /// and a name of up to 16 bytes, 32 bytes), the status (8), a message of
-/// up to [`Notification::MSG_MAX`] bytes (324), the two counters (24), the
-/// outcome nest (8 u32 attributes and 4 version strings of up to 16
-/// bytes: 148), with some to spare.
+/// up to [`Notification::MSG_MAX`] bytes (324), the two counters (24), a
+/// timeout (8), two versions (32), the outcome nest (8 u32 attributes and 4 version strings
+/// of up to 16 bytes: 148), with some to spare.
 pub(crate) const NOTIFICATION_SIZE: usize = 640;
 
 impl Notification<'_> {
@@ -481,6 +542,14 @@ impl Notification<'_> {
         }
         m.put_uint(attr::DONE, self.done)?;
         m.put_uint(attr::TOTAL, self.total)?;
+        if let Some(ms) = self.timeout_ms {
+            m.put_u32(attr::TIMEOUT, ms)?;
+        }
+        if let Some((before, after)) = self.versions {
+            for (kind, v) in [(attr::VERSION_BEFORE, before), (attr::VERSION_AFTER, after)] {
+                m.put_string(kind, VersionText::new(format_args!("{v}")).as_c_str())?;
+            }
+        }
         if let Some(e) = self.outcome {
             m.put_nested(attr::OUTCOME, |m| put_outcome(m, e))?;
         }
@@ -560,6 +629,7 @@ fn put_outcome(m: &mut Message, e: &fw_update::Error) -> Result {
 /// Text formatted on the stack into `N` bytes, its NUL included: what a
 /// notification says is told without allocating (the end of a flash is
 /// told whatever the memory is then). Longer text is cut.
+#[derive(Clone, Copy)]
 pub(crate) struct Text<const N: usize> {
     buf: [u8; N],
     /// Bytes written, before the NUL.
@@ -570,6 +640,8 @@ pub(crate) struct Text<const N: usize> {
 pub(crate) type StatusText = Text<{ Notification::MSG_MAX }>;
 /// A version: "255.255.65535" at the longest.
 pub(crate) type VersionText = Text<16>;
+/// A firmware file name, as the log shows it.
+pub(crate) type FileText = Text<{ FILE_NAME_MAX as usize + 1 }>;
 
 impl<const N: usize> Text<N> {
     pub(crate) fn new(args: fmt::Arguments<'_>) -> Self {
@@ -604,11 +676,12 @@ impl<const N: usize> fmt::Write for Text<N> {
     }
 }
 
-static OPS: [SmallOp<Flashes>; 4] = [
+static OPS: [SmallOp<Flashes>; 5] = [
     SmallOp::new::<Act<MSG_MODULE_FW_FLASH_ACT>>(),
     SmallOp::new::<Act<MSG_MODULE_FW_RUN_ACT>>(),
     SmallOp::new::<Act<MSG_MODULE_FW_COMMIT_ACT>>(),
     SmallOp::new::<InfoGet>(),
+    SmallOp::new::<Cancel>(),
 ];
 /// Index of the `monitor` group in [`MCGRPS`].
 const MONITOR_GROUP_INDEX: u32 = 0;

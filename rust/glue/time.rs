@@ -14,7 +14,7 @@
 
 use kernel::{
     bindings,
-    time::{ClockSource, Monotonic},
+    time::{ClockSource, Monotonic, RealTime},
 };
 
 /// Monotonic time in nanoseconds (`ktime_get_ns`).
@@ -22,6 +22,13 @@ pub fn now_ns() -> u64 {
     // The monotonic clock is within `0..=KTIME_MAX` (`ClockSource`'s
     // contract), so the conversion is exact.
     Monotonic::ktime_get().unsigned_abs()
+}
+
+/// Wall-clock time in seconds since the epoch (the real time clock, which
+/// may be set back: for telling people when, not for measuring).
+pub fn real_s() -> u64 {
+    // Before the epoch (a clock set wrong) reads as the epoch.
+    u64::try_from(RealTime::ktime_get()).unwrap_or(0) / 1_000_000_000
 }
 
 /// Sleeps for `ns` nanoseconds, rounded up to a microsecond, and at most

@@ -121,6 +121,45 @@ pub enum Notice {
     },
     /// Something optional did not work and the update goes on without it.
     Degraded(Degraded),
+    /// What the update does after the download (devlink's status message
+    /// and timeout).
+    Phase(Phase),
+}
+
+/// A stage after the download, which shows no bytes moving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Run (0109h) is sent; the module will restart into the image.
+    Running,
+    /// Waiting for the module to restart into the new image, for at most
+    /// this many ms.
+    Restarting(u32),
+    /// Commit (010Ah) is sent.
+    Committing,
+    /// The driver resets the module, which boots its committed image;
+    /// waiting for it, for at most this many ms.
+    Resetting(u32),
+}
+
+impl Phase {
+    /// How long the phase may take, in ms (`None`: one command's time).
+    pub const fn timeout_ms(self) -> Option<u32> {
+        match self {
+            Self::Restarting(ms) | Self::Resetting(ms) => Some(ms),
+            Self::Running | Self::Committing => None,
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Running => f.write_str("Running the new image"),
+            Self::Restarting(_) => f.write_str("Waiting for the module to restart"),
+            Self::Committing => f.write_str("Committing the new image"),
+            Self::Resetting(_) => f.write_str("Resetting the module to boot the committed image"),
+        }
+    }
 }
 
 /// An optional part of the update that was left out, and why.

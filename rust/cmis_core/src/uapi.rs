@@ -44,6 +44,21 @@ pub mod attr {
     /// requests; without it a flash goes to the end (committed), a run
     /// stops once the image runs.
     pub const UNTIL: u16 = 9;
+    /// The version the image is, "MAJOR.MINOR[.BUILD]" (string):
+    /// `cmis_fw`'s own, in flash requests. What the module runs or holds
+    /// already is not downloaded again, and an image of another version
+    /// is never committed ([`crate::fw_update::Options::version`]).
+    pub const VERSION: u16 = 10;
+    /// How long the phase a notification announces may last, in ms
+    /// (u32): `cmis_fw`'s own, in IN_PROGRESS notifications after the
+    /// download, beside the phase's status message (devlink's status
+    /// timeout).
+    pub const TIMEOUT: u16 = 11;
+    /// The version the module ran before the job, "MAJOR.MINOR" (string,
+    /// the version registers'): `cmis_fw`'s own, in COMPLETED.
+    pub const VERSION_BEFORE: u16 = 12;
+    /// The version the module runs after the job (string), in COMPLETED.
+    pub const VERSION_AFTER: u16 = 13;
 }
 
 /// Values of [`attr::UNTIL`].
@@ -63,6 +78,11 @@ pub const MSG_MODULE_FW_RUN_ACT: u8 = 101;
 /// `cmis_fw`'s own: commit the running image (request: header,
 /// password); progress as [`MSG_MODULE_FW_FLASH_NTF`] notifications.
 pub const MSG_MODULE_FW_COMMIT_ACT: u8 = 102;
+/// `cmis_fw`'s own: cancel the job running on a device (request:
+/// header). The job aborts a download in progress and ends with an ERROR
+/// notification ("cancelled"); the request fails with `ENOENT` if no job
+/// runs there.
+pub const MSG_MODULE_FW_CANCEL_ACT: u8 = 103;
 
 /// Attributes of [`attr::OUTCOME`].
 pub mod outcome {
@@ -207,6 +227,40 @@ pub mod info {
     /// The status byte of a busy CDB, 00h:37 (u32), with
     /// [`super::no_banks::CDB_BUSY`].
     pub const CDB_STATUS: u16 = 29;
+    /// The last job `cmis_fw` ran on the port since the device was
+    /// registered (nest of [`super::last_job`]); absent if none.
+    pub const LAST_JOB: u16 = 30;
+}
+
+/// Attributes of [`info::LAST_JOB`].
+pub mod last_job {
+    /// What it was (u32, [`super::job`]).
+    pub const JOB: u16 = 1;
+    /// How it ended (u32, [`super::status`]: COMPLETED or ERROR).
+    pub const STATUS: u16 = 2;
+    /// Its last notification's message (string), if it had one.
+    pub const STATUS_MSG: u16 = 3;
+    /// Image file name (string), for a flash.
+    pub const FILE_NAME: u16 = 4;
+    /// Version running before, "MAJOR.MINOR" (string), if known.
+    pub const VERSION_BEFORE: u16 = 5;
+    /// Version running after (string): a failure's, as read back.
+    pub const VERSION_AFTER: u16 = 6;
+    /// How long it took, in ms (u32).
+    pub const DURATION_MS: u16 = 7;
+    /// When it ended, in seconds since the epoch (uint, the kernel's real
+    /// time clock).
+    pub const ENDED: u16 = 8;
+}
+
+/// Values of [`last_job::JOB`].
+pub mod job {
+    /// A flash (download, then as far as asked).
+    pub const FLASH: u32 = 1;
+    /// A run of the inactive image.
+    pub const RUN: u32 = 2;
+    /// A commit of the running image.
+    pub const COMMIT: u32 = 3;
 }
 
 /// Attributes of [`info::CDB`].

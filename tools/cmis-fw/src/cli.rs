@@ -56,6 +56,22 @@ pub(crate) enum Command {
         /// the previous one (keep it with 'cmis-fw commit').
         #[arg(long)]
         no_commit: bool,
+        /// The version the file holds (MAJOR.MINOR or MAJOR.MINOR.BUILD):
+        /// nothing is done if the module runs it already, the download is
+        /// skipped if its inactive bank holds it, and an image of another
+        /// version is never committed.
+        #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+        version: Option<String>,
+        /// Ctrl-C cancels the flash (a download in progress is aborted)
+        /// instead of leaving it to go on in the kernel.
+        #[arg(long)]
+        cancel_on_interrupt: bool,
+    },
+    /// Cancel the flash (or run, or commit) in progress on DEV: a
+    /// download is aborted, the module keeps its running image.
+    Cancel {
+        /// Network device whose module's flash is cancelled.
+        dev: String,
     },
     /// Run the image of DEV's inactive bank (one downloaded with
     /// 'flash --no-run'), proven to run, uncommitted.
@@ -134,6 +150,13 @@ pub(crate) struct Common {
     /// goes on in the kernel).
     #[arg(long, default_value_t = 900, value_name = "SECS")]
     pub(crate) wait_limit: u64,
+}
+
+/// A version as `--version` takes it, checked as the kernel checks it.
+pub(crate) fn parse_version(s: &str) -> Result<String, String> {
+    cmis_core::fw_update::version::Version::parse(s.as_bytes())
+        .map(|_| s.to_owned())
+        .ok_or_else(|| "expected MAJOR.MINOR or MAJOR.MINOR.BUILD (e.g. 3.2 or 3.2.17)".into())
 }
 
 /// A u32 in decimal or 0x hexadecimal.

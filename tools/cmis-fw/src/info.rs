@@ -5,7 +5,7 @@
 
 use crate::netlink::{named, FlashAttr, HeaderAttr};
 use anyhow::{anyhow, Result};
-use cmis_core::uapi::{cdb_caps, image, info, no_banks, slot, source};
+use cmis_core::uapi::{cdb_caps, image, info, job, last_job, no_banks, slot, source, status};
 use netlink_packet_utils::nla::{Nla, NlasIterator};
 use serde::Serialize;
 use std::fmt::Write;
@@ -49,6 +49,30 @@ pub(crate) struct ModuleInfo {
     pub(crate) active_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) inactive_version: Option<String>,
+    /// The last job `cmis_fw` ran on the port since its device appeared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) last_job: Option<LastJob>,
+}
+
+/// How a port's last job ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct LastJob {
+    /// "flash", "run" or "commit".
+    pub(crate) job: &'static str,
+    /// "completed" or "error".
+    pub(crate) status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) version_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) version_after: Option<String>,
+    pub(crate) duration_ms: u32,
+    /// When it ended: seconds since the epoch, and as UTC text.
+    pub(crate) ended: u64,
+    pub(crate) ended_utc: String,
 }
 
 /// The CDB's capabilities.
@@ -94,6 +118,13 @@ fn u32_of(v: &[u8]) -> Result<u32> {
     Ok(u32::from_ne_bytes(v.try_into().map_err(|_| {
         anyhow!("u32 attribute of {} bytes", v.len())
     })?))
+}
+
+fn uint_of(v: &[u8]) -> Result<u64> {
+    match v.len() {
+        8 => Ok(u64::from_ne_bytes(v.try_into()?)),
+        _ => u32_of(v).map(Into::into),
+    }
 }
 
 fn string_of(v: &[u8]) -> String {
@@ -215,10 +246,60 @@ pub(crate) fn parse(attrs: &[FlashAttr]) -> Result<ModuleInfo> {
             }
             info::ACTIVE_VERSION => m.active_version = Some(string_of(&v)),
             info::INACTIVE_VERSION => m.inactive_version = Some(string_of(&v)),
+            info::LAST_JOB => m.last_job = Some(parse_last_job(&v)?),
             _ => {}
         }
     }
     Ok(m)
+}
+
+const JOBS: [(u32, &str); 3] = [
+    (job::FLASH, "flash"),
+    (job::RUN, "run"),
+    (job::COMMIT, "commit"),
+];
+
+const END_STATUSES: [(u32, &str); 2] = [(status::COMPLETED, "completed"), (status::ERROR, "error")];
+
+fn parse_last_job(v: &[u8]) -> Result<LastJob> {
+    let mut j = LastJob::default();
+    for (k, v) in nested(v)? {
+        match k {
+            last_job::JOB => j.job = named(u32_of(&v)?, &JOBS),
+            last_job::STATUS => j.status = named(u32_of(&v)?, &END_STATUSES),
+            last_job::STATUS_MSG => j.message = Some(string_of(&v)),
+            last_job::FILE_NAME => j.file = Some(string_of(&v)),
+            last_job::VERSION_BEFORE => j.version_before = Some(string_of(&v)),
+            last_job::VERSION_AFTER => j.version_after = Some(string_of(&v)),
+            last_job::DURATION_MS => j.duration_ms = u32_of(&v)?,
+            last_job::ENDED => j.ended = uint_of(&v)?,
+            _ => {}
+        }
+    }
+    j.ended_utc = utc(j.ended);
+    Ok(j)
+}
+
+/// Seconds since the epoch as "YYYY-MM-DD hh:mm:ss UTC" (the proleptic
+/// Gregorian calendar, from days by Howard Hinnant's civil_from_days).
+pub(crate) fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3_600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// SFF-8024 names of the CMIS module types.
@@ -335,6 +416,28 @@ pub(crate) fn text(m: &ModuleInfo) -> String {
             m.inactive_version.as_deref().unwrap_or("-")
         );
     }
+    if let Some(j) = &m.last_job {
+        let what = match &j.file {
+            Some(f) => format!("{} of {f}", j.job),
+            None => j.job.to_string(),
+        };
+        let versions = match (&j.version_before, &j.version_after) {
+            (Some(b), Some(a)) => format!(": {b} -> {a}"),
+            (None, Some(a)) => format!(": runs {a}"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "  last job: {what}, {} {} after {}.{} s{versions}",
+            j.status,
+            j.ended_utc,
+            j.duration_ms / 1000,
+            j.duration_ms % 1000 / 100
+        );
+        if let Some(msg) = &j.message {
+            let _ = writeln!(s, "    {msg}");
+        }
+    }
     s
 }
 
@@ -425,6 +528,48 @@ mod tests {
     }
 
     #[test]
+    fn the_last_job_is_told() {
+        let attrs = vec![
+            FlashAttr::Header(vec![HeaderAttr::DevName("eth2".into())]),
+            FlashAttr::Other(nest(
+                info::LAST_JOB,
+                &[
+                    u32_attr(last_job::JOB, job::FLASH),
+                    u32_attr(last_job::STATUS, status::ERROR),
+                    string_attr(
+                        last_job::STATUS_MSG,
+                        "Start Firmware Download (0101h) failed",
+                    ),
+                    string_attr(last_job::FILE_NAME, "acme/qdd-2.1.bin"),
+                    string_attr(last_job::VERSION_AFTER, "1.0"),
+                    u32_attr(last_job::DURATION_MS, 1_250),
+                    u32_attr(last_job::ENDED, 1_796_212_800),
+                ],
+            )),
+        ];
+        let m = parse(&attrs).unwrap();
+        let t = text(&m);
+        assert!(
+            t.contains(
+                "  last job: flash of acme/qdd-2.1.bin, error 2026-12-02 12:00:00 UTC after 1.2 s: \
+                 runs 1.0\n    Start Firmware Download (0101h) failed"
+            ),
+            "{t}"
+        );
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["last_job"]["status"], "error");
+        assert_eq!(json["last_job"]["ended"], 1_796_212_800u64);
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(4_107_542_399), "2100-02-28 23:59:59 UTC");
+        assert_eq!(utc(1_796_212_800), "2026-12-02 12:00:00 UTC");
+    }
+
+    #[test]
     fn a_reply_from_the_registers_says_why() {
         let attrs = vec![
             FlashAttr::Header(vec![HeaderAttr::DevName("eth1".into())]),
@@ -441,6 +586,7 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("running 1.0, inactive 2.1"), "{t}");
+        assert!(!t.contains("last job"), "{t}");
         // A u32 of the wrong size is an error, not a guess.
         let bad = vec![FlashAttr::Other(DefaultNla::new(info::IDENTIFIER, vec![1]))];
         assert!(parse(&bad).is_err());

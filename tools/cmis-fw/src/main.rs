@@ -14,6 +14,8 @@ use cli::{Cli, Command};
 use netlink::{Client, Event, Job, Refused, Status};
 use output::{Format, Printer};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Exit status of a flash that ended in an error notification.
@@ -26,26 +28,50 @@ const EXIT_INTERRUPTED: i32 = 130;
 /// Exit status when the kernel said nothing for the wait limit.
 const EXIT_NO_NEWS: u8 = 3;
 
+/// How a job is followed.
+struct Follow {
+    json: bool,
+    /// Longest wait for a notification.
+    wait_limit: Duration,
+    /// Ctrl-C cancels the job (else it goes on in the kernel).
+    cancel_on_interrupt: bool,
+}
+
+/// What Ctrl-C does: by default, leave the job to the kernel and say so;
+/// with `cancel`, ask the kernel to cancel it and wait for its end (a
+/// second Ctrl-C leaves at once).
+fn on_interrupt(family: &str, dev: &str, cancel: bool) -> Arc<AtomicBool> {
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let (family, name, flag) = (family.to_owned(), dev.to_owned(), cancelled.clone());
+    let _ = ctrlc::set_handler(move || {
+        if !cancel || flag.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "\ninterrupted: the work on {name} continues in the kernel; follow it with \
+                 'cmis-fw monitor'"
+            );
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+        eprintln!("\ncancelling the work on {name} (Ctrl-C again leaves it to the kernel)");
+        if let Err(e) = Client::connect(&family).and_then(|mut c| c.cancel(&name)) {
+            eprintln!("error: cannot cancel: {e:#}");
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+    cancelled
+}
+
 /// Asks for `job` on `dev` and follows it to its end.
 fn act(
     cli_family: &str,
     dev: &str,
     job: &Job,
     password: Option<u32>,
-    json: bool,
-    wait_limit: Duration,
+    follow: &Follow,
 ) -> Result<u8> {
+    let (json, wait_limit) = (follow.json, follow.wait_limit);
     let mut client = Client::connect(cli_family)?;
     client.act(dev, job, password)?;
-    let name = dev.to_owned();
-    // Ctrl-C does not stop a job: the kernel finishes it. Say so.
-    let _ = ctrlc::set_handler(move || {
-        eprintln!(
-            "\ninterrupted: the work on {name} continues in the kernel; follow it with \
-             'cmis-fw monitor'"
-        );
-        std::process::exit(EXIT_INTERRUPTED);
-    });
+    let cancelled = on_interrupt(cli_family, dev, follow.cancel_on_interrupt);
     let mut printer = Printer::new(Format::pick(json));
     // Only this flash's notifications reach this socket (it joined no
     // group); they name the device by index, which a rename or an
@@ -86,6 +112,9 @@ fn act(
                         n.message.as_deref().unwrap_or("flashing failed")
                     );
                 }
+                if cancelled.load(Ordering::SeqCst) {
+                    return Ok(EXIT_INTERRUPTED as u8);
+                }
                 return Ok(EXIT_FLASH_FAILED);
             }
             _ => {}
@@ -95,8 +124,12 @@ fn act(
 
 /// A staged operation with its common options.
 fn staged(family: &str, dev: &str, job: &Job, c: &cli::Common) -> Result<u8> {
-    let limit = Duration::from_secs(c.wait_limit);
-    act(family, dev, job, c.password, c.json, limit)
+    let follow = Follow {
+        json: c.json,
+        wait_limit: Duration::from_secs(c.wait_limit),
+        cancel_on_interrupt: false,
+    };
+    act(family, dev, job, c.password, &follow)
 }
 
 /// Shows each device's module; a device that cannot be read is told on
@@ -164,6 +197,8 @@ fn main() -> ExitCode {
             wait_limit,
             no_run,
             no_commit,
+            version,
+            cancel_on_interrupt,
         } => {
             let until = if *no_run {
                 Some(cmis_core::uapi::until::DOWNLOADED)
@@ -175,10 +210,18 @@ fn main() -> ExitCode {
             let job = Job::Flash {
                 file: file.clone(),
                 until,
+                version: version.clone(),
             };
-            let limit = Duration::from_secs(*wait_limit);
-            act(&cli.family, dev, &job, *password, *json, limit)
+            let follow = Follow {
+                json: *json,
+                wait_limit: Duration::from_secs(*wait_limit),
+                cancel_on_interrupt: *cancel_on_interrupt,
+            };
+            act(&cli.family, dev, &job, *password, &follow)
         }
+        Command::Cancel { dev } => Client::connect(&cli.family)
+            .and_then(|mut c| c.cancel(dev))
+            .map(|()| 0),
         Command::Run {
             dev,
             commit,

@@ -167,6 +167,14 @@ pub(crate) enum FlashAttr {
     Outcome(Vec<OutcomeAttr>),
     /// How far to go (`cmis_core::uapi::until`).
     Until(u32),
+    /// The version the image is, "MAJOR.MINOR[.BUILD]".
+    Version(String),
+    /// How long the announced phase may last, in ms.
+    Timeout(u32),
+    /// The version running before a completed job.
+    VersionBefore(String),
+    /// The version running after it.
+    VersionAfter(String),
     /// Anything else.
     Other(DefaultNla),
 }
@@ -176,8 +184,12 @@ impl Nla for FlashAttr {
         match self {
             Self::Header(h) => h.as_slice().buffer_len(),
             Self::Outcome(o) => o.as_slice().buffer_len(),
-            Self::FileName(s) | Self::StatusMsg(s) => s.len() + 1,
-            Self::Password(_) | Self::Status(_) | Self::Until(_) => 4,
+            Self::FileName(s)
+            | Self::StatusMsg(s)
+            | Self::Version(s)
+            | Self::VersionBefore(s)
+            | Self::VersionAfter(s) => s.len() + 1,
+            Self::Password(_) | Self::Status(_) | Self::Until(_) | Self::Timeout(_) => 4,
             Self::Done(_) | Self::Total(_) => 8,
             Self::Other(n) => n.value_len(),
         }
@@ -194,6 +206,10 @@ impl Nla for FlashAttr {
             Self::Done(_) => attr::DONE,
             Self::Total(_) => attr::TOTAL,
             Self::Until(_) => attr::UNTIL,
+            Self::Version(_) => attr::VERSION,
+            Self::Timeout(_) => attr::TIMEOUT,
+            Self::VersionBefore(_) => attr::VERSION_BEFORE,
+            Self::VersionAfter(_) => attr::VERSION_AFTER,
             Self::Other(n) => n.kind(),
         }
     }
@@ -202,8 +218,12 @@ impl Nla for FlashAttr {
         match self {
             Self::Header(h) => h.as_slice().emit(buf),
             Self::Outcome(o) => o.as_slice().emit(buf),
-            Self::FileName(s) | Self::StatusMsg(s) => emit_string(s, buf),
-            Self::Password(v) | Self::Status(v) | Self::Until(v) => {
+            Self::FileName(s)
+            | Self::StatusMsg(s)
+            | Self::Version(s)
+            | Self::VersionBefore(s)
+            | Self::VersionAfter(s) => emit_string(s, buf),
+            Self::Password(v) | Self::Status(v) | Self::Until(v) | Self::Timeout(v) => {
                 buf[..4].copy_from_slice(&v.to_ne_bytes())
             }
             Self::Done(v) | Self::Total(v) => buf[..8].copy_from_slice(&v.to_ne_bytes()),
@@ -228,6 +248,10 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for FlashAttr {
             attr::DONE => Self::Done(parse_uint(payload)?),
             attr::TOTAL => Self::Total(parse_uint(payload)?),
             attr::UNTIL => Self::Until(parse_u32(payload)?),
+            attr::VERSION => Self::Version(parse_string(payload)?),
+            attr::TIMEOUT => Self::Timeout(parse_u32(payload)?),
+            attr::VERSION_BEFORE => Self::VersionBefore(parse_string(payload)?),
+            attr::VERSION_AFTER => Self::VersionAfter(parse_string(payload)?),
             attr::OUTCOME => Self::Outcome(
                 NlasIterator::new(payload)
                     .map(|n| n.and_then(|n| OutcomeAttr::parse(&n)))
@@ -346,6 +370,14 @@ pub(crate) struct Notification {
     pub(crate) done: u64,
     /// Image size.
     pub(crate) total: u64,
+    /// How long the phase the message announces may last, in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) timeout_ms: Option<u32>,
+    /// The versions running before and after a completed job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) version_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) version_after: Option<String>,
     /// Where a failure left the module.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) outcome: Option<Box<Outcome>>,
@@ -495,6 +527,9 @@ impl Notification {
             message: None,
             done: 0,
             total: 0,
+            timeout_ms: None,
+            version_before: None,
+            version_after: None,
             outcome: None,
         };
         for a in attrs {
@@ -512,6 +547,9 @@ impl Notification {
                 FlashAttr::StatusMsg(m) => n.message = Some(m.clone()),
                 FlashAttr::Done(d) => n.done = *d,
                 FlashAttr::Total(t) => n.total = *t,
+                FlashAttr::Timeout(ms) => n.timeout_ms = Some(*ms),
+                FlashAttr::VersionBefore(v) => n.version_before = Some(v.clone()),
+                FlashAttr::VersionAfter(v) => n.version_after = Some(v.clone()),
                 FlashAttr::Outcome(o) => n.outcome = Some(Box::new(Outcome::from_attrs(o))),
                 _ => {}
             }
@@ -523,8 +561,13 @@ impl Notification {
 /// What a request asks of a module.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Job {
-    /// Flash `file`, as far as `until` (`None`: to the end).
-    Flash { file: String, until: Option<u32> },
+    /// Flash `file`, as far as `until` (`None`: to the end); the image
+    /// is `version`, if given.
+    Flash {
+        file: String,
+        until: Option<u32>,
+        version: Option<String>,
+    },
     /// Run the inactive bank's image; commit it too if `commit`.
     Run { commit: bool },
     /// Commit the running image.
@@ -704,8 +747,11 @@ impl Client {
     /// accepted; notifications follow.
     pub(crate) fn act(&mut self, dev: &str, job: &Job, password: Option<u32>) -> Result<()> {
         let mut attrs = vec![FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())])];
-        if let Job::Flash { file, .. } = job {
+        if let Job::Flash { file, version, .. } = job {
             attrs.push(FlashAttr::FileName(file.clone()));
+            if let Some(v) = version {
+                attrs.push(FlashAttr::Version(v.clone()));
+            }
         }
         if let Some(p) = password {
             attrs.push(FlashAttr::Password(p));
@@ -718,6 +764,13 @@ impl Client {
         let r = self.request(job.command(), attrs, |m| pending.push(m));
         self.pending.extend(pending);
         r
+    }
+
+    /// Cancels the job running on `dev`: it aborts a download in progress
+    /// and ends with an error notification to its requester.
+    pub(crate) fn cancel(&mut self, dev: &str) -> Result<()> {
+        let attrs = vec![FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())])];
+        self.request(cmis_core::uapi::MSG_MODULE_FW_CANCEL_ACT, attrs, |_| {})
     }
 
     /// Asks what `dev`'s module is and holds; returns the reply's
@@ -892,6 +945,8 @@ mod tests {
             FlashAttr::Header(vec![HeaderAttr::DevName("cmis0".into())]),
             FlashAttr::FileName("fw/v2.bin".into()),
             FlashAttr::Password(0x1234_5678),
+            FlashAttr::Until(cmis_core::uapi::until::RUNNING),
+            FlashAttr::Version("3.2.17".into()),
         ];
         assert_eq!(roundtrip(attrs.clone()), attrs);
     }
@@ -917,6 +972,9 @@ mod tests {
                 message: Some("Start failed".into()),
                 done: 10,
                 total: 20,
+                timeout_ms: None,
+                version_before: None,
+                version_after: None,
                 outcome: None,
             }
         );
@@ -925,6 +983,31 @@ mod tests {
             serde_json::to_string(&n).unwrap(),
             r#"{"dev":"cmis1","ifindex":3,"status":"error","message":"Start failed","done":10,"total":20}"#
         );
+    }
+
+    #[test]
+    fn a_phase_carries_its_timeout() {
+        let n = Notification::from_attrs(&roundtrip(vec![
+            FlashAttr::Status(2),
+            FlashAttr::StatusMsg("Waiting for the module to restart".into()),
+            FlashAttr::Timeout(60_150),
+        ]));
+        assert_eq!(n.timeout_ms, Some(60_150));
+        let done = Notification::from_attrs(&roundtrip(vec![
+            FlashAttr::Status(3),
+            FlashAttr::VersionBefore("1.0".into()),
+            FlashAttr::VersionAfter("2.1".into()),
+        ]));
+        assert_eq!(
+            (
+                done.version_before.as_deref(),
+                done.version_after.as_deref()
+            ),
+            (Some("1.0"), Some("2.1"))
+        );
+        assert!(serde_json::to_string(&n)
+            .unwrap()
+            .contains(r#""timeout_ms":60150"#));
     }
 
     #[test]

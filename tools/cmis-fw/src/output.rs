@@ -37,6 +37,14 @@ impl Format {
 pub(crate) fn line(n: &Notification) -> String {
     match n.status {
         Status::Started => format!("{}: flashing started", n.dev),
+        // A phase after the download, or a degraded part.
+        Status::InProgress if n.message.is_some() => {
+            let msg = n.message.as_deref().unwrap_or_default();
+            match n.timeout_ms {
+                Some(ms) => format!("{}: {msg} (timeout {} s)", n.dev, ms.div_ceil(1000)),
+                None => format!("{}: {msg}", n.dev),
+            }
+        }
         Status::InProgress => {
             let pct = (n.done * 100).checked_div(n.total).unwrap_or(0);
             format!("{}: {}/{} bytes ({pct}%)", n.dev, n.done, n.total)
@@ -111,6 +119,9 @@ impl Printer {
                 Status::Started => {
                     let _ = self.bars.println(line(n));
                 }
+                Status::InProgress if n.message.is_some() => {
+                    let _ = self.bars.println(line(n));
+                }
                 Status::InProgress => {
                     let bar = self.bar(&n.dev, n.done, n.total);
                     bar.set_length(n.total);
@@ -143,6 +154,9 @@ mod tests {
             message: message.map(Into::into),
             done,
             total,
+            timeout_ms: None,
+            version_before: None,
+            version_after: None,
             outcome: None,
         }
     }
@@ -160,6 +174,18 @@ mod tests {
         assert_eq!(
             line(&n(Status::InProgress, 0, 0, None)),
             "cmis0: 0/0 bytes (0%)"
+        );
+        let mut phase = n(
+            Status::InProgress,
+            9,
+            9,
+            Some("Waiting for the module to restart"),
+        );
+        assert_eq!(line(&phase), "cmis0: Waiting for the module to restart");
+        phase.timeout_ms = Some(60_150);
+        assert_eq!(
+            line(&phase),
+            "cmis0: Waiting for the module to restart (timeout 61 s)"
         );
         assert_eq!(
             line(&n(Status::Completed, 9, 9, None)),

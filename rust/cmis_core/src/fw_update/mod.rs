@@ -34,11 +34,12 @@
 pub mod inventory;
 #[cfg(test)]
 mod tests;
+pub mod version;
 
 use super::bank::BankId;
 use super::cdb::advert::{
     duration, epl_access_max, lpl_access_max, module_state, state_is_up, write_mechanism,
-    CdbAdvert, FwFeatures, FwInfo, Identity, ModuleFeatures, RegVersion, FAULT_CAUSE,
+    CdbAdvert, FwFeatures, FwInfo, Identity, ImageVersion, ModuleFeatures, RegVersion, FAULT_CAUSE,
     FW_FEATURES_LEN, FW_INFO_MAX_LEN, FW_INFO_MIN_LEN, INACTIVE_FW_VERSION, MODULE_FEATURES_LEN,
 };
 use super::cdb::exchange::{
@@ -48,10 +49,13 @@ use super::cdb::{
     Command, CommandId, EncodeError, Failure, Status, CDB_PAGE, CMD_ID_OFFSET, EPL_FIRST_PAGE,
     LPL_MAX_LEN,
 };
-use super::io::{Backoff, Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice, NS_PER_MS};
+use super::io::{
+    Backoff, Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice, Phase, NS_PER_MS,
+};
 use super::map::{lower, Access, PAGE_SIZE, UPPER_START};
 use super::uapi;
 use core::fmt;
+use version::{Match, Version};
 
 pub use super::io::Degraded;
 
@@ -129,6 +133,11 @@ pub struct Options {
     pub progress_interval_ms: u32,
     /// How far to go.
     pub until: Until,
+    /// The version the requester says the image is: an update does
+    /// nothing if the module runs it already, runs the inactive bank
+    /// without a download if that holds it, and fails (before Run where
+    /// the module tells, else before Commit) if the image is another.
+    pub version: Option<Version>,
 }
 
 impl Options {
@@ -139,6 +148,7 @@ impl Options {
         reset_timeout_ms: 60_000,
         progress_interval_ms: 100,
         until: Until::Committed,
+        version: None,
     };
 }
 
@@ -294,6 +304,13 @@ pub enum Cause {
     /// Run was asked for, but the inactive bank holds no valid image
     /// (by Get Firmware Info, else its version register).
     NoImageToRun,
+    /// The image is not the version the requester said it is.
+    VersionMismatch {
+        /// The version the requester gave.
+        wanted: Version,
+        /// The downloaded image's, as the module shows it.
+        found: Version,
+    },
     /// The requester cancelled the update.
     Cancelled,
     /// The requester stopped the update (its device is going away).
@@ -372,6 +389,10 @@ impl fmt::Display for Cause {
                 b.name()
             ),
             Self::NotCommitted(b) => write!(f, "new image (bank {}) not committed", b.name()),
+            Self::VersionMismatch { wanted, found } => write!(
+                f,
+                "the image is version {found}, not the {wanted} asked for"
+            ),
             Self::Cancelled => f.write_str("cancelled"),
             Self::Stopped => f.write_str("stopped"),
             Self::Encode(e) => write!(f, "cannot encode command: {e}"),
@@ -710,6 +731,21 @@ pub enum Evidence {
     SameVersion,
 }
 
+/// What a successful update with a wanted version ([`Options::version`])
+/// found it need not do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shortcut {
+    /// Nothing: the image was downloaded.
+    #[default]
+    None,
+    /// The module ran that version already: nothing was downloaded or
+    /// run (the image was committed if it was not).
+    AlreadyRunning,
+    /// The inactive bank held that version: it was run (as far as
+    /// asked) without a download.
+    DownloadSkipped,
+}
+
 /// What a successful update did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -733,6 +769,8 @@ pub struct Summary {
     pub new_version: RegVersion,
     /// How far it went: [`Options::until`].
     pub reached: Until,
+    /// What a wanted version spared.
+    pub shortcut: Shortcut,
 }
 
 /// Runs a firmware update of `image` on the module behind `io`, as far
@@ -781,6 +819,20 @@ struct Expected {
     bank: Option<BankId>,
     /// Its version, if the module gave a valid one.
     version: Option<RegVersion>,
+    /// Its version with the build, if Get Firmware Info gave it.
+    image: Option<ImageVersion>,
+}
+
+impl Expected {
+    /// The image Get Firmware Info describes in `bank`.
+    fn in_bank(info: &FwInfo, bank: BankId) -> Self {
+        let image = info.version(bank).filter(|v| v.reg().is_valid());
+        Self {
+            bank: Some(bank),
+            version: image.map(|v| v.reg()),
+            image,
+        }
+    }
 }
 
 /// One update in progress.
@@ -814,9 +866,22 @@ impl<I: ModuleIo> Session<'_, I> {
         let advert = self.prepare(false)?;
         self.io.notify(Notice::Started);
         let plan = self.plan(&advert, image)?;
+        if let Some(wanted) = self.opts.version {
+            if let Some(done) = self.shortcut(&plan, wanted)? {
+                return Ok(done);
+            }
+        }
         self.check_interrupt(Step::Start)?;
         self.download(&plan, image)?;
         let expected = self.downloaded_image(&plan)?;
+        if let (Some(wanted), Some(reg)) = (self.opts.version, expected.version) {
+            // Before Run: a wrong image never runs.
+            let found = Version::shown(reg, expected.image);
+            if wanted.matches(&found) == Match::No {
+                let e = Error::new(Step::Image, Cause::VersionMismatch { wanted, found });
+                return Err(e.leaving(Left::Downloaded));
+            }
+        }
         if self.opts.until == Until::Downloaded {
             self.summary.new_version = plan.old_version;
             self.summary.reached = Until::Downloaded;
@@ -828,6 +893,15 @@ impl<I: ModuleIo> Session<'_, I> {
     /// Run, then (as far as asked) Commit and the final reset.
     fn run_and_commit(&mut self, plan: &Plan, expected: &Expected) -> Result<Summary, Error> {
         let evidence = self.run_image(plan, expected)?;
+        if let Some(wanted) = self.opts.version {
+            // A module that never gave the image's version is checked
+            // now, before Commit: a wrong image is never committed.
+            let found = Version::shown(self.summary.new_version, expected.image);
+            if wanted.matches(&found) == Match::No {
+                let e = Error::new(Step::Verify, Cause::VersionMismatch { wanted, found });
+                return Err(e.leaving(Left::RunningUncommitted));
+            }
+        }
         if self.opts.until == Until::Running {
             self.summary.evidence = evidence;
             self.summary.reached = Until::Running;
@@ -871,13 +945,7 @@ impl<I: ModuleIo> Session<'_, I> {
                 if !info.bank(bank).valid {
                     return Err(Error::new(Step::Run, Cause::NoImageToRun));
                 }
-                Expected {
-                    bank: Some(bank),
-                    version: info
-                        .version(bank)
-                        .map(|v| v.reg())
-                        .filter(RegVersion::is_valid),
-                }
+                Expected::in_bank(&info, bank)
             }
             _ => {
                 let v = self.inactive_version(Step::Versions)?;
@@ -887,6 +955,7 @@ impl<I: ModuleIo> Session<'_, I> {
                 Expected {
                     bank: None,
                     version: Some(v),
+                    image: None,
                 }
             }
         };
@@ -898,6 +967,12 @@ impl<I: ModuleIo> Session<'_, I> {
         self.prepare(false)?;
         self.io.notify(Notice::Started);
         let plan = self.survey()?;
+        self.commit_surveyed(&plan)
+    }
+
+    /// Commits the running image of a module `plan` describes, unless
+    /// Get Firmware Info says it is committed already.
+    fn commit_surveyed(&mut self, plan: &Plan) -> Result<Summary, Error> {
         self.summary.new_version = plan.old_version;
         self.summary.reached = Until::Committed;
         if let (Some(info), Some(bank)) = (plan.info, plan.running) {
@@ -909,6 +984,7 @@ impl<I: ModuleIo> Session<'_, I> {
         let expected = Expected {
             bank: plan.running,
             version: Some(plan.old_version).filter(RegVersion::is_valid),
+            image: None,
         };
         // The image runs already: a commit Get Firmware Info proves needs
         // no reset (which would cut the port's traffic); otherwise the
@@ -919,6 +995,63 @@ impl<I: ModuleIo> Session<'_, I> {
         }
         self.reset_and_check(&expected, Evidence::Version, false)?;
         Ok(self.summary)
+    }
+
+    /// What an update to `wanted` need not do: nothing if the module runs
+    /// it (but commit it, if asked and Get Firmware Info says it is not
+    /// committed), no download if the inactive bank holds it, valid. A
+    /// build the module does not show is not taken for the one asked for.
+    fn shortcut(&mut self, plan: &Plan, wanted: Version) -> Result<Option<Summary>, Error> {
+        let running_image = plan
+            .info
+            .zip(plan.running)
+            .and_then(|(info, bank)| info.version(bank));
+        let running = Version::shown(plan.old_version, running_image);
+        if wanted.matches(&running) == Match::Yes {
+            // Without Get Firmware Info nothing tells an uncommitted image:
+            // left alone, as a Commit's proof would take a reset.
+            let uncommitted = plan
+                .info
+                .zip(plan.running)
+                .is_some_and(|(info, bank)| !info.bank(bank).committed);
+            let mut done = if self.opts.until == Until::Committed && uncommitted {
+                self.commit_surveyed(plan)?
+            } else {
+                self.summary.new_version = plan.old_version;
+                self.summary.reached = self.opts.until;
+                self.summary
+            };
+            done.shortcut = Shortcut::AlreadyRunning;
+            return Ok(Some(done));
+        }
+        let expected = match (plan.info, plan.running) {
+            (Some(info), Some(running)) => {
+                let bank = running.other();
+                let e = Expected::in_bank(&info, bank);
+                let shown = e.version.map(|v| Version::shown(v, e.image));
+                let holds = shown.is_some_and(|v| wanted.matches(&v) == Match::Yes);
+                (info.bank(bank).valid && holds).then_some(e)
+            }
+            _ => {
+                let v = self.inactive_version(Step::Versions)?;
+                let holds = v.is_valid() && wanted.matches(&Version::shown(v, None)) == Match::Yes;
+                holds.then_some(Expected {
+                    bank: None,
+                    version: Some(v),
+                    image: None,
+                })
+            }
+        };
+        let Some(expected) = expected else {
+            return Ok(None);
+        };
+        self.summary.shortcut = Shortcut::DownloadSkipped;
+        if self.opts.until == Until::Downloaded {
+            self.summary.new_version = plan.old_version;
+            self.summary.reached = Until::Downloaded;
+            return Ok(Some(self.summary));
+        }
+        self.run_and_commit(plan, &expected).map(Some)
     }
 
     /// Reads back where the module stands after the failure `e`, changing
@@ -1508,13 +1641,7 @@ impl<I: ModuleIo> Session<'_, I> {
             if let Some(info) = self.firmware_info(t, false).map_err(leave)? {
                 let bank = running.other();
                 if info.bank(bank).valid {
-                    return Ok(Expected {
-                        bank: Some(bank),
-                        version: info
-                            .version(bank)
-                            .map(|v| v.reg())
-                            .filter(RegVersion::is_valid),
-                    });
+                    return Ok(Expected::in_bank(&info, bank));
                 }
                 // A bank that held an image and is invalid after a
                 // successful Complete: the module says the download is
@@ -1530,6 +1657,7 @@ impl<I: ModuleIo> Session<'_, I> {
         Ok(Expected {
             bank: None,
             version: v.is_valid().then_some(v),
+            image: None,
         })
     }
 
@@ -1544,6 +1672,7 @@ impl<I: ModuleIo> Session<'_, I> {
 
         let delay = self.run_delay_ms();
         let [hi, lo] = delay.to_be_bytes();
+        self.io.notify(Notice::Phase(Phase::Running));
         // Mode 00h: traffic-affecting reset to the inactive image.
         let cmd = self.encode(Step::Run, CommandId::RUN_FW_IMAGE, &[0, 0, hi, lo], 0)?;
         let req = Request {
@@ -1573,6 +1702,7 @@ impl<I: ModuleIo> Session<'_, I> {
             }
         }
         let bound_ms = self.opts.reset_timeout_ms + u32::from(delay);
+        self.io.notify(Notice::Phase(Phase::Restarting(bound_ms)));
         let deadline = self.io.now() + self.ms(bound_ms);
         // A ModuleStateChanged flag seen while polling Run is in
         // `link.latched`, which the first wait takes.
@@ -1796,6 +1926,7 @@ impl<I: ModuleIo> Session<'_, I> {
     fn send_commit(&mut self, expected: &Expected) -> Result<bool, Error> {
         self.check_interrupt(Step::Commit)
             .map_err(|e| e.leaving(Left::RunningUncommitted))?;
+        self.io.notify(Notice::Phase(Phase::Committing));
         let cmd = Command::empty(CommandId::COMMIT_FW_IMAGE);
         let req = Request {
             cmd: &cmd,
@@ -1843,11 +1974,12 @@ impl<I: ModuleIo> Session<'_, I> {
     ) -> Result<(), Error> {
         let leave = |e: Error| e.leaving(Left::CommitSent);
         let witness = self.set_reset_witness(Step::Reset).map_err(leave)?;
+        let bound_ms = self.opts.reset_timeout_ms;
+        self.io.notify(Notice::Phase(Phase::Resetting(bound_ms)));
         let reset = self
             .io
             .reset_module()
             .map_err(|e| leave(Error::new(Step::Reset, Cause::Access(e))))?;
-        let bound_ms = self.opts.reset_timeout_ms;
         let mut seen = reset == ModuleReset::Done;
         if seen {
             let deadline = self.io.now() + self.ms(bound_ms);

@@ -327,6 +327,20 @@ impl Bed {
         assert!(fw.download.is_none());
     }
 
+    /// The new image runs, committed, in whichever bank.
+    fn assert_new_runs_committed(&self) {
+        let (bank, version, valid) = self.running();
+        assert_eq!((version, valid), (NEW, true));
+        assert_eq!(self.m.firmware().committed, bank);
+    }
+
+    /// Lets a module that just came back from a reset finish its boot
+    /// phase, as an operator's next command would find it.
+    fn settle(&mut self) {
+        self.now += 10_000 * MS;
+        self.m.advance(self.now);
+    }
+
     fn assert_old_runs(&self) {
         let (bank, version, valid) = self.running();
         assert_eq!((bank, version, valid), (BankId::A, OLD, true));
@@ -341,12 +355,14 @@ impl Bed {
         self.m.counters().by_command[i]
     }
 
-    /// Progress notices: Started first, then increasing, ending at 100%.
+    /// Progress notices: Started first, then increasing, ending at 100%
+    /// (the phases after it are checked in
+    /// `phases_after_the_download_are_announced`).
     fn assert_progress(&self, total: usize) {
         let progress: Vec<_> = self
             .notices
             .iter()
-            .filter(|n| !matches!(n, Notice::Degraded(_)))
+            .filter(|n| !matches!(n, Notice::Degraded(_) | Notice::Phase(_)))
             .collect();
         assert_eq!(progress.first(), Some(&&Notice::Started));
         let mut last = 0;
@@ -1753,4 +1769,168 @@ fn staged_operations_refuse_or_skip_what_makes_no_sense() {
     assert_eq!(bed.commands(0x010A), 0);
     assert_eq!(bed.resets, 0);
     bed.assert_old_runs();
+}
+
+/// `--version`: the version asked for, parsed as the netlink attribute
+/// carries it.
+fn wanted(text: &str) -> Options {
+    Options {
+        version: Some(version::Version::parse(text.as_bytes()).unwrap()),
+        ..Options::DEFAULT
+    }
+}
+
+/// A wanted version the module runs already costs no download, Run or
+/// reset; one the inactive bank holds costs no download; on a module
+/// without Get Firmware Info a build cannot be seen, so it is not taken
+/// for the one asked for.
+#[test]
+fn a_wanted_version_skips_what_is_done_already() {
+    for name in Profile::NAMES {
+        let p = Profile::by_name(name).unwrap();
+        for fw_info in [true, false] {
+            let case = format!("{name}, Get Firmware Info {fw_info}");
+            let mut bed = Bed::new(p);
+            if !fw_info {
+                bed.m.faults.fail_command = Some(0x0100);
+                bed.m.faults.fail_count = u32::MAX;
+            }
+            let img = bed.image(16 << 10);
+            bed.settle();
+            let s = bed
+                .flash(&img, wanted("2.1.7"))
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(s.shortcut, Shortcut::None, "{case}");
+            bed.assert_new_runs_committed();
+
+            let (starts, runs, resets) = (bed.commands(0x0101), bed.commands(0x0109), bed.resets);
+            bed.settle();
+            let s = bed
+                .flash(&img, wanted("2.1"))
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(s.shortcut, Shortcut::AlreadyRunning, "{case}");
+            if p.quirks.single_bank && !fw_info {
+                // Downloading 2.1 again could not be proven: nothing tells
+                // the new image from the old (the_same_version_again_...).
+                continue;
+            }
+            bed.settle();
+            let with_build = bed
+                .flash(&img, wanted("2.1.7"))
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            if fw_info {
+                assert_eq!(with_build.shortcut, Shortcut::AlreadyRunning, "{case}");
+                let now = (bed.commands(0x0101), bed.commands(0x0109), bed.resets);
+                assert_eq!(now, (starts, runs, resets), "{case}: download, Run, reset");
+            } else {
+                // The build is unknown: downloaded, run and proven again.
+                assert_eq!(with_build.shortcut, Shortcut::None, "{case}");
+                assert_eq!(bed.commands(0x0101), starts + 1, "{case}");
+            }
+            bed.assert_new_runs_committed();
+            if p.quirks.single_bank {
+                continue;
+            }
+
+            // Downloaded earlier: the inactive bank holds the version.
+            let mut bed = Bed::new(p);
+            if !fw_info {
+                bed.m.faults.fail_command = Some(0x0100);
+                bed.m.faults.fail_count = u32::MAX;
+            }
+            bed.settle();
+            let only_download = Options {
+                until: Until::Downloaded,
+                ..Options::DEFAULT
+            };
+            bed.flash(&img, only_download).unwrap();
+            bed.settle();
+            let s = bed
+                .flash(&img, wanted("2.1"))
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(s.shortcut, Shortcut::DownloadSkipped, "{case}");
+            assert_eq!(s.reached, Until::Committed);
+            assert_eq!(bed.commands(0x0101), 1, "{case}: downloaded again");
+            bed.assert_flashed();
+            assert_eq!(bed.m.counters().writes_while_busy, 0, "{case}");
+        }
+    }
+}
+
+/// An image that is not the version asked for is never run where the
+/// module tells its version after the download, and never committed
+/// where only the restart tells.
+#[test]
+fn a_wrong_version_is_never_committed() {
+    for fw_info in [true, false] {
+        let mut bed = Bed::new(profile());
+        if !fw_info {
+            bed.m.faults.fail_command = Some(0x0100);
+            bed.m.faults.fail_count = u32::MAX;
+        }
+        let img = bed.image(10_000);
+        let e = bed.flash(&img, wanted("2.2")).unwrap_err();
+        let found = version::Version {
+            major: 2,
+            minor: 1,
+            build: fw_info.then_some(7),
+        };
+        let cause = Cause::VersionMismatch {
+            wanted: version::Version::parse(b"2.2").unwrap(),
+            found,
+        };
+        assert_eq!((e.step, e.cause), (Step::Image, cause), "{e}");
+        assert_eq!(e.left, Left::Downloaded);
+        assert_eq!(bed.commands(0x0109), 0, "Run sent");
+        bed.assert_old_runs();
+        assert!(e.to_string().contains("the image is version 2.1"), "{e}");
+
+        // The build decides where the module gives it.
+        let r = bed.flash(&img, wanted("2.1.8"));
+        if fw_info {
+            let e = r.unwrap_err();
+            assert_eq!(e.step, Step::Image, "{e}");
+            bed.assert_old_runs();
+        } else {
+            r.unwrap();
+            bed.assert_flashed();
+        }
+    }
+}
+
+/// After the download the notices say what the module is doing, in order.
+#[test]
+fn phases_after_the_download_are_announced() {
+    let mut bed = Bed::new(profile());
+    let img = bed.image(10_000);
+    bed.flash(&img, Options::DEFAULT).unwrap();
+    let phases: Vec<Phase> = bed
+        .notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::Phase(p) => Some(*p),
+            _ => None,
+        })
+        .collect();
+    let back = Options::DEFAULT.reset_timeout_ms;
+    assert_eq!(
+        phases,
+        [
+            Phase::Running,
+            Phase::Restarting(back + u32::from(RUN_DELAY_MS)),
+            Phase::Committing,
+            Phase::Resetting(back),
+        ]
+    );
+    let last_progress = bed
+        .notices
+        .iter()
+        .rposition(|n| matches!(n, Notice::Progress { .. }))
+        .unwrap();
+    let first_phase = bed
+        .notices
+        .iter()
+        .position(|n| matches!(n, Notice::Phase(_)))
+        .unwrap();
+    assert!(last_progress < first_phase);
 }

@@ -5,7 +5,7 @@
 # as the emulated module's own views (banks, counters) have them, before
 # and after a flash; the version registers only while a flash owns the
 # CDB (which the request leaves alone); refusals; several devices in one
-# call.
+# call; the port's last job.
 
 source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
 
@@ -16,7 +16,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 5
+ktap_set_plan 6
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text info --size 4000 --seed 8
@@ -57,6 +57,33 @@ after_flash() {
 	return $ok
 }
 check "info after a flash: bank B runs the new image, committed" after_flash
+
+# The port's last job, kept by cmis_fw: a completed flash, then a failed
+# one replacing it; a fresh port has none.
+last_job() {
+	new_port
+	local out ok=0
+	out=$("$cmis_fw" info "$port") || ok=1
+	grep -q 'last job' <<<"$out" && { echo "$out"; ok=1; }
+	"$cmis_fw" flash "$port" v2.bin >/dev/null 2>&1 || ok=1
+	out=$("$cmis_fw" info "$port") || ok=1
+	grep -Eq "^  last job: flash of v2\.bin, completed [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC after [0-9]+\.[0-9] s: 1\.0 -> 2\.0\$" <<<"$out" ||
+		{ echo "$out"; ok=1; }
+	"$cmis_fw" flash "$port" v2.bin --version 3.0 >/dev/null 2>&1 && ok=1
+	"$cmis_fw" info "$port" --json >"$fw_dir/last.json" || ok=1
+	/usr/bin/python3 - "$fw_dir/last.json" <<'PY' || { cat "$fw_dir/last.json"; ok=1; }
+import json, sys, time
+[m] = json.load(open(sys.argv[1]))
+j = m["last_job"]
+assert j["job"] == "flash" and j["status"] == "error" and j["file"] == "v2.bin", j
+assert "the image is version 2.0.7, not the 3.0 asked for" in j["message"], j
+assert j["version_after"] == "2.0" and "version_before" not in j, j
+assert abs(j["ended"] - time.time()) < 600 and j["duration_ms"] > 0, j
+PY
+	del_port
+	return $ok
+}
+check "info tells the port's last job: none, a completed flash, then a failed one" last_job
 
 # A flash owns the CDB: the request reads the version registers only and
 # says why; the flash is not disturbed (no write into a busy CDB, the

@@ -4,7 +4,8 @@
 # The family's YNL spec (Documentation/netlink/specs/cmis_fw.yaml) drives
 # the kernel's own generic YNL tool (tools/net/ynl/cli.py from the
 # linux-source tree): it lists the messages, flashes a port while a second
-# instance follows the monitor group, and shows a refusal's extack.
+# instance follows the monitor group, and shows a refusal's extack; the
+# staged, version and cancel requests.
 
 source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
 
@@ -20,7 +21,7 @@ if [ ! -f "$cli" ] || [ ! -f "$spec" ]; then
 fi
 
 ktap_print_header
-ktap_set_plan 5
+ktap_set_plan 6
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text ynl --size 4000 --seed 5
@@ -110,5 +111,20 @@ staged_with_ynl() {
 	return $ok
 }
 check "cli.py: a download only (until downloaded), then a run to the commit" staged_with_ynl
+
+# The version attribute and the cancel request, as the spec spells them:
+# refused with their extack where there is nothing to do.
+version_and_cancel_with_ynl() {
+	new_port
+	local out ok=0
+	out=$(ynl --do module-fw-cancel-act --json "{\"header\": {\"dev-name\": \"$port\"}}" 2>&1)
+	grep -q 'No firmware flashing in progress on this device' <<<"$out" || { echo "$out"; ok=1; }
+	out=$(ynl --do module-fw-flash-act --json "{\"header\": {\"dev-name\": \"$port\"}, \
+\"file-name\": \"v2.bin\", \"version\": \"2.x\"}" 2>&1)
+	grep -q 'version must be MAJOR.MINOR or MAJOR.MINOR.BUILD' <<<"$out" || { echo "$out"; ok=1; }
+	del_port
+	return $ok
+}
+check "cli.py: cancel with nothing to cancel, a malformed version: their extacks" version_and_cancel_with_ynl
 
 ktap_finished

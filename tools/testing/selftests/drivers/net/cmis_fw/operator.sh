@@ -1,0 +1,191 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# What operators do beyond a plain flash, through cmis-fw: a stated
+# version (--version: nothing done when the module runs it, no download
+# when its inactive bank holds it, a wrong image never committed);
+# cancel (cmis-fw cancel, and Ctrl-C with --cancel-on-interrupt) with
+# the download aborted and the previous image running; the phases after
+# the download told with their timeouts; one kernel log line at the
+# start and one at the end of each job. Each checked against the emulated
+# module's banks and command counters.
+
+source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
+
+require_module cmis_emu
+require_module cmis_fw
+require_image_tool
+
+require_tool cmis_fw cmis-fw
+
+ktap_print_header
+ktap_set_plan 7
+
+use_firmware_dir
+make_image v2.bin --version 2.0.7 --text operator --size 4000 --seed 12
+make_image big.bin --version 2.0.7 --size 400000 --seed 13
+
+v1='valid version=1\.0\.0 .* crc=[0-9a-f]{8}'
+v2='valid version=2\.0\.7 .* crc=[0-9a-f]{8}'
+
+# expect_banks A_LINE_REGEX B_LINE_REGEX: the port's banks view, each
+# line whole.
+expect_banks() {
+	grep -Eq "^A: $1\$" "$dir/banks" && grep -Eq "^B: $2\$" "$dir/banks" ||
+		{ cat "$dir/banks"; return 1; }
+}
+
+# commands ID: how many times the port's module was sent command ID.
+commands() {
+	local n
+	n=$(counter "command_$1")
+	echo "${n:-0}"
+}
+
+# A port whose downloads take a while (200 ms per LPL block).
+slow_port() {
+	new_port
+	set_knobs write_mechanism=0x01 busy_us_write=200000 max_duration_write=2000
+}
+
+# wait_download: waits (up to 60 s) for the port's module to be in the
+# middle of a download.
+wait_download() {
+	wait_file "$dir/banks" '^download: bank=' 60 || { echo "no download started"; return 1; }
+}
+
+version_already_running() {
+	new_port
+	local out ok=0
+	"$cmis_fw" flash "$port" v2.bin --version 2.0.7 >/dev/null 2>&1 &&
+		expect_banks "$v1" "$v2 running committed" || ok=1
+	local starts runs resets
+	starts=$(commands 0101) runs=$(commands 0109) resets=$(counter resets)
+	out=$("$cmis_fw" flash "$port" v2.bin --version 2.0.7 2>&1) &&
+		grep -q "^$port: completed: already running 2\.0\.7: nothing downloaded\$" <<<"$out" ||
+		{ echo "$out"; ok=1; }
+	[ "$(commands 0101)" = "$starts" ] && [ "$(commands 0109)" = "$runs" ] &&
+		[ "$(counter resets)" = "$resets" ] ||
+		{ echo "Start, Run or reset sent"; cat "$dir/counters"; ok=1; }
+	expect_banks "$v1" "$v2 running committed" || ok=1
+	del_port
+	return $ok
+}
+check "flash --version of the running version: nothing sent but queries" version_already_running
+
+version_in_inactive_bank() {
+	new_port
+	local out ok=0
+	"$cmis_fw" flash "$port" v2.bin --no-run >/dev/null 2>&1 &&
+		expect_banks "$v1 running committed" "$v2" || ok=1
+	out=$("$cmis_fw" flash "$port" v2.bin --version 2.0 2>&1) &&
+		grep -q "^$port: completed: the inactive bank held 2\.0, not downloaded again; the image runs, committed\$" <<<"$out" ||
+		{ echo "$out"; ok=1; }
+	[ "$(commands 0101)" = 1 ] || { echo "downloaded again"; ok=1; }
+	expect_banks "$v1" "$v2 running committed" || ok=1
+	del_port
+	return $ok
+}
+check "flash --version held by the inactive bank: run and committed, no download" version_in_inactive_bank
+
+version_mismatch() {
+	new_port
+	local out rc ok=0
+	out=$("$cmis_fw" flash "$port" v2.bin --version 2.1 2>&1)
+	rc=$?
+	[ $rc -eq 1 ] && grep -q 'the image is version 2\.0\.7, not the 2\.1 asked for' <<<"$out" ||
+		{ echo "$out (exit $rc)"; ok=1; }
+	[ "$(commands 0109)" = 0 ] || { echo "Run sent"; ok=1; }
+	expect_banks "$v1 running committed" "$v2" || ok=1
+	out=$("$cmis_fw" flash "$port" v2.bin --version 2.x 2>&1)
+	rc=$?
+	[ $rc -eq 2 ] && grep -q 'MAJOR.MINOR' <<<"$out" || { echo "$out (exit $rc)"; ok=1; }
+	del_port
+	return $ok
+}
+check "flash --version of another version: never run, the previous image runs" version_mismatch
+
+cancelled() {
+	slow_port
+	local out rc pid ok=0
+	"$cmis_fw" flash "$port" big.bin >"$fw_dir/cancel.out" 2>&1 &
+	pid=$!
+	wait_download || ok=1
+	out=$("$cmis_fw" cancel "$port" 2>&1) || { echo "cancel: $out"; ok=1; }
+	wait $pid
+	rc=$?
+	[ $rc -eq 1 ] && grep -q 'cancelled; download aborted, previous image still runs' "$fw_dir/cancel.out" ||
+		{ cat "$fw_dir/cancel.out"; echo "exit $rc"; ok=1; }
+	[ "$(commands 0102)" = 1 ] || { echo "no Abort"; cat "$dir/counters"; ok=1; }
+	grep -Eq "^A: $v1 running committed\$" "$dir/banks" && ! grep -q '^download:' "$dir/banks" ||
+		{ cat "$dir/banks"; ok=1; }
+	# Nothing to cancel now.
+	out=$("$cmis_fw" cancel "$port" 2>&1)
+	rc=$?
+	[ $rc -eq 2 ] && grep -q 'No firmware flashing in progress on this device' <<<"$out" ||
+		{ echo "$out (exit $rc)"; ok=1; }
+	# The port flashes again.
+	"$cmis_fw" flash "$port" v2.bin >/dev/null 2>&1 && expect_banks "$v1" "$v2 running committed" ||
+		ok=1
+	del_port
+	return $ok
+}
+check "cancel mid-download: aborted, the requester told, the port flashes again" cancelled
+
+interrupt_cancels() {
+	slow_port
+	local rc pid ok=0
+	"$cmis_fw" flash "$port" big.bin --cancel-on-interrupt >"$fw_dir/int.out" 2>&1 &
+	pid=$!
+	wait_download || ok=1
+	kill -INT $pid
+	wait $pid
+	rc=$?
+	[ $rc -eq 130 ] && grep -q 'cancelling the work on' "$fw_dir/int.out" &&
+		grep -q 'cancelled; download aborted' "$fw_dir/int.out" ||
+		{ cat "$fw_dir/int.out"; echo "exit $rc"; ok=1; }
+	grep -Eq "^A: $v1 running committed\$" "$dir/banks" || { cat "$dir/banks"; ok=1; }
+	del_port
+	return $ok
+}
+check "flash --cancel-on-interrupt: Ctrl-C aborts the download, exits 130" interrupt_cancels
+
+phases_told() {
+	new_port
+	local out seq ok=0
+	out=$("$cmis_fw" flash "$port" v2.bin 2>&1) || ok=1
+	# Every line but the progress ones, in order.
+	seq=$(grep -v ' bytes (' <<<"$out" | sed -e "s/^$port: //" -e 's/(timeout [0-9]* s)/(timeout N s)/')
+	[ "$seq" = "flashing started
+Running the new image
+Waiting for the module to restart (timeout N s)
+Committing the new image
+Resetting the module to boot the committed image (timeout N s)
+flashing completed" ] || { echo "$out"; ok=1; }
+	# The reset's bound is the request's 60 s.
+	grep -q '"message":"Resetting the module to boot the committed image".*"timeout_ms":60000' \
+		<<<"$("$cmis_fw" flash "$port" v2.bin --json 2>&1)" || ok=1
+	del_port
+	return $ok
+}
+check "the phases after the download are told, with their timeouts" phases_told
+
+logged() {
+	new_port
+	local log ok=0
+	# The log is not cleared: the runner looks for splats in it.
+	echo "cmis_fw selftest: operator.sh: log lines of $port" >/dev/kmsg
+	"$cmis_fw" flash "$port" v2.bin >/dev/null 2>&1 || ok=1
+	"$cmis_fw" flash "$port" v2.bin --version 2.1 >/dev/null 2>&1 && ok=1
+	log=$(dmesg | sed -n "/operator.sh: log lines of $port\$/,\$p")
+	grep -q "cmis_fw: $port: module firmware v2\.bin: begins" <<<"$log" &&
+		grep -Eq "cmis_fw: $port: module firmware v2\.bin: done in [0-9]+\.[0-9] s: 1\.0 -> 2\.0, the image runs, committed" <<<"$log" &&
+		grep -Eq "cmis_fw: $port: module firmware v2\.bin: failed after [0-9]+\.[0-9] s: checking the image failed: the image is version 2\.0\.7, not the 2\.1 asked for" <<<"$log" &&
+		[ "$(grep -c "cmis_fw: $port: module firmware" <<<"$log")" = 4 ] ||
+		{ echo "$log"; ok=1; }
+	del_port
+	return $ok
+}
+check "one kernel log line at the start and one at the end of each job" logged
+
+ktap_finished
