@@ -12,10 +12,11 @@ use clap::{Parser, Subcommand};
     version,
     about = "Flash CMIS transceiver module firmware (QSFP-DD, OSFP, ...) through the cmis_fw \
              kernel module",
-    after_help = "Exit status: 0 flash completed; 1 the flash failed (the kernel's message is \
-                  printed); 2 the request was refused or netlink failed; 3 no word from the \
-                  kernel within --wait-limit; 130 interrupted (the flash goes on in the \
-                  kernel)."
+    after_help = "Exit status: 0 the job completed (on every port); 1 it failed (the kernel's \
+                  message is printed); 2 the request was refused or netlink failed; 3 no word \
+                  from the kernel within --wait-limit; 4 the cmis_fw module is not loaded; 5 \
+                  several ports ended differently (see the summary); 64 usage error; 130 \
+                  interrupted (the job goes on in the kernel, unless --cancel-on-interrupt)."
 )]
 pub(crate) struct Cli {
     /// Generic netlink family to talk to ("ethtool" when cmis_fw stands in
@@ -30,10 +31,14 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Flash DEV's module with FILE and follow the flash to its end.
+    /// Flash the module of each DEV with FILE and follow the flashes to
+    /// their ends (several ports: flashed at once, a summary table at the
+    /// end, exit status 5 if they ended differently).
     Flash {
-        /// Network device whose plug-in module is flashed.
-        dev: String,
+        /// Network devices whose plug-in modules are flashed, all at once
+        /// (a summary table at the end when there are several).
+        #[arg(required = true, value_name = "DEV")]
+        devs: Vec<String>,
         /// Firmware file, relative to the firmware search path
         /// (/lib/firmware, or the firmware_class.path parameter).
         file: String,
@@ -135,6 +140,22 @@ pub(crate) enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+}
+
+impl Command {
+    /// Whether the command was asked for JSON (errors are told in JSON
+    /// too then).
+    pub(crate) fn json(&self) -> bool {
+        match self {
+            Self::Flash { json, .. } | Self::Info { json, .. } | Self::Monitor { json, .. } => {
+                *json
+            }
+            Self::Run { common, .. }
+            | Self::Commit { common, .. }
+            | Self::Rollback { common, .. } => common.json,
+            Self::Cancel { .. } | Self::Completions { .. } | Self::Man { .. } => false,
+        }
+    }
 }
 
 /// Options of the staged operations, as `flash` has them.

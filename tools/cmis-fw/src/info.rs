@@ -4,6 +4,7 @@
 //! `MODULE_INFO_GET` reply (see `cmis_core::uapi::info`), as text or JSON.
 
 use crate::netlink::{named, FlashAttr, HeaderAttr};
+use crate::output;
 use anyhow::{anyhow, Result};
 use cmis_core::uapi::{cdb_caps, image, info, job, last_job, no_banks, slot, source, status};
 use netlink_packet_utils::nla::{Nla, NlasIterator};
@@ -11,7 +12,7 @@ use serde::Serialize;
 use std::fmt::Write;
 
 /// Version of the JSON objects' layout.
-pub(crate) const SCHEMA: u32 = 1;
+pub(crate) const SCHEMA: u32 = output::SCHEMA;
 
 /// One port's module.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -276,30 +277,8 @@ fn parse_last_job(v: &[u8]) -> Result<LastJob> {
             _ => {}
         }
     }
-    j.ended_utc = utc(j.ended);
+    j.ended_utc = output::utc(j.ended);
     Ok(j)
-}
-
-/// Seconds since the epoch as "YYYY-MM-DD hh:mm:ss UTC" (the proleptic
-/// Gregorian calendar, from days by Howard Hinnant's civil_from_days).
-pub(crate) fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3_600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 /// SFF-8024 names of the CMIS module types.
@@ -559,14 +538,6 @@ mod tests {
         let json = serde_json::to_value(&m).unwrap();
         assert_eq!(json["last_job"]["status"], "error");
         assert_eq!(json["last_job"]["ended"], 1_796_212_800u64);
-    }
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(4_107_542_399), "2100-02-28 23:59:59 UTC");
-        assert_eq!(utc(1_796_212_800), "2026-12-02 12:00:00 UTC");
     }
 
     #[test]

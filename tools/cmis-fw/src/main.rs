@@ -5,121 +5,37 @@
 
 mod cli;
 mod info;
+mod jobs;
 mod netlink;
 mod output;
 
 use anyhow::Result;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
-use netlink::{Client, Event, Job, Refused, Status};
+use jobs::Follow;
+use netlink::{Client, Job, NotLoaded, Refused};
 use output::{Format, Printer};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Exit status of a flash that ended in an error notification.
-const EXIT_FLASH_FAILED: u8 = 1;
-/// Exit status of a request the kernel refused, or a netlink failure.
-const EXIT_REFUSED: u8 = 2;
-/// Exit status after Ctrl-C (128 + SIGINT).
-const EXIT_INTERRUPTED: i32 = 130;
-
-/// Exit status when the kernel said nothing for the wait limit.
-const EXIT_NO_NEWS: u8 = 3;
-
-/// How a job is followed.
-struct Follow {
-    json: bool,
-    /// Longest wait for a notification.
-    wait_limit: Duration,
-    /// Ctrl-C cancels the job (else it goes on in the kernel).
-    cancel_on_interrupt: bool,
-}
-
-/// What Ctrl-C does: by default, leave the job to the kernel and say so;
-/// with `cancel`, ask the kernel to cancel it and wait for its end (a
-/// second Ctrl-C leaves at once).
-fn on_interrupt(family: &str, dev: &str, cancel: bool) -> Arc<AtomicBool> {
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let (family, name, flag) = (family.to_owned(), dev.to_owned(), cancelled.clone());
-    let _ = ctrlc::set_handler(move || {
-        if !cancel || flag.swap(true, Ordering::SeqCst) {
-            eprintln!(
-                "\ninterrupted: the work on {name} continues in the kernel; follow it with \
-                 'cmis-fw monitor'"
-            );
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-        eprintln!("\ncancelling the work on {name} (Ctrl-C again leaves it to the kernel)");
-        if let Err(e) = Client::connect(&family).and_then(|mut c| c.cancel(&name)) {
-            eprintln!("error: cannot cancel: {e:#}");
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-    });
-    cancelled
-}
-
-/// Asks for `job` on `dev` and follows it to its end.
-fn act(
-    cli_family: &str,
-    dev: &str,
-    job: &Job,
-    password: Option<u32>,
-    follow: &Follow,
-) -> Result<u8> {
-    let (json, wait_limit) = (follow.json, follow.wait_limit);
-    let mut client = Client::connect(cli_family)?;
-    client.act(dev, job, password)?;
-    let cancelled = on_interrupt(cli_family, dev, follow.cancel_on_interrupt);
-    let mut printer = Printer::new(Format::pick(json));
-    // Only this flash's notifications reach this socket (it joined no
-    // group); they name the device by index, which a rename or an
-    // altname leaves alone.
-    let mut ifindex = None;
-    let mut lost_told = false;
-    let reader = client.into_reader();
-    loop {
-        let n = match reader.next_within(wait_limit)? {
-            Some(Event::Notification(n)) => n,
-            Some(Event::Lost) => {
-                if !lost_told {
-                    eprintln!("warning: some notifications were lost (socket buffer full)");
-                    lost_told = true;
-                }
-                continue;
-            }
-            None => {
-                eprintln!(
-                    "error: no word from the kernel for {} s; the flash of {dev} may go on: \
-                     follow it with 'cmis-fw monitor'",
-                    wait_limit.as_secs()
-                );
-                return Ok(EXIT_NO_NEWS);
-            }
-        };
-        if *ifindex.get_or_insert(n.ifindex) != n.ifindex {
-            continue;
-        }
-        printer.show(&n);
-        match n.status {
-            Status::Completed => return Ok(0),
-            Status::Error => {
-                if json {
-                    // The message is in the JSON line; repeat it for humans.
-                    eprintln!(
-                        "error: {}",
-                        n.message.as_deref().unwrap_or("flashing failed")
-                    );
-                }
-                if cancelled.load(Ordering::SeqCst) {
-                    return Ok(EXIT_INTERRUPTED as u8);
-                }
-                return Ok(EXIT_FLASH_FAILED);
-            }
-            _ => {}
-        }
-    }
+/// Exit statuses: each a different thing for a script to do.
+pub(crate) mod exit {
+    /// The job completed (on every port).
+    pub(crate) const OK: u8 = 0;
+    /// The job failed (on every port): the kernel's message says why.
+    pub(crate) const FAILED: u8 = 1;
+    /// The kernel refused the request, or netlink failed.
+    pub(crate) const REFUSED: u8 = 2;
+    /// The kernel said nothing for the wait limit; the job may go on.
+    pub(crate) const NO_NEWS: u8 = 3;
+    /// The `cmis_fw` module is not loaded (no such netlink family).
+    pub(crate) const NOT_LOADED: u8 = 4;
+    /// Several ports, different outcomes: see the summary.
+    pub(crate) const PARTIAL: u8 = 5;
+    /// The command line is wrong (`EX_USAGE`).
+    pub(crate) const USAGE: u8 = 64;
+    /// Ctrl-C (128 + SIGINT).
+    pub(crate) const INTERRUPTED: u8 = 130;
 }
 
 /// A staged operation with its common options.
@@ -129,12 +45,12 @@ fn staged(family: &str, dev: &str, job: &Job, c: &cli::Common) -> Result<u8> {
         wait_limit: Duration::from_secs(c.wait_limit),
         cancel_on_interrupt: false,
     };
-    act(family, dev, job, c.password, &follow)
+    jobs::run(family, &[dev.to_owned()], job, c.password, &follow)
 }
 
 /// Shows each device's module; a device that cannot be read is told on
 /// standard error (and, with `json`, as an object with its error), and
-/// makes the exit status [`EXIT_REFUSED`].
+/// makes the exit status [`exit::REFUSED`].
 fn info(family: &str, devs: &[String], password: Option<u32>, json: bool) -> Result<u8> {
     let mut client = Client::connect(family)?;
     let mut code = 0;
@@ -144,7 +60,7 @@ fn info(family: &str, devs: &[String], password: Option<u32>, json: bool) -> Res
             Ok(m) if json => objects.push(serde_json::to_value(&m)?),
             Ok(m) => print!("{}", info::text(&m)),
             Err(e) => {
-                code = EXIT_REFUSED;
+                code = exit::REFUSED;
                 let msg = match e.downcast_ref::<Refused>() {
                     Some(r) => r.to_string(),
                     None => format!("{e:#}"),
@@ -153,6 +69,7 @@ fn info(family: &str, devs: &[String], password: Option<u32>, json: bool) -> Res
                 if json {
                     objects.push(serde_json::json!({
                         "schema": info::SCHEMA,
+                        "time": output::timestamp(),
                         "device": dev,
                         "error": msg,
                     }));
@@ -187,10 +104,21 @@ fn monitor(family: &str, json: bool, count: Option<u64>) -> Result<u8> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let json = cli.command.json();
     let r = match &cli.command {
         Command::Flash {
-            dev,
+            devs,
             file,
             password,
             json,
@@ -217,11 +145,11 @@ fn main() -> ExitCode {
                 wait_limit: Duration::from_secs(*wait_limit),
                 cancel_on_interrupt: *cancel_on_interrupt,
             };
-            act(&cli.family, dev, &job, *password, &follow)
+            jobs::run(&cli.family, devs, &job, *password, &follow)
         }
         Command::Cancel { dev } => Client::connect(&cli.family)
             .and_then(|mut c| c.cancel(dev))
-            .map(|()| 0),
+            .map(|()| exit::OK),
         Command::Run {
             dev,
             commit,
@@ -244,24 +172,36 @@ fn main() -> ExitCode {
                 "cmis-fw",
                 &mut std::io::stdout(),
             );
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::Man { dir: None } => clap_mangen::Man::new(Cli::command())
             .render(&mut std::io::stdout())
-            .map(|()| 0)
+            .map(|()| exit::OK)
             .map_err(Into::into),
         Command::Man { dir: Some(dir) } => clap_mangen::generate_to(Cli::command(), dir)
-            .map(|()| 0)
+            .map(|()| exit::OK)
             .map_err(Into::into),
     };
     match r {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            match e.downcast_ref::<Refused>() {
-                Some(r) => eprintln!("error: request refused: {r}"),
-                None => eprintln!("error: {e:#}"),
+            let (code, msg) = match (e.downcast_ref::<Refused>(), e.downcast_ref::<NotLoaded>()) {
+                (Some(r), _) => (exit::REFUSED, format!("request refused: {r}")),
+                (_, Some(n)) => (exit::NOT_LOADED, n.to_string()),
+                _ => (exit::REFUSED, format!("{e:#}")),
+            };
+            eprintln!("error: {msg}");
+            if json {
+                let errno = e.downcast_ref::<Refused>().map(|r| r.errno);
+                let object = serde_json::json!({
+                    "schema": output::SCHEMA,
+                    "time": output::timestamp(),
+                    "error": msg,
+                    "errno": errno,
+                });
+                println!("{object}");
             }
-            ExitCode::from(EXIT_REFUSED)
+            ExitCode::from(code)
         }
     }
 }

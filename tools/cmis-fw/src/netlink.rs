@@ -613,6 +613,28 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+/// The family is not registered: the `cmis_fw` module is not loaded (or
+/// serves another family name).
+#[derive(Debug)]
+pub(crate) struct NotLoaded {
+    family: String,
+    /// Positive errno of the controller's answer.
+    errno: i32,
+}
+
+impl std::fmt::Display for NotLoaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "generic netlink family {} not found ({}); is the cmis_fw module loaded?",
+            self.family,
+            std::io::Error::from_raw_os_error(self.errno)
+        )
+    }
+}
+
+impl std::error::Error for NotLoaded {}
+
 /// Extracts the extack message from an error's trailing bytes (the
 /// original header, capped, then TLVs).
 fn extack_message(flags: u16, rest: &[u8]) -> Option<String> {
@@ -726,11 +748,11 @@ impl Client {
                     }
                     NetlinkPayload::Error(e) => {
                         if let Some(code) = e.code {
-                            bail!(
-                                "generic netlink family {name} not found ({}); is the cmis_fw \
-                                 module loaded?",
-                                std::io::Error::from_raw_os_error(-code.get())
-                            );
+                            return Err(NotLoaded {
+                                family: name.to_owned(),
+                                errno: -code.get(),
+                            }
+                            .into());
                         }
                         if self.family == 0 {
                             bail!("no id for generic netlink family {name}");

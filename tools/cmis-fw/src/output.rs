@@ -8,6 +8,64 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
+/// Version of the layout of the JSON objects the tool prints.
+pub(crate) const SCHEMA: u32 = 1;
+
+/// Days since the epoch as (year, month, day) of the proleptic Gregorian
+/// calendar (Howard Hinnant's civil_from_days).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Seconds since the epoch as "YYYY-MM-DD hh:mm:ss UTC".
+pub(crate) fn utc(secs: u64) -> String {
+    let (y, mo, d) = civil((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        s / 3_600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// The time now, RFC 3339 in UTC to the millisecond, for JSON objects.
+pub(crate) fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(now.as_secs(), now.subsec_millis())
+}
+
+fn rfc3339(secs: u64, millis: u32) -> String {
+    let (y, mo, d) = civil((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        s / 3_600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// A notification as a JSON line: its fields, the layout's version, when
+/// it was received.
+#[derive(serde::Serialize)]
+struct JsonLine<'a> {
+    #[serde(flatten)]
+    notification: &'a Notification,
+    schema: u32,
+    time: String,
+}
+
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -104,7 +162,12 @@ impl Printer {
             Format::Json => {
                 let mut out = std::io::stdout().lock();
                 // A closed pipe is the reader's business.
-                let _ = serde_json::to_writer(&mut out, n);
+                let line = JsonLine {
+                    notification: n,
+                    schema: SCHEMA,
+                    time: timestamp(),
+                };
+                let _ = serde_json::to_writer(&mut out, &line);
                 let _ = writeln!(out);
                 let _ = out.flush();
             }
@@ -159,6 +222,28 @@ mod tests {
             version_after: None,
             outcome: None,
         }
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(4_107_542_399), "2100-02-28 23:59:59 UTC");
+        assert_eq!(utc(1_796_212_800), "2026-12-02 12:00:00 UTC");
+        assert_eq!(rfc3339(1_796_212_800, 7), "2026-12-02T12:00:00.007Z");
+    }
+
+    #[test]
+    fn a_json_line_keeps_the_notification_first() {
+        let line = JsonLine {
+            notification: &n(Status::Completed, 9, 9, None),
+            schema: SCHEMA,
+            time: rfc3339(0, 0),
+        };
+        assert_eq!(
+            serde_json::to_string(&line).unwrap(),
+            r#"{"dev":"cmis0","ifindex":2,"status":"completed","message":null,"done":9,"total":9,"schema":1,"time":"1970-01-01T00:00:00.000Z"}"#
+        );
     }
 
     #[test]

@@ -49,7 +49,11 @@ assert rows[0]["status"] == "started", rows[0]
 assert rows[-1]["status"] == "completed", rows[-1]
 prog = [r for r in rows if r["status"] == "in_progress"]
 assert prog and prog[-1]["done"] == prog[-1]["total"] > 0, prog
-assert all(set(r) == {"dev", "ifindex", "status", "message", "done", "total"} for r in rows)
+base = {"dev", "ifindex", "status", "message", "done", "total", "schema", "time"}
+extra = {"timeout_ms", "version_before", "version_after"}
+assert all(base <= set(r) <= base | extra and r["schema"] == 1 for r in rows), rows
+assert rows[-1]["version_before"] == "1.0" and rows[-1]["version_after"] == "2.0", rows[-1]
+assert any("timeout_ms" in r for r in prog), prog
 PY
 	[ $ok -eq 0 ] || cat "$fw_dir/json.out"
 	return $ok

@@ -7,8 +7,9 @@
 # cancel (cmis-fw cancel, and Ctrl-C with --cancel-on-interrupt) with
 # the download aborted and the previous image running; the phases after
 # the download told with their timeouts; one kernel log line at the
-# start and one at the end of each job. Each checked against the emulated
-# module's banks and command counters.
+# start and one at the end of each job; several ports in one command;
+# exit statuses. Each checked against the emulated module's banks and
+# command counters.
 
 source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
 
@@ -19,7 +20,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 9
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text operator --size 4000 --seed 12
@@ -187,5 +188,59 @@ logged() {
 	return $ok
 }
 check "one kernel log line at the start and one at the end of each job" logged
+
+# Several ports in one command: flashed at once (the kernel runs them in
+# parallel), a summary table, the exit status from the outcomes.
+fleet() {
+	local ports=() dirs=() i out rc ok=0
+	for i in 1 2 3; do
+		new_port
+		ports+=("$port")
+		dirs+=("$dir")
+	done
+	# The third port refuses: its link is up.
+	ip link set "${ports[2]}" up
+	out=$("$cmis_fw" flash "${ports[@]}" v2.bin 2>&1)
+	rc=$?
+	ip link set "${ports[2]}" down
+	[ $rc -eq 5 ] &&
+		grep -Eq "^PORT +BEFORE +AFTER +TIME +RESULT\$" <<<"$out" &&
+		grep -Eq "^${ports[0]} +1\.0 +2\.0 +[0-9]+\.[0-9] s +completed\$" <<<"$out" &&
+		grep -Eq "^${ports[1]} +1\.0 +2\.0 +[0-9]+\.[0-9] s +completed\$" <<<"$out" &&
+		grep -Eq "^${ports[2]} +- +- +- +refused: Netdevice is up, so flashing is not permitted" <<<"$out" ||
+		{ echo "$out (exit $rc)"; ok=1; }
+	for i in 0 1; do
+		grep -Eq "^B: $v2 running committed\$" "${dirs[$i]}/banks" || { cat "${dirs[$i]}/banks"; ok=1; }
+	done
+	# Both again, stating the version: nothing to do; JSON.
+	out=$("$cmis_fw" flash "${ports[0]}" "${ports[1]}" v2.bin --version 2.0 --json 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] && /usr/bin/python3 -c '
+import json, sys
+s = json.loads(sys.stdin.read().splitlines()[-1])
+assert s["schema"] == 1 and "time" in s, s
+assert [p["outcome"] for p in s["summary"]] == ["completed"] * 2, s
+assert all("already running 2.0" in p["message"] for p in s["summary"]), s
+' <<<"$out" || { echo "$out (exit $rc)"; ok=1; }
+	for i in 2 1 0; do
+		echo "${dirs[$i]##*port}" >"$EMU_DEBUGFS/del_port"
+	done
+	return $ok
+}
+check "flash of several ports: at once, a summary table, exit 5 for mixed outcomes" fleet
+
+# Exit statuses a script can tell apart: usage, module not loaded.
+exit_statuses() {
+	local out rc ok=0
+	out=$("$cmis_fw" flash 2>&1)
+	rc=$?
+	[ $rc -eq 64 ] || { echo "usage: $out (exit $rc)"; ok=1; }
+	out=$("$cmis_fw" --family nosuchfamily flash cmis0 v2.bin --json 2>&1)
+	rc=$?
+	[ $rc -eq 4 ] && grep -q 'is the cmis_fw module loaded' <<<"$out" &&
+		grep -q '^{"schema":1,' <<<"$out" || { echo "not loaded: $out (exit $rc)"; ok=1; }
+	return $ok
+}
+check "exit statuses: 64 for usage, 4 when the family is missing (in JSON too)" exit_statuses
 
 ktap_finished
