@@ -70,6 +70,10 @@ int cmis_helper_genlmsg_unicast(struct net *net, struct sk_buff *skb,
 int cmis_helper_genlmsg_multicast_netns(const struct genl_family *family,
 					struct net *net, struct sk_buff *skb,
 					unsigned int group);
+void cmis_helper_genlmsg_cancel(struct sk_buff *skb, void *hdr);
+const struct genl_family *cmis_helper_genl_dump_family(struct netlink_callback *cb);
+const struct genl_info *cmis_helper_genl_dump_info(struct netlink_callback *cb);
+struct net_device *cmis_helper_dev_get_next(struct net *net, unsigned long *ifindex);
 
 /*
  * cmis_fw's module parameter (rust/cmis_fw/cmis_fw_helpers.c): a string,

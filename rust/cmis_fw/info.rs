@@ -20,10 +20,13 @@ use crate::cmis_core::uapi::{
 };
 use crate::ethdev::{NetDevice, Rtnl};
 use crate::flash::{read_module, write_module, Flashes, LastJob};
-use crate::genl::{Command, Info, Message};
+use crate::genl::{Command, Dump, Info, Message};
 use crate::netlink::{device, Rejection, Text, VersionText, FAMILY};
 use crate::time;
-use kernel::{prelude::*, sync::ArcBorrow};
+use kernel::{
+    prelude::*,
+    sync::{aref::ARef, ArcBorrow},
+};
 
 /// Reads what a port's module is and holds.
 pub(crate) struct InfoGet;
@@ -46,52 +49,99 @@ impl Command for InfoGet {
             )
             .report(info));
         }
-        let opts = Options {
-            password: info
-                .attr(attr::PASSWORD)
-                .and_then(|a| a.u32())
-                .map(Password::new),
-            ..Options::DEFAULT
-        };
-        let claim = {
-            let rtnl = Rtnl::lock();
-            dev.with_ethtool_ops(&rtnl, |rtnl| flashes.claim_cdb(&dev, rtnl))
-                .map_err(|e| {
-                    let msg = if e == ENODEV {
-                        c"Netdevice is not present or going away"
-                    } else {
-                        c"The driver refused module access (ethtool begin)"
-                    };
-                    Rejection::new(msg, e).report(info)
-                })?
-        };
-        let read = {
-            let _resumed = NetDevice::keep_resumed(&dev);
-            let mut io = RequestIo { dev: &dev };
-            inventory::inventory(&mut io, &opts, claim.is_some())
-        };
-        drop(claim);
-        let inv = read.map_err(|e| {
-            let (msg, errno) = match e.cause {
-                Cause::NotCmis(_) => (c"Module is not a CMIS module", EOPNOTSUPP),
-                Cause::FlatMemory => (c"Module has flat memory: no pages, no CDB", EOPNOTSUPP),
-                Cause::Access(errno) => (c"Failed to read the module", Error::from_errno(-errno.0)),
-                _ => (c"Failed to read the module", EIO),
-            };
-            Rejection::new(msg, errno).report(info)
-        })?;
+        let inv = read(&flashes, &dev, &options(info)).map_err(|r| r.report(info))?;
         let mut m = Message::new(
             &FAMILY,
             info.sender_portid(),
             info.sequence(),
             MSG_MODULE_INFO_GET,
         )?;
-        put_inventory(&mut m, &dev, &inv)?;
-        if let Some(last) = flashes.last_job(&dev) {
-            m.put_nested(info::LAST_JOB, |m| put_last_job(m, &last))?;
-        }
+        put_port(&mut m, &flashes, &dev, &inv)?;
         m.unicast(&net, info.sender_portid())
     }
+
+    const DUMP: bool = true;
+
+    /// Every port of the requester's namespace with a module that reads
+    /// as a CMIS one, one per call (each may take seconds: the module's
+    /// CDB is asked); ports without module access, or whose module is
+    /// missing or not CMIS, are left out.
+    fn dumpit(flashes: ArcBorrow<'_, Flashes>, dump: &mut Dump<'_>) -> Result<bool> {
+        let net = dump.request().net().ok_or(EINVAL)?;
+        let opts = options(dump.request());
+        loop {
+            let Some(dev) = NetDevice::next_from(&net, dump.cursor()) else {
+                return Ok(false);
+            };
+            dump.set_cursor(u64::from(dev.ifindex()) + 1);
+            if !dev.flash_ops().eeprom {
+                continue;
+            }
+            let Ok(inv) = read(&flashes, &dev, &opts) else {
+                continue;
+            };
+            let mut m = dump.message(MSG_MODULE_INFO_GET)?;
+            put_port(&mut m, &flashes, &dev, &inv)?;
+            m.end();
+            return Ok(true);
+        }
+    }
+}
+
+/// The request's options: its password.
+fn options(info: &Info<'_>) -> Options {
+    Options {
+        password: info
+            .attr(attr::PASSWORD)
+            .and_then(|a| a.u32())
+            .map(Password::new),
+        ..Options::DEFAULT
+    }
+}
+
+/// Reads what `dev`'s module is and holds, asking its CDB if no flash or
+/// other request uses it.
+fn read<'a>(
+    flashes: &Flashes,
+    dev: &ARef<NetDevice>,
+    opts: &Options,
+) -> Result<Inventory, Rejection<'a>> {
+    let claim = {
+        let rtnl = Rtnl::lock();
+        dev.with_ethtool_ops(&rtnl, |rtnl| flashes.claim_cdb(dev, rtnl))
+            .map_err(|e| {
+                let msg = if e == ENODEV {
+                    c"Netdevice is not present or going away"
+                } else {
+                    c"The driver refused module access (ethtool begin)"
+                };
+                Rejection::new(msg, e)
+            })?
+    };
+    let read = {
+        let _resumed = NetDevice::keep_resumed(dev);
+        let mut io = RequestIo { dev };
+        inventory::inventory(&mut io, opts, claim.is_some())
+    };
+    drop(claim);
+    read.map_err(|e| {
+        let (msg, errno) = match e.cause {
+            Cause::NotCmis(_) => (c"Module is not a CMIS module", EOPNOTSUPP),
+            Cause::FlatMemory => (c"Module has flat memory: no pages, no CDB", EOPNOTSUPP),
+            Cause::Access(errno) => (c"Failed to read the module", Error::from_errno(-errno.0)),
+            _ => (c"Failed to read the module", EIO),
+        };
+        Rejection::new(msg, errno)
+    })
+}
+
+/// A port's reply: its module, and its last job.
+fn put_port(m: &mut Message, flashes: &Flashes, dev: &NetDevice, inv: &Inventory) -> Result {
+    put_inventory(m, dev, inv)?;
+    if let Some(last) = flashes.last_job(dev) {
+        m.put_nested(info::LAST_JOB, |m| put_last_job(m, &last))?;
+    }
+    Ok(())
 }
 
 /// The reply's attributes.

@@ -148,6 +148,19 @@ impl NetDevice {
         Some(unsafe { ARef::from_raw(dev) })
     }
 
+    /// The device of `net` with the lowest interface index at least
+    /// `ifindex`, if any (for walking every device of a namespace: the
+    /// next one from its index + 1).
+    pub fn next_from(net: &Net, ifindex: u64) -> Option<ARef<Self>> {
+        let mut index = kernel::ffi::c_ulong::try_from(ifindex).ok()?;
+        // SAFETY: `net` is live; the helper returns a held device or null
+        // and writes only `index`.
+        let dev = unsafe { raw::cmis_helper_dev_get_next(net.as_ptr(), &mut index) };
+        let dev = NonNull::new(dev.cast::<Self>())?;
+        // SAFETY: As in `by_index`.
+        Some(unsafe { ARef::from_raw(dev) })
+    }
+
     /// The device called `name` in `net`.
     pub fn by_name(net: &Net, name: &CStr) -> Option<ARef<Self>> {
         // SAFETY: `net` is live, `name` NUL-terminated; `dev_get_by_name`

@@ -73,6 +73,16 @@ pub trait Command {
 
     /// Handles one request.
     fn doit(ctx: ArcBorrow<'_, Self::Context>, info: &mut Info<'_>) -> Result;
+
+    /// Whether the command answers dump requests too ([`Command::dumpit`]).
+    const DUMP: bool = false;
+
+    /// Adds the next part of a dump's reply to `dump`: `Ok(true)` if more
+    /// follows, `Ok(false)` at the end. Called again with a fresh buffer
+    /// until then; [`Dump::cursor`] keeps the place between calls.
+    fn dumpit(_ctx: ArcBorrow<'_, Self::Context>, _dump: &mut Dump<'_>) -> Result<bool> {
+        Err(EOPNOTSUPP)
+    }
 }
 
 /// The request being handled (`struct genl_info` and its message).
@@ -187,6 +197,119 @@ impl Info<'_> {
                 (*extack).miss_nest = core::ptr::null();
             }
         }
+    }
+}
+
+/// A dump request being answered (`struct netlink_callback`): its
+/// request, its place, and the buffer the netlink core gave for this part
+/// of the reply.
+///
+/// # Invariants
+///
+/// `cb` is the dump's callback and `out` this call's reply buffer, both
+/// the netlink core's for `'a`; `family` is the family serving the dump.
+pub struct Dump<'a> {
+    request: Info<'a>,
+    cb: NonNull<raw::netlink_callback>,
+    out: NonNull<raw::sk_buff>,
+    family: *const raw::genl_family,
+}
+
+impl Dump<'_> {
+    /// The request: its attributes (validated against the family's
+    /// policy), namespace, port, sequence number and extack.
+    pub fn request(&self) -> &Info<'_> {
+        &self.request
+    }
+
+    /// The place the dump has reached (0 at its start).
+    pub fn cursor(&self) -> u64 {
+        // SAFETY: `cb` is the dump's callback for this call (type
+        // invariant); `args` (of the union with `ctx`) is ours to keep
+        // state in, as no other user of the union exists for a genetlink
+        // dump without `start`.
+        let arg = unsafe { (*self.cb.as_ptr()).__bindgen_anon_1.args[0] };
+        // Only `set_cursor` writes it, from a u64 that fit.
+        u64::try_from(arg).unwrap_or(u64::MAX)
+    }
+
+    /// Records the place the dump has reached, for its next call (a place
+    /// beyond `isize::MAX` is kept as that).
+    pub fn set_cursor(&mut self, cursor: u64) {
+        let arg = isize::try_from(cursor).unwrap_or(isize::MAX);
+        // SAFETY: As in `cursor`.
+        unsafe { (*self.cb.as_ptr()).__bindgen_anon_1.args[0] = arg };
+    }
+
+    /// A message for command `cmd` in this part of the reply
+    /// (`NLM_F_MULTI`); `EMSGSIZE` if the buffer has no room left.
+    pub fn message(&mut self, cmd: u8) -> Result<DumpMessage<'_>> {
+        let (portid, seq) = (self.request.sender_portid(), self.request.sequence());
+        let out = self.out.as_ptr();
+        // SAFETY: `out` is this call's reply buffer and `family` the dump's
+        // family (type invariant).
+        let hdr = unsafe {
+            raw::genlmsg_put(
+                out,
+                portid,
+                seq,
+                self.family,
+                raw::NLM_F_MULTI as c_int,
+                cmd,
+            )
+        };
+        // INVARIANT: `hdr` is the header just put into `out`.
+        Ok(DumpMessage {
+            msg: Message {
+                skb: Buffer::Dump(self.out),
+                hdr: NonNull::new(hdr).ok_or(EMSGSIZE)?,
+            },
+            _dump: PhantomData,
+        })
+    }
+}
+
+/// A message in a dump's reply buffer, being built: [`DumpMessage::end`]
+/// keeps it; dropped before, it is taken out of the buffer again (so a
+/// part that does not fit leaves the buffer as it was).
+///
+/// # Invariants
+///
+/// `msg` is a message in a [`Buffer::Dump`] of the dump borrowed for `'a`.
+pub struct DumpMessage<'a> {
+    msg: Message,
+    _dump: PhantomData<&'a mut Dump<'a>>,
+}
+
+impl DumpMessage<'_> {
+    /// Keeps the message in the reply.
+    pub fn end(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `hdr` was put into this buffer by `genlmsg_put` (type
+        // invariant of `Message`).
+        unsafe { raw::genlmsg_end(this.msg.skb.as_ptr(), this.msg.hdr.as_ptr()) };
+    }
+}
+
+impl core::ops::Deref for DumpMessage<'_> {
+    type Target = Message;
+
+    fn deref(&self) -> &Message {
+        &self.msg
+    }
+}
+
+impl core::ops::DerefMut for DumpMessage<'_> {
+    fn deref_mut(&mut self) -> &mut Message {
+        &mut self.msg
+    }
+}
+
+impl Drop for DumpMessage<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `hdr` is this message's header in the dump's buffer,
+        // which the core owns: the message is cut out of it again.
+        unsafe { raw::cmis_helper_genlmsg_cancel(self.msg.skb.as_ptr(), self.msg.hdr.as_ptr()) };
     }
 }
 
@@ -470,8 +593,26 @@ impl Drop for Reserve {
 ///
 /// `hdr` is the genetlink header of `skb`.
 pub struct Message {
-    skb: Skb,
+    skb: Buffer,
     hdr: NonNull<c_void>,
+}
+
+/// Where a message is built.
+enum Buffer {
+    /// A buffer of ours, to be sent; freed if dropped unsent.
+    Owned(Skb),
+    /// A dump's reply buffer, which the netlink core owns and sends (see
+    /// [`DumpMessage`]).
+    Dump(NonNull<raw::sk_buff>),
+}
+
+impl Buffer {
+    fn as_ptr(&self) -> *mut raw::sk_buff {
+        match self {
+            Self::Owned(skb) => skb.as_ptr(),
+            Self::Dump(skb) => skb.as_ptr(),
+        }
+    }
 }
 
 // SAFETY: The buffer is exclusively ours until sent; `hdr` points into it.
@@ -514,7 +655,10 @@ impl Message {
         // INVARIANT: A fresh buffer with its header; without one, `skb` is
         // freed.
         let hdr = NonNull::new(hdr).ok_or(EMSGSIZE)?;
-        Ok(Self { skb, hdr })
+        Ok(Self {
+            skb: Buffer::Owned(skb),
+            hdr,
+        })
     }
 
     /// Appends an attribute with `data` as its payload.
@@ -564,18 +708,22 @@ impl Message {
         Ok(())
     }
 
-    /// Finishes the message and hands over the buffer.
-    fn finish(self) -> *mut raw::sk_buff {
+    /// Finishes the message and hands over its buffer, if it is ours to
+    /// send (a dump's part is sent by the core: `EINVAL`).
+    fn finish(self) -> Result<*mut raw::sk_buff> {
+        let Buffer::Owned(skb) = &self.skb else {
+            return Err(EINVAL);
+        };
         // SAFETY: `hdr` was returned by `genlmsg_put` for this `skb` (type
         // invariant).
-        unsafe { raw::genlmsg_end(self.skb.as_ptr(), self.hdr.as_ptr()) };
-        let skb = core::mem::ManuallyDrop::new(self.skb);
-        skb.as_ptr()
+        unsafe { raw::genlmsg_end(skb.as_ptr(), self.hdr.as_ptr()) };
+        let this = core::mem::ManuallyDrop::new(self);
+        Ok(this.skb.as_ptr())
     }
 
     /// Sends the message to one socket.
     pub fn unicast(self, net: &Net, portid: u32) -> Result {
-        let skb = self.finish();
+        let skb = self.finish()?;
         // SAFETY: `skb` is a finished message; `genlmsg_unicast` consumes it
         // whatever the outcome.
         to_result(unsafe { raw::cmis_helper_genlmsg_unicast(net.as_ptr(), skb, portid) })
@@ -584,7 +732,7 @@ impl Message {
     /// Sends the message to multicast group `group` (index in the
     /// family's groups) of `family` in `net`.
     pub fn multicast<C>(self, family: &'static Family<C>, net: &Net, group: u32) -> Result {
-        let skb = self.finish();
+        let skb = self.finish()?;
         // SAFETY: As above; the family is `'static` and only read.
         to_result(unsafe {
             raw::cmis_helper_genlmsg_multicast_netns(family.as_raw(), net.as_ptr(), skb, group)
@@ -653,13 +801,69 @@ unsafe extern "C" fn doit_callback<Cmd: Command>(
     })
 }
 
+/// Calls `Cmd::dumpit` for the next part of a dump.
+///
+/// # Safety
+///
+/// Called by the genetlink core with a dump's callback and reply buffer,
+/// for a family that lists `SmallOp::new::<Cmd>()`: a registered
+/// `Family<Cmd::Context>`.
+unsafe extern "C" fn dumpit_callback<Cmd: Command>(
+    skb: *mut raw::sk_buff,
+    cb: *mut raw::netlink_callback,
+) -> c_int {
+    // SAFETY: `cb` is the dump's callback (see the safety section); the
+    // genetlink core set up its dump information at the dump's start.
+    let (family, info) = unsafe {
+        (
+            raw::cmis_helper_genl_dump_family(cb),
+            &*raw::cmis_helper_genl_dump_info(cb),
+        )
+    };
+    // SAFETY: Only a `Family<Cmd::Context>` takes the operations of `Cmd`
+    // (`Family::new`); it is `'static`, `repr(C)` with its `genl_family`
+    // first.
+    let typed = unsafe { &*family.cast::<Family<Cmd::Context>>() };
+    // SAFETY: The family is registered while its dumps run (see
+    // `doit_callback`).
+    let ctx = unsafe { typed.context() };
+    let (Some(cb_ptr), Some(out)) = (NonNull::new(cb), NonNull::new(skb)) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: `cb` is valid for the call.
+    let request_skb = unsafe { (*cb).skb };
+    // INVARIANT: The dump's callback, this call's buffer, the dump's
+    // family; the request is the dump's own.
+    let mut dump = Dump {
+        request: Info {
+            skb: request_skb,
+            info,
+            maxattr: typed.maxattr,
+        },
+        cb: cb_ptr,
+        out,
+        family,
+    };
+    match Cmd::dumpit(ctx, &mut dump) {
+        // More follows: the core calls again once this part is read.
+        // SAFETY: `skb` is this call's buffer.
+        Ok(true) => unsafe { (*skb).len as c_int },
+        Ok(false) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
 impl<C: Send + Sync + 'static> SmallOp<C> {
     /// The operation for command `Cmd`, with strict attribute validation.
     pub const fn new<Cmd: Command<Context = C>>() -> Self {
         Self(
             raw::genl_small_ops {
                 doit: Some(doit_callback::<Cmd>),
-                dumpit: None,
+                dumpit: if Cmd::DUMP {
+                    Some(dumpit_callback::<Cmd>)
+                } else {
+                    None
+                },
                 cmd: Cmd::CMD,
                 internal_flags: 0,
                 flags: if Cmd::ADMIN_ONLY {

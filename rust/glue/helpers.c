@@ -262,6 +262,38 @@ int cmis_helper_genlmsg_unicast(struct net *net, struct sk_buff *skb,
 	return genlmsg_unicast(net, skb, portid);
 }
 
+void cmis_helper_genlmsg_cancel(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_cancel(skb, hdr);
+}
+
+/* A dump's family and request, which genl_start() set up. */
+const struct genl_family *cmis_helper_genl_dump_family(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb)->family;
+}
+
+const struct genl_info *cmis_helper_genl_dump_info(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb);
+}
+
+/*
+ * The device of @net with the lowest index at least *@ifindex, held (NULL:
+ * none); *@ifindex becomes its index. As for_each_netdev_dump().
+ */
+struct net_device *cmis_helper_dev_get_next(struct net *net, unsigned long *ifindex)
+{
+	struct net_device *dev;
+
+	rcu_read_lock();
+	dev = xa_find(&net->dev_by_index, ifindex, ULONG_MAX, XA_PRESENT);
+	if (dev)
+		dev_hold(dev);
+	rcu_read_unlock();
+	return dev;
+}
+
 int cmis_helper_genlmsg_multicast_netns(const struct genl_family *family,
 					struct net *net, struct sk_buff *skb,
 					unsigned int group)

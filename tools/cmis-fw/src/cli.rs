@@ -109,8 +109,8 @@ pub(crate) enum Command {
     /// and valid (from Get Firmware Info, else the version registers).
     /// Needs CAP_NET_ADMIN (the module's CDB is asked).
     Info {
-        /// Network devices whose plug-in modules are shown.
-        #[arg(required = true)]
+        /// Network devices whose plug-in modules are shown (none: every
+        /// port of the namespace with a CMIS module).
         devs: Vec<String>,
         /// Module password (CMIS host password, decimal or 0x hex).
         #[arg(long, value_parser = parse_u32)]

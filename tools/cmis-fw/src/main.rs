@@ -48,17 +48,30 @@ fn staged(family: &str, dev: &str, job: &Job, c: &cli::Common) -> Result<u8> {
     jobs::run(family, &[dev.to_owned()], job, c.password, &follow)
 }
 
-/// Shows each device's module; a device that cannot be read is told on
-/// standard error (and, with `json`, as an object with its error), and
-/// makes the exit status [`exit::REFUSED`].
+/// Shows each device's module (every port's with a CMIS module if
+/// `devs` is empty); a device that cannot be read is told on standard
+/// error (and, with `json`, as an object with its error), and makes the
+/// exit status [`exit::REFUSED`].
 fn info(family: &str, devs: &[String], password: Option<u32>, json: bool) -> Result<u8> {
     let mut client = Client::connect(family)?;
-    let mut code = 0;
+    let mut code = exit::OK;
     let mut objects = Vec::new();
+    let show = |m: info::ModuleInfo, objects: &mut Vec<_>| -> Result<()> {
+        if json {
+            objects.push(serde_json::to_value(&m)?);
+        } else {
+            print!("{}", info::text(&m));
+        }
+        Ok(())
+    };
+    if devs.is_empty() {
+        for reply in client.info_all(password)? {
+            show(info::parse(&reply)?, &mut objects)?;
+        }
+    }
     for dev in devs {
         match client.info(dev, password).and_then(|a| info::parse(&a)) {
-            Ok(m) if json => objects.push(serde_json::to_value(&m)?),
-            Ok(m) => print!("{}", info::text(&m)),
+            Ok(m) => show(m, &mut objects)?,
             Err(e) => {
                 code = exit::REFUSED;
                 let msg = match e.downcast_ref::<Refused>() {

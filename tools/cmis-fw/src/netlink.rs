@@ -8,7 +8,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_DUMP,
+    NLM_F_REQUEST,
 };
 use netlink_packet_generic::{
     ctrl::{
@@ -809,6 +810,46 @@ impl Client {
             }
         })?;
         reply.ok_or_else(|| anyhow!("no reply from the kernel"))
+    }
+
+    /// Asks what the module of every port of the namespace is and holds
+    /// (a dump: the ports with a CMIS module), one reply's attributes
+    /// each, in interface index order.
+    pub(crate) fn info_all(&mut self, password: Option<u32>) -> Result<Vec<Vec<FlashAttr>>> {
+        let attrs = password.map(FlashAttr::Password).into_iter().collect();
+        let mut msg = GenlMessage::from_payload(FlashMessage {
+            cmd: MSG_INFO,
+            attrs,
+        });
+        msg.set_resolved_family_id(self.family);
+        let seq = self.send(msg, NLM_F_REQUEST | NLM_F_DUMP)?;
+        let mut replies = Vec::new();
+        loop {
+            for raw in self.recv()? {
+                let msg = NetlinkMessage::<GenlMessage<FlashMessage>>::deserialize(&raw)
+                    .map_err(|e| anyhow!("bad reply: {e}"))?;
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(m) if m.payload.cmd == MSG_INFO => {
+                        replies.push(m.payload.attrs);
+                    }
+                    NetlinkPayload::Done(_) => return Ok(replies),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            Some(code) => Err(Refused {
+                                errno: -code.get(),
+                                message: extack_message(msg.header.flags, &e.header),
+                            }
+                            .into()),
+                            None => Ok(replies),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Sends a request of command `cmd` and waits for its ack; the

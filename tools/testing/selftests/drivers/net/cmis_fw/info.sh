@@ -16,7 +16,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 6
+ktap_set_plan 7
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text info --size 4000 --seed 8
@@ -84,6 +84,33 @@ PY
 	return $ok
 }
 check "info tells the port's last job: none, a completed flash, then a failed one" last_job
+
+# No device named: the dump, every port of the namespace with a CMIS
+# module (here the emulated ones; not lo, nor a module that is not CMIS).
+every_port() {
+	local ports=() dirs=() i ok=0
+	for i in 1 2 3; do
+		new_port
+		ports+=("$port")
+		dirs+=("$dir")
+	done
+	echo 0x11 >"${dirs[2]}/identifier"
+	"$cmis_fw" info --json >"$fw_dir/all.json" || ok=1
+	/usr/bin/python3 - "$fw_dir/all.json" "${ports[@]}" <<'PY' || { cat "$fw_dir/all.json"; ok=1; }
+import json, sys
+mods = json.load(open(sys.argv[1]))
+names = [m["device"] for m in mods]
+a, b, not_cmis = sys.argv[2:]
+assert a in names and b in names and not_cmis not in names and "lo" not in names, names
+assert [m["ifindex"] for m in mods] == sorted(m["ifindex"] for m in mods), mods
+assert all(m["source"] == "firmware_info" for m in mods if m["device"] in (a, b)), mods
+PY
+	for i in 2 1 0; do
+		echo "${dirs[$i]##*port}" >"$EMU_DEBUGFS/del_port"
+	done
+	return $ok
+}
+check "info without a device: every port with a CMIS module (the dump), in index order" every_port
 
 # A flash owns the CDB: the request reads the version registers only and
 # says why; the flash is not disturbed (no write into a busy CDB, the

@@ -21,7 +21,7 @@ if [ ! -f "$cli" ] || [ ! -f "$spec" ]; then
 fi
 
 ktap_print_header
-ktap_set_plan 6
+ktap_set_plan 7
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text ynl --size 4000 --seed 5
@@ -87,6 +87,17 @@ info_with_ynl() {
 	return $ok
 }
 check "cli.py reads a module's inventory (module-info-get)" info_with_ynl
+
+info_dump_with_ynl() {
+	new_port
+	local out ok=0
+	out=$(ynl --dump module-info-get 2>&1) || ok=1
+	grep -q "'dev-name': '$port'" <<<"$out" && grep -q "'source': 'firmware-info'" <<<"$out" ||
+		{ echo "$out"; ok=1; }
+	del_port
+	return $ok
+}
+check "cli.py dumps every port's inventory (module-info-get --dump)" info_dump_with_ynl
 
 staged_with_ynl() {
 	new_port
