@@ -347,6 +347,7 @@ pub(crate) struct Request {
     pub(crate) job: Job,
     pub(crate) until: Until,
     pub(crate) version: Option<Version>,
+    pub(crate) link_up: bool,
     pub(crate) password: Option<Password>,
     /// Namespace and port of the requesting socket.
     pub(crate) requester: ARef<Net>,
@@ -412,6 +413,7 @@ pub(crate) fn start(
                 password: req.password,
                 until: req.until,
                 version: req.version,
+                link_up: req.link_up,
                 ..Options::DEFAULT
             },
             requester <- new_mutex!(Some(Tracked::new(req.requester))),

@@ -71,9 +71,9 @@ static HEADER_POLICY: [Policy; 4] = [
 /// Longest version text, its NUL included.
 const VERSION_MAX: u16 = version::TEXT_MAX as u16 + 1;
 
-/// Attributes of requests; the notification-only ones (4-8, 11) are
+/// Attributes of requests; the notification-only ones (4-8, 11-13) are
 /// refused in requests.
-static POLICY: [Policy; 11] = [
+static POLICY: [Policy; 15] = [
     Policy::unused(),
     Policy::nested(&HEADER_POLICY),
     Policy::nul_string(FILE_NAME_MAX),
@@ -85,6 +85,10 @@ static POLICY: [Policy; 11] = [
     Policy::unused(),
     Policy::u32(),
     Policy::nul_string(VERSION_MAX),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::flag(),
 ];
 
 /// What a request asks for.
@@ -351,6 +355,17 @@ fn validate<'a>(
     };
     let until = until(info, kind)?;
     let version = wanted_version(info, kind)?;
+    let link_up = info.attr(attr::LINK_UP);
+    if let Some(a) = link_up {
+        if kind != Kind::Flash || until != Until::Downloaded {
+            return Err(Rejection::at(
+                c"with the link up only a download is possible (until downloaded)",
+                EINVAL,
+                a,
+            ));
+        }
+    }
+    let link_up = link_up.is_some();
     let password = info
         .attr(attr::PASSWORD)
         .and_then(|a| a.u32())
@@ -371,7 +386,7 @@ fn validate<'a>(
     }
     {
         let rtnl = Rtnl::lock();
-        dev.with_ethtool_ops(&rtnl, |rtnl| claim(flashes, &dev, rtnl))
+        dev.with_ethtool_ops(&rtnl, |rtnl| claim(flashes, &dev, link_up, rtnl))
             .map_err(|e| {
                 let msg = if e == ENODEV {
                     c"Netdevice is not present or going away"
@@ -392,6 +407,7 @@ fn validate<'a>(
             job,
             until,
             version,
+            link_up,
             password,
             requester: net,
             portid: info.sender_portid(),
@@ -434,8 +450,15 @@ fn read_identifier(dev: &NetDevice, info: &Info<'_>) -> Result<u8> {
 /// The checks the ethtool core makes under RTNL; then sets the device's
 /// in-progress flag. From there the core vetoes bringing the device up
 /// and user-space module EEPROM access (so does our notifier, on kernels
-/// without the ethtool netlink core); every later failure clears it.
-fn claim<'a>(flashes: &Flashes, dev: &NetDevice, rtnl: &Rtnl) -> Result<(), Rejection<'a>> {
+/// without the ethtool netlink core); every later failure clears it. A
+/// download with the link up (`link_up`) keeps the link up; the flag
+/// still keeps userspace module EEPROM access off the module meanwhile.
+fn claim<'a>(
+    flashes: &Flashes,
+    dev: &NetDevice,
+    link_up: bool,
+    rtnl: &Rtnl,
+) -> Result<(), Rejection<'a>> {
     if dev.module_flash_in_progress(rtnl) {
         return Err(Rejection::new(
             c"Module firmware flashing already in progress",
@@ -448,7 +471,7 @@ fn claim<'a>(flashes: &Flashes, dev: &NetDevice, rtnl: &Rtnl) -> Result<(), Reje
             EBUSY,
         ));
     }
-    if dev.is_running() {
+    if dev.is_running() && !link_up {
         return Err(Rejection::new(
             c"Netdevice is up, so flashing is not permitted",
             EBUSY,

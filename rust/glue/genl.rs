@@ -448,6 +448,11 @@ impl Policy {
         p
     }
 
+    /// A flag: present or not, no payload.
+    pub const fn flag() -> Self {
+        Self::of_type(raw::NLA_FLAG, 0)
+    }
+
     /// A NUL-terminated string of at most `max_len` bytes before the NUL.
     pub const fn nul_string(max_len: u16) -> Self {
         Self::of_type(raw::NLA_NUL_STRING, max_len)

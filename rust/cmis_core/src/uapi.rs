@@ -59,6 +59,10 @@ pub mod attr {
     pub const VERSION_BEFORE: u16 = 12;
     /// The version the module runs after the job (string), in COMPLETED.
     pub const VERSION_AFTER: u16 = 13;
+    /// Download with the link up (flag): `cmis_fw`'s own, in flash
+    /// requests that stop after the download ([`until::DOWNLOADED`]), for
+    /// modules whose CDB runs in the background.
+    pub const LINK_UP: u16 = 14;
 }
 
 /// Values of [`attr::UNTIL`].

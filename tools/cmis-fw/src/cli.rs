@@ -67,6 +67,11 @@ pub(crate) enum Command {
         /// version is never committed.
         #[arg(long, value_name = "VERSION", value_parser = parse_version)]
         version: Option<String>,
+        /// Download with the port up, passing traffic (with --no-run only:
+        /// Run resets the module; only modules whose CDB runs in the
+        /// background, which the kernel checks before sending anything).
+        #[arg(long, requires = "no_run")]
+        link_up: bool,
         /// Ctrl-C cancels the flash (a download in progress is aborted)
         /// instead of leaving it to go on in the kernel.
         #[arg(long)]

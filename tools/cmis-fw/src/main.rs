@@ -139,6 +139,7 @@ fn main() -> ExitCode {
             no_run,
             no_commit,
             version,
+            link_up,
             cancel_on_interrupt,
         } => {
             let until = if *no_run {
@@ -152,6 +153,7 @@ fn main() -> ExitCode {
                 file: file.clone(),
                 until,
                 version: version.clone(),
+                link_up: *link_up,
             };
             let follow = Follow {
                 json: *json,

@@ -176,6 +176,8 @@ pub(crate) enum FlashAttr {
     VersionBefore(String),
     /// The version running after it.
     VersionAfter(String),
+    /// Download with the link up.
+    LinkUp,
     /// Anything else.
     Other(DefaultNla),
 }
@@ -192,6 +194,7 @@ impl Nla for FlashAttr {
             | Self::VersionAfter(s) => s.len() + 1,
             Self::Password(_) | Self::Status(_) | Self::Until(_) | Self::Timeout(_) => 4,
             Self::Done(_) | Self::Total(_) => 8,
+            Self::LinkUp => 0,
             Self::Other(n) => n.value_len(),
         }
     }
@@ -211,6 +214,7 @@ impl Nla for FlashAttr {
             Self::Timeout(_) => attr::TIMEOUT,
             Self::VersionBefore(_) => attr::VERSION_BEFORE,
             Self::VersionAfter(_) => attr::VERSION_AFTER,
+            Self::LinkUp => attr::LINK_UP,
             Self::Other(n) => n.kind(),
         }
     }
@@ -228,6 +232,7 @@ impl Nla for FlashAttr {
                 buf[..4].copy_from_slice(&v.to_ne_bytes())
             }
             Self::Done(v) | Self::Total(v) => buf[..8].copy_from_slice(&v.to_ne_bytes()),
+            Self::LinkUp => {}
             Self::Other(n) => n.emit_value(buf),
         }
     }
@@ -253,6 +258,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for FlashAttr {
             attr::TIMEOUT => Self::Timeout(parse_u32(payload)?),
             attr::VERSION_BEFORE => Self::VersionBefore(parse_string(payload)?),
             attr::VERSION_AFTER => Self::VersionAfter(parse_string(payload)?),
+            attr::LINK_UP => Self::LinkUp,
             attr::OUTCOME => Self::Outcome(
                 NlasIterator::new(payload)
                     .map(|n| n.and_then(|n| OutcomeAttr::parse(&n)))
@@ -568,6 +574,7 @@ pub(crate) enum Job {
         file: String,
         until: Option<u32>,
         version: Option<String>,
+        link_up: bool,
     },
     /// Run the inactive bank's image; commit it too if `commit`.
     Run { commit: bool },
@@ -770,10 +777,19 @@ impl Client {
     /// accepted; notifications follow.
     pub(crate) fn act(&mut self, dev: &str, job: &Job, password: Option<u32>) -> Result<()> {
         let mut attrs = vec![FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())])];
-        if let Job::Flash { file, version, .. } = job {
+        if let Job::Flash {
+            file,
+            version,
+            link_up,
+            ..
+        } = job
+        {
             attrs.push(FlashAttr::FileName(file.clone()));
             if let Some(v) = version {
                 attrs.push(FlashAttr::Version(v.clone()));
+            }
+            if *link_up {
+                attrs.push(FlashAttr::LinkUp);
             }
         }
         if let Some(p) = password {
@@ -1010,6 +1026,7 @@ mod tests {
             FlashAttr::Password(0x1234_5678),
             FlashAttr::Until(cmis_core::uapi::until::RUNNING),
             FlashAttr::Version("3.2.17".into()),
+            FlashAttr::LinkUp,
         ];
         assert_eq!(roundtrip(attrs.clone()), attrs);
     }

@@ -138,6 +138,11 @@ pub struct Options {
     /// without a download if that holds it, and fails (before Run where
     /// the module tells, else before Commit) if the image is another.
     pub version: Option<Version>,
+    /// The port passes traffic meanwhile: only a download
+    /// ([`Until::Downloaded`]), only into a module whose CDB runs
+    /// commands in the background (a foreground-mode module NACKs every
+    /// access while it works, the host's link management's too).
+    pub link_up: bool,
 }
 
 impl Options {
@@ -149,6 +154,7 @@ impl Options {
         progress_interval_ms: 100,
         until: Until::Committed,
         version: None,
+        link_up: false,
     };
 }
 
@@ -311,6 +317,13 @@ pub enum Cause {
         /// The downloaded image's, as the module shows it.
         found: Version,
     },
+    /// A download with the link up was asked of a module whose CDB runs
+    /// commands in the foreground, or an update with the link up was asked
+    /// to go beyond the download.
+    LinkUp {
+        /// The module's CDB runs in the foreground.
+        foreground: bool,
+    },
     /// The requester cancelled the update.
     Cancelled,
     /// The requester stopped the update (its device is going away).
@@ -393,6 +406,13 @@ impl fmt::Display for Cause {
                 f,
                 "the image is version {found}, not the {wanted} asked for"
             ),
+            Self::LinkUp { foreground: true } => f.write_str(
+                "the module's CDB runs commands in the foreground, so it cannot download \
+                 with the link up; bring the port down",
+            ),
+            Self::LinkUp { foreground: false } => {
+                f.write_str("with the link up only a download is possible: Run resets the module")
+            }
             Self::Cancelled => f.write_str("cancelled"),
             Self::Stopped => f.write_str("stopped"),
             Self::Encode(e) => write!(f, "cannot encode command: {e}"),
@@ -863,6 +883,10 @@ impl<'a, I: ModuleIo> Session<'a, I> {
 
 impl<I: ModuleIo> Session<'_, I> {
     fn update(&mut self, image: &[u8]) -> Result<Summary, Error> {
+        if self.opts.link_up && self.opts.until != Until::Downloaded {
+            let cause = Cause::LinkUp { foreground: false };
+            return Err(Error::new(Step::Identify, cause));
+        }
         let advert = self.prepare(false)?;
         self.io.notify(Notice::Started);
         let plan = self.plan(&advert, image)?;
@@ -1192,6 +1216,12 @@ impl<I: ModuleIo> Session<'_, I> {
     fn prepare(&mut self, again: bool) -> Result<CdbAdvert, Error> {
         let identity = self.identify()?;
         let advert = self.advertisement(again)?;
+        if self.opts.link_up && !advert.background {
+            // Before any command: a foreground one would stop the module
+            // answering the host for its duration.
+            let cause = Cause::LinkUp { foreground: true };
+            return Err(Error::new(Step::Advertisement, cause));
+        }
         self.has_cdb = true;
         self.link.major = identity.major();
         self.link.background = advert.background;

@@ -1934,3 +1934,36 @@ fn phases_after_the_download_are_announced() {
         .unwrap();
     assert!(last_progress < first_phase);
 }
+
+/// With the link up only a download goes, and only into a background-mode
+/// module; a foreground one is left before any command is sent.
+#[test]
+fn a_download_with_the_link_up_needs_background_mode() {
+    let link_up = |until| Options {
+        link_up: true,
+        until,
+        ..Options::DEFAULT
+    };
+    let mut bed = Bed::new(profile());
+    let img = bed.image(10_000);
+    let s = bed.flash(&img, link_up(Until::Downloaded)).unwrap();
+    assert_eq!(s.reached, Until::Downloaded);
+    assert_eq!(bed.commands(0x0109), 0);
+    assert!(bed.m.firmware().bank(BankId::B).valid);
+
+    let e = bed.flash(&img, link_up(Until::Committed)).unwrap_err();
+    assert_eq!(e.cause, Cause::LinkUp { foreground: false }, "{e}");
+
+    let mut fg = Profile::DEFAULT;
+    fg.background = false;
+    let mut bed = Bed::new(fg);
+    let img = bed.image(10_000);
+    let e = bed.flash(&img, link_up(Until::Downloaded)).unwrap_err();
+    assert_eq!(
+        (e.step, e.cause),
+        (Step::Advertisement, Cause::LinkUp { foreground: true }),
+        "{e}"
+    );
+    assert_eq!(bed.m.counters().commands, 0, "a command was sent");
+    bed.assert_old_runs();
+}

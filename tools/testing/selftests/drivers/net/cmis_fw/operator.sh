@@ -6,7 +6,7 @@
 # when its inactive bank holds it, a wrong image never committed);
 # cancel (cmis-fw cancel, and Ctrl-C with --cancel-on-interrupt) with
 # the download aborted and the previous image running; the phases after
-# the download told with their timeouts; one kernel log line at the
+# the download told with their timeouts; a download with the link up; one kernel log line at the
 # start and one at the end of each job; several ports in one command;
 # exit statuses. Each checked against the emulated module's banks and
 # command counters.
@@ -20,7 +20,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 9
+ktap_set_plan 10
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text operator --size 4000 --seed 12
@@ -188,6 +188,34 @@ logged() {
 	return $ok
 }
 check "one kernel log line at the start and one at the end of each job" logged
+
+# A download with the link up: the port stays up and the module runs its
+# image; a foreground-mode module is left alone before any command.
+link_up() {
+	new_port
+	local out rc commands ok=0
+	ip link set "$port" up
+	out=$("$cmis_fw" flash "$port" v2.bin --no-run --link-up 2>&1) &&
+		grep -q "^$port: completed: downloaded into the inactive bank, not run\$" <<<"$out" ||
+		{ echo "$out"; ok=1; }
+	ip link show "$port" | grep -q ',UP' || { echo "the link went down"; ok=1; }
+	expect_banks "$v1 running committed" "$v2" || ok=1
+	# Run resets the module: refused with the link up.
+	out=$("$cmis_fw" flash "$port" v2.bin --link-up 2>&1)
+	rc=$?
+	[ $rc -eq 64 ] || { echo "--link-up without --no-run: $out (exit $rc)"; ok=1; }
+	set_knobs background_mode=0
+	commands=$(counter commands)
+	out=$("$cmis_fw" flash "$port" v2.bin --no-run --link-up 2>&1)
+	rc=$?
+	[ $rc -eq 1 ] && grep -q 'runs commands in the foreground, so it cannot download with the link up' <<<"$out" ||
+		{ echo "$out (exit $rc)"; ok=1; }
+	[ "$(counter commands)" = "$commands" ] || { echo "a command was sent"; ok=1; }
+	ip link set "$port" down
+	del_port
+	return $ok
+}
+check "flash --no-run --link-up: downloaded with the port up; refused for a foreground module" link_up
 
 # Several ports in one command: flashed at once (the kernel runs them in
 # parallel), a summary table, the exit status from the outcomes.
