@@ -95,7 +95,7 @@ impl kernel::Module for CmisFw {
              the firmware image\n",
             family.name(),
             netlink::FAMILY.id(),
-            flash::STATE_BYTES
+            flash::state_bytes()?
         );
         Ok(Self {
             _family: family,

@@ -13,16 +13,13 @@
 
 use crate::cmis_core::fw_update::inventory::{self, Ascii, Firmware, Image, Inventory, NoBanks};
 use crate::cmis_core::fw_update::{Cause, Options, Password};
-use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice};
-use crate::cmis_core::map::Access;
 use crate::cmis_core::uapi::{
     attr, cdb_caps, header, image, info, last_job, slot, source, status, MSG_MODULE_INFO_GET,
 };
 use crate::ethdev::{NetDevice, Rtnl};
-use crate::flash::{read_module, write_module, Flashes, LastJob};
+use crate::flash::{Flashes, LastJob, RequestIo};
 use crate::genl::{Command, Dump, Info, Message};
 use crate::netlink::{device, Rejection, Text, VersionText, FAMILY};
-use crate::time;
 use kernel::{
     prelude::*,
     sync::{aref::ARef, ArcBorrow},
@@ -120,7 +117,7 @@ fn read<'a>(
     };
     let read = {
         let _resumed = NetDevice::keep_resumed(dev);
-        let mut io = RequestIo { dev };
+        let mut io = RequestIo::new(dev, None);
         inventory::inventory(&mut io, opts, claim.is_some())
     };
     drop(claim);
@@ -258,39 +255,4 @@ fn put_ascii<const N: usize>(m: &mut Message, kind: u16, field: &Ascii<N>) -> Re
     // Each byte shows as one character: N bytes and the NUL.
     let text = Text::<40>::new(format_args!("{field}"));
     m.put_string(kind, text.as_c_str())
-}
-
-/// The inventory's view of the world: the device's module, read and
-/// written in the requester's context. Nothing to report, nothing to
-/// reset; the work is bounded by the inventory's own timeouts.
-struct RequestIo<'a> {
-    dev: &'a NetDevice,
-}
-
-impl ModuleIo for RequestIo<'_> {
-    fn now(&self) -> Nanos {
-        time::now_ns()
-    }
-
-    fn read(&mut self, access: Access, buf: &mut [u8]) -> Result<(), Errno> {
-        read_module(self.dev, access, buf)
-    }
-
-    fn write(&mut self, access: Access, data: &[u8]) -> Result<(), Errno> {
-        write_module(self.dev, access, data)
-    }
-
-    fn sleep(&mut self, ns: Nanos) {
-        time::sleep_ns(ns, ns / 32);
-    }
-
-    fn reset_module(&mut self) -> Result<ModuleReset, Errno> {
-        Err(Errno::EOPNOTSUPP)
-    }
-
-    fn notify(&mut self, _notice: Notice) {}
-
-    fn interrupted(&self) -> Option<Interrupt> {
-        None
-    }
 }

@@ -12,23 +12,22 @@
 
 use crate::cmis_core::bank::BankId;
 use crate::cmis_core::cdb::advert::RegVersion;
-use crate::cmis_core::cdb::exchange::{ACCESS_RETRY, POLL_MAX, POLL_MIN};
+use crate::cmis_core::cdb::exchange::{retry, AccessFailure};
 use crate::cmis_core::fw_update::version::{self, Version};
 use crate::cmis_core::fw_update::{self, Left, Password, Until};
-use crate::cmis_core::io::{Backoff, Errno};
-use crate::cmis_core::map::{identifier, lower, I2C_ADDRESS};
+use crate::cmis_core::io::ModuleIo;
+use crate::cmis_core::map::{identifier, lower, Access};
 use crate::cmis_core::uapi::{
     attr, header, outcome, status, FAMILY_VERSION, MSG_MODULE_FW_CANCEL_ACT,
     MSG_MODULE_FW_COMMIT_ACT, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
     MSG_MODULE_FW_RUN_ACT,
 };
-use crate::ethdev::{ModuleAccess, NetDevice, Rtnl};
-use crate::flash::{self, Flashes, Job, Request};
+use crate::ethdev::{NetDevice, Rtnl};
+use crate::flash::{self, Flashes, Job, Request, RequestIo};
 use crate::genl::{
     Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, Reserve, SmallOp,
 };
 use crate::info::InfoGet;
-use crate::time;
 use core::fmt;
 use kernel::{
     firmware::Firmware,
@@ -53,7 +52,7 @@ pub(crate) enum FlashStatus {
 /// Longest interface name (`ALTIFNAMSIZ - 1`, as ethtool's header policy).
 const DEV_NAME_MAX: u16 = 127;
 /// Longest firmware file name accepted.
-const FILE_NAME_MAX: u16 = 255;
+pub(crate) const FILE_NAME_MAX: u16 = 255;
 
 /// `ETHTOOL_FLAGS_BASIC` (`net/ethtool/netlink.c`): COMPACT_BITSETS and
 /// OMIT_REPLY, the header flags an action request may carry.
@@ -423,27 +422,18 @@ fn validate<'a>(
 
 /// Reads the module's identifier (00h:0). A module may NACK while busy or
 /// right after a reset, so a transient error is retried as the flash
-/// retries its register reads: with back-off, for at most
-/// [`ACCESS_RETRY`] (upstream fails the request at once).
+/// retries its register reads (`retry`: with back-off, for at most
+/// `ACCESS_RETRY`; upstream fails the request at once). The driver's
+/// messages go to the request's extack.
 fn read_identifier(dev: &NetDevice, info: &Info<'_>) -> Result<u8> {
-    let at = ModuleAccess {
-        i2c_address: I2C_ADDRESS,
-        bank: 0,
-        page: 0,
-        offset: lower::IDENTIFIER,
-    };
-    let until = time::now_ns().saturating_add(ACCESS_RETRY);
-    let mut backoff = Backoff::new(POLL_MIN, POLL_MAX);
+    let mut io = RequestIo::new(dev, Some(info.extack()));
     let mut id = [0u8; 1];
-    loop {
-        match dev.read_module_for(at, &mut id, &info.extack()) {
-            Ok(()) => return Ok(id[0]),
-            Err(e) if Errno::from_kernel(e.to_errno()).is_transient() && time::now_ns() < until => {
-                let wait = backoff.next_interval();
-                time::sleep_ns(wait, wait / 4);
-            }
-            Err(e) => return Err(e),
-        }
+    let at = Access::new(0, lower::IDENTIFIER, 1);
+    match retry(&mut io, |io| io.read(at, &mut id)) {
+        Ok(()) => Ok(id[0]),
+        Err(AccessFailure::Errno(e)) => Err(Error::from_errno(-e.0)),
+        // A request's work is never interrupted.
+        Err(AccessFailure::Interrupted(_)) => Err(EINTR),
     }
 }
 

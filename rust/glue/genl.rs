@@ -159,44 +159,24 @@ impl Info<'_> {
 
     /// Sets the extended ack message userspace receives with the error.
     pub fn set_error_message(&self, msg: &'static CStr) {
-        let extack = self.raw().extack;
-        if !extack.is_null() {
-            // SAFETY: A non-null extack is valid for the request; the
-            // message is static, as NL_SET_ERR_MSG requires.
-            unsafe { (*extack)._msg = msg.as_char_ptr() };
-        }
+        self.extack().set_message(msg);
     }
 
     /// Whether the extended ack has a message already (e.g. a driver's).
     pub fn has_error_message(&self) -> bool {
-        let extack = self.raw().extack;
-        // SAFETY: A non-null extack is valid for the request.
-        !extack.is_null() && unsafe { !(*extack)._msg.is_null() }
+        self.extack().has_message()
     }
 
     /// Names `attr`, an attribute of this request, as the one in error
     /// (`NL_SET_BAD_ATTR`).
     pub fn set_error_attr(&self, attr: Attr<'_>) {
-        let extack = self.raw().extack;
-        if !extack.is_null() {
-            // SAFETY: A non-null extack is valid for the request; `attr`
-            // points into the request message, as the extack requires.
-            unsafe { (*extack).bad_attr = attr.as_ptr() };
-        }
+        self.extack().set_bad_attr(attr);
     }
 
     /// Reports that the request lacks top-level attribute `kind`
     /// (`NL_SET_ERR_ATTR_MISS` without a nest).
     pub fn set_missing_attr(&self, kind: u16) {
-        let extack = self.raw().extack;
-        if !extack.is_null() {
-            // SAFETY: A non-null extack is valid for the request; a null
-            // nest means the top level.
-            unsafe {
-                (*extack).miss_type = kind;
-                (*extack).miss_nest = core::ptr::null();
-            }
-        }
+        self.extack().set_missing(kind);
     }
 }
 
@@ -329,6 +309,46 @@ impl ExtAck<'_> {
     /// (allowed by such operations) if the request has none.
     pub fn as_ptr(&self) -> *mut raw::netlink_ext_ack {
         self.ptr
+    }
+
+    /// Sets the message userspace receives with the error
+    /// (`NL_SET_ERR_MSG`).
+    pub fn set_message(&self, msg: &'static CStr) {
+        if !self.ptr.is_null() {
+            // SAFETY: A non-null extack is the request's, valid for the
+            // request (type invariant); the message is static, as
+            // NL_SET_ERR_MSG requires.
+            unsafe { (*self.ptr)._msg = msg.as_char_ptr() };
+        }
+    }
+
+    /// Whether a message is set already (e.g. a driver's).
+    pub fn has_message(&self) -> bool {
+        // SAFETY: A non-null extack is valid for the request.
+        !self.ptr.is_null() && unsafe { !(*self.ptr)._msg.is_null() }
+    }
+
+    /// Names `attr`, an attribute of the request, as the one in error
+    /// (`NL_SET_BAD_ATTR`).
+    pub fn set_bad_attr(&self, attr: Attr<'_>) {
+        if !self.ptr.is_null() {
+            // SAFETY: A non-null extack is valid for the request; `attr`
+            // points into the request message, as the extack requires.
+            unsafe { (*self.ptr).bad_attr = attr.as_ptr() };
+        }
+    }
+
+    /// Reports that the request lacks top-level attribute `kind`
+    /// (`NL_SET_ERR_ATTR_MISS` without a nest).
+    pub fn set_missing(&self, kind: u16) {
+        if !self.ptr.is_null() {
+            // SAFETY: A non-null extack is valid for the request; a null
+            // nest means the top level.
+            unsafe {
+                (*self.ptr).miss_type = kind;
+                (*self.ptr).miss_nest = core::ptr::null();
+            }
+        }
     }
 }
 
@@ -574,6 +594,19 @@ impl Reserve {
         let skb = core::mem::ManuallyDrop::new(Skb::new(payload)?);
         // INVARIANT: A fresh buffer, now owned by the reserve.
         Ok(Self(AtomicPtr::new(skb.as_ptr())))
+    }
+
+    /// What the buffer set aside takes in memory (`truesize`: the data
+    /// and the socket buffer's own), 0 once taken.
+    pub fn true_size(&self) -> usize {
+        let skb = self.0.load(Ordering::Acquire);
+        if skb.is_null() {
+            return 0;
+        }
+        // SAFETY: A non-null pointer is a buffer we own, not sent (type
+        // invariant); `truesize` is set at its allocation.
+        let size = unsafe { (*skb).truesize };
+        size as usize
     }
 
     /// The buffer, once.
