@@ -77,6 +77,32 @@ pub(crate) enum Command {
         #[arg(long)]
         cancel_on_interrupt: bool,
     },
+    /// Bring each DEV (none: every port with a CMIS module) to the
+    /// firmware its module's part number calls for in a policy file
+    /// (JSON: {"schema": 1, "modules": [{"part_number": ..., "vendor":
+    /// ... (optional), "version": "2.1.7", "file": "acme/qdd-2.1.7.bin"}]}):
+    /// ports that run it are left alone, the others flashed at once,
+    /// stating the version.
+    Update {
+        /// The policy file.
+        #[arg(long, value_name = "FILE")]
+        policy: std::path::PathBuf,
+        /// Network devices to bring up to date.
+        devs: Vec<String>,
+        /// Module password (CMIS host password, decimal or 0x hex).
+        #[arg(long, value_parser = parse_u32)]
+        password: Option<u32>,
+        /// Print each notification as a JSON object on its own line, then
+        /// the summary.
+        #[arg(long)]
+        json: bool,
+        /// Give up after this many seconds without a notification.
+        #[arg(long, default_value_t = 900, value_name = "SECS")]
+        wait_limit: u64,
+        /// Ctrl-C cancels the flashes.
+        #[arg(long)]
+        cancel_on_interrupt: bool,
+    },
     /// Cancel the flash (or run, or commit) in progress on DEV: a
     /// download is aborted, the module keeps its running image.
     Cancel {
@@ -152,9 +178,10 @@ impl Command {
     /// too then).
     pub(crate) fn json(&self) -> bool {
         match self {
-            Self::Flash { json, .. } | Self::Info { json, .. } | Self::Monitor { json, .. } => {
-                *json
-            }
+            Self::Flash { json, .. }
+            | Self::Update { json, .. }
+            | Self::Info { json, .. }
+            | Self::Monitor { json, .. } => *json,
             Self::Run { common, .. }
             | Self::Commit { common, .. }
             | Self::Rollback { common, .. } => common.json,

@@ -30,6 +30,9 @@ pub(crate) struct Follow {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Outcome {
     Completed,
+    /// Nothing to do (`update`: the port runs the wanted version, or no
+    /// policy rule names its module).
+    Skipped,
     Failed,
     /// Cancelled on request (Ctrl-C with `--cancel-on-interrupt`).
     Cancelled,
@@ -43,7 +46,7 @@ impl Outcome {
     /// The exit status of a command whose ports all ended so.
     const fn exit_status(self) -> u8 {
         match self {
-            Self::Completed => exit::OK,
+            Self::Completed | Self::Skipped => exit::OK,
             Self::Failed => exit::FAILED,
             Self::Cancelled => exit::INTERRUPTED,
             Self::Refused => exit::REFUSED,
@@ -76,6 +79,24 @@ pub(crate) struct PortJob {
 }
 
 impl PortJob {
+    /// A port left alone, and why.
+    pub(crate) fn skipped(device: &str, why: String, version: Option<String>) -> Self {
+        let mut p = Self::new(device);
+        p.outcome = Some(Outcome::Skipped);
+        p.message = Some(why);
+        p.version_before.clone_from(&version);
+        p.version_after = version;
+        p
+    }
+
+    /// A port whose request could not be made, and why.
+    pub(crate) fn refused(device: &str, why: String) -> Self {
+        let mut p = Self::new(device);
+        p.outcome = Some(Outcome::Refused);
+        p.message = Some(why);
+        p
+    }
+
     fn new(device: &str) -> Self {
         Self {
             device: device.to_owned(),
@@ -107,7 +128,11 @@ impl PortJob {
 /// The exit status of a command on `ports`: theirs if they all ended
 /// alike, else [`exit::PARTIAL`].
 pub(crate) fn exit_status(ports: &[PortJob]) -> u8 {
-    let mut outcomes = ports.iter().map(|p| p.outcome.unwrap_or(Outcome::NoNews));
+    // Nothing to do is as good as done.
+    let mut outcomes = ports.iter().map(|p| match p.outcome {
+        Some(Outcome::Skipped) => Outcome::Completed,
+        o => o.unwrap_or(Outcome::NoNews),
+    });
     let Some(first) = outcomes.next() else {
         return exit::OK;
     };
@@ -161,9 +186,24 @@ pub(crate) fn run(
     password: Option<u32>,
     follow: &Follow,
 ) -> Result<u8> {
+    let requests: Vec<_> = devs.iter().map(|d| (d.clone(), job.clone())).collect();
+    run_each(family, &requests, Vec::new(), password, follow)
+}
+
+/// Asks for each (device, job) of `requests` and follows them to their
+/// ends; `settled` are ports decided already. The summary is shown when
+/// there are several ports or any settled one.
+pub(crate) fn run_each(
+    family: &str,
+    requests: &[(String, Job)],
+    settled: Vec<PortJob>,
+    password: Option<u32>,
+    follow: &Follow,
+) -> Result<u8> {
+    let summary = requests.len() + settled.len() > 1 || !settled.is_empty();
     let mut client = Client::connect(family)?;
-    let mut ports: Vec<PortJob> = devs.iter().map(|d| PortJob::new(d)).collect();
-    for p in &mut ports {
+    let mut ports: Vec<PortJob> = requests.iter().map(|(d, _)| PortJob::new(d)).collect();
+    for (p, (_, job)) in ports.iter_mut().zip(requests) {
         match client.act(&p.device, job, password) {
             Ok(()) => p.started = Some(Instant::now()),
             Err(e) => match e.downcast::<Refused>() {
@@ -181,6 +221,7 @@ pub(crate) fn run(
         .filter(|p| p.outcome.is_none())
         .map(|p| p.device.clone())
         .collect();
+    ports.extend(settled);
     if !running.is_empty() {
         let cancelled = on_interrupt(family, running, follow.cancel_on_interrupt);
         follow_all(client, &mut ports, follow)?;
@@ -203,8 +244,8 @@ pub(crate) fn run(
             });
             println!("{object}");
         }
-        [_] => {}
-        _ => summarize(&ports, follow.json),
+        _ if summary => summarize(&ports, follow.json),
+        _ => {}
     }
     Ok(exit_status(&ports))
 }
@@ -277,8 +318,8 @@ fn follow_all(client: Client, ports: &mut [PortJob], follow: &Follow) -> Result<
     Ok(())
 }
 
-/// The end of a command on several ports: a table, or one JSON object
-/// with the ports' outcomes.
+/// The end of a command on several ports (or with ports left alone): a
+/// table, or one JSON object with the ports' outcomes.
 fn summarize(ports: &[PortJob], json: bool) {
     if json {
         let summary = serde_json::json!({
@@ -328,6 +369,7 @@ pub(crate) fn table(ports: &[PortJob]) -> String {
 fn outcome_word(o: Outcome) -> &'static str {
     match o {
         Outcome::Completed => "completed",
+        Outcome::Skipped => "skipped",
         Outcome::Failed => "failed",
         Outcome::Cancelled => "cancelled",
         Outcome::Refused => "refused",
@@ -365,6 +407,11 @@ mod tests {
         assert_eq!(exit_status(&[ok.clone(), failed]), exit::PARTIAL);
         assert_eq!(exit_status(&[ok, refused]), exit::PARTIAL);
         assert_eq!(exit_status(&[port("d", None)]), exit::NO_NEWS);
+        let skipped = port("e", Some(Outcome::Skipped));
+        assert_eq!(
+            exit_status(&[skipped, port("a", Some(Outcome::Completed))]),
+            exit::OK
+        );
     }
 
     #[test]

@@ -8,8 +8,9 @@ mod info;
 mod jobs;
 mod netlink;
 mod output;
+mod policy;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 use jobs::Follow;
@@ -96,6 +97,37 @@ fn info(family: &str, devs: &[String], password: Option<u32>, json: bool) -> Res
     Ok(code)
 }
 
+/// `update --policy`: each port's inventory, then the flashes it needs,
+/// at once; the ports left alone (or unreadable) in the summary.
+fn update(
+    family: &str,
+    policy: &std::path::Path,
+    devs: &[String],
+    password: Option<u32>,
+    follow: &Follow,
+) -> Result<u8> {
+    let text =
+        std::fs::read_to_string(policy).with_context(|| format!("reading {}", policy.display()))?;
+    let policy = policy::Policy::parse(&text)?;
+    let mut client = Client::connect(family)?;
+    let mut modules = Vec::new();
+    let mut unread = Vec::new();
+    if devs.is_empty() {
+        for reply in client.info_all(password)? {
+            modules.push(info::parse(&reply)?);
+        }
+    }
+    for dev in devs {
+        match client.info(dev, password).and_then(|a| info::parse(&a)) {
+            Ok(m) => modules.push(m),
+            Err(e) => unread.push(jobs::PortJob::refused(dev, format!("{e:#}"))),
+        }
+    }
+    let mut work = policy::split(&policy, &modules)?;
+    work.settled.extend(unread);
+    jobs::run_each(family, &work.flashes, work.settled, password, follow)
+}
+
 fn monitor(family: &str, json: bool, count: Option<u64>) -> Result<u8> {
     let mut client = Client::connect(family)?;
     client.monitor()?;
@@ -161,6 +193,21 @@ fn main() -> ExitCode {
                 cancel_on_interrupt: *cancel_on_interrupt,
             };
             jobs::run(&cli.family, devs, &job, *password, &follow)
+        }
+        Command::Update {
+            policy,
+            devs,
+            password,
+            json,
+            wait_limit,
+            cancel_on_interrupt,
+        } => {
+            let follow = Follow {
+                json: *json,
+                wait_limit: Duration::from_secs(*wait_limit),
+                cancel_on_interrupt: *cancel_on_interrupt,
+            };
+            update(&cli.family, policy, devs, *password, &follow)
         }
         Command::Cancel { dev } => Client::connect(&cli.family)
             .and_then(|mut c| c.cancel(dev))

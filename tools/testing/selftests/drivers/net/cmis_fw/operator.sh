@@ -20,7 +20,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 10
+ktap_set_plan 11
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text operator --size 4000 --seed 12
@@ -256,6 +256,38 @@ assert all("already running 2.0" in p["message"] for p in s["summary"]), s
 	return $ok
 }
 check "flash of several ports: at once, a summary table, exit 5 for mixed outcomes" fleet
+
+# update --policy: the port that runs the wanted version is left alone
+# (its link stays up), the other flashed.
+policy() {
+	local ports=() dirs=() i out rc ok=0
+	for i in 1 2; do
+		new_port
+		ports+=("$port")
+		dirs+=("$dir")
+	done
+	"$cmis_fw" flash "${ports[0]}" v2.bin >/dev/null 2>&1 || ok=1
+	ip link set "${ports[0]}" up
+	cat >"$fw_dir/policy.json" <<-EOF
+	{"schema": 1, "modules": [
+	  {"part_number": "CMIS-EMU-QSFPDD", "version": "2.0.7", "file": "v2.bin"},
+	  {"part_number": "OTHER", "version": "9.9", "file": "other.bin"}
+	]}
+	EOF
+	out=$("$cmis_fw" update --policy "$fw_dir/policy.json" "${ports[@]}" 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] &&
+		grep -Eq "^${ports[0]} +2\.0\.7 +2\.0\.7 +- +skipped: up to date \(2\.0\.7\)\$" <<<"$out" &&
+		grep -Eq "^${ports[1]} +1\.0 +2\.0 +[0-9]+\.[0-9] s +completed\$" <<<"$out" ||
+		{ echo "$out (exit $rc)"; ok=1; }
+	grep -Eq "^B: $v2 running committed\$" "${dirs[1]}/banks" || { cat "${dirs[1]}/banks"; ok=1; }
+	ip link set "${ports[0]}" down
+	for i in 1 0; do
+		echo "${dirs[$i]##*port}" >"$EMU_DEBUGFS/del_port"
+	done
+	return $ok
+}
+check "update --policy: the port at the wanted version left alone, the other flashed" policy
 
 # Exit statuses a script can tell apart: usage, module not loaded.
 exit_statuses() {
