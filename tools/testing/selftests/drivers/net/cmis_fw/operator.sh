@@ -20,7 +20,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 11
+ktap_set_plan 12
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text operator --size 4000 --seed 12
@@ -133,6 +133,27 @@ cancelled() {
 }
 check "cancel mid-download: aborted, the requester told, the port flashes again" cancelled
 
+# Cancelled while the module restarts into the new image: the flash ends
+# before Commit, the new image running uncommitted (a reset goes back).
+cancelled_after_run() {
+	new_port
+	set_knobs reset_ms=4000
+	local rc pid ok=0
+	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/run.out" 2>&1 &
+	pid=$!
+	wait_file "$fw_dir/run.out" 'Waiting for the module to restart' 120 || ok=1
+	"$cmis_fw" cancel "$port" >/dev/null 2>&1 || ok=1
+	wait $pid
+	rc=$?
+	[ $rc -eq 1 ] && grep -q 'cancelled; the new image runs uncommitted' "$fw_dir/run.out" ||
+		{ cat "$fw_dir/run.out"; echo "exit $rc"; ok=1; }
+	[ "$(commands 010a)" = 0 ] || { echo "Commit sent"; ok=1; }
+	expect_banks "$v1 committed" "$v2 running" || ok=1
+	del_port
+	return $ok
+}
+check "cancel while the module restarts: no Commit, the new image runs uncommitted" cancelled_after_run
+
 interrupt_cancels() {
 	slow_port
 	local rc pid ok=0
@@ -218,29 +239,32 @@ link_up() {
 check "flash --no-run --link-up: downloaded with the port up; refused for a foreground module" link_up
 
 # Several ports in one command: flashed at once (the kernel runs them in
-# parallel), a summary table, the exit status from the outcomes.
+# parallel), a summary table, the exit status from the outcomes. Sixteen
+# ports: one refused (its link is up), one whose module fails Start, the
+# others completed.
 fleet() {
-	local ports=() dirs=() i out rc ok=0
-	for i in 1 2 3; do
+	local ports=() dirs=() i out rc ok=0 done=0
+	for i in $(seq 16); do
 		new_port
 		ports+=("$port")
 		dirs+=("$dir")
 	done
-	# The third port refuses: its link is up.
-	ip link set "${ports[2]}" up
+	ip link set "${ports[14]}" up
+	dir=${dirs[15]} set_knobs fail_command=0x0101 fail_count=1
 	out=$("$cmis_fw" flash "${ports[@]}" v2.bin 2>&1)
 	rc=$?
-	ip link set "${ports[2]}" down
-	[ $rc -eq 5 ] &&
-		grep -Eq "^PORT +BEFORE +AFTER +TIME +RESULT\$" <<<"$out" &&
-		grep -Eq "^${ports[0]} +1\.0 +2\.0 +[0-9]+\.[0-9] s +completed\$" <<<"$out" &&
-		grep -Eq "^${ports[1]} +1\.0 +2\.0 +[0-9]+\.[0-9] s +completed\$" <<<"$out" &&
-		grep -Eq "^${ports[2]} +- +- +- +refused: Netdevice is up, so flashing is not permitted" <<<"$out" ||
+	ip link set "${ports[14]}" down
+	[ $rc -eq 5 ] && grep -Eq "^PORT +BEFORE +AFTER +TIME +RESULT\$" <<<"$out" &&
+		grep -Eq "^${ports[14]} +- +- +- +refused: Netdevice is up, so flashing is not permitted" <<<"$out" &&
+		grep -Eq "^${ports[15]} +- +1\.0 +[0-9]+\.[0-9] s +failed: Start Firmware Download \(0101h\) failed" <<<"$out" ||
 		{ echo "$out (exit $rc)"; ok=1; }
-	for i in 0 1; do
-		grep -Eq "^B: $v2 running committed\$" "${dirs[$i]}/banks" || { cat "${dirs[$i]}/banks"; ok=1; }
+	for i in $(seq 0 13); do
+		grep -Eq "^${ports[$i]} +1\.0 +2\.0 +[0-9]+\.[0-9] s +completed\$" <<<"$out" &&
+			grep -Eq "^B: $v2 running committed\$" "${dirs[$i]}/banks" && done=$((done + 1))
 	done
-	# Both again, stating the version: nothing to do; JSON.
+	[ $done -eq 14 ] || { echo "$done of 14 completed"; echo "$out"; ok=1; }
+	grep -Eq "^A: $v1 running committed\$" "${dirs[15]}/banks" || { cat "${dirs[15]}/banks"; ok=1; }
+	# Two again, stating the version: nothing to do; JSON.
 	out=$("$cmis_fw" flash "${ports[0]}" "${ports[1]}" v2.bin --version 2.0 --json 2>&1)
 	rc=$?
 	[ $rc -eq 0 ] && /usr/bin/python3 -c '
@@ -250,12 +274,12 @@ assert s["schema"] == 1 and "time" in s, s
 assert [p["outcome"] for p in s["summary"]] == ["completed"] * 2, s
 assert all("already running 2.0" in p["message"] for p in s["summary"]), s
 ' <<<"$out" || { echo "$out (exit $rc)"; ok=1; }
-	for i in 2 1 0; do
+	for i in $(seq 15 -1 0); do
 		echo "${dirs[$i]##*port}" >"$EMU_DEBUGFS/del_port"
 	done
 	return $ok
 }
-check "flash of several ports: at once, a summary table, exit 5 for mixed outcomes" fleet
+check "flash of 16 ports: at once, a summary table, exit 5 for mixed outcomes" fleet
 
 # update --policy: the port that runs the wanted version is left alone
 # (its link stays up), the other flashed.
