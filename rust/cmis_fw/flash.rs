@@ -357,6 +357,7 @@ pub(crate) struct Request {
     pub(crate) until: Until,
     pub(crate) version: Option<Version>,
     pub(crate) link_up: bool,
+    pub(crate) hitless: bool,
     pub(crate) password: Option<Password>,
     /// Namespace and port of the requesting socket.
     pub(crate) requester: ARef<Net>,
@@ -423,6 +424,7 @@ pub(crate) fn start(
                 until: req.until,
                 version: req.version,
                 link_up: req.link_up,
+                hitless: req.hitless,
                 ..Options::DEFAULT
             },
             requester <- new_mutex!(Some(Tracked::new(req.requester))),

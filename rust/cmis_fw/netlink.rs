@@ -72,7 +72,7 @@ const VERSION_MAX: u16 = version::TEXT_MAX as u16 + 1;
 
 /// Attributes of requests; the notification-only ones (4-8, 11-13) are
 /// refused in requests.
-static POLICY: [Policy; 15] = [
+static POLICY: [Policy; 16] = [
     Policy::unused(),
     Policy::nested(&HEADER_POLICY),
     Policy::nul_string(FILE_NAME_MAX),
@@ -87,6 +87,7 @@ static POLICY: [Policy; 15] = [
     Policy::unused(),
     Policy::unused(),
     Policy::unused(),
+    Policy::flag(),
     Policy::flag(),
 ];
 
@@ -365,6 +366,17 @@ fn validate<'a>(
         }
     }
     let link_up = link_up.is_some();
+    let hitless = info.attr(attr::HITLESS);
+    if let Some(a) = hitless {
+        if kind == Kind::Commit || until == Until::Downloaded {
+            return Err(Rejection::at(
+                c"only a request that runs an image can run it hitless",
+                EINVAL,
+                a,
+            ));
+        }
+    }
+    let hitless = hitless.is_some();
     let password = info
         .attr(attr::PASSWORD)
         .and_then(|a| a.u32())
@@ -407,6 +419,7 @@ fn validate<'a>(
             until,
             version,
             link_up,
+            hitless,
             password,
             requester: net,
             portid: info.sender_portid(),

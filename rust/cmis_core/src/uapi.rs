@@ -63,6 +63,9 @@ pub mod attr {
     /// requests that stop after the download ([`until::DOWNLOADED`]), for
     /// modules whose CDB runs in the background.
     pub const LINK_UP: u16 = 14;
+    /// Run in the hitless mode (flag): `cmis_fw`'s own, in flash and run
+    /// requests, for modules that advertise hitless restart.
+    pub const HITLESS: u16 = 15;
 }
 
 /// Values of [`attr::UNTIL`].

@@ -72,6 +72,10 @@ pub(crate) enum Command {
         /// background, which the kernel checks before sending anything).
         #[arg(long, requires = "no_run")]
         link_up: bool,
+        /// Run the new image hitless (modules that advertise it), keeping
+        /// the traffic; no final reset where the module proves the commit.
+        #[arg(long, conflicts_with = "no_run")]
+        hitless: bool,
         /// Ctrl-C cancels the flash (a download in progress is aborted)
         /// instead of leaving it to go on in the kernel.
         #[arg(long)]
@@ -117,6 +121,11 @@ pub(crate) enum Command {
         /// Commit it too, once it runs.
         #[arg(long)]
         commit: bool,
+        /// Restart hitless (modules that advertise it), keeping the
+        /// traffic; the commit is then kept without the final reset where
+        /// the module proves it.
+        #[arg(long)]
+        hitless: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -132,6 +141,9 @@ pub(crate) enum Command {
     Rollback {
         /// Network device whose plug-in module goes back.
         dev: String,
+        /// Restart hitless (modules that advertise it).
+        #[arg(long)]
+        hitless: bool,
         #[command(flatten)]
         common: Common,
     },

@@ -172,6 +172,7 @@ fn main() -> ExitCode {
             no_commit,
             version,
             link_up,
+            hitless,
             cancel_on_interrupt,
         } => {
             let until = if *no_run {
@@ -186,6 +187,7 @@ fn main() -> ExitCode {
                 until,
                 version: version.clone(),
                 link_up: *link_up,
+                hitless: *hitless,
             };
             let follow = Follow {
                 json: *json,
@@ -215,11 +217,26 @@ fn main() -> ExitCode {
         Command::Run {
             dev,
             commit,
+            hitless,
             common,
-        } => staged(&cli.family, dev, &Job::Run { commit: *commit }, common),
+        } => {
+            let job = Job::Run {
+                commit: *commit,
+                hitless: *hitless,
+            };
+            staged(&cli.family, dev, &job, common)
+        }
         Command::Commit { dev, common } => staged(&cli.family, dev, &Job::Commit, common),
-        Command::Rollback { dev, common } => {
-            staged(&cli.family, dev, &Job::Run { commit: true }, common)
+        Command::Rollback {
+            dev,
+            hitless,
+            common,
+        } => {
+            let job = Job::Run {
+                commit: true,
+                hitless: *hitless,
+            };
+            staged(&cli.family, dev, &job, common)
         }
         Command::Info {
             devs,

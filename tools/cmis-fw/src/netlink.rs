@@ -178,6 +178,8 @@ pub(crate) enum FlashAttr {
     VersionAfter(String),
     /// Download with the link up.
     LinkUp,
+    /// Run hitless.
+    Hitless,
     /// Anything else.
     Other(DefaultNla),
 }
@@ -194,7 +196,7 @@ impl Nla for FlashAttr {
             | Self::VersionAfter(s) => s.len() + 1,
             Self::Password(_) | Self::Status(_) | Self::Until(_) | Self::Timeout(_) => 4,
             Self::Done(_) | Self::Total(_) => 8,
-            Self::LinkUp => 0,
+            Self::LinkUp | Self::Hitless => 0,
             Self::Other(n) => n.value_len(),
         }
     }
@@ -215,6 +217,7 @@ impl Nla for FlashAttr {
             Self::VersionBefore(_) => attr::VERSION_BEFORE,
             Self::VersionAfter(_) => attr::VERSION_AFTER,
             Self::LinkUp => attr::LINK_UP,
+            Self::Hitless => attr::HITLESS,
             Self::Other(n) => n.kind(),
         }
     }
@@ -232,7 +235,7 @@ impl Nla for FlashAttr {
                 buf[..4].copy_from_slice(&v.to_ne_bytes())
             }
             Self::Done(v) | Self::Total(v) => buf[..8].copy_from_slice(&v.to_ne_bytes()),
-            Self::LinkUp => {}
+            Self::LinkUp | Self::Hitless => {}
             Self::Other(n) => n.emit_value(buf),
         }
     }
@@ -259,6 +262,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for FlashAttr {
             attr::VERSION_BEFORE => Self::VersionBefore(parse_string(payload)?),
             attr::VERSION_AFTER => Self::VersionAfter(parse_string(payload)?),
             attr::LINK_UP => Self::LinkUp,
+            attr::HITLESS => Self::Hitless,
             attr::OUTCOME => Self::Outcome(
                 NlasIterator::new(payload)
                     .map(|n| n.and_then(|n| OutcomeAttr::parse(&n)))
@@ -575,9 +579,11 @@ pub(crate) enum Job {
         until: Option<u32>,
         version: Option<String>,
         link_up: bool,
+        hitless: bool,
     },
-    /// Run the inactive bank's image; commit it too if `commit`.
-    Run { commit: bool },
+    /// Run the inactive bank's image (hitless if asked); commit it too if
+    /// `commit`.
+    Run { commit: bool, hitless: bool },
     /// Commit the running image.
     Commit,
 }
@@ -594,8 +600,8 @@ impl Job {
     fn until(&self) -> Option<u32> {
         match self {
             Self::Flash { until, .. } => *until,
-            Self::Run { commit: true } => Some(cmis_core::uapi::until::COMMITTED),
-            Self::Run { commit: false } | Self::Commit => None,
+            Self::Run { commit: true, .. } => Some(cmis_core::uapi::until::COMMITTED),
+            Self::Run { commit: false, .. } | Self::Commit => None,
         }
     }
 }
@@ -791,6 +797,9 @@ impl Client {
             if *link_up {
                 attrs.push(FlashAttr::LinkUp);
             }
+        }
+        if let Job::Flash { hitless: true, .. } | Job::Run { hitless: true, .. } = job {
+            attrs.push(FlashAttr::Hitless);
         }
         if let Some(p) = password {
             attrs.push(FlashAttr::Password(p));
@@ -1027,6 +1036,7 @@ mod tests {
             FlashAttr::Until(cmis_core::uapi::until::RUNNING),
             FlashAttr::Version("3.2.17".into()),
             FlashAttr::LinkUp,
+            FlashAttr::Hitless,
         ];
         assert_eq!(roundtrip(attrs.clone()), attrs);
     }

@@ -123,6 +123,7 @@ pub(crate) fn plan(policy: &Policy, m: &ModuleInfo) -> Result<Plan> {
         until: None,
         version: Some(rule.version.clone()),
         link_up: false,
+        hitless: false,
     }))
 }
 

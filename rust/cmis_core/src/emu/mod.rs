@@ -1923,6 +1923,8 @@ impl Module {
     }
 
     fn reset_now(&mut self, now: Nanos, bank: BankId) {
+        // A reset from outside is never the hitless one a Run asked for.
+        self.hitless_pending = false;
         self.begin_reset(now, bank);
         self.advance(now);
     }
@@ -1941,14 +1943,26 @@ impl Module {
         } else {
             self.firmware.boot(bank);
         }
-        let downtime = if core::mem::take(&mut self.hitless_pending) {
-            0
-        } else {
-            u64::from(self.profile.reset_ms) * NS_PER_MS
-        };
+        if core::mem::take(&mut self.hitless_pending) {
+            self.restart_hitless();
+            return;
+        }
         self.power = Power::Resetting {
-            until: at + downtime,
+            until: at + u64::from(self.profile.reset_ms) * NS_PER_MS,
         };
+    }
+
+    /// A hitless restart (Run in a hitless mode, on a module that
+    /// advertises it): the image takes over with the management interface
+    /// kept as it is, as the spec has the module try to keep "traffic and
+    /// management state": the module stays Ready, its volatile registers
+    /// (masks, the entered password) and latched flags are kept, no state
+    /// change is flagged. Only the versions (and Get Firmware Info) tell.
+    fn restart_hitless(&mut self) {
+        self.pending = [None; 2];
+        self.late_flag = [None; 2];
+        self.update_versions();
+        self.power = Power::Up;
     }
 
     fn log_command(&mut self, entry: LogEntry) {

@@ -89,6 +89,10 @@ const MASKS: u8 = 31;
 /// Interval of the module-state polls while waiting for a module to come
 /// back from a reset: from [`POLL_MIN`] doubling up to this.
 const RESET_POLL_MAX: Nanos = 20 * NS_PER_MS;
+/// After a hitless Run, how often to look at what the module runs: such a
+/// module may tell nothing else (no state change, no reset, its volatile
+/// registers kept).
+const HITLESS_PROBE: Nanos = 200 * NS_PER_MS;
 
 /// A host password (00h:122-125): never shown, and wiped when dropped.
 #[derive(PartialEq, Eq)]
@@ -143,6 +147,11 @@ pub struct Options {
     /// commands in the background (a foreground-mode module NACKs every
     /// access while it works, the host's link management's too).
     pub link_up: bool,
+    /// Run in the hitless mode (0109h mode 01h), which keeps the traffic:
+    /// only on a module that advertises it (0041h HitlessRestart), else
+    /// refused before Run; the update then ends without the final reset
+    /// where Get Firmware Info proves the commit.
+    pub hitless: bool,
 }
 
 impl Options {
@@ -155,6 +164,7 @@ impl Options {
         until: Until::Committed,
         version: None,
         link_up: false,
+        hitless: false,
     };
 }
 
@@ -324,6 +334,8 @@ pub enum Cause {
         /// The module's CDB runs in the foreground.
         foreground: bool,
     },
+    /// A hitless run was asked of a module that does not advertise it.
+    HitlessNotSupported,
     /// The requester cancelled the update.
     Cancelled,
     /// The requester stopped the update (its device is going away).
@@ -412,6 +424,9 @@ impl fmt::Display for Cause {
             ),
             Self::LinkUp { foreground: false } => {
                 f.write_str("with the link up only a download is possible: Run resets the module")
+            }
+            Self::HitlessNotSupported => {
+                f.write_str("the module does not advertise hitless restart (0041h HitlessRestart)")
             }
             Self::Cancelled => f.write_str("cancelled"),
             Self::Stopped => f.write_str("stopped"),
@@ -940,6 +955,18 @@ impl<I: ModuleIo> Session<'_, I> {
     /// download: Get Firmware Info where the module has it (one running
     /// bank named), and the active version.
     fn survey(&mut self) -> Result<Plan, Error> {
+        let fw = if self.opts.hitless {
+            // Whether the module can restart hitless.
+            self.check_interrupt(Step::FwFeatures)?;
+            let t = self.timeout(0, MIN_TIMEOUT_MS);
+            let len = FW_FEATURES_LEN;
+            let until = self.io.now();
+            let id = CommandId::FW_MGMT_FEATURES;
+            self.query_known(Step::FwFeatures, id, (len, len), t, until)?;
+            FwFeatures::decode(&self.reply)
+        } else {
+            FwFeatures::default()
+        };
         self.check_interrupt(Step::FwInfo)?;
         let t = self.timeout(0, MIN_TIMEOUT_MS);
         let info = self.firmware_info(t, false)?;
@@ -947,7 +974,7 @@ impl<I: ModuleIo> Session<'_, I> {
         let old_version = self.active_version(Step::Versions)?;
         self.summary.old_version = old_version;
         Ok(Plan {
-            fw: FwFeatures::default(),
+            fw,
             mechanism: Mechanism::default(),
             block: 0,
             info: info.filter(|_| running.is_some()),
@@ -1696,6 +1723,11 @@ impl<I: ModuleIo> Session<'_, I> {
     fn run_image(&mut self, plan: &Plan, expected: &Expected) -> Result<Evidence, Error> {
         self.check_interrupt(Step::Run)
             .map_err(|e| e.leaving(Left::Downloaded))?;
+        let hitless = self.opts.hitless;
+        if hitless && !plan.fw.hitless_restart {
+            let e = Error::new(Step::Run, Cause::HitlessNotSupported);
+            return Err(e.leaving(Left::Downloaded));
+        }
         let witness = self
             .set_reset_witness(Step::Run)
             .map_err(|e| e.leaving(Left::Downloaded))?;
@@ -1703,8 +1735,10 @@ impl<I: ModuleIo> Session<'_, I> {
         let delay = self.run_delay_ms();
         let [hi, lo] = delay.to_be_bytes();
         self.io.notify(Notice::Phase(Phase::Running));
-        // Mode 00h: traffic-affecting reset to the inactive image.
-        let cmd = self.encode(Step::Run, CommandId::RUN_FW_IMAGE, &[0, 0, hi, lo], 0)?;
+        // Mode 00h: traffic-affecting reset to the inactive image; 01h: an
+        // attempt at a hitless one (the module may still reset).
+        let mode = u8::from(hitless);
+        let cmd = self.encode(Step::Run, CommandId::RUN_FW_IMAGE, &[0, mode, hi, lo], 0)?;
         let req = Request {
             cmd: &cmd,
             epl: &[],
@@ -1738,11 +1772,14 @@ impl<I: ModuleIo> Session<'_, I> {
         // `link.latched`, which the first wait takes.
         let mut hint = false;
         loop {
+            // After a hitless Run the module may show nothing but what it
+            // runs: it is looked at now and then.
+            let probe = hitless.then(|| self.io.now() + HITLESS_PROBE);
             let proven = self
-                .wait_restart(Step::Restart, deadline, bound_ms, witness, hint)
+                .wait_restart(Step::Restart, deadline, bound_ms, witness, hint, probe)
                 .map_err(|e| e.leaving(Left::RunSent))?;
             let last = self.io.now() >= deadline;
-            if !proven && !last && witness.is_some() {
+            if !proven && !last && witness.is_some() && !hitless {
                 // The witness says the reset has not happened: a command
                 // sent now could be cut off by it. Only the version
                 // register is looked at.
@@ -1759,7 +1796,14 @@ impl<I: ModuleIo> Session<'_, I> {
             }
             self.prepare(true).map_err(|e| e.leaving(Left::RunSent))?;
             match self.check_running(plan, expected, proven)? {
-                Ok(evidence) => return Ok(evidence),
+                Ok(evidence) => {
+                    if !proven {
+                        // A hitless restart keeps the volatile registers:
+                        // the module's masks are left as they were found.
+                        self.clear_reset_witness(witness);
+                    }
+                    return Ok(evidence);
+                }
                 Err(cause) if proven || last => {
                     let left = match cause {
                         Cause::OldImageRunning(_) => Left::Downloaded,
@@ -1824,7 +1868,8 @@ impl<I: ModuleIo> Session<'_, I> {
     /// witness is gone (a reset is proven), `Ok(false)` on a hint (a
     /// latched ModuleStateChanged flag, or the module away and back: busy
     /// modules NACK too, and a module may change state before it resets)
-    /// or once the deadline has passed with the module answering.
+    /// or once the deadline (or `probe`, if given) has passed with the
+    /// module answering.
     fn wait_restart(
         &mut self,
         step: Step,
@@ -1832,6 +1877,7 @@ impl<I: ModuleIo> Session<'_, I> {
         bound_ms: u32,
         witness: Option<u8>,
         hint: bool,
+        probe: Option<Nanos>,
     ) -> Result<bool, Error> {
         let mut hint = hint || self.link.take_latched() & module_flag::STATE_CHANGED != 0;
         let mut backoff = Backoff::new(POLL_MIN, RESET_POLL_MAX);
@@ -1860,7 +1906,8 @@ impl<I: ModuleIo> Session<'_, I> {
                         if self.witness_cleared(witness) {
                             return Ok(true);
                         }
-                        if hint || self.io.now() >= deadline {
+                        let now = self.io.now();
+                        if hint || now >= deadline || probe.is_some_and(|p| now >= p) {
                             return Ok(false);
                         }
                     }
@@ -1948,6 +1995,14 @@ impl<I: ModuleIo> Session<'_, I> {
 
     fn commit(&mut self, expected: &Expected, evidence: Evidence) -> Result<(), Error> {
         let proven = self.send_commit(expected)?;
+        if proven && self.opts.hitless {
+            // The final reset would cut the traffic the hitless run kept;
+            // Get Firmware Info proved the commit.
+            let leave = |e: Error| e.leaving(Left::CommitSent);
+            self.summary.new_version = self.active_version(Step::Commit).map_err(leave)?;
+            self.summary.evidence = Evidence::FirmwareInfo;
+            return Ok(());
+        }
         self.reset_and_check(expected, evidence, proven)
     }
 
@@ -2015,7 +2070,7 @@ impl<I: ModuleIo> Session<'_, I> {
             let deadline = self.io.now() + self.ms(bound_ms);
             seen = loop {
                 let proven = self
-                    .wait_restart(Step::Reset, deadline, bound_ms, witness, false)
+                    .wait_restart(Step::Reset, deadline, bound_ms, witness, false, None)
                     .map_err(leave)?;
                 let past = self.io.now() >= deadline;
                 // Without a witness a hint is all the module gives.

@@ -1967,3 +1967,60 @@ fn a_download_with_the_link_up_needs_background_mode() {
     assert_eq!(bed.m.counters().commands, 0, "a command was sent");
     bed.assert_old_runs();
 }
+
+/// A hitless run, where the module advertises it: the module restarts
+/// into the new image without a reset of its management interface (its
+/// masks kept, no state change), the flasher finds it by looking, and the
+/// update ends without the final reset where Get Firmware Info proves the
+/// commit; the masks are left as found. A module that does not advertise
+/// it is refused before Run.
+#[test]
+fn a_hitless_run_keeps_the_module_up() {
+    let hitless = |until| Options {
+        hitless: true,
+        until,
+        ..Options::DEFAULT
+    };
+    let p = Profile {
+        hitless_restart: true,
+        ..Profile::REALISTIC_EPL
+    };
+    let mut bed = Bed::new(p);
+    bed.settle();
+    let img = bed.image(16 << 10);
+    let masks = |bed: &mut Bed| {
+        let mut b = [0u8];
+        bed.read(Access::new(0, 31, 1), &mut b).unwrap();
+        b[0]
+    };
+    let before = masks(&mut bed);
+    let s = bed.flash(&img, hitless(Until::Committed)).unwrap();
+    bed.assert_flashed();
+    assert_eq!(s.evidence, Evidence::FirmwareInfo);
+    assert_eq!(bed.resets, 0, "the driver reset the module");
+    assert_eq!(masks(&mut bed), before, "masks changed");
+
+    // Back with a hitless rollback (the run of the other bank), then the
+    // same image again: equal versions, proven by Get Firmware Info.
+    bed.settle();
+    run(&mut bed, &hitless(Until::Committed)).unwrap();
+    bed.assert_old_runs();
+    bed.settle();
+    let s = bed.flash(&img, hitless(Until::Committed)).unwrap();
+    assert_eq!(s.evidence, Evidence::FirmwareInfo);
+    bed.assert_new_runs_committed();
+    assert_eq!(bed.resets, 0);
+
+    // Not advertised: refused before Run.
+    let mut bed = Bed::new(Profile::REALISTIC_EPL);
+    bed.settle();
+    let e = bed.flash(&img, hitless(Until::Committed)).unwrap_err();
+    assert_eq!(
+        (e.step, e.cause),
+        (Step::Run, Cause::HitlessNotSupported),
+        "{e}"
+    );
+    assert_eq!(e.left, Left::Downloaded);
+    assert_eq!(bed.commands(0x0109), 0);
+    bed.assert_old_runs();
+}

@@ -20,7 +20,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 12
+ktap_set_plan 13
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text operator --size 4000 --seed 12
@@ -237,6 +237,30 @@ link_up() {
 	return $ok
 }
 check "flash --no-run --link-up: downloaded with the port up; refused for a foreground module" link_up
+
+# A hitless run on a module that advertises it: no module reset by the
+# driver (the emulator counts resets), the new image committed, proven by
+# Get Firmware Info; refused before Run on one that does not.
+hitless() {
+	new_port
+	set_knobs hitless_restart=1
+	local out rc resets ok=0
+	resets=$(counter resets)
+	out=$("$cmis_fw" flash "$port" v2.bin --hitless 2>&1) || { echo "$out"; ok=1; }
+	expect_banks "$v1" "$v2 running committed" || ok=1
+	# The Run's own restart only: no reset by the driver after the commit.
+	[ "$(counter resets)" = $((resets + 1)) ] || { echo "resets: $resets -> $(counter resets)"; ok=1; }
+	grep -q 'Resetting the module' <<<"$out" && { echo "$out"; ok=1; }
+	set_knobs hitless_restart=0
+	out=$("$cmis_fw" rollback "$port" --hitless 2>&1)
+	rc=$?
+	[ $rc -eq 1 ] && grep -q 'does not advertise hitless restart' <<<"$out" ||
+		{ echo "$out (exit $rc)"; ok=1; }
+	expect_banks "$v1" "$v2 running committed" || ok=1
+	del_port
+	return $ok
+}
+check "flash --hitless: no module reset after the commit; refused where not advertised" hitless
 
 # Several ports in one command: flashed at once (the kernel runs them in
 # parallel), a summary table, the exit status from the outcomes. Sixteen
