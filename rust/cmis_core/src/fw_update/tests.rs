@@ -1355,8 +1355,11 @@ proptest! {
         driver_reset in prop::sample::select(std::vec![DriverReset::Resets, DriverReset::Resets, DriverReset::Ignores, DriverReset::Lies]),
         start_after_reset_ms in prop::sample::select(std::vec![None, Some(0u64), Some(100), Some(400)]),
         slow_host in any::<bool>(),
+        hitless in any::<bool>(),
     ) {
         let mut p = Profile::by_name(base).unwrap();
+        // The module advertises hitless restart and the flash asks for it.
+        p.hitless_restart = hitless;
         p.revision = rev;
         p.background = background;
         p.quirks = Quirks {
@@ -1436,7 +1439,7 @@ proptest! {
             _ => {}
         }
         let img = bed.image(body);
-        let r = bed.flash(&img, Options::DEFAULT);
+        let r = bed.flash(&img, Options { hitless, ..Options::DEFAULT });
         if let Err(e) = &r {
             assert_read_back(&bed, e, base);
         }
