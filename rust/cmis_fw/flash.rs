@@ -622,8 +622,14 @@ struct Outcome<'a>(&'a Options, &'a Summary);
 impl fmt::Display for Outcome<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (opts, s) = (self.0, self.1);
-        if let (Some(v), Shortcut::AlreadyRunning) = (opts.version, s.shortcut) {
-            return write!(f, "already running {v}: nothing downloaded");
+        match (opts.version, s.shortcut) {
+            (Some(v), Shortcut::AlreadyRunning) => {
+                return write!(f, "already running {v}: nothing downloaded");
+            }
+            (Some(v), Shortcut::CommittedRunning) => {
+                return write!(f, "already running {v}, uncommitted: committed, nothing downloaded");
+            }
+            _ => {}
         }
         if let (Some(v), Shortcut::DownloadSkipped) = (opts.version, s.shortcut) {
             write!(f, "the inactive bank held {v}, not downloaded again; ")?;

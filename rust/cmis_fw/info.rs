@@ -17,8 +17,9 @@ use crate::cmis_core::uapi::{
     attr, cdb_caps, header, image, info, last_job, slot, source, status, MSG_MODULE_INFO_GET,
 };
 use crate::ethdev::{NetDevice, Rtnl};
-use crate::flash::{Flashes, LastJob, RequestIo};
-use crate::genl::{Command, Dump, Info, Message};
+use crate::cmis_core::map::{identifier, lower, Access};
+use crate::flash::{read_module, Flashes, LastJob, RequestIo};
+use crate::genl::{Attrs, Command, Dump, Info, Message};
 use crate::netlink::{device, Rejection, Text, VersionText, FAMILY};
 use kernel::{
     prelude::*,
@@ -47,13 +48,13 @@ impl Command for InfoGet {
             .report(info));
         }
         let inv = read(&flashes, &dev, &options(info)).map_err(|r| r.report(info))?;
-        let mut m = Message::new(
+        let m = Message::new(
             &FAMILY,
             info.sender_portid(),
             info.sequence(),
             MSG_MODULE_INFO_GET,
         )?;
-        put_port(&mut m, &flashes, &dev, &inv)?;
+        put_port(&m, &flashes, &dev, &inv)?;
         m.unicast(&net, info.sender_portid())
     }
 
@@ -71,18 +72,27 @@ impl Command for InfoGet {
                 return Ok(false);
             };
             dump.set_cursor(u64::from(dev.ifindex()) + 1);
-            if !dev.flash_ops().eeprom {
+            if !dev.flash_ops().eeprom || !answers_as_cmis(&dev) {
                 continue;
             }
             let Ok(inv) = read(&flashes, &dev, &opts) else {
                 continue;
             };
-            let mut m = dump.message(MSG_MODULE_INFO_GET)?;
-            put_port(&mut m, &flashes, &dev, &inv)?;
+            let m = dump.message(MSG_MODULE_INFO_GET)?;
+            put_port(&m, &flashes, &dev, &inv)?;
             m.end();
             return Ok(true);
         }
     }
+}
+
+/// Whether `dev`'s module answers one read of its identifier as a CMIS
+/// module: a dump passes over empty cages and other modules at the cost
+/// of one access each, not the retries of an inventory.
+fn answers_as_cmis(dev: &NetDevice) -> bool {
+    let mut id = [0u8];
+    let at = Access::new(0, lower::IDENTIFIER, 1);
+    read_module(dev, at, &mut id).is_ok() && identifier::is_cmis(id[0])
 }
 
 /// The request's options: its password.
@@ -133,7 +143,7 @@ fn read<'a>(
 }
 
 /// A port's reply: its module, and its last job.
-fn put_port(m: &mut Message, flashes: &Flashes, dev: &NetDevice, inv: &Inventory) -> Result {
+fn put_port(m: &Attrs, flashes: &Flashes, dev: &NetDevice, inv: &Inventory) -> Result {
     put_inventory(m, dev, inv)?;
     if let Some(last) = flashes.last_job(dev) {
         m.put_nested(info::LAST_JOB, |m| put_last_job(m, &last))?;
@@ -142,7 +152,7 @@ fn put_port(m: &mut Message, flashes: &Flashes, dev: &NetDevice, inv: &Inventory
 }
 
 /// The reply's attributes.
-fn put_inventory(m: &mut Message, dev: &NetDevice, inv: &Inventory) -> Result {
+fn put_inventory(m: &Attrs, dev: &NetDevice, inv: &Inventory) -> Result {
     let name = dev.name();
     m.put_nested(info::HEADER, |m| {
         m.put_u32(header::DEV_INDEX, dev.ifindex())?;
@@ -212,7 +222,7 @@ fn put_inventory(m: &mut Message, dev: &NetDevice, inv: &Inventory) -> Result {
 }
 
 /// How the port's last job ended.
-fn put_last_job(m: &mut Message, last: &LastJob) -> Result {
+fn put_last_job(m: &Attrs, last: &LastJob) -> Result {
     m.put_u32(last_job::JOB, last.job)?;
     let status = if last.completed {
         status::COMPLETED
@@ -239,7 +249,7 @@ fn put_last_job(m: &mut Message, last: &LastJob) -> Result {
 }
 
 /// An image's version and extra string.
-fn put_image(m: &mut Message, img: Option<&Image>) -> Result {
+fn put_image(m: &Attrs, img: Option<&Image>) -> Result {
     let Some(img) = img else { return Ok(()) };
     let version = VersionText::new(format_args!("{}", img.version));
     m.put_string(image::VERSION, version.as_c_str())?;
@@ -248,7 +258,7 @@ fn put_image(m: &mut Message, img: Option<&Image>) -> Result {
 
 /// A module's text field, as shown safely ([`Ascii`]); an empty one is
 /// left out.
-fn put_ascii<const N: usize>(m: &mut Message, kind: u16, field: &Ascii<N>) -> Result {
+fn put_ascii<const N: usize>(m: &Attrs, kind: u16, field: &Ascii<N>) -> Result {
     if field.is_empty() {
         return Ok(());
     }

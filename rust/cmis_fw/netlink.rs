@@ -25,7 +25,7 @@ use crate::cmis_core::uapi::{
 use crate::ethdev::{NetDevice, Rtnl};
 use crate::flash::{self, Flashes, Job, Request, RequestIo};
 use crate::genl::{
-    Attr, Command, Family, Info, Message, MulticastGroup, Net, Policy, Reserve, SmallOp,
+    Attr, Attrs, Command, Family, Info, Message, MulticastGroup, Net, Policy, Reserve, SmallOp,
 };
 use crate::info::InfoGet;
 use core::fmt;
@@ -67,8 +67,9 @@ static HEADER_POLICY: [Policy; 4] = [
     Policy::u32_mask(HEADER_FLAGS_BASIC),
 ];
 
-/// Longest version text, its NUL included.
-const VERSION_MAX: u16 = version::TEXT_MAX as u16 + 1;
+/// Longest version text, its NUL not counted (as `NLA_NUL_STRING`'s
+/// length).
+const VERSION_MAX: u16 = version::TEXT_MAX as u16;
 
 /// Attributes of requests; the notification-only ones (4-8, 11-13) are
 /// refused in requests.
@@ -543,7 +544,7 @@ pub(crate) struct Notification<'a> {
 /// Room a notification needs after the headers: the device header (index
 /// and a name of up to 16 bytes, 32 bytes), the status (8), a message of
 /// up to [`Notification::MSG_MAX`] bytes (324), the two counters (24), a
-/// timeout (8), two versions (32), the outcome nest (8 u32 attributes and 4 version strings
+/// timeout (8), two versions (40), the outcome nest (8 u32 attributes and 4 version strings
 /// of up to 16 bytes: 148), with some to spare.
 pub(crate) const NOTIFICATION_SIZE: usize = 640;
 
@@ -553,7 +554,7 @@ impl Notification<'_> {
 
     fn build(&self, portid: u32, seq: u32, reserve: Option<&Reserve>) -> Result<Message> {
         let cmd = MSG_MODULE_FW_FLASH_NTF;
-        let mut m = match reserve {
+        let m = match reserve {
             Some(r) => Message::new_in(r, &FAMILY, portid, seq, cmd)?,
             None => Message::new(&FAMILY, portid, seq, cmd)?,
         };
@@ -603,7 +604,7 @@ impl Notification<'_> {
 
 /// The outcome nest of a failure: what the update left behind and what
 /// to do (known to the update), then what was read back from the module.
-fn put_outcome(m: &mut Message, e: &fw_update::Error) -> Result {
+fn put_outcome(m: &Attrs, e: &fw_update::Error) -> Result {
     m.put_u32(outcome::LEFT, e.left.code())?;
     if let Left::DownloadBegun(abort) = e.left {
         m.put_u32(outcome::ABORT, abort.code())?;

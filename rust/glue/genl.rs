@@ -229,21 +229,13 @@ impl Dump<'_> {
         // SAFETY: `out` is this call's reply buffer and `family` the dump's
         // family (type invariant).
         let hdr = unsafe {
-            raw::genlmsg_put(
-                out,
-                portid,
-                seq,
-                self.family,
-                raw::NLM_F_MULTI as c_int,
-                cmd,
-            )
+            raw::genlmsg_put(out, portid, seq, self.family, raw::NLM_F_MULTI as c_int, cmd)
         };
-        // INVARIANT: `hdr` is the header just put into `out`.
+        // INVARIANT: `hdr` is the header just put into `out`, this call's
+        // buffer, which the message borrows the dump for.
         Ok(DumpMessage {
-            msg: Message {
-                skb: Buffer::Dump(self.out),
-                hdr: NonNull::new(hdr).ok_or(EMSGSIZE)?,
-            },
+            skb: self.out,
+            hdr: NonNull::new(hdr).ok_or(EMSGSIZE)?,
             _dump: PhantomData,
         })
     }
@@ -251,14 +243,17 @@ impl Dump<'_> {
 
 /// A message in a dump's reply buffer, being built: [`DumpMessage::end`]
 /// keeps it; dropped before, it is taken out of the buffer again (so a
-/// part that does not fit leaves the buffer as it was).
+/// part that does not fit leaves the buffer as it was). Its attributes
+/// are written through [`Attrs`].
 ///
 /// # Invariants
 ///
-/// `msg` is a message in a [`Buffer::Dump`] of the dump borrowed for `'a`.
+/// `skb` is the reply buffer of the dump call borrowed for `'a`, `hdr` the
+/// message's header in it.
 pub struct DumpMessage<'a> {
-    msg: Message,
-    _dump: PhantomData<&'a mut Dump<'a>>,
+    skb: NonNull<raw::sk_buff>,
+    hdr: NonNull<c_void>,
+    _dump: PhantomData<&'a mut ()>,
 }
 
 impl DumpMessage<'_> {
@@ -266,22 +261,18 @@ impl DumpMessage<'_> {
     pub fn end(self) {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `hdr` was put into this buffer by `genlmsg_put` (type
-        // invariant of `Message`).
-        unsafe { raw::genlmsg_end(this.msg.skb.as_ptr(), this.msg.hdr.as_ptr()) };
+        // invariant).
+        unsafe { raw::genlmsg_end(this.skb.as_ptr(), this.hdr.as_ptr()) };
     }
 }
 
 impl core::ops::Deref for DumpMessage<'_> {
-    type Target = Message;
+    type Target = Attrs;
 
-    fn deref(&self) -> &Message {
-        &self.msg
-    }
-}
-
-impl core::ops::DerefMut for DumpMessage<'_> {
-    fn deref_mut(&mut self) -> &mut Message {
-        &mut self.msg
+    fn deref(&self) -> &Attrs {
+        // SAFETY: The dump's buffer, valid while the message borrows the
+        // dump (type invariant).
+        unsafe { Attrs::from_raw(self.skb.as_ptr()) }
     }
 }
 
@@ -289,7 +280,7 @@ impl Drop for DumpMessage<'_> {
     fn drop(&mut self) {
         // SAFETY: `hdr` is this message's header in the dump's buffer,
         // which the core owns: the message is cut out of it again.
-        unsafe { raw::cmis_helper_genlmsg_cancel(self.msg.skb.as_ptr(), self.msg.hdr.as_ptr()) };
+        unsafe { raw::cmis_helper_genlmsg_cancel(self.skb.as_ptr(), self.hdr.as_ptr()) };
     }
 }
 
@@ -584,34 +575,37 @@ impl Skb {
 ///
 /// # Invariants
 ///
-/// The pointer is null or a buffer we own, not sent.
-pub struct Reserve(AtomicPtr<raw::sk_buff>);
+/// `skb` is null or a buffer we own, not sent.
+pub struct Reserve {
+    skb: AtomicPtr<raw::sk_buff>,
+    /// The buffer's `truesize`, read when it was set aside.
+    true_size: usize,
+}
 
 impl Reserve {
     /// Sets a buffer aside for a message of up to `payload` bytes after
     /// the headers.
     pub fn new(payload: usize) -> Result<Self> {
         let skb = core::mem::ManuallyDrop::new(Skb::new(payload)?);
+        // SAFETY: A fresh buffer of ours; `truesize` is set at its
+        // allocation.
+        let true_size = unsafe { (*skb.as_ptr()).truesize } as usize;
         // INVARIANT: A fresh buffer, now owned by the reserve.
-        Ok(Self(AtomicPtr::new(skb.as_ptr())))
+        Ok(Self {
+            skb: AtomicPtr::new(skb.as_ptr()),
+            true_size,
+        })
     }
 
     /// What the buffer set aside takes in memory (`truesize`: the data
-    /// and the socket buffer's own), 0 once taken.
+    /// and the socket buffer's own).
     pub fn true_size(&self) -> usize {
-        let skb = self.0.load(Ordering::Acquire);
-        if skb.is_null() {
-            return 0;
-        }
-        // SAFETY: A non-null pointer is a buffer we own, not sent (type
-        // invariant); `truesize` is set at its allocation.
-        let size = unsafe { (*skb).truesize };
-        size as usize
+        self.true_size
     }
 
     /// The buffer, once.
     fn take(&self) -> Option<Skb> {
-        let skb = self.0.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        let skb = self.skb.swap(core::ptr::null_mut(), Ordering::AcqRel);
         // The type invariant: ours, not sent; the swap gave up the
         // reserve's ownership.
         NonNull::new(skb).map(Skb)
@@ -631,26 +625,8 @@ impl Drop for Reserve {
 ///
 /// `hdr` is the genetlink header of `skb`.
 pub struct Message {
-    skb: Buffer,
+    skb: Skb,
     hdr: NonNull<c_void>,
-}
-
-/// Where a message is built.
-enum Buffer {
-    /// A buffer of ours, to be sent; freed if dropped unsent.
-    Owned(Skb),
-    /// A dump's reply buffer, which the netlink core owns and sends (see
-    /// [`DumpMessage`]).
-    Dump(NonNull<raw::sk_buff>),
-}
-
-impl Buffer {
-    fn as_ptr(&self) -> *mut raw::sk_buff {
-        match self {
-            Self::Owned(skb) => skb.as_ptr(),
-            Self::Dump(skb) => skb.as_ptr(),
-        }
-    }
 }
 
 // SAFETY: The buffer is exclusively ours until sent; `hdr` points into it.
@@ -693,75 +669,21 @@ impl Message {
         // INVARIANT: A fresh buffer with its header; without one, `skb` is
         // freed.
         let hdr = NonNull::new(hdr).ok_or(EMSGSIZE)?;
-        Ok(Self {
-            skb: Buffer::Owned(skb),
-            hdr,
-        })
+        Ok(Self { skb, hdr })
     }
 
-    /// Appends an attribute with `data` as its payload.
-    fn put(&mut self, kind: u16, data: &[u8]) -> Result {
-        let len = c_int::try_from(data.len()).map_err(|_| EMSGSIZE)?;
-        // SAFETY: `skb` is ours and not sent (type invariant); `data` has
-        // `len` readable bytes, which `nla_put` copies.
-        to_result(unsafe {
-            raw::nla_put(
-                self.skb.as_ptr(),
-                kind.into(),
-                len,
-                data.as_ptr().cast::<c_void>(),
-            )
-        })
-    }
-
-    /// Appends a `u32` attribute.
-    pub fn put_u32(&mut self, kind: u16, value: u32) -> Result {
-        self.put(kind, &value.to_ne_bytes())
-    }
-
-    /// Appends a variable-size unsigned integer attribute (`NLA_UINT`): 32
-    /// bits if the value fits, 64 otherwise, as `nla_put_uint`.
-    pub fn put_uint(&mut self, kind: u16, value: u64) -> Result {
-        match u32::try_from(value) {
-            Ok(v) => self.put_u32(kind, v),
-            Err(_) => self.put(kind, &value.to_ne_bytes()),
-        }
-    }
-
-    /// Appends a NUL-terminated string attribute.
-    pub fn put_string(&mut self, kind: u16, value: &CStr) -> Result {
-        self.put(kind, value.to_bytes_with_nul())
-    }
-
-    /// Appends a nest filled by `fill`.
-    pub fn put_nested(&mut self, kind: u16, fill: impl FnOnce(&mut Self) -> Result) -> Result {
-        // SAFETY: `skb` is ours and not sent (type invariant).
-        let start = unsafe { raw::cmis_helper_nla_nest_start(self.skb.as_ptr(), kind.into()) };
-        if start.is_null() {
-            return Err(EMSGSIZE);
-        }
-        fill(self)?;
-        // SAFETY: `start` is the nest opened above in this message.
-        unsafe { raw::cmis_helper_nla_nest_end(self.skb.as_ptr(), start) };
-        Ok(())
-    }
-
-    /// Finishes the message and hands over its buffer, if it is ours to
-    /// send (a dump's part is sent by the core: `EINVAL`).
-    fn finish(self) -> Result<*mut raw::sk_buff> {
-        let Buffer::Owned(skb) = &self.skb else {
-            return Err(EINVAL);
-        };
+    /// Finishes the message and hands over the buffer.
+    fn finish(self) -> *mut raw::sk_buff {
         // SAFETY: `hdr` was returned by `genlmsg_put` for this `skb` (type
         // invariant).
-        unsafe { raw::genlmsg_end(skb.as_ptr(), self.hdr.as_ptr()) };
-        let this = core::mem::ManuallyDrop::new(self);
-        Ok(this.skb.as_ptr())
+        unsafe { raw::genlmsg_end(self.skb.as_ptr(), self.hdr.as_ptr()) };
+        let skb = core::mem::ManuallyDrop::new(self.skb);
+        skb.as_ptr()
     }
 
     /// Sends the message to one socket.
     pub fn unicast(self, net: &Net, portid: u32) -> Result {
-        let skb = self.finish()?;
+        let skb = self.finish();
         // SAFETY: `skb` is a finished message; `genlmsg_unicast` consumes it
         // whatever the outcome.
         to_result(unsafe { raw::cmis_helper_genlmsg_unicast(net.as_ptr(), skb, portid) })
@@ -770,11 +692,90 @@ impl Message {
     /// Sends the message to multicast group `group` (index in the
     /// family's groups) of `family` in `net`.
     pub fn multicast<C>(self, family: &'static Family<C>, net: &Net, group: u32) -> Result {
-        let skb = self.finish()?;
+        let skb = self.finish();
         // SAFETY: As above; the family is `'static` and only read.
         to_result(unsafe {
             raw::cmis_helper_genlmsg_multicast_netns(family.as_raw(), net.as_ptr(), skb, group)
         })
+    }
+}
+
+impl core::ops::Deref for Message {
+    type Target = Attrs;
+
+    fn deref(&self) -> &Attrs {
+        // SAFETY: The buffer is ours and not sent while the message lives
+        // (type invariant).
+        unsafe { Attrs::from_raw(self.skb.as_ptr()) }
+    }
+}
+
+/// The attributes of a message being built: what [`Message`] and
+/// [`DumpMessage`] write through. Only ever shared (`&Attrs`), so that no
+/// writer can be swapped for another message's while a nest is open; the
+/// socket buffer is written through its own interior mutability, one
+/// attribute at a time.
+#[repr(transparent)]
+pub struct Attrs(Opaque<raw::sk_buff>, PhantomData<*mut ()>);
+
+impl Attrs {
+    /// # Safety
+    ///
+    /// `skb` is a message buffer being built (its headers put, not sent)
+    /// that outlives `'a` and is written by nothing else meanwhile (`Attrs`
+    /// is neither `Send` nor `Sync`: its writers stay on the builder's
+    /// thread).
+    unsafe fn from_raw<'a>(skb: *mut raw::sk_buff) -> &'a Self {
+        // SAFETY: `Attrs` is a transparent wrapper of the buffer, which
+        // the caller keeps valid for `'a`.
+        unsafe { &*skb.cast::<Self>() }
+    }
+
+    fn skb(&self) -> *mut raw::sk_buff {
+        self.0.get()
+    }
+
+    /// Appends an attribute with `data` as its payload.
+    fn put(&self, kind: u16, data: &[u8]) -> Result {
+        let len = c_int::try_from(data.len()).map_err(|_| EMSGSIZE)?;
+        // SAFETY: The buffer is being built (`from_raw`'s contract); `data`
+        // has `len` readable bytes, which `nla_put` copies.
+        to_result(unsafe {
+            raw::nla_put(self.skb(), kind.into(), len, data.as_ptr().cast::<c_void>())
+        })
+    }
+
+    /// Appends a `u32` attribute.
+    pub fn put_u32(&self, kind: u16, value: u32) -> Result {
+        self.put(kind, &value.to_ne_bytes())
+    }
+
+    /// Appends a variable-size unsigned integer attribute (`NLA_UINT`): 32
+    /// bits if the value fits, 64 otherwise, as `nla_put_uint`.
+    pub fn put_uint(&self, kind: u16, value: u64) -> Result {
+        match u32::try_from(value) {
+            Ok(v) => self.put_u32(kind, v),
+            Err(_) => self.put(kind, &value.to_ne_bytes()),
+        }
+    }
+
+    /// Appends a NUL-terminated string attribute.
+    pub fn put_string(&self, kind: u16, value: &CStr) -> Result {
+        self.put(kind, value.to_bytes_with_nul())
+    }
+
+    /// Appends a nest filled by `fill`.
+    pub fn put_nested(&self, kind: u16, fill: impl FnOnce(&Self) -> Result) -> Result {
+        // SAFETY: The buffer is being built (`from_raw`'s contract).
+        let start = unsafe { raw::cmis_helper_nla_nest_start(self.skb(), kind.into()) };
+        if start.is_null() {
+            return Err(EMSGSIZE);
+        }
+        fill(self)?;
+        // SAFETY: `start` is the nest opened above in this buffer, which
+        // `fill` could only append to.
+        unsafe { raw::cmis_helper_nla_nest_end(self.skb(), start) };
+        Ok(())
     }
 }
 
@@ -862,8 +863,10 @@ unsafe extern "C" fn dumpit_callback<Cmd: Command>(
     // (`Family::new`); it is `'static`, `repr(C)` with its `genl_family`
     // first.
     let typed = unsafe { &*family.cast::<Family<Cmd::Context>>() };
-    // SAFETY: The family is registered while its dumps run (see
-    // `doit_callback`).
+    // SAFETY: The context is set while the family is registered, and a
+    // dump in progress holds a reference on the family's module
+    // (`netlink_dump_start`), whose exit is what unregisters the family
+    // and releases the context.
     let ctx = unsafe { typed.context() };
     let (Some(cb_ptr), Some(out)) = (NonNull::new(cb), NonNull::new(skb)) else {
         return EINVAL.to_errno();
@@ -883,7 +886,8 @@ unsafe extern "C" fn dumpit_callback<Cmd: Command>(
         family,
     };
     match Cmd::dumpit(ctx, &mut dump) {
-        // More follows: the core calls again once this part is read.
+        // More follows: the core calls again once this part is read. (A
+        // part left empty ends the dump: the core takes 0 as the end.)
         // SAFETY: `skb` is this call's buffer.
         Ok(true) => unsafe { (*skb).len as c_int },
         Ok(false) => 0,

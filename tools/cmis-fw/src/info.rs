@@ -18,6 +18,8 @@ pub(crate) const SCHEMA: u32 = output::SCHEMA;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct ModuleInfo {
     pub(crate) schema: u32,
+    /// When the reply came (RFC 3339, UTC).
+    pub(crate) time: String,
     pub(crate) device: String,
     pub(crate) ifindex: u32,
     /// SFF-8024 identifier.
@@ -167,6 +169,7 @@ const NO_BANKS: [(u32, &str); 6] = [
 pub(crate) fn parse(attrs: &[FlashAttr]) -> Result<ModuleInfo> {
     let mut m = ModuleInfo {
         schema: SCHEMA,
+        time: output::timestamp(),
         module_state: "unknown",
         source: "unknown",
         ..ModuleInfo::default()

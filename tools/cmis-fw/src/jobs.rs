@@ -13,7 +13,7 @@ use crate::output::{self, Format, Printer};
 use anyhow::Result;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How jobs are followed.
@@ -144,12 +144,15 @@ pub(crate) fn exit_status(ports: &[PortJob]) -> u8 {
 }
 
 /// What Ctrl-C does: by default, leave the jobs to the kernel and say so;
-/// with `cancel`, ask the kernel to cancel them and wait for their ends (a
-/// second Ctrl-C leaves at once).
-fn on_interrupt(family: &str, devs: Vec<String>, cancel: bool) -> Arc<AtomicBool> {
+/// with `cancel`, ask the kernel to cancel the jobs started so far
+/// (`started`, which grows as they are requested) and wait for their ends
+/// (a second Ctrl-C leaves at once). Installed before the first request,
+/// so that no Ctrl-C falls between a start and its handler.
+fn on_interrupt(family: &str, started: Arc<Mutex<Vec<String>>>, cancel: bool) -> Arc<AtomicBool> {
     let cancelled = Arc::new(AtomicBool::new(false));
     let (family, flag) = (family.to_owned(), cancelled.clone());
     let _ = ctrlc::set_handler(move || {
+        let devs = started.lock().map(|d| d.clone()).unwrap_or_default();
         let names = devs.join(", ");
         if !cancel || flag.swap(true, Ordering::SeqCst) {
             eprintln!(
@@ -202,32 +205,42 @@ pub(crate) fn run_each(
 ) -> Result<u8> {
     let summary = requests.len() + settled.len() > 1 || !settled.is_empty();
     let mut client = Client::connect(family)?;
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let cancelled = on_interrupt(family, started.clone(), follow.cancel_on_interrupt);
     let mut ports: Vec<PortJob> = requests.iter().map(|(d, _)| PortJob::new(d)).collect();
     for (p, (_, job)) in ports.iter_mut().zip(requests) {
         match client.act(&p.device, job, password) {
-            Ok(()) => p.started = Some(Instant::now()),
-            Err(e) => match e.downcast::<Refused>() {
-                Ok(r) => {
-                    eprintln!("error: {}: request refused: {r}", p.device);
-                    p.outcome = Some(Outcome::Refused);
-                    p.message = Some(r.to_string());
+            Ok(()) => {
+                p.started = Some(Instant::now());
+                if let Ok(mut s) = started.lock() {
+                    s.push(p.device.clone());
                 }
-                Err(e) => return Err(e),
-            },
+            }
+            // A refusal, or a failure to ask (the jobs started go on and
+            // are followed).
+            Err(e) => {
+                let msg = match e.downcast_ref::<Refused>() {
+                    Some(r) => format!("request refused: {r}"),
+                    None => format!("{e:#}"),
+                };
+                eprintln!("error: {}: {msg}", p.device);
+                p.outcome = Some(Outcome::Refused);
+                p.message = Some(msg.trim_start_matches("request refused: ").to_owned());
+            }
         }
     }
-    let running: Vec<String> = ports
-        .iter()
-        .filter(|p| p.outcome.is_none())
-        .map(|p| p.device.clone())
-        .collect();
+    let running = ports.iter().any(|p| p.outcome.is_none());
     ports.extend(settled);
-    if !running.is_empty() {
-        let cancelled = on_interrupt(family, running, follow.cancel_on_interrupt);
+    if running {
         follow_all(client, &mut ports, follow)?;
         if cancelled.load(Ordering::SeqCst) {
+            // The ones the cancel ended, not those that failed before.
             for p in &mut ports {
-                if p.outcome == Some(Outcome::Failed) {
+                let by_cancel = p
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("cancelled"));
+                if p.outcome == Some(Outcome::Failed) && by_cancel {
                     p.outcome = Some(Outcome::Cancelled);
                 }
             }

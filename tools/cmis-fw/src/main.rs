@@ -123,7 +123,7 @@ fn update(
             Err(e) => unread.push(jobs::PortJob::refused(dev, format!("{e:#}"))),
         }
     }
-    let mut work = policy::split(&policy, &modules)?;
+    let mut work = policy::split(&policy, &modules);
     work.settled.extend(unread);
     jobs::run_each(family, &work.flashes, work.settled, password, follow)
 }

@@ -60,20 +60,28 @@ impl Policy {
         Ok(p)
     }
 
-    /// The rule for a module: the one naming its part number (and vendor,
-    /// if the rule names one); an error if several do.
+    /// The rule for a module: the one naming its part number and vendor,
+    /// else the one naming its part number only; an error if two rules
+    /// are equally specific.
     fn rule_for(&self, m: &ModuleInfo) -> Result<Option<&Rule>> {
         let pn = m.part_number.as_deref().unwrap_or_default();
         let vendor = m.vendor.as_deref().unwrap_or_default();
-        let mut rules = self
-            .modules
-            .iter()
-            .filter(|r| r.part_number == pn && r.vendor.as_deref().is_none_or(|v| v == vendor));
-        let first = rules.next();
-        if rules.next().is_some() {
-            bail!("policy file: several rules for {vendor} {pn}");
+        for specific in [true, false] {
+            let mut rules = self.modules.iter().filter(|r| {
+                r.part_number == pn
+                    && match r.vendor.as_deref() {
+                        Some(v) => specific && v == vendor,
+                        None => !specific,
+                    }
+            });
+            if let Some(first) = rules.next() {
+                if rules.next().is_some() {
+                    bail!("policy file: several rules for {vendor} {pn}");
+                }
+                return Ok(Some(first));
+            }
         }
-        Ok(first)
+        Ok(None)
     }
 }
 
@@ -88,15 +96,16 @@ pub(crate) enum Plan {
 
 /// The version a module runs, as its inventory shows it: the running
 /// bank's image (with the build) if Get Firmware Info described it, else
-/// the active version register.
-fn running(m: &ModuleInfo) -> Option<Version> {
-    let banks = m.images.iter().find(|i| i.running == Some(true));
-    let text = banks
+/// the active version register; and whether it is committed (`None`:
+/// the registers do not tell).
+fn running(m: &ModuleInfo) -> Option<(Version, Option<bool>)> {
+    let bank = m.images.iter().find(|i| i.running == Some(true));
+    let text = bank
         .and_then(|i| i.version.as_deref())
         .or(m.active_version.as_deref())?;
     // A register view "3.2" or an image's "3.2.17".
     let v = Version::parse(text.as_bytes())?;
-    Some(v)
+    Some((v, bank.and_then(|i| i.committed)))
 }
 
 /// What to do to the port `m` describes.
@@ -107,11 +116,11 @@ pub(crate) fn plan(policy: &Policy, m: &ModuleInfo) -> Result<Plan> {
     };
     let wanted = Version::parse(rule.version.as_bytes())
         .ok_or_else(|| anyhow!("policy file: bad version {}", rule.version))?;
-    let now = running(m);
-    if let Some(v) = now {
+    if let Some((v, committed)) = running(m) {
         // A build the module does not show is not taken for the wanted
         // one: the flash is asked for, and the kernel proves or refuses.
-        if wanted.matches(&v) == Match::Yes {
+        // An uncommitted one is left to the flash, which commits it.
+        if wanted.matches(&v) == Match::Yes && committed != Some(false) {
             return Ok(Plan::Skip(
                 format!("up to date ({})", rule.version),
                 Some(v.to_string()),
@@ -134,16 +143,20 @@ pub(crate) struct Work {
     pub(crate) settled: Vec<PortJob>,
 }
 
-/// Splits ports into flashes to run and ports left alone.
-pub(crate) fn split(policy: &Policy, modules: &[ModuleInfo]) -> Result<Work> {
+/// Splits ports into flashes to run and ports left alone (a port the
+/// policy cannot decide is refused, the others go on).
+pub(crate) fn split(policy: &Policy, modules: &[ModuleInfo]) -> Work {
     let (mut flashes, mut settled) = (Vec::new(), Vec::new());
     for m in modules {
-        match plan(policy, m)? {
-            Plan::Flash(job) => flashes.push((m.device.clone(), job)),
-            Plan::Skip(why, version) => settled.push(PortJob::skipped(&m.device, why, version)),
+        match plan(policy, m) {
+            Ok(Plan::Flash(job)) => flashes.push((m.device.clone(), job)),
+            Ok(Plan::Skip(why, version)) => {
+                settled.push(PortJob::skipped(&m.device, why, version));
+            }
+            Err(e) => settled.push(PortJob::refused(&m.device, format!("{e:#}"))),
         }
     }
-    Ok(Work { flashes, settled })
+    Work { flashes, settled }
 }
 
 #[cfg(test)]
@@ -206,6 +219,26 @@ mod tests {
         assert!(
             matches!(plan(&p, &acme).unwrap(), Plan::Skip(w, _) if w.starts_with("up to date"))
         );
+        // Running the version uncommitted: flashed (the kernel commits it).
+        let mut uncommitted = module("QDD-400G-DR4", "X", Some("2.1.7"), None);
+        uncommitted.images[0].committed = Some(false);
+        assert!(matches!(plan(&p, &uncommitted).unwrap(), Plan::Flash(_)));
+    }
+
+    #[test]
+    fn a_vendor_rule_wins_over_a_generic_one() {
+        let p = Policy::parse(
+            r#"{"schema": 1, "modules": [
+                {"part_number": "X", "version": "2.1", "file": "generic"},
+                {"part_number": "X", "vendor": "ACME", "version": "2.2", "file": "acme"}]}"#,
+        )
+        .unwrap();
+        let file = |m| match plan(&p, &m).unwrap() {
+            Plan::Flash(Job::Flash { file, .. }) => file,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(file(module("X", "ACME", None, Some("1.0"))), "acme");
+        assert_eq!(file(module("X", "OTHER", None, Some("1.0"))), "generic");
     }
 
     #[test]

@@ -773,9 +773,12 @@ pub enum Shortcut {
     /// Nothing: the image was downloaded.
     #[default]
     None,
-    /// The module ran that version already: nothing was downloaded or
-    /// run (the image was committed if it was not).
+    /// The module ran that version already, committed: nothing was
+    /// downloaded, run or committed.
     AlreadyRunning,
+    /// The module ran that version uncommitted: it was committed, nothing
+    /// downloaded or run.
+    CommittedRunning,
     /// The inactive bank held that version: it was run (as far as
     /// asked) without a download.
     DownloadSkipped,
@@ -1065,14 +1068,17 @@ impl<I: ModuleIo> Session<'_, I> {
                 .info
                 .zip(plan.running)
                 .is_some_and(|(info, bank)| !info.bank(bank).committed);
-            let mut done = if self.opts.until == Until::Committed && uncommitted {
-                self.commit_surveyed(plan)?
+            let done = if self.opts.until == Until::Committed && uncommitted {
+                Summary {
+                    shortcut: Shortcut::CommittedRunning,
+                    ..self.commit_surveyed(plan)?
+                }
             } else {
                 self.summary.new_version = plan.old_version;
                 self.summary.reached = self.opts.until;
+                self.summary.shortcut = Shortcut::AlreadyRunning;
                 self.summary
             };
-            done.shortcut = Shortcut::AlreadyRunning;
             return Ok(Some(done));
         }
         let expected = match (plan.info, plan.running) {

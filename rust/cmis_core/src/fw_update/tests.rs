@@ -2027,3 +2027,25 @@ fn a_hitless_run_keeps_the_module_up() {
     assert_eq!(bed.commands(0x0109), 0);
     bed.assert_old_runs();
 }
+
+/// A module running the wanted version uncommitted has it committed, with
+/// no download, no Run and (Get Firmware Info proving it) no reset.
+#[test]
+fn a_wanted_version_running_uncommitted_is_committed() {
+    let mut bed = Bed::new(profile());
+    let img = bed.image(10_000);
+    let running = Options {
+        until: Until::Running,
+        ..Options::DEFAULT
+    };
+    bed.flash(&img, running).unwrap();
+    assert_eq!(bed.m.firmware().committed, BankId::A);
+    let (starts, runs, resets) = (bed.commands(0x0101), bed.commands(0x0109), bed.resets);
+    bed.settle();
+    let s = bed.flash(&img, wanted("2.1.7")).unwrap();
+    assert_eq!(s.shortcut, Shortcut::CommittedRunning);
+    assert_eq!(s.reached, Until::Committed);
+    bed.assert_flashed();
+    let now = (bed.commands(0x0101), bed.commands(0x0109), bed.resets);
+    assert_eq!(now, (starts, runs, resets));
+}
