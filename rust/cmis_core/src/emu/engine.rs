@@ -51,7 +51,7 @@ impl Module {
         }
     }
 
-    fn status_offset(instance: usize) -> usize {
+    pub(super) fn status_offset(instance: usize) -> usize {
         37 + instance
     }
 

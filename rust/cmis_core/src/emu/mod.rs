@@ -1931,6 +1931,12 @@ impl Module {
 
     fn begin_reset(&mut self, at: Nanos, bank: BankId) {
         self.counters.resets += 1;
+        // A command the old image was running is lost with it: its
+        // instance shows no status, as after a reset (a hitless restart
+        // keeps the registers, not a command engine that no longer runs).
+        for p in self.pending.into_iter().flatten() {
+            self.lower[Self::status_offset(p.instance)] = 0;
+        }
         self.pending = [None; 2];
         self.late_flag = [None; 2];
         if self.profile.quirks.single_bank {
@@ -1959,7 +1965,6 @@ impl Module {
     /// (masks, the entered password) and latched flags are kept, no state
     /// change is flagged. Only the versions (and Get Firmware Info) tell.
     fn restart_hitless(&mut self) {
-        self.pending = [None; 2];
         self.late_flag = [None; 2];
         self.update_versions();
         self.power = Power::Up;
