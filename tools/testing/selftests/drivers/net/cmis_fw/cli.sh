@@ -15,7 +15,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 9
+ktap_set_plan 10
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text cli --size 4000 --seed 6
@@ -130,6 +130,21 @@ renamed() {
 	return $ok
 }
 check "device renamed mid-flash: the tool follows it to COMPLETED" renamed
+
+# The device named by an alternative name: the tool follows the flash by
+# the index the name resolves to, whatever name the kernel reports.
+altname() {
+	new_port
+	local alt=cmisalt$$ out rc ok=0
+	ip link property add dev "$port" altname "$alt" || { echo "no altnames here"; return 1; }
+	out=$("$cmis_fw" flash "$alt" v2.bin 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] && grep -q "^$port: flashing completed$" <<<"$out" ||
+		{ echo "$out (exit $rc)"; ok=1; }
+	del_port
+	return $ok
+}
+check "device named by an altname: the flash followed to COMPLETED" altname
 
 # A flash that goes silent for longer than --wait-limit: exit 3, and the
 # flash goes on in the kernel.

@@ -16,7 +16,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 8
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text info --size 4000 --seed 8
@@ -57,6 +57,19 @@ after_flash() {
 	return $ok
 }
 check "info after a flash: bank B runs the new image, committed" after_flash
+
+# A module whose Get Firmware Info fails: the version registers, said so.
+without_fw_info() {
+	new_port
+	set_knobs fail_command=0x0100 fail_count=1000
+	local out ok=0
+	out=$("$cmis_fw" info "$port") || ok=1
+	grep -q '^  firmware (version registers: Get Firmware Info failed):$' <<<"$out" &&
+		grep -q '^    running 1\.0, inactive 0\.0$' <<<"$out" || { echo "$out"; ok=1; }
+	del_port
+	return $ok
+}
+check "info of a module whose Get Firmware Info fails: the version registers, said so" without_fw_info
 
 # The port's last job, kept by cmis_fw: a completed flash, then a failed
 # one replacing it; a fresh port has none.

@@ -20,7 +20,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 13
+ktap_set_plan 14
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text operator --size 4000 --seed 12
@@ -155,6 +155,26 @@ cancelled_after_run() {
 	return $ok
 }
 check "cancel while the module restarts: no Commit, the new image runs uncommitted" cancelled_after_run
+
+# Cancelled after Commit, during the final reset: too late, the flash
+# completes (the image is committed; nothing could be undone).
+cancelled_after_commit() {
+	new_port
+	set_knobs reset_ms=4000
+	local rc pid ok=0
+	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/late.out" 2>&1 &
+	pid=$!
+	wait_file "$fw_dir/late.out" 'Resetting the module' 120 || ok=1
+	"$cmis_fw" cancel "$port" >/dev/null 2>&1 || ok=1
+	wait $pid
+	rc=$?
+	[ $rc -eq 0 ] && grep -q "^$port: flashing completed$" "$fw_dir/late.out" ||
+		{ cat "$fw_dir/late.out"; echo "exit $rc"; ok=1; }
+	expect_banks "$v1" "$v2 running committed" || ok=1
+	del_port
+	return $ok
+}
+check "cancel during the final reset: too late, the flash completes committed" cancelled_after_commit
 
 interrupt_cancels() {
 	slow_port
