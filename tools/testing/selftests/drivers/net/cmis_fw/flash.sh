@@ -210,7 +210,8 @@ client_flash_to() {
 check "8 ports flashed in parallel" parallel_flash 8 client_flash_to
 
 # Notifications: STARTED, increasing IN_PROGRESS at most every 1%, the
-# last at 100%, exactly one terminal COMPLETED.
+# last at 100% (then the phases after the download, with messages),
+# exactly one terminal COMPLETED.
 progress() {
 	new_port
 	set_knobs write_mechanism=0x01
@@ -218,7 +219,8 @@ progress() {
 	del_port
 	awk -v rc="$rc" '
 		NR == 1 && $1 != "status=STARTED" { bad = "first is not STARTED" }
-		$1 == "status=IN_PROGRESS" {
+		# The phases after the download say what happens, at 100%.
+		$1 == "status=IN_PROGRESS" && !/ msg=/ {
 			split($2, d, "="); split($3, t, "=")
 			if (d[2] + 0 <= last) bad = "progress not increasing"
 			last = d[2] + 0; total = t[2] + 0; n++
@@ -378,7 +380,10 @@ malformed() {
 	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 0:00000000 || ok=1
 	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 4:01000000 || ok=1
 	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 8:01000000 || ok=1
-	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 10:00000000 || ok=1
+	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 12:01000000 || ok=1
+	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 16:00000000 || ok=1
+	rejected 'EINVAL: version must be MAJOR.MINOR or MAJOR.MINOR.BUILD \[bad attribute' \
+		"$port" v2.bin --attr 10:322e7800 || ok=1
 	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 60:00000000 || ok=1
 	# How far to go: a value no job knows.
 	rejected 'EINVAL: this request cannot stop there \[bad attribute' "$port" v2.bin \
