@@ -91,7 +91,8 @@ j = m["last_job"]
 assert j["job"] == "flash" and j["status"] == "error" and j["file"] == "v2.bin", j
 assert "the image is version 2.0.7, not the 3.0 asked for" in j["message"], j
 assert j["version_after"] == "2.0" and "version_before" not in j, j
-assert abs(j["ended"] - time.time()) < 600 and j["duration_ms"] > 0, j
+# (The emulated module of this test is instant: a job may take under 1 ms.)
+assert abs(j["ended"] - time.time()) < 600 and isinstance(j["duration_ms"], int), j
 PY
 	del_port
 	return $ok
