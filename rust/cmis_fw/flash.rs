@@ -627,7 +627,10 @@ impl fmt::Display for Outcome<'_> {
                 return write!(f, "already running {v}: nothing downloaded");
             }
             (Some(v), Shortcut::CommittedRunning) => {
-                return write!(f, "already running {v}, uncommitted: committed, nothing downloaded");
+                return write!(
+                    f,
+                    "already running {v}, uncommitted: committed, nothing downloaded"
+                );
             }
             _ => {}
         }

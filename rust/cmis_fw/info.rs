@@ -13,11 +13,11 @@
 
 use crate::cmis_core::fw_update::inventory::{self, Ascii, Firmware, Image, Inventory, NoBanks};
 use crate::cmis_core::fw_update::{Cause, Options, Password};
+use crate::cmis_core::map::{identifier, lower, Access};
 use crate::cmis_core::uapi::{
     attr, cdb_caps, header, image, info, last_job, slot, source, status, MSG_MODULE_INFO_GET,
 };
 use crate::ethdev::{NetDevice, Rtnl};
-use crate::cmis_core::map::{identifier, lower, Access};
 use crate::flash::{read_module, Flashes, LastJob, RequestIo};
 use crate::genl::{Attrs, Command, Dump, Info, Message};
 use crate::netlink::{device, Rejection, Text, VersionText, FAMILY};

@@ -229,7 +229,14 @@ impl Dump<'_> {
         // SAFETY: `out` is this call's reply buffer and `family` the dump's
         // family (type invariant).
         let hdr = unsafe {
-            raw::genlmsg_put(out, portid, seq, self.family, raw::NLM_F_MULTI as c_int, cmd)
+            raw::genlmsg_put(
+                out,
+                portid,
+                seq,
+                self.family,
+                raw::NLM_F_MULTI as c_int,
+                cmd,
+            )
         };
         // INVARIANT: `hdr` is the header just put into `out`, this call's
         // buffer, which the message borrows the dump for.
