@@ -144,8 +144,12 @@ check "dkms build" "$log/dkms.log" "$here/dkms-check.sh"
 # (userspace over the same requests) run on the stock kernel only. Together that
 # keeps CI on a fresh machine (which also builds both test kernels)
 # within its 90 minutes; 'CMIS_FW_DEBUG_TESTS=all make test' runs
-# everything on both.
-debug_tests=${CMIS_FW_DEBUG_TESTS-modules.sh ethtool_flash.sh flash.sh failures.sh info.sh staged.sh soak.sh faults.sh netlink_fuzz.sh}
+# everything on both. flash.sh (about 14 minutes on the debug kernel,
+# half the debug phase) runs on the stock kernel only since session 10,
+# when the suites' growth took the fresh-machine estimate past 90
+# minutes; its lifetime checks are to move into a test of their own that
+# runs here.
+debug_tests=${CMIS_FW_DEBUG_TESTS-modules.sh ethtool_flash.sh failures.sh info.sh staged.sh soak.sh faults.sh netlink_fuzz.sh}
 [ "$debug_tests" = all ] && debug_tests=
 vm_phase "VM kselftests (test kernel)" "$top/out/vm-test-7.3" CMIS_KERNEL=7.3 \
 	CMIS_FW_TESTS="$debug_tests"

@@ -82,6 +82,35 @@ if [ "$mode" = demo ]; then
 		ethtool -m "$port" | grep 'firmware version'
 		echo
 		run ethtool -i "$port"
+		# What operators do beyond a flash (Documentation/admin-guide.rst
+		# shows this output): inventory, staged steps, a stated version,
+		# several ports at once, a policy file, the kernel log.
+		cf=$CMIS_FW_BIN_DIR/cmis-fw
+		run "$cf" info "$port"
+		run "$cf" flash "$port" demo-2.1.0.bin --no-run
+		run "$cf" run "$port"
+		run "$cf" commit "$port"
+		run "$cf" flash "$port" demo-2.1.0.bin --version 2.1.0
+		ports=()
+		for _ in 1 2 3; do
+			echo 1 >/sys/kernel/debug/cmis_emu/new_port
+			idx=$(sort -n /sys/kernel/debug/cmis_emu/del_port | tail -n1)
+			for d in /sys/class/net/*; do
+				ethtool -i "${d##*/}" 2>/dev/null | grep -qx "bus-info: cmis_emu\.$idx" &&
+					ports+=("${d##*/}")
+			done
+		done
+		ip link set "${ports[2]}" up
+		run "$cf" flash "${ports[@]}" demo-2.2.0.bin
+		ip link set "${ports[2]}" down
+		printf '%s\n' '{"schema": 1, "modules": [' \
+			'  {"part_number": "CMIS-EMU-QSFPDD", "version": "2.2.0", "file": "demo-2.2.0.bin"}' \
+			']}' >"$fw/policy.json"
+		run cat "$fw/policy.json"
+		run "$cf" update --policy "$fw/policy.json"
+		run "$cf" info "$port"
+		echo "# dmesg | grep 'module firmware'"
+		dmesg | grep 'module firmware' | sed 's/^\[[ 0-9.]*\] //'
 	} >"$out/demo.txt" 2>&1
 elif [ "$mode" = bench ]; then
 	# shellcheck disable=SC2086 # arguments are separate words
