@@ -20,7 +20,7 @@ use crate::cmis_core::uapi::{
 use crate::ethdev::{NetDevice, Rtnl};
 use crate::flash::{read_module, Flashes, LastJob, RequestIo};
 use crate::genl::{Attrs, Command, Dump, Info, Message};
-use crate::netlink::{device, Rejection, Text, VersionText, FAMILY};
+use crate::netlink::{begin_refused, device, Rejection, Text, VersionText, FAMILY};
 use kernel::{
     prelude::*,
     sync::{aref::ARef, ArcBorrow},
@@ -116,14 +116,7 @@ fn read<'a>(
     let claim = {
         let rtnl = Rtnl::lock();
         dev.with_ethtool_ops(&rtnl, |rtnl| flashes.claim_cdb(dev, rtnl))
-            .map_err(|e| {
-                let msg = if e == ENODEV {
-                    c"Netdevice is not present or going away"
-                } else {
-                    c"The driver refused module access (ethtool begin)"
-                };
-                Rejection::new(msg, e)
-            })?
+            .map_err(begin_refused)?
     };
     let read = {
         let _resumed = NetDevice::keep_resumed(dev);

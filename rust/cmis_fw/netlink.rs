@@ -235,6 +235,17 @@ impl<'a> Rejection<'a> {
     }
 }
 
+/// Why a request cannot use a device's ethtool operations
+/// (`ethtool_ops->begin` failed, or the device is going away).
+pub(crate) fn begin_refused<'a>(e: Error) -> Rejection<'a> {
+    let msg = if e == ENODEV {
+        c"Netdevice is not present or going away"
+    } else {
+        c"The driver refused module access (ethtool begin)"
+    };
+    Rejection::new(msg, e)
+}
+
 /// Finds the device the header names, by index or by name.
 pub(crate) fn device<'a>(info: &'a Info<'_>, net: &Net) -> Result<ARef<NetDevice>, Rejection<'a>> {
     let header = info
@@ -399,14 +410,7 @@ fn validate<'a>(
     {
         let rtnl = Rtnl::lock();
         dev.with_ethtool_ops(&rtnl, |rtnl| claim(flashes, &dev, link_up, rtnl))
-            .map_err(|e| {
-                let msg = if e == ENODEV {
-                    c"Netdevice is not present or going away"
-                } else {
-                    c"The driver refused module access (ethtool begin)"
-                };
-                Rejection::new(msg, e)
-            })??;
+            .map_err(begin_refused)??;
     }
     // The image is loaded and the module read without RTNL, with the
     // device kept resumed for as long as the flash lasts.

@@ -184,6 +184,13 @@ fw_client() {
 	python3 "$lib_dir/cmis_fw_client.py" "$@"
 }
 
+# expect_banks A_LINE_REGEX B_LINE_REGEX: the current port's banks view,
+# each line whole.
+expect_banks() {
+	grep -Eq "^A: $1\$" "$dir/banks" && grep -Eq "^B: $2\$" "$dir/banks" ||
+		{ cat "$dir/banks"; return 1; }
+}
+
 # counter NAME: a counter of the current port's emulated module.
 counter() {
 	sed -n "s/^$1: //p" "$dir/counters"

@@ -29,13 +29,6 @@ make_image big.bin --version 2.0.7 --size 400000 --seed 13
 v1='valid version=1\.0\.0 .* crc=[0-9a-f]{8}'
 v2='valid version=2\.0\.7 .* crc=[0-9a-f]{8}'
 
-# expect_banks A_LINE_REGEX B_LINE_REGEX: the port's banks view, each
-# line whole.
-expect_banks() {
-	grep -Eq "^A: $1\$" "$dir/banks" && grep -Eq "^B: $2\$" "$dir/banks" ||
-		{ cat "$dir/banks"; return 1; }
-}
-
 # commands ID: how many times the port's module was sent command ID.
 commands() {
 	local n

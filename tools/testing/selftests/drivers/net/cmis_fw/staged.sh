@@ -27,13 +27,6 @@ make_image v2.bin --version 2.0.7 --text staged --size 4000 --seed 10
 v1='valid version=1\.0\.0 .* crc=[0-9a-f]{8}'
 v2='valid version=2\.0\.7 text="staged" .* crc=[0-9a-f]{8}'
 
-# expect_banks A_LINE_REGEX B_LINE_REGEX: the port's banks view, each
-# line whole.
-expect_banks() {
-	grep -Eq "^A: $1\$" "$dir/banks" && grep -Eq "^B: $2\$" "$dir/banks" ||
-		{ cat "$dir/banks"; return 1; }
-}
-
 # step WHAT ARGS...: runs cmis-fw ARGS..., which must succeed saying WHAT.
 step() {
 	local what=$1 out
