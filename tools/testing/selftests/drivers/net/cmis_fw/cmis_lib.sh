@@ -179,6 +179,20 @@ wait_state() {
 	wait_file "$dir/state" "$1"
 }
 
+# slow_port: a new port whose downloads take a while (200 ms per LPL
+# block), for what must happen in the middle of one. (Under TCG a client
+# takes a few seconds to start.)
+slow_port() {
+	new_port
+	set_knobs write_mechanism=0x01 busy_us_write=200000 max_duration_write=2000
+}
+
+# wait_download [DIR]: waits (up to 60 s) until the module of DIR (the
+# current port's by default) is in the middle of a download.
+wait_download() {
+	wait_file "${1:-$dir}/banks" '^download: bank=' 60 || { echo "no download started"; return 1; }
+}
+
 # The selftests' netlink client of the cmis_fw family.
 fw_client() {
 	python3 "$lib_dir/cmis_fw_client.py" "$@"

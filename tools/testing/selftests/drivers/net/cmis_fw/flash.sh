@@ -168,25 +168,6 @@ else
 fi
 del_port
 
-# A slow flash in the background: 35 LPL blocks of 200 ms. (Under TCG a
-# client takes a few seconds to start.)
-slow_port() {
-	new_port
-	set_knobs write_mechanism=0x01 busy_us_write=200000 max_duration_write=2000
-}
-
-# wait_download [DIR]: waits (up to 60 s) until the module of DIR (the
-# current port's by default) is in the middle of a download.
-wait_download() {
-	local i
-	for i in $(seq 600); do
-		grep -q '^download: bank=' "${1:-$dir}/banks" && return 0
-		sleep 0.1
-	done
-	echo "no download started"
-	return 1
-}
-
 # Unplugged in the middle of the download.
 unplugged_mid_flash() {
 	slow_port

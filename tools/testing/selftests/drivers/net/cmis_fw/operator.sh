@@ -20,7 +20,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 14
+ktap_set_plan 15
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text operator --size 4000 --seed 12
@@ -34,18 +34,6 @@ commands() {
 	local n
 	n=$(counter "command_$1")
 	echo "${n:-0}"
-}
-
-# A port whose downloads take a while (200 ms per LPL block).
-slow_port() {
-	new_port
-	set_knobs write_mechanism=0x01 busy_us_write=200000 max_duration_write=2000
-}
-
-# wait_download: waits (up to 60 s) for the port's module to be in the
-# middle of a download.
-wait_download() {
-	wait_file "$dir/banks" '^download: bank=' 60 || { echo "no download started"; return 1; }
 }
 
 version_already_running() {
@@ -148,6 +136,28 @@ cancelled_after_run() {
 	return $ok
 }
 check "cancel while the module restarts: no Commit, the new image runs uncommitted" cancelled_after_run
+
+# Cancelled while the module commits (a Commit that takes 3 s): the
+# command cannot be taken back, so the flash waits for it and completes,
+# the new image committed.
+cancelled_during_commit() {
+	new_port
+	set_knobs busy_us_commit=3000000
+	local rc pid ok=0
+	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/commit.out" 2>&1 &
+	pid=$!
+	wait_file "$fw_dir/commit.out" 'Committing' 120 || ok=1
+	"$cmis_fw" cancel "$port" >/dev/null 2>&1 || ok=1
+	wait $pid
+	rc=$?
+	[ $rc -eq 0 ] && grep -q "^$port: flashing completed$" "$fw_dir/commit.out" ||
+		{ cat "$fw_dir/commit.out"; echo "exit $rc"; ok=1; }
+	[ "$(commands 010a)" = 1 ] || { echo "Commit sent $(commands 010a) times"; ok=1; }
+	expect_banks "$v1" "$v2 running committed" || ok=1
+	del_port
+	return $ok
+}
+check "cancel while the module commits: too late, the flash completes committed" cancelled_during_commit
 
 # Cancelled after Commit, during the final reset: too late, the flash
 # completes (the image is committed; nothing could be undone).
@@ -283,13 +293,19 @@ check "flash --hitless: no module reset after the commit; refused where not adve
 # Several ports in one command: flashed at once (the kernel runs them in
 # parallel), a summary table, the exit status from the outcomes. Sixteen
 # ports: one refused (its link is up), one whose module fails Start, the
-# others completed.
+# others completed; five of those play the inconvenient modules (late
+# resets, NACKs while busy, a slow driver, status lag) with their
+# realistic timing.
 fleet() {
 	local ports=() dirs=() i out rc ok=0 done=0
+	local profiles=(late_reset late_reset_1s nack_busy mailbox_driver laggy_5ms)
 	for i in $(seq 16); do
 		new_port
 		ports+=("$port")
 		dirs+=("$dir")
+	done
+	for i in "${!profiles[@]}"; do
+		echo "${profiles[$i]}" >"${dirs[$i]}/profile" || ok=1
 	done
 	ip link set "${ports[14]}" up
 	dir=${dirs[15]} set_knobs fail_command=0x0101 fail_count=1
