@@ -131,6 +131,9 @@ pub struct Link {
     /// Whether the module sets the completion flag for status-polled
     /// commands, once known.
     pub status_mode_flag: Option<bool>,
+    /// The CDB instance used, from 0 (instance 1): the bank of its pages
+    /// 9Fh and A0h-AFh, its status byte and its completion flag.
+    pub instance: u8,
     /// Latched bits of 00h:8 seen (and so cleared) since the caller last
     /// took them: reading byte 8 for the completion flag clears the
     /// module's other flags too, which must not be lost.
@@ -152,6 +155,7 @@ impl Link {
         flag_clear: false,
         unsettled: false,
         status_mode_flag: None,
+        instance: 0,
         latched: 0,
         sleep_late: 0,
     };
@@ -175,6 +179,35 @@ impl Link {
         } else {
             self.lpl_access
         }
+    }
+
+    /// The same link on CDB instance `instance` (from 0), its state not
+    /// known yet.
+    pub const fn on_instance(self, instance: u8) -> Self {
+        Self {
+            instance,
+            flag_clear: false,
+            unsettled: false,
+            status_mode_flag: None,
+            ..self
+        }
+    }
+
+    /// An access to the instance's page `page` (9Fh or an EPL page).
+    pub const fn cdb_access(&self, page: u8, offset: u8, len: usize) -> Access {
+        let mut a = Access::new(page, offset, len);
+        a.bank = self.instance;
+        a
+    }
+
+    /// The instance's CdbStatus byte (00h:37 or 38).
+    pub const fn status_access(&self) -> Access {
+        Access::new(0, lower::CDB_STATUS_1 + self.instance, 1)
+    }
+
+    /// The instance's completion flag in 00h:8 (CdbCmdCompleteFlag1 or 2).
+    pub const fn complete_flag(&self) -> u8 {
+        module_flag::CDB_COMPLETE_1 << self.instance
     }
 
     /// Reads 00h:8, keeping what it clears in [`Link::latched`].
@@ -383,7 +416,7 @@ pub fn execute(
         // Writing into the pages of a busy instance would corrupt the
         // command it runs.
         let mut b = [0u8];
-        let a = Access::new(0, lower::CDB_STATUS_1, 1);
+        let a = link.status_access();
         retry(io, |io| io.read(a, &mut b)).map_err(|e| access(Part::Flags, e))?;
         if let Status::Busy(_) = Status::from_byte(b[0]) {
             return Err(CdbError::Busy(b[0]));
@@ -402,7 +435,10 @@ pub fn execute(
     loop {
         attempts += 1;
         let before = io.now();
-        let trigger = io.write(Access::new(CDB_PAGE, CMD_ID_OFFSET, 2), req.cmd.trigger());
+        let trigger = io.write(
+            link.cdb_access(CDB_PAGE, CMD_ID_OFFSET, 2),
+            req.cmd.trigger(),
+        );
         // The module latches the flag when it is done, polled or not.
         link.flag_clear = false;
         let mut p = Poller {
@@ -472,7 +508,7 @@ fn settle_flag(
     let mut backoff = Backoff::new(POLL_MIN, POLL_MAX);
     loop {
         let b = retry(io, |io| link.read_flags(io)).map_err(|e| access(Part::Flags, e))?;
-        let seen = b & module_flag::CDB_COMPLETE_1 != 0;
+        let seen = b & link.complete_flag() != 0;
         if seen || io.now() >= until {
             if status_polled {
                 link.status_mode_flag = Some(seen);
@@ -542,7 +578,7 @@ fn write_body(io: &mut impl ModuleIo, link: &Link, req: &Request<'_>) -> Result<
     let mut pos = 0;
     while pos < body.len() {
         let len = (body.len() - pos).min(step);
-        let a = Access::new(CDB_PAGE, Command::BODY_OFFSET + pos as u8, len);
+        let a = link.cdb_access(CDB_PAGE, Command::BODY_OFFSET + pos as u8, len);
         let chunk = &body[pos..pos + len];
         retry(io, |io| io.write(a, chunk)).map_err(|e| access(Part::Body, e))?;
         pos += len;
@@ -558,7 +594,7 @@ fn write_epl(io: &mut impl ModuleIo, link: &Link, req: &Request<'_>) -> Result<(
     while pos < total {
         let in_page = pos % PAGE_SIZE;
         let len = (total - pos).min(PAGE_SIZE - in_page).min(step);
-        let a = Access::new(
+        let a = link.cdb_access(
             EPL_FIRST_PAGE + (pos / PAGE_SIZE) as u8,
             UPPER_START + in_page as u8,
             len,
@@ -672,7 +708,7 @@ fn poll_once(
     p.polls += 1;
     if p.mode == PollMode::Flag && !p.captured {
         match link.read_flags(io) {
-            Ok(b) if b & module_flag::CDB_COMPLETE_1 != 0 => {
+            Ok(b) if b & link.complete_flag() != 0 => {
                 // Cleared before the trigger, set now: this command's.
                 p.captured = true;
                 p.flag_seen = true;
@@ -685,7 +721,7 @@ fn poll_once(
             Err(e) => return Ok(poll_error(p, e)),
         }
     }
-    let status = match read_status(io, p) {
+    let status = match read_status(io, link, p) {
         Ok(s) => s,
         Err(e) => return Ok(poll_error(p, e)),
     };
@@ -733,9 +769,9 @@ fn poll_error(p: &mut Poller, e: Errno) -> Poll {
     Poll::Busy
 }
 
-fn read_status(io: &mut impl ModuleIo, p: &mut Poller) -> Result<u8, Errno> {
+fn read_status(io: &mut impl ModuleIo, link: &Link, p: &mut Poller) -> Result<u8, Errno> {
     let mut b = [0u8];
-    io.read(Access::new(0, lower::CDB_STATUS_1, 1), &mut b)?;
+    io.read(link.status_access(), &mut b)?;
     p.last_status = Some(b[0]);
     Ok(b[0])
 }
@@ -757,7 +793,7 @@ fn read_reply(
         // Header and as much of the longest reply as one access takes.
         let mut first = [0u8; 2 + LPL_MAX_LEN];
         let n = (2 + max as usize).min(step).min(first.len());
-        let a = Access::new(CDB_PAGE, RPL_LEN_OFFSET, n);
+        let a = link.cdb_access(CDB_PAGE, RPL_LEN_OFFSET, n);
         retry(io, |io| io.read(a, &mut first[..n])).map_err(|e| access(Part::Reply, e))?;
         let (len, chk) = (first[0], first[1]);
         if len < min || len > max || len as usize > LPL_MAX_LEN {
@@ -767,13 +803,18 @@ fn read_reply(
                 max,
             }));
         }
+        if len == 0 {
+            // RPLChkCode of an empty reply is not specified (modules
+            // write 00h or FFh): nothing to verify.
+            return Ok(0);
+        }
         let len = len as usize;
         let have = (n - 2).min(len);
         reply[..have].copy_from_slice(&first[2..2 + have]);
         let mut pos = have;
         while pos < len {
             let chunk = (len - pos).min(step);
-            let a = Access::new(CDB_PAGE, LPL_OFFSET + pos as u8, chunk);
+            let a = link.cdb_access(CDB_PAGE, LPL_OFFSET + pos as u8, chunk);
             let dst = &mut reply[pos..pos + chunk];
             retry(io, |io| io.read(a, dst)).map_err(|e| access(Part::Reply, e))?;
             pos += chunk;

@@ -18,6 +18,7 @@
 
 pub mod advert;
 pub mod exchange;
+pub mod rpc;
 pub mod scope;
 
 use core::fmt;

@@ -18,7 +18,7 @@ use super::super::cdb::{check_code, CommandId, Failure, LPL_MAX_LEN, STATUS_SUCC
 use super::super::image::Version;
 use super::firmware::BankId;
 use super::{
-    write_mechanism, BootCdb, Executed, LogEntry, Module, Nanos, Pending, Power, NS_PER_MS,
+    vendor, write_mechanism, BootCdb, Executed, LogEntry, Module, Nanos, Pending, Power, NS_PER_MS,
     NS_PER_US,
 };
 
@@ -411,6 +411,18 @@ impl Module {
                 }
                 Ok(Done::Plain)
             }
+            CommandId(vendor::READ_STATUS) => {
+                let mut r = [0u8; vendor::STATUS_LEN];
+                r[..3].copy_from_slice(b"EMU");
+                r[3] = self.vendor_setting;
+                // The counter is 64 bits; the reply shows the low 32.
+                r[4..8].copy_from_slice(&(self.counters.commands as u32).to_be_bytes());
+                Ok(self.reply(instance, &r))
+            }
+            CommandId(vendor::SET_SETTING) => {
+                self.vendor_setting = *lpl.first().ok_or(Failure::PARAMETER)?;
+                Ok(Done::Plain)
+            }
             _ => Err(Failure::UNKNOWN_COMMAND),
         }
     }
@@ -427,7 +439,8 @@ impl Module {
             | CommandId::FW_MGMT_FEATURES
             | CommandId::GET_FW_INFO
             | CommandId::RUN_FW_IMAGE
-            | CommandId::COMMIT_FW_IMAGE => true,
+            | CommandId::COMMIT_FW_IMAGE
+            | CommandId(vendor::READ_STATUS | vendor::SET_SETTING) => true,
             CommandId::START_FW_DOWNLOAD | CommandId::COMPLETE_FW_DOWNLOAD => download,
             CommandId::ABORT_FW_DOWNLOAD => download && p.abort_supported,
             CommandId::WRITE_FW_BLOCK_LPL => write_mechanism::has_lpl(p.write_mechanism),

@@ -71,6 +71,20 @@ impl fmt::Display for BusError {
     }
 }
 
+/// The emulated module's vendor-specific commands (8000h-FFFFh is the
+/// vendors' range): enough to exercise every scope of the CDB RPC.
+pub mod vendor {
+    /// Read Vendor Status: a harmless read. Reply (8 bytes): "EMU", the
+    /// vendor setting, then the number of commands the module has taken
+    /// since its counters were cleared, this one included (u32 BE).
+    pub const READ_STATUS: u16 = 0x8000;
+    /// Set Vendor Setting: LPL byte 0 becomes the setting, until the next
+    /// reset. No reply; 42h without a payload.
+    pub const SET_SETTING: u16 = 0x8001;
+    /// Length of [`READ_STATUS`]'s reply.
+    pub const STATUS_LEN: usize = 8;
+}
+
 /// CDB write mechanisms (0041h byte 141).
 ///
 /// CMIS encodes LPL in bit 0 and EPL in bit 4 (01h, 10h, 11h); some
@@ -1050,6 +1064,9 @@ pub struct Module {
     unlocked: bool,
     /// Last value written to the password entry area.
     entered_password: u32,
+    /// The setting of [`vendor::SET_SETTING`], volatile (0 after a
+    /// reset).
+    vendor_setting: u8,
     /// The pending reset (Run in a hitless mode on a module that supports
     /// it) keeps the management interface up.
     hitless_pending: bool,
@@ -1095,6 +1112,7 @@ impl Module {
             rng: 0,
             unlocked: false,
             entered_password: 0,
+            vendor_setting: 0,
             hitless_pending: false,
             profile_name: 0,
             faults: Faults::default(),
@@ -1131,6 +1149,7 @@ impl Module {
         self.rng = seed(profile.quirks.seed);
         self.unlocked = false;
         self.entered_password = 0;
+        self.vendor_setting = 0;
         self.hitless_pending = false;
         self.faults = Faults::default();
         self.host_wait = HostWait::default();
@@ -1138,6 +1157,11 @@ impl Module {
         self.init_static_pages();
         self.power = Power::Up;
         self.power_on(now);
+    }
+
+    /// The vendor setting ([`vendor::SET_SETTING`]).
+    pub fn vendor_setting(&self) -> u8 {
+        self.vendor_setting
     }
 
     /// The profile.
@@ -1864,6 +1888,7 @@ impl Module {
         self.chk_glitches = [0; 2];
         self.unlocked = false;
         self.entered_password = 0;
+        self.vendor_setting = 0;
         for o in [8usize, 31, 37, 38, 41, 122, 123, 124, 125, 126, 127] {
             self.lower[o] = 0;
         }
