@@ -75,6 +75,9 @@ const struct genl_family *cmis_helper_genl_dump_family(struct netlink_callback *
 const struct genl_info *cmis_helper_genl_dump_info(struct netlink_callback *cb);
 struct net_device *cmis_helper_dev_get_next(struct net *net, unsigned long *ifindex);
 
+/* The caller of a request (rust/glue/security.rs): its name, for the log. */
+void cmis_helper_current_comm(char *buf);
+
 /*
  * cmis_fw's module parameter (rust/cmis_fw/cmis_fw_helpers.c): a string,
  * which the 7.3 module! macro's params cannot declare.

@@ -39,6 +39,8 @@ pub mod notifier;
 pub mod params;
 #[path = "../glue/queue.rs"]
 pub mod queue;
+#[path = "../glue/security.rs"]
+pub mod security;
 #[path = "../glue/time.rs"]
 pub mod time;
 #[path = "../glue/tracked.rs"]
@@ -47,6 +49,7 @@ pub mod tracked;
 mod flash;
 mod info;
 mod netlink;
+mod rpc;
 
 module! {
     type: CmisFw,

@@ -109,12 +109,19 @@ struct Slots {
     closing: bool,
     jobs: KVec<Option<Arc<Flash>>>,
     /// Devices whose module's CDB a request other than a flash (an
-    /// inventory) is using: a flash of one is refused, and so is a second
-    /// such request's use of it. Two users of one CDB would each overwrite
-    /// the other's commands.
-    cdb_users: KVec<DeviceId>,
+    /// inventory, an RPC) is using: a flash of one is refused, and so is a
+    /// second such request's use of it. Two users of one CDB would each
+    /// overwrite the other's commands.
+    cdb_users: KVec<CdbUser>,
     /// The last job of each registered device that had one.
     history: KVec<LastJob>,
+}
+
+/// A request using a device's module CDB.
+struct CdbUser {
+    dev: DeviceId,
+    /// The device is going away: the request is to end at once.
+    stopped: bool,
 }
 
 /// Every flash in progress and the queue they run on.
@@ -179,12 +186,16 @@ impl Flashes {
         let id = dev.id();
         let mut slots = self.slots.lock();
         if slots.closing
-            || slots.cdb_users.contains(&id)
+            || slots.cdb_users.iter().any(|u| u.dev == id)
             || slots.jobs.iter().flatten().any(|f| f.dev.id() == id)
         {
             return None;
         }
-        slots.cdb_users.push(id, GFP_KERNEL).ok()?;
+        let user = CdbUser {
+            dev: id,
+            stopped: false,
+        };
+        slots.cdb_users.push(user, GFP_KERNEL).ok()?;
         Some(CdbClaim {
             flashes: self,
             dev: id,
@@ -193,7 +204,8 @@ impl Flashes {
 
     /// Whether a request other than a flash uses `dev`'s module CDB.
     pub(crate) fn cdb_claimed(&self, dev: &NetDevice) -> bool {
-        self.slots.lock().cdb_users.contains(&dev.id())
+        let id = dev.id();
+        self.slots.lock().cdb_users.iter().any(|u| u.dev == id)
     }
 
     /// Forgets a finished flash; keeps `last` as its device's last job
@@ -236,6 +248,9 @@ impl Flashes {
         for f in slots.jobs.iter().flatten().filter(|f| f.dev.id() == dev) {
             f.stop.store(true, Ordering::Relaxed);
         }
+        for u in slots.cdb_users.iter_mut().filter(|u| u.dev == dev) {
+            u.stopped = true;
+        }
         slots.history.retain(|j| j.dev != dev);
     }
 
@@ -274,10 +289,22 @@ pub(crate) struct CdbClaim<'a> {
     dev: DeviceId,
 }
 
+impl CdbClaim<'_> {
+    /// Whether the device is going away (its unregistration waits for
+    /// the request).
+    fn stopped(&self) -> bool {
+        let slots = self.flashes.slots.lock();
+        slots
+            .cdb_users
+            .iter()
+            .any(|u| u.dev == self.dev && u.stopped)
+    }
+}
+
 impl Drop for CdbClaim<'_> {
     fn drop(&mut self) {
         let mut slots = self.flashes.slots.lock();
-        slots.cdb_users.retain(|d| *d != self.dev);
+        slots.cdb_users.retain(|u| u.dev != self.dev);
     }
 }
 
@@ -677,6 +704,12 @@ impl fmt::Display for Seconds {
     }
 }
 
+/// Whether a log line of a job or request may be printed now
+/// ([`LogLimit`]).
+pub(crate) fn log_allowed() -> bool {
+    LOG_LIMIT.allow()
+}
+
 /// The log lines of all jobs: at most [`LogLimit::BURST`] in each
 /// [`LogLimit::INTERVAL_NS`], so that a script that starts jobs in a loop
 /// cannot flood the log, while a fleet of 32 ports flashed at once is
@@ -806,18 +839,38 @@ impl ModuleIo for FlashIo<'_> {
 }
 
 /// A request's view of the world, for work done in the requester's
-/// context (an inventory, the identifier check): the device's module,
-/// the driver's messages to the request's extack where there is one;
-/// nothing to report, nothing to reset, never interrupted (the work is
-/// bounded by its own timeouts).
+/// context (an inventory, an RPC, the identifier check): the device's
+/// module, the driver's messages to the request's extack where there is
+/// one; nothing to report, nothing to reset. Work under a claim of the
+/// CDB ends when the device goes away or the requester is signalled;
+/// other work is bounded by its own timeouts.
 pub(crate) struct RequestIo<'a> {
     dev: &'a NetDevice,
     extack: Option<ExtAck<'a>>,
+    claim: Option<&'a CdbClaim<'a>>,
 }
 
 impl<'a> RequestIo<'a> {
     pub(crate) fn new(dev: &'a NetDevice, extack: Option<ExtAck<'a>>) -> Self {
-        Self { dev, extack }
+        Self {
+            dev,
+            extack,
+            claim: None,
+        }
+    }
+
+    /// Work under `claim`, which ends when the device goes away or the
+    /// requester is signalled (a Ctrl-C).
+    pub(crate) fn under_claim(
+        dev: &'a NetDevice,
+        extack: Option<ExtAck<'a>>,
+        claim: &'a CdbClaim<'a>,
+    ) -> Self {
+        Self {
+            dev,
+            extack,
+            claim: Some(claim),
+        }
     }
 }
 
@@ -851,7 +904,8 @@ impl ModuleIo for RequestIo<'_> {
     fn notify(&mut self, _notice: Notice) {}
 
     fn interrupted(&self) -> Option<Interrupt> {
-        None
+        let claim = self.claim?;
+        (claim.stopped() || kernel::current!().signal_pending()).then_some(Interrupt::Stop)
     }
 }
 

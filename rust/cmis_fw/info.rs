@@ -120,7 +120,10 @@ fn read<'a>(
     };
     let read = {
         let _resumed = NetDevice::keep_resumed(dev);
-        let mut io = RequestIo::new(dev, None);
+        let mut io = match &claim {
+            Some(c) => RequestIo::under_claim(dev, None, c),
+            None => RequestIo::new(dev, None),
+        };
         inventory::inventory(&mut io, opts, claim.is_some())
     };
     drop(claim);

@@ -28,6 +28,7 @@ use crate::genl::{
     Attr, Attrs, Command, Family, Info, Message, MulticastGroup, Net, Policy, Reserve, SmallOp,
 };
 use crate::info::InfoGet;
+use crate::rpc::{self, CdbInfoGet, CdbRpc};
 use core::fmt;
 use kernel::{
     firmware::Firmware,
@@ -71,9 +72,9 @@ static HEADER_POLICY: [Policy; 4] = [
 /// length).
 const VERSION_MAX: u16 = version::TEXT_MAX as u16;
 
-/// Attributes of requests; the notification-only ones (4-8, 11-13) are
-/// refused in requests.
-static POLICY: [Policy; 16] = [
+/// Attributes of requests; the notification- and reply-only ones (4-8,
+/// 11-13, 16-30, 37-45) are refused in requests.
+static POLICY: [Policy; 46] = [
     Policy::unused(),
     Policy::nested(&HEADER_POLICY),
     Policy::nul_string(FILE_NAME_MAX),
@@ -90,6 +91,39 @@ static POLICY: [Policy; 16] = [
     Policy::unused(),
     Policy::flag(),
     Policy::flag(),
+    // 16-30: the inventory's reply.
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    // 31-36: a CDB RPC request.
+    Policy::u32(),
+    Policy::binary(rpc::LPL_POLICY_MAX),
+    Policy::binary(rpc::EPL_POLICY_MAX),
+    Policy::u32(),
+    Policy::u32(),
+    Policy::u32(),
+    // 37-45: its reply, and the CDB info reply.
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
+    Policy::unused(),
 ];
 
 /// What a request asks for.
@@ -204,7 +238,7 @@ impl<'a> Rejection<'a> {
         }
     }
 
-    fn at(msg: &'static CStr, errno: Error, attr: Attr<'a>) -> Self {
+    pub(crate) fn at(msg: &'static CStr, errno: Error, attr: Attr<'a>) -> Self {
         Self {
             msg,
             errno,
@@ -212,7 +246,7 @@ impl<'a> Rejection<'a> {
         }
     }
 
-    fn missing(msg: &'static CStr, kind: u16) -> Self {
+    pub(crate) fn missing(msg: &'static CStr, kind: u16) -> Self {
         Self {
             msg,
             errno: EINVAL,
@@ -707,12 +741,14 @@ impl<const N: usize> fmt::Write for Text<N> {
     }
 }
 
-static OPS: [SmallOp<Flashes>; 5] = [
+static OPS: [SmallOp<Flashes>; 7] = [
     SmallOp::new::<Act<MSG_MODULE_FW_FLASH_ACT>>(),
     SmallOp::new::<Act<MSG_MODULE_FW_RUN_ACT>>(),
     SmallOp::new::<Act<MSG_MODULE_FW_COMMIT_ACT>>(),
     SmallOp::new::<InfoGet>(),
     SmallOp::new::<Cancel>(),
+    SmallOp::new::<CdbRpc>(),
+    SmallOp::new::<CdbInfoGet>(),
 ];
 /// Index of the `monitor` group in [`MCGRPS`].
 const MONITOR_GROUP_INDEX: u32 = 0;

@@ -22,6 +22,7 @@ use crate::bindings as raw;
 use crate::notifier;
 use crate::tracked::Trackable;
 use core::{
+    fmt,
     marker::PhantomData,
     ptr::NonNull,
     sync::atomic::{AtomicPtr, Ordering},
@@ -160,6 +161,12 @@ impl Info<'_> {
     /// Sets the extended ack message userspace receives with the error.
     pub fn set_error_message(&self, msg: &'static CStr) {
         self.extack().set_message(msg);
+    }
+
+    /// Sets an extended ack message formatted from `args` (cut to 79
+    /// bytes: `NL_SET_ERR_MSG_FMT`).
+    pub fn set_error_message_fmt(&self, args: fmt::Arguments<'_>) {
+        self.extack().set_message_fmt(args);
     }
 
     /// Whether the extended ack has a message already (e.g. a driver's).
@@ -320,6 +327,27 @@ impl ExtAck<'_> {
         }
     }
 
+    /// Sets a message formatted from `args`, cut to the extack's own
+    /// buffer (`NL_SET_ERR_MSG_FMT`: `NETLINK_MAX_FMTMSG_LEN` bytes, its
+    /// NUL included).
+    pub fn set_message_fmt(&self, args: fmt::Arguments<'_>) {
+        if self.ptr.is_null() {
+            return;
+        }
+        // SAFETY: A non-null extack is valid for the request (type
+        // invariant), and nothing else writes it while the request is
+        // handled.
+        let buf = unsafe { &mut (*self.ptr)._msg_buf };
+        let mut w = MsgBuf { buf, len: 0 };
+        // Longer text is cut, not lost.
+        let _ = fmt::write(&mut w, args);
+        let end = w.len;
+        w.buf[end] = 0;
+        // SAFETY: As above; `_msg` points into the extack's own buffer,
+        // which lives as long as it, and the buffer is NUL-terminated.
+        unsafe { (*self.ptr)._msg = (*self.ptr)._msg_buf.as_ptr() };
+    }
+
     /// Whether a message is set already (e.g. a driver's).
     pub fn has_message(&self) -> bool {
         // SAFETY: A non-null extack is valid for the request.
@@ -346,6 +374,32 @@ impl ExtAck<'_> {
                 (*self.ptr).miss_type = kind;
                 (*self.ptr).miss_nest = core::ptr::null();
             }
+        }
+    }
+}
+
+/// The extack's message buffer being formatted into: room is kept for the
+/// NUL.
+struct MsgBuf<'a> {
+    buf: &'a mut [c_char],
+    len: usize,
+}
+
+impl fmt::Write for MsgBuf<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.buf.len().saturating_sub(1 + self.len);
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        for (d, b) in self.buf[self.len..self.len + n].iter_mut().zip(s.bytes()) {
+            *d = b as c_char;
+        }
+        self.len += n;
+        if n < s.len() {
+            Err(fmt::Error)
+        } else {
+            Ok(())
         }
     }
 }
@@ -474,6 +528,11 @@ impl Policy {
     /// A NUL-terminated string of at most `max_len` bytes before the NUL.
     pub const fn nul_string(max_len: u16) -> Self {
         Self::of_type(raw::NLA_NUL_STRING, max_len)
+    }
+
+    /// Bytes, at most `max_len` of them (`NLA_BINARY`).
+    pub const fn binary(max_len: u16) -> Self {
+        Self::of_type(raw::NLA_BINARY, max_len)
     }
 
     /// A nest whose attributes follow `policy` (index = attribute type).
@@ -769,6 +828,11 @@ impl Attrs {
     /// Appends a NUL-terminated string attribute.
     pub fn put_string(&self, kind: u16, value: &CStr) -> Result {
         self.put(kind, value.to_bytes_with_nul())
+    }
+
+    /// Appends an attribute of bytes.
+    pub fn put_bytes(&self, kind: u16, value: &[u8]) -> Result {
+        self.put(kind, value)
     }
 
     /// Appends a nest filled by `fill`.

@@ -8,6 +8,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/ethtool.h>
 #include <linux/pm_runtime.h>
+#include <linux/sched.h>
 #include <net/devlink.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
@@ -299,4 +300,9 @@ int cmis_helper_genlmsg_multicast_netns(const struct genl_family *family,
 					unsigned int group)
 {
 	return genlmsg_multicast_netns(family, net, skb, 0, group, GFP_KERNEL);
+}
+
+void cmis_helper_current_comm(char *buf)
+{
+	strscpy_pad(buf, current->comm, TASK_COMM_LEN);
 }

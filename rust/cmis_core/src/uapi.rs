@@ -338,3 +338,70 @@ pub mod slot {
     /// The factory image.
     pub const FACTORY: u32 = 2;
 }
+
+/// `cmis_fw`'s own: run one CDB command on a port's module (request:
+/// header, [`cdb::COMMAND`], [`cdb::SCOPE`], optionally [`cdb::LPL`],
+/// [`cdb::EPL`], [`cdb::INSTANCE`], [`cdb::TIMEOUT_MS`]; the reply
+/// carries the outcome). The scope rules are fwctl's
+/// (`cmis_core::cdb::scope`).
+pub const MSG_MODULE_CDB_RPC: u8 = 104;
+/// `cmis_fw`'s own: what a port's module CDB supports and which scopes
+/// the caller may use (request: header; reply: [`info::CDB`] and the
+/// [`cdb`] attributes from [`cdb::GROUPS`] on), `FWCTL_INFO`'s
+/// counterpart.
+pub const MSG_MODULE_CDB_INFO_GET: u8 = 105;
+
+/// Attributes of [`MSG_MODULE_CDB_RPC`] and [`MSG_MODULE_CDB_INFO_GET`],
+/// after [`info`]'s (the family has one attribute space).
+pub mod cdb {
+    /// Command id (u32, 0-FFFFh), in the request and the reply.
+    pub const COMMAND: u16 = 31;
+    /// Local payload (binary, at most 120 bytes).
+    pub const LPL: u16 = 32;
+    /// Extended payload (binary, at most what the module's EPL pages
+    /// hold).
+    pub const EPL: u16 = 33;
+    /// The scope the caller declares (u32, [`super::scope`]).
+    pub const SCOPE: u16 = 34;
+    /// CDB instance (u32, 1 or 2): in the request the one to use (default:
+    /// the first not busy), in the reply the one used.
+    pub const INSTANCE: u16 = 35;
+    /// Give up this long after the trigger (u32, ms; default 65535).
+    pub const TIMEOUT_MS: u16 = 36;
+    /// The command's final CdbStatus byte (u32): 01h success, 40h-7Fh
+    /// failure.
+    pub const STATUS: u16 = 37;
+    /// What the status byte means (string).
+    pub const STATUS_MSG: u16 = 38;
+    /// The reply payload, its length and check code verified (binary;
+    /// absent when empty).
+    pub const REPLY: u16 = 39;
+    /// From the trigger to the poll that saw the command done (u32, µs).
+    pub const DURATION_US: u16 = 40;
+    /// Command groups the module answered (u32: bit `n` for feature
+    /// query 0040h + `n`: module, firmware management, performance
+    /// monitoring, BERT and diagnostics, security, externally defined).
+    pub const GROUPS: u16 = 41;
+    /// Commands 0000h-00FFh Module Features (0040h) lists (binary, 32
+    /// bytes: bit `id % 8` of byte `id / 8`).
+    pub const COMMANDS: u16 = 42;
+    /// MaxCompletionTime of 0040h (u32, ms).
+    pub const MAX_COMPLETION_MS: u16 = 43;
+    /// The scopes the caller may use (u32: bit `n` for scope `n`).
+    pub const SCOPES: u16 = 44;
+    /// Instance 1 was busy, so no feature query was asked: its status
+    /// byte (u32).
+    pub const BUSY_STATUS: u16 = 45;
+}
+
+/// Values of [`cdb::SCOPE`]: fwctl's `enum fwctl_rpc_scope`.
+pub mod scope {
+    /// Configuration the spec defines.
+    pub const CONFIGURATION: u32 = 0;
+    /// Reads only.
+    pub const DEBUG_READ_ONLY: u32 = 1;
+    /// Changes behaviour until reset; taints the kernel.
+    pub const DEBUG_WRITE: u32 = 2;
+    /// Anything; taints, needs `CAP_SYS_RAWIO`.
+    pub const DEBUG_WRITE_FULL: u32 = 3;
+}

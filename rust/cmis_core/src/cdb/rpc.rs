@@ -12,12 +12,12 @@
 //! EPL pages), and the chosen instance's status byte is read: the CDB
 //! pages of a busy instance are never written.
 
+use super::super::io::{Errno, Interrupt, ModuleIo, Nanos, NS_PER_MS};
+use super::super::map::{lower, Access, PAGE_SIZE};
 use super::advert::{epl_access_max, lpl_access_max, CdbAdvert, Identity, ModuleFeatures};
 use super::exchange::{self, retry, AccessFailure, CdbError, Expect, Link, Request};
 use super::scope::{self, Scope};
 use super::{Command, CommandId, Failure, Status, LPL_MAX_LEN};
-use crate::io::{Errno, Interrupt, ModuleIo, Nanos, NS_PER_MS};
-use crate::map::{lower, Access, PAGE_SIZE};
 use core::fmt;
 
 /// Timeout of a command when the caller gives none: the longest
