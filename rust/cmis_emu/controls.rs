@@ -449,7 +449,7 @@ macro_rules! image_file {
 }
 
 /// Files of each `port<N>` directory.
-pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 80] = [
+pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 81] = [
     // A whole named profile (`Profile::NAMES`).
     Attribute {
         name: c"profile",
@@ -606,6 +606,12 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 80] = [
     Attribute {
         name: c"banks",
         show: |cell, w| show_banks(&cell.lock(), w),
+        store: None,
+    },
+    // The setting vendor command 8001h changes (volatile).
+    Attribute {
+        name: c"vendor_setting",
+        show: |cell, w| writeln!(w, "{:#04x}", cell.lock().vendor_setting()),
         store: None,
     },
     Attribute {

@@ -162,6 +162,43 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one CDB command on DEV's module (the kernel's scoped RPC,
+    /// fwctl's rules): a command above the declared scope is refused;
+    /// debug-write and debug-write-full taint the kernel, and
+    /// debug-write-full needs CAP_SYS_RAWIO. Replies of 0000h, 0040h,
+    /// 0041h and 0100h are decoded, others shown in hex. Exit status 1 if
+    /// the module reports a failure status. With --list: the commands,
+    /// their scopes, and what the module supports.
+    Cdb {
+        /// Network device whose plug-in module runs the command.
+        dev: String,
+        /// Command id, hexadecimal (0100h, 0x8001).
+        #[arg(value_parser = parse_command, required_unless_present = "list")]
+        command: Option<u16>,
+        /// Local payload, hexadecimal bytes (at most 120).
+        #[arg(long, value_name = "HEX", value_parser = parse_hex)]
+        payload: Option<HexBytes>,
+        /// Extended payload, read from a file (at most what the module's
+        /// EPL pages hold).
+        #[arg(long, value_name = "FILE")]
+        epl: Option<std::path::PathBuf>,
+        /// The scope declared: configuration, debug-read-only,
+        /// debug-write or debug-write-full.
+        #[arg(long, default_value = "debug-read-only", value_parser = parse_scope)]
+        scope: cmis_core::cdb::scope::Scope,
+        /// CDB instance (1 or 2; default: the first not busy).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
+        instance: Option<u32>,
+        /// Give up this many ms after the trigger (default 65535).
+        #[arg(long, value_name = "MS")]
+        timeout: Option<u32>,
+        /// List the commands, their scopes and what the module supports.
+        #[arg(long, conflicts_with_all = ["command", "payload", "epl", "instance", "timeout"])]
+        list: bool,
+        /// Print a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Follow every flash in the namespace (the monitor multicast group;
     /// needs CAP_NET_ADMIN).
     Monitor {
@@ -193,6 +230,7 @@ impl Command {
             Self::Flash { json, .. }
             | Self::Update { json, .. }
             | Self::Info { json, .. }
+            | Self::Cdb { json, .. }
             | Self::Monitor { json, .. } => *json,
             Self::Run { common, .. }
             | Self::Commit { common, .. }
@@ -231,4 +269,46 @@ pub(crate) fn parse_u32(s: &str) -> Result<u32, String> {
         None => s.parse(),
     };
     r.map_err(|e| format!("{s}: {e}"))
+}
+
+/// A scope by its fwctl name.
+pub(crate) fn parse_scope(s: &str) -> Result<cmis_core::cdb::scope::Scope, String> {
+    (0..4)
+        .filter_map(cmis_core::cdb::scope::Scope::from_code)
+        .find(|sc| sc.name() == s)
+        .ok_or_else(|| {
+            "expected configuration, debug-read-only, debug-write or debug-write-full".into()
+        })
+}
+
+/// A command id: hex, with or without 0x or a trailing h (0100h, 0x8001).
+pub(crate) fn parse_command(s: &str) -> Result<u16, String> {
+    let hex = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .or_else(|| s.strip_suffix('h'))
+        .or_else(|| s.strip_suffix('H'))
+        .unwrap_or(s);
+    u16::from_str_radix(hex, 16).map_err(|e| format!("{s}: {e} (a hexadecimal command id)"))
+}
+
+/// Bytes given in hex on the command line (one value, not a list of
+/// bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HexBytes(pub(crate) Vec<u8>);
+
+/// Bytes written as hex, spaces and colons allowed ("01 02", "0102").
+pub(crate) fn parse_hex(s: &str) -> Result<HexBytes, String> {
+    let digits: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect();
+    if digits.len() % 2 != 0 {
+        return Err("an odd number of hex digits".into());
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|e| format!("{s}: {e}")))
+        .collect::<Result<_, _>>()
+        .map(HexBytes)
 }

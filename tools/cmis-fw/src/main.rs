@@ -3,6 +3,7 @@
 //! `cmis-fw`: flash CMIS transceiver module firmware through the
 //! `cmis_fw` kernel module and follow flashes in progress.
 
+mod cdb;
 mod cli;
 mod info;
 mod jobs;
@@ -243,6 +244,38 @@ fn main() -> ExitCode {
             password,
             json,
         } => info(&cli.family, devs, *password, *json),
+        Command::Cdb {
+            dev,
+            list: true,
+            json,
+            ..
+        } => cdb::list(&cli.family, dev, *json),
+        Command::Cdb {
+            dev,
+            command,
+            payload,
+            epl,
+            scope,
+            instance,
+            timeout,
+            json,
+            ..
+        } => epl
+            .as_ref()
+            .map(|f| std::fs::read(f).with_context(|| format!("reading {}", f.display())))
+            .transpose()
+            .and_then(|epl| {
+                let req = cdb::Request {
+                    dev: dev.clone(),
+                    command: command.unwrap_or_default(),
+                    lpl: payload.clone().map(|p| p.0).unwrap_or_default(),
+                    epl: epl.unwrap_or_default(),
+                    scope: *scope,
+                    instance: *instance,
+                    timeout_ms: *timeout,
+                };
+                cdb::run(&cli.family, &req, *json)
+            }),
         Command::Monitor { json, count } => monitor(&cli.family, *json, *count),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -828,9 +828,15 @@ impl Client {
         if let Some(p) = password {
             attrs.push(FlashAttr::Password(p));
         }
+        self.query(MSG_INFO, attrs)
+    }
+
+    /// Sends a request of command `cmd` that the kernel answers with a
+    /// message of the same command; returns its attributes.
+    pub(crate) fn query(&mut self, cmd: u8, attrs: Vec<FlashAttr>) -> Result<Vec<FlashAttr>> {
         let mut reply = None;
-        self.request(MSG_INFO, attrs, |m| {
-            if m.cmd == MSG_INFO {
+        self.request(cmd, attrs, |m| {
+            if m.cmd == cmd {
                 reply = Some(m.attrs);
             }
         })?;

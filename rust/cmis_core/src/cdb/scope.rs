@@ -197,5 +197,20 @@ mod tests {
             assert_eq!(Scope::from_code(code).map(|s| s as u32), Some(code));
         }
         assert_eq!(Scope::from_code(4), None);
+        // The netlink values are fwctl's, and these.
+        use crate::uapi::scope as u;
+        assert_eq!(
+            Scope::from_code(u::CONFIGURATION),
+            Some(Scope::Configuration)
+        );
+        assert_eq!(
+            Scope::from_code(u::DEBUG_READ_ONLY),
+            Some(Scope::DebugReadOnly)
+        );
+        assert_eq!(Scope::from_code(u::DEBUG_WRITE), Some(Scope::DebugWrite));
+        assert_eq!(
+            Scope::from_code(u::DEBUG_WRITE_FULL),
+            Some(Scope::DebugWriteFull)
+        );
     }
 }

@@ -5,7 +5,7 @@
 # the kernel's own generic YNL tool (tools/net/ynl/cli.py from the
 # linux-source tree): it lists the messages, flashes a port while a second
 # instance follows the monitor group, and shows a refusal's extack; the
-# staged, version and cancel requests.
+# staged, version and cancel requests; the CDB RPC.
 
 source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
 
@@ -21,7 +21,7 @@ if [ ! -f "$cli" ] || [ ! -f "$spec" ]; then
 fi
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 8
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text ynl --size 4000 --seed 5
@@ -137,5 +137,25 @@ version_and_cancel_with_ynl() {
 	return $ok
 }
 check "cli.py: cancel with nothing to cancel, a malformed version: their extacks" version_and_cancel_with_ynl
+
+# The CDB RPC as the spec spells it: a read in the read-only scope, the
+# CDB info, and requests without a scope or above it.
+rpc_with_ynl() {
+	new_port
+	local out ok=0 h="\"header\": {\"dev-name\": \"$port\"}"
+	out=$(ynl --do module-cdb-rpc --json "{$h, \"command\": 0, \"scope\": \"debug-read-only\"}" 2>&1)
+	grep -q "'status': 1" <<<"$out" && grep -qF "'reply': b'\\x02\\x00'" <<<"$out" ||
+		{ echo "rpc: $out"; ok=1; }
+	out=$(ynl --do module-cdb-info-get --json "{$h}" 2>&1)
+	grep -q "'scopes': 15" <<<"$out" && grep -q "'groups': 3" <<<"$out" || { echo "info: $out"; ok=1; }
+	out=$(ynl --do module-cdb-rpc --json "{$h, \"command\": 0}" 2>&1)
+	grep -q 'scope missing' <<<"$out" || { echo "no scope: $out"; ok=1; }
+	out=$(ynl --do module-cdb-rpc --json "{$h, \"command\": 257, \"scope\": \"debug-write\"}" 2>&1)
+	grep -q 'command 0101h (Start Firmware Download) needs scope debug-write-full' <<<"$out" ||
+		{ echo "above: $out"; ok=1; }
+	del_port
+	return $ok
+}
+check "cli.py: the CDB RPC and CDB info; no scope, and a command above it, refused" rpc_with_ynl
 
 ktap_finished
