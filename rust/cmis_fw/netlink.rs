@@ -501,15 +501,17 @@ fn claim<'a>(
     link_up: bool,
     rtnl: &Rtnl,
 ) -> Result<(), Rejection<'a>> {
-    if dev.module_flash_in_progress(rtnl) {
-        return Err(Rejection::new(
-            c"Module firmware flashing already in progress",
-            EBUSY,
-        ));
-    }
+    // First: a write-scope RPC sets the in-progress flag too, and says
+    // better what holds the module.
     if flashes.cdb_claimed(dev) {
         return Err(Rejection::new(
             c"The module's CDB is in use by another request",
+            EBUSY,
+        ));
+    }
+    if dev.module_flash_in_progress(rtnl) {
+        return Err(Rejection::new(
+            c"Module firmware flashing already in progress",
             EBUSY,
         ));
     }

@@ -149,7 +149,7 @@ check "dkms build" "$log/dkms.log" "$here/dkms-check.sh"
 # when the suites' growth took the fresh-machine estimate past 90
 # minutes; its lifetime checks are to move into a test of their own that
 # runs here.
-debug_tests=${CMIS_FW_DEBUG_TESTS-modules.sh ethtool_flash.sh failures.sh info.sh staged.sh cdb.sh soak.sh faults.sh netlink_fuzz.sh}
+debug_tests=${CMIS_FW_DEBUG_TESTS-modules.sh ethtool_flash.sh failures.sh info.sh staged.sh soak.sh faults.sh netlink_fuzz.sh}
 [ "$debug_tests" = all ] && debug_tests=
 vm_phase "VM kselftests (test kernel)" "$top/out/vm-test-7.3" CMIS_KERNEL=7.3 \
 	CMIS_FW_TESTS="$debug_tests"
