@@ -441,6 +441,62 @@ mod tests {
     }
 
     #[test]
+    fn a_request_encodes_as_the_kernel_reads_it() {
+        use crate::netlink::FlashMessage;
+        use netlink_packet_generic::GenlHeader;
+        use netlink_packet_utils::{Emitable, ParseableParametrized};
+        let req = Request {
+            dev: "cmis0".into(),
+            command: 0x8001,
+            lpl: vec![0x5a],
+            epl: vec![7; 300],
+            scope: Scope::DebugWriteFull,
+            instance: Some(2),
+            timeout_ms: Some(500),
+        };
+        let m = FlashMessage {
+            cmd: MSG_MODULE_CDB_RPC,
+            attrs: attributes(&req),
+        };
+        let mut buf = vec![0; m.buffer_len()];
+        m.emit(&mut buf);
+        // Walk the attributes as the kernel's policy sees them: type,
+        // length, value.
+        let mut seen = std::collections::BTreeMap::new();
+        for nla in NlasIterator::new(&buf[..]) {
+            let nla = nla.unwrap();
+            seen.insert(nla.kind() & !NLA_F_NESTED, nla.value().to_vec());
+        }
+        let u32_at = |k: u16| u32::from_ne_bytes(seen[&k][..].try_into().unwrap());
+        assert_eq!(u32_at(cdb::COMMAND), 0x8001);
+        assert_eq!(u32_at(cdb::SCOPE), cmis_core::uapi::scope::DEBUG_WRITE_FULL);
+        assert_eq!(u32_at(cdb::INSTANCE), 2);
+        assert_eq!(u32_at(cdb::TIMEOUT_MS), 500);
+        assert_eq!(seen[&cdb::LPL], [0x5a]);
+        assert_eq!(seen[&cdb::EPL].len(), 300);
+        assert!(seen.contains_key(&info::HEADER));
+        // And the message parses back.
+        let back = FlashMessage::parse_with_param(
+            &buf,
+            GenlHeader {
+                cmd: MSG_MODULE_CDB_RPC,
+                version: 1,
+            },
+        )
+        .unwrap();
+        assert_eq!(back.attrs.len(), 7);
+        // Without payloads, instance or timeout: three attributes.
+        let bare = Request {
+            lpl: vec![],
+            epl: vec![],
+            instance: None,
+            timeout_ms: None,
+            ..req
+        };
+        assert_eq!(attributes(&bare).len(), 3);
+    }
+
+    #[test]
     fn a_reply_decodes() {
         let mut info = vec![0u8; 74];
         info[0] = 0x03; // A running and committed, B valid
