@@ -362,7 +362,10 @@ malformed() {
 	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 4:01000000 || ok=1
 	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 8:01000000 || ok=1
 	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 12:01000000 || ok=1
-	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 16:00000000 || ok=1
+	# 16-30 and 37-45: the replies' (inventory, CDB RPC); 46: past the last.
+	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 16:00000000 || ok=1
+	rejected 'EINVAL: Unsupported attribute \[bad attribute' "$port" v2.bin --attr 37:01000000 || ok=1
+	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 46:00000000 || ok=1
 	rejected 'EINVAL: version must be MAJOR.MINOR or MAJOR.MINOR.BUILD \[bad attribute' \
 		"$port" v2.bin --attr 10:322e7800 || ok=1
 	rejected 'EINVAL: Unknown attribute type \[bad attribute' "$port" v2.bin --attr 60:00000000 || ok=1
