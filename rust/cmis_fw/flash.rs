@@ -277,6 +277,11 @@ impl Flashes {
             for f in slots.jobs.iter().flatten() {
                 f.cancel.store(true, Ordering::Relaxed);
             }
+            // Requests using a CDB end too: unregistering the family
+            // waits for them.
+            for u in slots.cdb_users.iter_mut() {
+                u.stopped = true;
+            }
         }
         self.queue.drain();
     }
@@ -290,9 +295,9 @@ pub(crate) struct CdbClaim<'a> {
 }
 
 impl CdbClaim<'_> {
-    /// Whether the device is going away (its unregistration waits for
-    /// the request).
-    fn stopped(&self) -> bool {
+    /// Whether the device is going away or the module unloading (both
+    /// wait for the request).
+    pub(crate) fn stopped(&self) -> bool {
         let slots = self.flashes.slots.lock();
         slots
             .cdb_users

@@ -12,13 +12,14 @@
 //! command and the caller, and the full one needs `CAP_SYS_RAWIO`. The
 //! command runs in the requester's context on the module's CDB, claimed
 //! as an inventory claims it: refused while a flash or another request
-//! has it, and a flash is refused meanwhile. A write scope also sets the
+//! has it, and a flash is refused meanwhile. The request also sets the
 //! device's module-flash flag for the command's length, so that nothing
-//! else (ethtool's own flash, user-space EEPROM access, bringing the
-//! device up) touches the module while it may be changing.
+//! else writes the CDB pages (ethtool's own flash tests only the flag)
+//! or the module (user-space EEPROM access, bringing the device up).
 
 #![forbid(unsafe_code)]
 
+use crate::cmis_core::cdb::exchange::CdbError;
 use crate::cmis_core::cdb::rpc::{self, Call, Outcome, Probe, RpcError};
 use crate::cmis_core::cdb::scope::{self, Scope};
 use crate::cmis_core::cdb::{CommandId, EPL_MAX_LEN, LPL_MAX_LEN};
@@ -84,9 +85,8 @@ impl Command for CdbRpc {
             )
             .report(info));
         }
-        let writes = call.scope.taints();
-        let claim = claim(&flashes, &dev, writes).map_err(|r| r.report(info))?;
-        if writes {
+        let claim = claim(&flashes, &dev).map_err(|r| r.report(info))?;
+        if call.scope.taints() {
             log_write(&dev, &call);
             security::taint_firmware_access();
         }
@@ -96,19 +96,16 @@ impl Command for CdbRpc {
             let mut io = RequestIo::under_claim(&dev, Some(info.extack()), &claim);
             rpc::run(&mut io, &call, &mut reply)
         };
-        drop(claim);
-        if writes {
-            let rtnl = Rtnl::lock();
-            dev.set_module_flash_in_progress(&rtnl, false);
-        }
+        let gone = claim.stopped();
+        release(claim, &dev);
         let outcome = match result {
-            Ok(o) => o,
-            Err(e) => {
-                if !info.has_error_message() {
-                    info.set_error_message_fmt(format_args!("{}", Failed(&call, &e)));
-                }
-                return Err(Error::from_errno(-rpc::errno(&e).0));
+            Ok(o) => {
+                // A driver's message of a transient error the exchange
+                // retried past is not the outcome's.
+                info.clear_error_message();
+                o
             }
+            Err(e) => return Err(report_failure(info, &call, &e, gone)),
         };
         let m = Message::new(
             &FAMILY,
@@ -157,13 +154,15 @@ fn parse<'a>(info: &'a Info<'_>) -> Result<Call<'a>> {
     })
 }
 
-/// Claims the module's CDB; for a write scope also sets the device's
-/// module-flash flag (cleared by the caller). Under RTNL, between the
-/// driver's `begin` and `complete`, as a flash's claim is made.
+/// Claims the module's CDB and sets the device's module-flash flag, so
+/// that nothing else writes its CDB pages meanwhile: the ethtool core's
+/// own flash tests only the flag (released by [`release`]). Under RTNL,
+/// between the driver's `begin` and `complete`, as a flash's claim is
+/// made. Split ports are refused, as a flash is: their siblings share the
+/// module, and a claim is a device's.
 fn claim<'a, 'b>(
     flashes: &'a Flashes,
     dev: &ARef<NetDevice>,
-    writes: bool,
 ) -> Result<CdbClaim<'a>, Rejection<'b>> {
     let rtnl = Rtnl::lock();
     if !dev.is_registered(&rtnl) {
@@ -172,12 +171,16 @@ fn claim<'a, 'b>(
             ENODEV,
         ));
     }
+    if dev.is_split_port(&rtnl) {
+        return Err(Rejection::new(
+            c"Can't run CDB commands on a split port",
+            EOPNOTSUPP,
+        ));
+    }
     let claim = dev
         .with_ethtool_ops(&rtnl, |rtnl| {
             let claim = flashes.claim_cdb(dev, rtnl)?;
-            if writes {
-                dev.set_module_flash_in_progress(rtnl, true);
-            }
+            dev.set_module_flash_in_progress(rtnl, true);
             Some(claim)
         })
         .map_err(begin_refused)?;
@@ -185,6 +188,30 @@ fn claim<'a, 'b>(
         c"The module's CDB is in use (a firmware flash or another request)",
         EBUSY,
     ))
+}
+
+/// Gives the claim up: the flag first, under RTNL, so that a request
+/// that finds the claim gone does not find the flag still set.
+fn release(claim: CdbClaim<'_>, dev: &NetDevice) {
+    let rtnl = Rtnl::lock();
+    dev.set_module_flash_in_progress(&rtnl, false);
+    drop(claim);
+}
+
+/// Reports a failed command: the request's own message, not a driver's
+/// message of an access the exchange retried past (a failure to read the
+/// module keeps the driver's word). A stop is told as what it was: the
+/// device going away, or a signal.
+fn report_failure(info: &Info<'_>, call: &Call<'_>, e: &RpcError, gone: bool) -> Error {
+    let stopped = matches!(e, RpcError::Cdb(CdbError::Interrupted(Interrupt::Stop)));
+    if stopped && !gone {
+        info.set_error_message(c"interrupted by a signal");
+        return EINTR;
+    }
+    if !matches!(e, RpcError::Access(_)) || !info.has_error_message() {
+        info.set_error_message_fmt(format_args!("{}", Failed(call, e)));
+    }
+    Error::from_errno(-rpc::errno(e).0)
 }
 
 /// The log line of a command in a write scope: port, command, scope,
@@ -246,9 +273,9 @@ impl fmt::Display for Failed<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.1 {
             RpcError::Refused(r) => write!(f, "{}", Refused(self.0, *r)),
-            RpcError::Cdb(crate::cmis_core::cdb::exchange::CdbError::Interrupted(
-                Interrupt::Stop,
-            )) => f.write_str("stopped: the device is going away or the caller was signalled"),
+            RpcError::Cdb(CdbError::Interrupted(Interrupt::Stop)) => {
+                f.write_str("stopped: the device is going away")
+            }
             e => write!(f, "{}: {e}", CommandName(self.0.id)),
         }
     }
@@ -298,19 +325,31 @@ impl Command for CdbInfoGet {
             )
             .report(info));
         }
-        let claim = claim(&flashes, &dev, false).map_err(|r| r.report(info))?;
+        let claim = claim(&flashes, &dev).map_err(|r| r.report(info))?;
         let result = {
             let _resumed = NetDevice::keep_resumed(&dev);
             let mut io = RequestIo::under_claim(&dev, Some(info.extack()), &claim);
             rpc::probe(&mut io)
         };
-        drop(claim);
-        let probe = result.map_err(|e| {
-            if !info.has_error_message() {
-                info.set_error_message_fmt(format_args!("{e}"));
+        let gone = claim.stopped();
+        release(claim, &dev);
+        let probe = match result {
+            Ok(p) => {
+                info.clear_error_message();
+                p
             }
-            Error::from_errno(-rpc::errno(&e).0)
-        })?;
+            Err(e) => {
+                let call = Call {
+                    id: CommandId::MODULE_FEATURES,
+                    lpl: &[],
+                    epl: &[],
+                    scope: Scope::DebugReadOnly,
+                    instance: Some(1),
+                    timeout_ms: None,
+                };
+                return Err(report_failure(info, &call, &e, gone));
+            }
+        };
         let m = Message::new(
             &FAMILY,
             info.sender_portid(),
@@ -318,7 +357,7 @@ impl Command for CdbInfoGet {
             MSG_MODULE_CDB_INFO_GET,
         )?;
         put_header(&m, &dev)?;
-        put_probe(&m, &probe, security::capable_rawio())?;
+        put_probe(&m, &probe, security::capable_rawio_noaudit())?;
         m.unicast(&net, info.sender_portid())
     }
 }

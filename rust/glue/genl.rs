@@ -169,6 +169,12 @@ impl Info<'_> {
         self.extack().set_message_fmt(args);
     }
 
+    /// Takes back the extended ack's message (a driver's, of an error
+    /// that did not decide the outcome).
+    pub fn clear_error_message(&self) {
+        self.extack().clear_message();
+    }
+
     /// Whether the extended ack has a message already (e.g. a driver's).
     pub fn has_error_message(&self) -> bool {
         self.extack().has_message()
@@ -346,6 +352,15 @@ impl ExtAck<'_> {
         // SAFETY: As above; `_msg` points into the extack's own buffer,
         // which lives as long as it, and the buffer is NUL-terminated.
         unsafe { (*self.ptr)._msg = (*self.ptr)._msg_buf.as_ptr() };
+    }
+
+    /// Removes the message, if any.
+    pub fn clear_message(&self) {
+        if !self.ptr.is_null() {
+            // SAFETY: A non-null extack is valid for the request (type
+            // invariant); no message is a null pointer.
+            unsafe { (*self.ptr)._msg = core::ptr::null() };
+        }
     }
 
     /// Whether a message is set already (e.g. a driver's).

@@ -304,5 +304,7 @@ int cmis_helper_genlmsg_multicast_netns(const struct genl_family *family,
 
 void cmis_helper_current_comm(char *buf)
 {
+	/* rust/glue/security.rs passes 16 bytes. */
+	BUILD_BUG_ON(TASK_COMM_LEN != 16);
 	strscpy_pad(buf, current->comm, TASK_COMM_LEN);
 }

@@ -14,6 +14,19 @@ pub fn capable_rawio() -> bool {
     unsafe { raw::capable(raw::CAP_SYS_RAWIO as c_int) }
 }
 
+/// The same, without an audit record or `PF_SUPERPRIV`: for telling the
+/// caller what it may do, not for deciding.
+pub fn capable_rawio_noaudit() -> bool {
+    // SAFETY: `init_user_ns` is a static the kernel never frees;
+    // `ns_capable_noaudit` may be called from any task context.
+    unsafe {
+        raw::ns_capable_noaudit(
+            core::ptr::addr_of_mut!(raw::init_user_ns),
+            raw::CAP_SYS_RAWIO as c_int,
+        )
+    }
+}
+
 /// Taints the kernel as fwctl does for an RPC that may change device
 /// firmware's behaviour (`TAINT_FWCTL`); lockdep stays reliable.
 pub fn taint_firmware_access() {

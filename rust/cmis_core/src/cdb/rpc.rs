@@ -301,13 +301,20 @@ fn run_on(
     let cmd = Command::new(call.id, call.lpl, call.epl.len())
         .map_err(|_| RpcError::Refused(Refusal::LplTooLong))?;
     let timeout_ms = call.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    let expect = if call.id == CommandId::RUN_FW_IMAGE {
+        // No reply, and the module resets after its status: reading one
+        // would meet the reset.
+        Expect::Reset
+    } else {
+        Expect::Reply {
+            min: 0,
+            max: LPL_MAX_LEN as u8,
+        }
+    };
     let req = Request {
         cmd: &cmd,
         epl: call.epl,
-        expect: Expect::Reply {
-            min: 0,
-            max: LPL_MAX_LEN as u8,
-        },
+        expect,
         timeout: Nanos::from(timeout_ms) * NS_PER_MS,
         first_wait: 0,
     };
@@ -342,7 +349,8 @@ pub struct Probe {
     /// firmware management, performance monitoring, BERT and
     /// diagnostics, security, externally defined).
     pub groups: u8,
-    /// The instance was busy: nothing was asked (its status byte).
+    /// The instance was busy (its status byte): nothing, or nothing
+    /// more, was asked.
     pub busy: Option<u8>,
 }
 
@@ -390,9 +398,14 @@ pub fn probe(io: &mut impl ModuleIo) -> Result<Probe, RpcError> {
                 return Err(RpcError::Cdb(CdbError::Interrupted(i)))
             }
             // A query that went wrong (timed out, bad reply) says nothing
-            // of the group; the next queries are still asked only if the
-            // instance is free again.
+            // of its group.
             Err(RpcError::Cdb(_)) => {}
+            // One that timed out left the instance busy: what was learnt
+            // so far, and why the rest was not asked.
+            Err(RpcError::Refused(Refusal::Busy { status, .. })) => {
+                probe.busy = Some(status);
+                return Ok(probe);
+            }
             Err(e) => return Err(e),
         }
     }

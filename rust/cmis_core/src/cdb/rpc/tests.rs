@@ -311,6 +311,30 @@ fn probe_tells_the_command_groups_the_module_answers() {
 }
 
 #[test]
+fn a_query_that_hangs_ends_the_probe_with_what_it_learnt() {
+    // 0041h hangs: 0040h's answer is kept, the rest not asked.
+    let mut bed = Bed::new(Profile::DEFAULT);
+    bed.m.faults.hang_next = true;
+    bed.m.faults.hang_command = Some(0x0041);
+    let p = probe(&mut bed).unwrap();
+    assert_eq!(p.groups, 0b1);
+    assert!(p.features.is_some() && p.busy.is_some());
+}
+
+#[test]
+fn run_firmware_image_expects_the_reset_not_a_reply() {
+    let mut bed = Bed::new(Profile::DEFAULT);
+    // Nothing to run (bank B holds no image): the module's status.
+    let c = Call {
+        lpl: &[0, 0, 0, 0],
+        ..call(0x0109, Scope::DebugWriteFull)
+    };
+    let (r, reply) = run_on_bed(&mut bed, &c);
+    let o = r.unwrap();
+    assert!(!o.succeeded() && reply.is_empty(), "{o:?}");
+}
+
+#[test]
 fn scopes_without_rawio_stop_below_the_full_one() {
     assert_eq!(scopes_for(true), 0b1111);
     assert_eq!(scopes_for(false), 0b0111);
