@@ -126,7 +126,17 @@ class Genl:
             r, _, _ = select.select([self.sock], [], [], left)
             if not r:
                 return
-            data = self.sock.recv(65536)
+            try:
+                data = self.sock.recv(65536)
+            except OSError as e:
+                if e.errno != errno.ENOBUFS:
+                    raise
+                # A message to this socket was lost (the kernel could not
+                # allocate it, e.g. the ack of a request, or the buffer
+                # overran); those after it still come, as the flash's
+                # notifications do.
+                print("lost a message (ENOBUFS)", flush=True)
+                continue
             while len(data) >= 16:
                 length, kind, flags, seq, _ = struct.unpack_from("=IHHII", data)
                 if length < 16:
