@@ -15,12 +15,15 @@ use crate::cmis_core::fw_update::inventory::{self, Ascii, Firmware, Image, Inven
 use crate::cmis_core::fw_update::{Cause, Options, Password};
 use crate::cmis_core::map::{identifier, lower, Access};
 use crate::cmis_core::uapi::{
-    attr, cdb_caps, header, image, info, last_job, slot, source, status, MSG_MODULE_INFO_GET,
+    attr, cdb_caps, image, info, last_job, slot, source, status, MSG_MODULE_INFO_GET,
 };
 use crate::ethdev::{NetDevice, Rtnl};
 use crate::flash::{read_module, Flashes, LastJob, RequestIo};
 use crate::genl::{Attrs, Command, Dump, Info, Message};
-use crate::netlink::{begin_refused, device, Rejection, Text, VersionText, FAMILY};
+use crate::netlink::{
+    begin_refused, put_header, request_device, require_module_eeprom, Rejection, Text, VersionText,
+    FAMILY,
+};
 use kernel::{
     prelude::*,
     sync::{aref::ARef, ArcBorrow},
@@ -35,18 +38,8 @@ impl Command for InfoGet {
     const CMD: u8 = MSG_MODULE_INFO_GET;
 
     fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
-        let net = info
-            .net()
-            .ok_or(Rejection::new(c"no network namespace", EINVAL))
-            .map_err(|r| r.report(info))?;
-        let dev = device(info, &net).map_err(|r| r.report(info))?;
-        if !dev.flash_ops().eeprom {
-            return Err(Rejection::new(
-                c"Module EEPROM access is not supported by this device",
-                EOPNOTSUPP,
-            )
-            .report(info));
-        }
+        let (net, dev) = request_device(info)?;
+        require_module_eeprom(info, &dev)?;
         let inv = read(&flashes, &dev, &options(info)).map_err(|r| r.report(info))?;
         let m = Message::new(
             &FAMILY,
@@ -149,11 +142,7 @@ fn put_port(m: &Attrs, flashes: &Flashes, dev: &NetDevice, inv: &Inventory) -> R
 
 /// The reply's attributes.
 fn put_inventory(m: &Attrs, dev: &NetDevice, inv: &Inventory) -> Result {
-    let name = dev.name();
-    m.put_nested(info::HEADER, |m| {
-        m.put_u32(header::DEV_INDEX, dev.ifindex())?;
-        m.put_string(header::DEV_NAME, name.as_c_str())
-    })?;
+    put_header(m, dev)?;
     m.put_u32(info::IDENTIFIER, inv.identity.identifier.into())?;
     m.put_u32(info::CMIS_REVISION, inv.identity.revision.into())?;
     m.put_u32(info::MODULE_STATE, inv.identity.state.into())?;

@@ -280,6 +280,38 @@ pub(crate) fn begin_refused<'a>(e: Error) -> Rejection<'a> {
     Rejection::new(msg, e)
 }
 
+/// The requester's namespace and the device its header names, for the
+/// requests that read or write a module; refusals reported.
+pub(crate) fn request_device(info: &Info<'_>) -> Result<(ARef<Net>, ARef<NetDevice>)> {
+    let net = info
+        .net()
+        .ok_or(Rejection::new(c"no network namespace", EINVAL))
+        .map_err(|r| r.report(info))?;
+    let dev = device(info, &net).map_err(|r| r.report(info))?;
+    Ok((net, dev))
+}
+
+/// Refuses a device whose driver cannot read its module's EEPROM.
+pub(crate) fn require_module_eeprom(info: &Info<'_>, dev: &NetDevice) -> Result {
+    if dev.flash_ops().eeprom {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        c"Module EEPROM access is not supported by this device",
+        EOPNOTSUPP,
+    )
+    .report(info))
+}
+
+/// The device header of a reply or notification: index and name.
+pub(crate) fn put_header(m: &Attrs, dev: &NetDevice) -> Result {
+    let name = dev.name();
+    m.put_nested(attr::HEADER, |m| {
+        m.put_u32(header::DEV_INDEX, dev.ifindex())?;
+        m.put_string(header::DEV_NAME, name.as_c_str())
+    })
+}
+
 /// Finds the device the header names, by index or by name.
 pub(crate) fn device<'a>(info: &'a Info<'_>, net: &Net) -> Result<ARef<NetDevice>, Rejection<'a>> {
     let header = info
@@ -598,11 +630,7 @@ impl Notification<'_> {
             Some(r) => Message::new_in(r, &FAMILY, portid, seq, cmd)?,
             None => Message::new(&FAMILY, portid, seq, cmd)?,
         };
-        let name = self.dev.name();
-        m.put_nested(attr::HEADER, |m| {
-            m.put_u32(header::DEV_INDEX, self.dev.ifindex())?;
-            m.put_string(header::DEV_NAME, name.as_c_str())
-        })?;
+        put_header(&m, self.dev)?;
         m.put_u32(attr::STATUS, self.status as u32)?;
         if let Some(msg) = self.msg {
             m.put_string(attr::STATUS_MSG, msg)?;

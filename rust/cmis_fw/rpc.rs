@@ -24,13 +24,13 @@ use crate::cmis_core::cdb::rpc::{self, Call, Outcome, Probe, RpcError};
 use crate::cmis_core::cdb::scope::{self, Scope};
 use crate::cmis_core::cdb::{CommandId, EPL_MAX_LEN, LPL_MAX_LEN};
 use crate::cmis_core::io::Interrupt;
-use crate::cmis_core::uapi::{
-    cdb, cdb_caps, header, info, MSG_MODULE_CDB_INFO_GET, MSG_MODULE_CDB_RPC,
-};
+use crate::cmis_core::uapi::{cdb, cdb_caps, info, MSG_MODULE_CDB_INFO_GET, MSG_MODULE_CDB_RPC};
 use crate::ethdev::{NetDevice, Rtnl};
 use crate::flash::{self, CdbClaim, Flashes, RequestIo};
 use crate::genl::{Attrs, Command, Info, Message};
-use crate::netlink::{begin_refused, device, Rejection, FAMILY};
+use crate::netlink::{
+    begin_refused, put_header, request_device, require_module_eeprom, Rejection, FAMILY,
+};
 use crate::security::{self, Comm};
 use core::fmt;
 use kernel::{
@@ -53,11 +53,7 @@ impl Command for CdbRpc {
     const CMD: u8 = MSG_MODULE_CDB_RPC;
 
     fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
-        let net = info
-            .net()
-            .ok_or(Rejection::new(c"no network namespace", EINVAL))
-            .map_err(|r| r.report(info))?;
-        let dev = device(info, &net).map_err(|r| r.report(info))?;
+        let (net, dev) = request_device(info)?;
         let call = parse(info)?;
         if let Err(r) = rpc::check(&call) {
             let at = match r {
@@ -78,13 +74,7 @@ impl Command for CdbRpc {
             info.set_error_message(c"scope debug-write-full needs CAP_SYS_RAWIO");
             return Err(EPERM);
         }
-        if !dev.flash_ops().eeprom {
-            return Err(Rejection::new(
-                c"Module EEPROM access is not supported by this device",
-                EOPNOTSUPP,
-            )
-            .report(info));
-        }
+        require_module_eeprom(info, &dev)?;
         let claim = claim(&flashes, &dev).map_err(|r| r.report(info))?;
         if call.scope.taints() {
             log_write(&dev, &call);
@@ -281,14 +271,6 @@ impl fmt::Display for Failed<'_> {
     }
 }
 
-fn put_header(m: &Attrs, dev: &NetDevice) -> Result {
-    let name = dev.name();
-    m.put_nested(info::HEADER, |m| {
-        m.put_u32(header::DEV_INDEX, dev.ifindex())?;
-        m.put_string(header::DEV_NAME, name.as_c_str())
-    })
-}
-
 /// The reply: command, instance, status and its meaning, reply payload,
 /// duration.
 fn put_outcome(m: &Attrs, call: &Call<'_>, o: &Outcome, reply: &[u8]) -> Result {
@@ -313,18 +295,8 @@ impl Command for CdbInfoGet {
     const CMD: u8 = MSG_MODULE_CDB_INFO_GET;
 
     fn doit(flashes: ArcBorrow<'_, Flashes>, info: &mut Info<'_>) -> Result {
-        let net = info
-            .net()
-            .ok_or(Rejection::new(c"no network namespace", EINVAL))
-            .map_err(|r| r.report(info))?;
-        let dev = device(info, &net).map_err(|r| r.report(info))?;
-        if !dev.flash_ops().eeprom {
-            return Err(Rejection::new(
-                c"Module EEPROM access is not supported by this device",
-                EOPNOTSUPP,
-            )
-            .report(info));
-        }
+        let (net, dev) = request_device(info)?;
+        require_module_eeprom(info, &dev)?;
         let claim = claim(&flashes, &dev).map_err(|r| r.report(info))?;
         let result = {
             let _resumed = NetDevice::keep_resumed(&dev);

@@ -4,6 +4,7 @@
 //! scoped RPC (`MODULE_CDB_RPC`), and `--list`: the commands, their
 //! scopes, and what the module's CDB supports (`MODULE_CDB_INFO_GET`).
 
+use crate::info::{nested, raw, string_of, u32_of};
 use crate::netlink::{Client, FlashAttr, HeaderAttr};
 use crate::output;
 use anyhow::{anyhow, Context, Result};
@@ -14,7 +15,7 @@ use cmis_core::cdb::rpc::FEATURE_QUERIES;
 use cmis_core::cdb::scope::{self, Scope};
 use cmis_core::cdb::CommandId;
 use cmis_core::uapi::{cdb, cdb_caps, info, MSG_MODULE_CDB_INFO_GET, MSG_MODULE_CDB_RPC};
-use netlink_packet_utils::nla::{DefaultNla, Nla, NlasIterator, NLA_F_NESTED};
+use netlink_packet_utils::nla::DefaultNla;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -57,7 +58,7 @@ fn header(dev: &str) -> FlashAttr {
     FlashAttr::Header(vec![HeaderAttr::DevName(dev.to_owned())])
 }
 
-fn raw(kind: u16, value: Vec<u8>) -> FlashAttr {
+fn other(kind: u16, value: Vec<u8>) -> FlashAttr {
     FlashAttr::Other(DefaultNla::new(kind, value))
 }
 
@@ -65,40 +66,22 @@ fn raw(kind: u16, value: Vec<u8>) -> FlashAttr {
 pub(crate) fn attributes(r: &Request) -> Vec<FlashAttr> {
     let mut attrs = vec![
         header(&r.dev),
-        raw(cdb::COMMAND, u32::from(r.command).to_ne_bytes().to_vec()),
-        raw(cdb::SCOPE, (r.scope as u32).to_ne_bytes().to_vec()),
+        other(cdb::COMMAND, u32::from(r.command).to_ne_bytes().to_vec()),
+        other(cdb::SCOPE, (r.scope as u32).to_ne_bytes().to_vec()),
     ];
     if !r.lpl.is_empty() {
-        attrs.push(raw(cdb::LPL, r.lpl.clone()));
+        attrs.push(other(cdb::LPL, r.lpl.clone()));
     }
     if !r.epl.is_empty() {
-        attrs.push(raw(cdb::EPL, r.epl.clone()));
+        attrs.push(other(cdb::EPL, r.epl.clone()));
     }
     if let Some(i) = r.instance {
-        attrs.push(raw(cdb::INSTANCE, i.to_ne_bytes().to_vec()));
+        attrs.push(other(cdb::INSTANCE, i.to_ne_bytes().to_vec()));
     }
     if let Some(t) = r.timeout_ms {
-        attrs.push(raw(cdb::TIMEOUT_MS, t.to_ne_bytes().to_vec()));
+        attrs.push(other(cdb::TIMEOUT_MS, t.to_ne_bytes().to_vec()));
     }
     attrs
-}
-
-/// An attribute's kind and payload.
-fn kind_value(a: &FlashAttr) -> Option<(u16, Vec<u8>)> {
-    match a {
-        FlashAttr::Other(n) => {
-            let mut v = vec![0; n.value_len()];
-            n.emit_value(&mut v);
-            Some((n.kind() & !NLA_F_NESTED, v))
-        }
-        _ => None,
-    }
-}
-
-fn u32_of(v: &[u8]) -> Result<u32> {
-    Ok(u32::from_ne_bytes(v.try_into().map_err(|_| {
-        anyhow!("u32 attribute of {} bytes", v.len())
-    })?))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -126,17 +109,15 @@ pub(crate) fn parse_reply(dev: &str, attrs: &[FlashAttr]) -> Result<Reply> {
             }
             continue;
         }
-        let Some((kind, v)) = kind_value(a) else {
+        let FlashAttr::Other(n) = a else {
             continue;
         };
+        let (kind, v) = raw(n);
         match kind {
             cdb::COMMAND => command = Some(u32_of(&v)?),
             cdb::INSTANCE => r.instance = u32_of(&v)?,
             cdb::STATUS => r.status = u32_of(&v)?,
-            cdb::STATUS_MSG => {
-                let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-                r.status_msg = String::from_utf8_lossy(&v[..end]).into_owned();
-            }
+            cdb::STATUS_MSG => r.status_msg = string_of(&v),
             cdb::REPLY => r.payload = v,
             cdb::DURATION_US => r.duration_us = u32_of(&v)?,
             _ => {}
@@ -316,15 +297,15 @@ pub(crate) fn parse_listing(dev: &str, attrs: &[FlashAttr]) -> Result<Listing> {
     };
     let (mut groups, mut scopes, mut listed) = (0u32, 0u32, None);
     for a in attrs {
-        let Some((kind, v)) = kind_value(a) else {
+        let FlashAttr::Other(n) = a else {
             continue;
         };
+        let (kind, v) = raw(n);
         match kind {
             info::CDB => {
-                for n in NlasIterator::new(&v[..]) {
-                    let n = n.map_err(|e| anyhow!("bad nested attribute: {e}"))?;
-                    let x = u32_of(n.value())?;
-                    match n.kind() {
+                for (k, v) in nested(&v)? {
+                    let x = u32_of(&v)?;
+                    match k {
                         cdb_caps::INSTANCES => l.instances = x,
                         cdb_caps::BACKGROUND => l.background = x != 0,
                         cdb_caps::EPL_PAGES => l.epl_pages = x,
@@ -444,6 +425,7 @@ mod tests {
     fn a_request_encodes_as_the_kernel_reads_it() {
         use crate::netlink::FlashMessage;
         use netlink_packet_generic::GenlHeader;
+        use netlink_packet_utils::nla::{NlasIterator, NLA_F_NESTED};
         use netlink_packet_utils::{Emitable, ParseableParametrized};
         let req = Request {
             dev: "cmis0".into(),
@@ -504,12 +486,12 @@ mod tests {
         info[2..6].copy_from_slice(&[1, 0, 0, 0]);
         info[38..42].copy_from_slice(&[2, 0, 0, 7]);
         let attrs = vec![
-            raw(cdb::COMMAND, 0x0100u32.to_ne_bytes().to_vec()),
-            raw(cdb::INSTANCE, 1u32.to_ne_bytes().to_vec()),
-            raw(cdb::STATUS, 1u32.to_ne_bytes().to_vec()),
-            raw(cdb::STATUS_MSG, b"success\0".to_vec()),
-            raw(cdb::REPLY, info),
-            raw(cdb::DURATION_US, 1500u32.to_ne_bytes().to_vec()),
+            other(cdb::COMMAND, 0x0100u32.to_ne_bytes().to_vec()),
+            other(cdb::INSTANCE, 1u32.to_ne_bytes().to_vec()),
+            other(cdb::STATUS, 1u32.to_ne_bytes().to_vec()),
+            other(cdb::STATUS_MSG, b"success\0".to_vec()),
+            other(cdb::REPLY, info),
+            other(cdb::DURATION_US, 1500u32.to_ne_bytes().to_vec()),
         ];
         let r = parse_reply("eth0", &attrs).unwrap();
         assert_eq!(
@@ -523,8 +505,8 @@ mod tests {
         assert!(t.starts_with("eth0: 0100h (Get Firmware Info) on CDB instance 1: status 0x01, success (1.500 ms)"), "{t}");
         // A vendor reply is shown in hex.
         let attrs = vec![
-            raw(cdb::COMMAND, 0x8000u32.to_ne_bytes().to_vec()),
-            raw(cdb::REPLY, b"EMU\x05\0\0\0\x09".to_vec()),
+            other(cdb::COMMAND, 0x8000u32.to_ne_bytes().to_vec()),
+            other(cdb::REPLY, b"EMU\x05\0\0\0\x09".to_vec()),
         ];
         let r = parse_reply("eth0", &attrs).unwrap();
         assert_eq!(r.reply, "454d550500000009");
@@ -537,9 +519,9 @@ mod tests {
         bits[0] = 0x01; // 0000h
         bits[8] = 0x03; // 0040h, 0041h
         let attrs = vec![
-            raw(cdb::GROUPS, 0b11u32.to_ne_bytes().to_vec()),
-            raw(cdb::SCOPES, 0b0111u32.to_ne_bytes().to_vec()),
-            raw(cdb::COMMANDS, bits),
+            other(cdb::GROUPS, 0b11u32.to_ne_bytes().to_vec()),
+            other(cdb::SCOPES, 0b0111u32.to_ne_bytes().to_vec()),
+            other(cdb::COMMANDS, bits),
         ];
         let l = parse_listing("eth0", &attrs).unwrap();
         assert_eq!(

@@ -111,13 +111,13 @@ pub(crate) struct ImageInfo {
 }
 
 /// An attribute's kind and payload.
-fn raw(a: &impl Nla) -> (u16, Vec<u8>) {
+pub(crate) fn raw(a: &impl Nla) -> (u16, Vec<u8>) {
     let mut v = vec![0; a.value_len()];
     a.emit_value(&mut v);
     (a.kind() & !netlink_packet_utils::nla::NLA_F_NESTED, v)
 }
 
-fn u32_of(v: &[u8]) -> Result<u32> {
+pub(crate) fn u32_of(v: &[u8]) -> Result<u32> {
     Ok(u32::from_ne_bytes(v.try_into().map_err(|_| {
         anyhow!("u32 attribute of {} bytes", v.len())
     })?))
@@ -130,13 +130,13 @@ fn uint_of(v: &[u8]) -> Result<u64> {
     }
 }
 
-fn string_of(v: &[u8]) -> String {
+pub(crate) fn string_of(v: &[u8]) -> String {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
     String::from_utf8_lossy(&v[..end]).into_owned()
 }
 
 /// The (kind, payload) pairs of a nest.
-fn nested(v: &[u8]) -> Result<Vec<(u16, Vec<u8>)>> {
+pub(crate) fn nested(v: &[u8]) -> Result<Vec<(u16, Vec<u8>)>> {
     NlasIterator::new(v)
         .map(|n| {
             let n = n.map_err(|e| anyhow!("bad nested attribute: {e}"))?;

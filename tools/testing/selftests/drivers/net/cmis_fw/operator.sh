@@ -116,20 +116,30 @@ cancelled() {
 }
 check "cancel mid-download: aborted, the requester told, the port flashes again" cancelled
 
-# Cancelled while the module restarts into the new image: the flash ends
-# before Commit, the new image running uncommitted (a reset goes back).
-cancelled_after_run() {
+# cancel_in_phase KNOB=VALUE PHASE: a new port, set so, flashed in the
+# background and cancelled once the CLI tells PHASE; the flash's output
+# is left in $fw_dir/phase.out, its exit status in $rc. Fails if PHASE
+# never came or the cancel was refused.
+cancel_in_phase() {
 	new_port
-	set_knobs reset_ms=4000
-	local rc pid ok=0
-	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/run.out" 2>&1 &
+	set_knobs "$1"
+	local pid ok=0
+	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/phase.out" 2>&1 &
 	pid=$!
-	wait_file "$fw_dir/run.out" 'Waiting for the module to restart' 120 || ok=1
+	wait_file "$fw_dir/phase.out" "$2" 120 || ok=1
 	"$cmis_fw" cancel "$port" >/dev/null 2>&1 || ok=1
 	wait $pid
 	rc=$?
-	[ $rc -eq 1 ] && grep -q 'cancelled; the new image runs uncommitted' "$fw_dir/run.out" ||
-		{ cat "$fw_dir/run.out"; echo "exit $rc"; ok=1; }
+	return $ok
+}
+
+# Cancelled while the module restarts into the new image: the flash ends
+# before Commit, the new image running uncommitted (a reset goes back).
+cancelled_after_run() {
+	local rc ok=0
+	cancel_in_phase reset_ms=4000 'Waiting for the module to restart' || ok=1
+	[ $rc -eq 1 ] && grep -q 'cancelled; the new image runs uncommitted' "$fw_dir/phase.out" ||
+		{ cat "$fw_dir/phase.out"; echo "exit $rc"; ok=1; }
 	[ "$(commands 010a)" = 0 ] || { echo "Commit sent"; ok=1; }
 	expect_banks "$v1 committed" "$v2 running" || ok=1
 	del_port
@@ -141,17 +151,10 @@ check "cancel while the module restarts: no Commit, the new image runs uncommitt
 # command cannot be taken back, so the flash waits for it and completes,
 # the new image committed.
 cancelled_during_commit() {
-	new_port
-	set_knobs busy_us_commit=3000000
-	local rc pid ok=0
-	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/commit.out" 2>&1 &
-	pid=$!
-	wait_file "$fw_dir/commit.out" 'Committing' 120 || ok=1
-	"$cmis_fw" cancel "$port" >/dev/null 2>&1 || ok=1
-	wait $pid
-	rc=$?
-	[ $rc -eq 0 ] && grep -q "^$port: flashing completed$" "$fw_dir/commit.out" ||
-		{ cat "$fw_dir/commit.out"; echo "exit $rc"; ok=1; }
+	local rc ok=0
+	cancel_in_phase busy_us_commit=3000000 'Committing' || ok=1
+	[ $rc -eq 0 ] && grep -q "^$port: flashing completed$" "$fw_dir/phase.out" ||
+		{ cat "$fw_dir/phase.out"; echo "exit $rc"; ok=1; }
 	[ "$(commands 010a)" = 1 ] || { echo "Commit sent $(commands 010a) times"; ok=1; }
 	expect_banks "$v1" "$v2 running committed" || ok=1
 	del_port
@@ -162,17 +165,10 @@ check "cancel while the module commits: too late, the flash completes committed"
 # Cancelled after Commit, during the final reset: too late, the flash
 # completes (the image is committed; nothing could be undone).
 cancelled_after_commit() {
-	new_port
-	set_knobs reset_ms=4000
-	local rc pid ok=0
-	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/late.out" 2>&1 &
-	pid=$!
-	wait_file "$fw_dir/late.out" 'Resetting the module' 120 || ok=1
-	"$cmis_fw" cancel "$port" >/dev/null 2>&1 || ok=1
-	wait $pid
-	rc=$?
-	[ $rc -eq 0 ] && grep -q "^$port: flashing completed$" "$fw_dir/late.out" ||
-		{ cat "$fw_dir/late.out"; echo "exit $rc"; ok=1; }
+	local rc ok=0
+	cancel_in_phase reset_ms=4000 'Resetting the module' || ok=1
+	[ $rc -eq 0 ] && grep -q "^$port: flashing completed$" "$fw_dir/phase.out" ||
+		{ cat "$fw_dir/phase.out"; echo "exit $rc"; ok=1; }
 	expect_banks "$v1" "$v2 running committed" || ok=1
 	del_port
 	return $ok
