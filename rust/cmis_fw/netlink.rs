@@ -18,7 +18,7 @@ use crate::cmis_core::fw_update::{self, Left, Password, Until};
 use crate::cmis_core::io::ModuleIo;
 use crate::cmis_core::map::{identifier, lower, Access};
 use crate::cmis_core::uapi::{
-    attr, header, outcome, status, FAMILY_VERSION, MSG_MODULE_FW_CANCEL_ACT,
+    attr, cdb, header, outcome, status, FAMILY_VERSION, MSG_MODULE_FW_CANCEL_ACT,
     MSG_MODULE_FW_COMMIT_ACT, MSG_MODULE_FW_FLASH_ACT, MSG_MODULE_FW_FLASH_NTF,
     MSG_MODULE_FW_RUN_ACT,
 };
@@ -72,59 +72,26 @@ static HEADER_POLICY: [Policy; 4] = [
 /// length).
 const VERSION_MAX: u16 = version::TEXT_MAX as u16;
 
-/// Attributes of requests; the notification- and reply-only ones (4-8,
-/// 11-13, 16-30, 37-45) are refused in requests.
-static POLICY: [Policy; 46] = [
-    Policy::unused(),
-    Policy::nested(&HEADER_POLICY),
-    Policy::nul_string(FILE_NAME_MAX),
-    Policy::u32(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::u32(),
-    Policy::nul_string(VERSION_MAX),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::flag(),
-    Policy::flag(),
-    // 16-30: the inventory's reply.
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    // 31-36: a CDB RPC request.
-    Policy::u32(),
-    Policy::binary(rpc::LPL_POLICY_MAX),
-    Policy::binary(rpc::EPL_POLICY_MAX),
-    Policy::u32(),
-    Policy::u32(),
-    Policy::u32(),
-    // 37-45: its reply, and the CDB info reply.
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-    Policy::unused(),
-];
+/// Attributes of requests, by number; the notification- and reply-only
+/// ones (4-8, 11-13, 16-30, 37-45) are refused in requests.
+static POLICY: [Policy; cdb::BUSY_STATUS as usize + 1] = {
+    let mut p = [const { Policy::unused() }; cdb::BUSY_STATUS as usize + 1];
+    p[attr::HEADER as usize] = Policy::nested(&HEADER_POLICY);
+    p[attr::FILE_NAME as usize] = Policy::nul_string(FILE_NAME_MAX);
+    p[attr::PASSWORD as usize] = Policy::u32();
+    p[attr::UNTIL as usize] = Policy::u32();
+    p[attr::VERSION as usize] = Policy::nul_string(VERSION_MAX);
+    p[attr::LINK_UP as usize] = Policy::flag();
+    p[attr::HITLESS as usize] = Policy::flag();
+    // A CDB RPC request.
+    p[cdb::COMMAND as usize] = Policy::u32();
+    p[cdb::LPL as usize] = Policy::binary(rpc::LPL_POLICY_MAX);
+    p[cdb::EPL as usize] = Policy::binary(rpc::EPL_POLICY_MAX);
+    p[cdb::SCOPE as usize] = Policy::u32();
+    p[cdb::INSTANCE as usize] = Policy::u32();
+    p[cdb::TIMEOUT_MS as usize] = Policy::u32();
+    p
+};
 
 /// What a request asks for.
 #[derive(Clone, Copy, PartialEq, Eq)]
