@@ -9,7 +9,10 @@
 #![forbid(unsafe_code)]
 
 use crate::cmis_core::emu::firmware::{BankId, ImageUpdate, Slot};
-use crate::cmis_core::emu::{BootCdb, BusyWrites, Module, MsmState, TriggerNack, COUNTED_COMMANDS};
+use crate::cmis_core::emu::{
+    BootCdb, BusyWrites, Module, MsmState, RequestFault, TriggerNack, COUNTED_COMMANDS,
+};
+use crate::cmis_core::io::Errno;
 use crate::cmis_core::text::{parse_bool, parse_u32, parse_uint};
 use crate::debugfs::{Attribute, Dir, DirBuilder, Writer};
 use crate::port::{ModuleCell, Port};
@@ -449,7 +452,7 @@ macro_rules! image_file {
 }
 
 /// Files of each `port<N>` directory.
-pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 81] = [
+pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 83] = [
     // A whole named profile (`Profile::NAMES`).
     Attribute {
         name: c"profile",
@@ -580,6 +583,22 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 81] = [
     fault_uint!("trigger_nacks", u32, trigger_nacks),
     fault_uint!("glitch_reply_chk", u32, glitch_reply_chk),
     fault_bool!("ethtool_begin_fails", ethtool_begin_fails),
+    fault_uint!("fail_request", u32, fail_request),
+    // The errno the picked request fails with: 5 (EIO), 19 (ENODEV) or
+    // 110 (ETIMEDOUT).
+    Attribute {
+        name: c"fail_request_errno",
+        show: |cell, w| {
+            let kind = cell.lock().faults.fail_request_error;
+            writeln!(w, "{}", kind.bus_error().errno().0)
+        },
+        store: Some(|cell, s| {
+            let errno = parse_u32(s).and_then(|n| i32::try_from(n).ok());
+            let kind = errno.and_then(|n| RequestFault::from_errno(Errno(n)));
+            cell.lock().faults.fail_request_error = kind.ok_or(EINVAL)?;
+            Ok(())
+        }),
+    },
     Attribute {
         name: c"plugged",
         show: |cell, w| writeln!(w, "{}", u8::from(cell.lock().is_plugged())),

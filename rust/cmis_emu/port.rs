@@ -92,6 +92,12 @@ impl PortData {
     ) -> Result {
         let entry = since.unwrap_or_else(now_ns);
         let mut module = self.module.lock();
+        // A host request picked by fault injection fails whole, as a
+        // driver's would, before any transaction.
+        if let Some(e) = since.and_then(|_| module.take_request_fault()) {
+            module.count_request(now_ns().saturating_sub(entry));
+            return Err(bus_errno(e));
+        }
         let bus_ns = transfer(&mut module, at, &mut f);
         if let Ok(bus_ns) = bus_ns {
             self.take_bus_time(entry, bus_ns);
@@ -140,6 +146,7 @@ fn bus_errno(e: BusError) -> Error {
         BusError::Invalid(_) | BusError::UnsupportedPage => EINVAL,
         BusError::Nack => EIO,
         BusError::Unplugged => ENODEV,
+        BusError::Timeout => ETIMEDOUT,
     }
 }
 
@@ -148,6 +155,8 @@ fn bus_errno(e: BusError) -> Error {
 fn explain(r: Result, report: &mut ErrorReport<'_>) -> Result {
     if r == Err(ENODEV) {
         report.set_message(c"cmis_emu: no module in the cage");
+    } else if r == Err(ETIMEDOUT) {
+        report.set_message(c"cmis_emu: the module did not answer in time");
     }
     r
 }

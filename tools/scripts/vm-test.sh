@@ -19,8 +19,9 @@
 # Usage: vm-test.sh [test|demo|bench]
 # Environment: CMIS_FW_SELFTEST_INJECT=fail|warn proves that a failing
 # test or a kernel WARN fails the run; VM_TIMEOUT (seconds, default 3000);
-# CMIS_FW_TESTS="a.sh b.sh" runs only those tests; CMIS_FW_SOAK and
-# CMIS_FW_TEST_TIMEOUT reach the guest (see soak.sh); results go to
+# CMIS_FW_TESTS="a.sh b.sh" runs only those tests; CMIS_FW_SOAK,
+# CMIS_FW_MATRIX and CMIS_FW_TEST_TIMEOUT reach the guest (see soak.sh,
+# matrix.sh); results go to
 # out/vm-<mode>-<kernel>[-<variant>]; CMIS_FW_PARAMS are cmis_fw's insmod
 # parameters; CMIS_VM_APPEND is added to the guest kernel's command line
 # (e.g. "mitigations=off"). Mode bench runs tools/cmis-bench in the guest (see bench.sh)
@@ -112,6 +113,8 @@ ln -s "$top/target/release/cmis-emu-image" "$top/target/release/cmis-bench" "$bi
 	# soak.sh's counts ("FLASHES FAULTED") and a per-test timeout in
 	# seconds instead of the suite's settings (make soak).
 	printf 'export CMIS_FW_SOAK=%q\n' "${CMIS_FW_SOAK:-}"
+	# matrix.sh: every cell (make test-sanitize) or a diagonal.
+	printf 'export CMIS_FW_MATRIX=%q\n' "${CMIS_FW_MATRIX:-}"
 	printf 'export CMIS_FW_TEST_TIMEOUT=%q\n' "${CMIS_FW_TEST_TIMEOUT:-}"
 	# The kernel's YNL command line tool (tools/net/ynl/pyynl/ in 7.x) and
 	# our family's spec.

@@ -47,6 +47,10 @@ pub enum BusError {
     Nack,
     /// No module is plugged in (`ENODEV`).
     Unplugged,
+    /// The host driver's transaction timed out (`ETIMEDOUT`): the model
+    /// never answers so by itself; fault injection says it
+    /// ([`Faults::fail_request`]).
+    Timeout,
 }
 
 impl BusError {
@@ -56,6 +60,7 @@ impl BusError {
             Self::Invalid(_) | Self::UnsupportedPage => Errno::EINVAL,
             Self::Nack => Errno::EIO,
             Self::Unplugged => Errno::ENODEV,
+            Self::Timeout => Errno::ETIMEDOUT,
         }
     }
 }
@@ -67,6 +72,7 @@ impl fmt::Display for BusError {
             Self::UnsupportedPage => f.write_str("page not implemented by the module"),
             Self::Nack => f.write_str("module did not acknowledge"),
             Self::Unplugged => f.write_str("no module plugged in"),
+            Self::Timeout => f.write_str("the transaction timed out"),
         }
     }
 }
@@ -779,6 +785,51 @@ pub struct Faults {
     /// cannot reach its device now), so the ethtool core's requests are
     /// refused.
     pub ethtool_begin_fails: bool,
+    /// The host request this many from now (1: the next) fails whole, with
+    /// `fail_request_error`, before it reaches the module; 0: none. Counts
+    /// down with each request ([`Module::take_request_fault`]), so what is
+    /// left after a flash tells whether the flash made that many.
+    pub fail_request: u32,
+    /// How the request `fail_request` picks fails: [`BusError::Nack`]
+    /// (`EIO`), [`BusError::Unplugged`] (`ENODEV`) or
+    /// [`BusError::Timeout`] (`ETIMEDOUT`).
+    pub fail_request_error: RequestFault,
+}
+
+/// The errors a host request can be made to fail with
+/// ([`Faults::fail_request_error`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RequestFault {
+    /// `EIO`: the module did not acknowledge.
+    #[default]
+    Io,
+    /// `ENODEV`: the driver found no module.
+    NoDevice,
+    /// `ETIMEDOUT`: the driver's transaction timed out.
+    TimedOut,
+}
+
+impl RequestFault {
+    /// Every kind, with the errno it fails with.
+    pub const ALL: [(Self, Errno); 3] = [
+        (Self::Io, Errno::EIO),
+        (Self::NoDevice, Errno::ENODEV),
+        (Self::TimedOut, Errno::ETIMEDOUT),
+    ];
+
+    /// The kind failing with `errno`, if any.
+    pub fn from_errno(errno: Errno) -> Option<Self> {
+        Self::ALL.iter().find(|(_, e)| *e == errno).map(|(k, _)| *k)
+    }
+
+    /// The access error a driver reports for it.
+    pub const fn bus_error(self) -> BusError {
+        match self {
+            Self::Io => BusError::Nack,
+            Self::NoDevice => BusError::Unplugged,
+            Self::TimedOut => BusError::Timeout,
+        }
+    }
 }
 
 /// Command ids counted one by one in [`Counters::by_command`]; the last
@@ -1262,6 +1313,22 @@ impl Module {
     pub fn count_request(&mut self, ns: Nanos) {
         self.counters.requests += 1;
         self.counters.request_ns += ns;
+    }
+
+    /// Called by the host driver as a request starts: the error it must
+    /// fail with, whole, if fault injection picked this one
+    /// ([`Faults::fail_request`]); counted as a refused access.
+    pub fn take_request_fault(&mut self) -> Option<BusError> {
+        let f = &mut self.faults;
+        if f.fail_request == 0 {
+            return None;
+        }
+        f.fail_request -= 1;
+        if f.fail_request > 0 {
+            return None;
+        }
+        self.counters.errors += 1;
+        Some(f.fail_request_error.bus_error())
     }
 
     /// The host driver's ethtool `begin`, counted beside the module's

@@ -637,6 +637,24 @@ fn request_counters_add_up_and_clear() {
 }
 
 #[test]
+fn a_picked_request_fails_once_with_its_errno() {
+    for (kind, errno) in RequestFault::ALL {
+        let mut h = Host::new(Profile::DEFAULT);
+        h.m.faults.fail_request = 3;
+        h.m.faults.fail_request_error = kind;
+        assert_eq!(h.m.take_request_fault(), None);
+        assert_eq!(h.m.take_request_fault(), None);
+        let e = h.m.take_request_fault().expect("the third request fails");
+        assert_eq!(e.errno(), errno);
+        assert_eq!(RequestFault::from_errno(errno), Some(kind));
+        assert_eq!(h.m.faults.fail_request, 0, "nothing left: the flash made 3");
+        assert_eq!(h.m.take_request_fault(), None, "once");
+        assert_eq!(h.m.counters().errors, 1);
+    }
+    assert_eq!(RequestFault::from_errno(Errno::EINVAL), None);
+}
+
+#[test]
 fn run_resets_with_downtime_and_ready_delay() {
     let mut p = Profile::DEFAULT;
     p.reset_ms = 500;

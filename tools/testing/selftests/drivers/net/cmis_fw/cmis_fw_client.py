@@ -37,8 +37,11 @@ pip packages.
 """
 
 import argparse
+import contextlib
 import errno
+import io
 import os
+import re
 import select
 import socket
 import struct
@@ -323,6 +326,60 @@ def handover(args, family):
     return 0 if ended and stolen == 0 else 1
 
 
+def each_request(args, family):
+    """Fails each host request of a flash in turn, with the errno ERRNO,
+    through the emulated port's fault injection (its debugfs directory
+    DIR: fail_request, fail_request_errno): the n-th request of a flash
+    for n = 1, 1 + STRIDE, ..., until a flash makes fewer than n. Each faulted flash
+    must end with one terminal outcome (COMPLETED, or ERROR with a
+    message) and leave a valid image running (DIR/banks); a clean flash
+    must then complete. Prints one line per failure and, at the end, how
+    many requests a flash made; exits 0 if every one held."""
+    nl = Genl()
+    fid, _ = nl.resolve(family)
+    header = attr(A_HEADER | NLA_F_NESTED, attr_str(A_HEADER_DEV_NAME, args.dev))
+    body = header + attr_str(A_FILE_NAME, args.file)
+    knob = lambda name: os.path.join(args.dir, name)
+    with open(knob("fail_request_errno"), "w") as f:
+        f.write(str(args.errno))
+    outcomes = {}
+    for n in range(1, args.limit + 1, args.stride):
+        with open(knob("fail_request"), "w") as f:
+            f.write(str(n))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = flash_once(nl, fid, body, args.timeout)
+        with open(knob("fail_request")) as f:
+            left = int(f.read())
+        with open(knob("fail_request"), "w") as f:
+            f.write("0")
+        lines = out.getvalue().splitlines()
+        last = lines[-1] if lines else ""
+        with open(knob("banks")) as f:
+            banks = f.read()
+        # Completed, failed with a message, or refused with one.
+        if rc == 3 or not re.match(r"status=(COMPLETED|ERROR .*msg=.)|error: E[A-Z]+: .", last):
+            print(f"request {n}: no terminal outcome (exit {rc}): {lines}")
+            return 1
+        if not re.search(r"^[AB]: valid .*running", banks, re.M):
+            print(f"request {n}: no valid image runs: {banks}")
+            return 1
+        if left:
+            # The flash made fewer than n requests: each one was failed.
+            print(f"requests<{n} " + " ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
+            return 0
+        key = ["completed", "failed", "refused"][rc]
+        outcomes[key] = outcomes.get(key, 0) + 1
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = flash_once(nl, fid, body, args.timeout)
+        if rc:
+            print(f"after request {n} failed: clean flash exit {rc}: {out.getvalue()}")
+            return 1
+    print(f"more than {args.limit} requests in a flash")
+    return 1
+
+
 def random_attrs(rnd, depth=0):
     """Attributes of random types, lengths and contents, some nested,
     some with a NUL-terminated string, some with a length field that
@@ -455,12 +512,21 @@ def main():
     z.add_argument("file")
     z.add_argument("--count", type=int, default=10000)
     z.add_argument("--seed", type=int, default=1)
+    e = sub.add_parser("each-request")
+    e.add_argument("dev")
+    e.add_argument("file")
+    e.add_argument("--dir", required=True, help="the port's cmis_emu debugfs directory")
+    e.add_argument("--errno", type=int, required=True)
+    e.add_argument("--stride", type=int, default=1)
+    e.add_argument("--limit", type=int, default=1000)
+    e.add_argument("--timeout", type=float, default=120)
     m = sub.add_parser("monitor")
     m.add_argument("--count", type=int, default=1)
     m.add_argument("--timeout", type=float, default=300)
     args = p.parse_args()
     try:
-        run = {"flash": flash, "handover": handover, "monitor": monitor, "fuzz": fuzz}[args.cmd]
+        run = {"flash": flash, "handover": handover, "monitor": monitor, "fuzz": fuzz,
+               "each-request": each_request}[args.cmd]
         return run(args, args.family)
     except OSError as e:
         print(f"error: {e}")
