@@ -163,15 +163,15 @@ set_knobs() {
 }
 
 # wait_file FILE PATTERN [SECONDS]: polls FILE (every 10 ms, for at most
-# SECONDS, 10 by default) until a line matches the extended regular
+# SECONDS of wall time, 30 by default: under TCG a poll itself can take
+# longer than its sleep) until a line matches the extended regular
 # expression.
 wait_file() {
-	local i
-	for i in $(seq $((${3:-10} * 100))); do
-		grep -Eq "$2" "$1" && return 0
+	local end=$((SECONDS + ${3:-30}))
+	until grep -Eq "$2" "$1"; do
+		[ $SECONDS -lt $end ] || { grep -Eq "$2" "$1"; return; }
 		sleep 0.01
 	done
-	return 1
 }
 
 # wait_state PATTERN: waits as wait_file for the current port's state.

@@ -42,7 +42,7 @@ runs_valid() {
 	grep -Eq '^[AB]: valid .*running' "$dir/banks"
 }
 
-# wait_up: waits (10 s at most) until the module answers and no command
+# wait_up: waits (30 s at most) until the module answers and no command
 # runs.
 wait_up() {
 	wait_state '^(ready|lowpwr)$'

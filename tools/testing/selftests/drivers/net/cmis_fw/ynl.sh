@@ -42,15 +42,38 @@ ynl() {
 check_output "cli.py lists the act and notification messages" \
 	'module-fw-flash-ntf' ynl --list-msgs
 
+# monitor_subscribed: waits (60 s at most) until a generic netlink socket
+# is a member of cmis_fw's monitor group (/proc/net/netlink shows the
+# first 32 groups of each socket, a bit each; group ids are small).
+monitor_subscribed() {
+	local id bit end=$((SECONDS + 60))
+	id=$(genl ctrl get name cmis_fw | sed -n 's/.*ID-\(0x[0-9a-f]*\)  name: monitor.*/\1/p')
+	[ -n "$id" ] && [ $((id)) -ge 1 ] && [ $((id)) -le 32 ] || { echo "monitor group id '$id'"; return 1; }
+	bit=$((1 << (id - 1)))
+	until member_socket "$bit"; do
+		[ $SECONDS -lt $end ] || { echo "no socket joined the monitor group"; return 1; }
+		sleep 0.1
+	done
+}
+
+# member_socket BIT: a generic netlink socket (protocol 16) has BIT in its
+# groups.
+member_socket() {
+	local sk eth pid groups rest
+	while read -r sk eth pid groups rest; do
+		[ "$eth" = 16 ] && [ $((16#$groups & $1)) -ne 0 ] && return 0
+	done < <(tail -n +2 /proc/net/netlink)
+	return 1
+}
+
 flash_with_ynl() {
 	new_port
 	# Subscribes, then sleeps while the notifications queue up, then
 	# prints them.
 	ynl --subscribe monitor --sleep 25 >"$fw_dir/ynl-mon.out" 2>&1 &
 	local mon=$! ok=0
-	# cli.py says nothing once subscribed; under TCG it starts in a few
-	# seconds.
-	sleep 8
+	# cli.py says nothing once subscribed: the kernel's socket table does.
+	monitor_subscribed || { kill $mon; return 1; }
 	ynl --do module-fw-flash-act \
 		--json "{\"header\": {\"dev-name\": \"$port\"}, \"file-name\": \"v2.bin\"}" ||
 		ok=1
