@@ -20,7 +20,7 @@
 # Environment: CMIS_FW_SELFTEST_INJECT=fail|warn proves that a failing
 # test or a kernel WARN fails the run; VM_TIMEOUT (seconds, default 3000);
 # CMIS_FW_TESTS="a.sh b.sh" runs only those tests; CMIS_FW_SOAK,
-# CMIS_FW_MATRIX[_HOLD] and CMIS_FW_TEST_TIMEOUT reach the guest (see soak.sh,
+# CMIS_FW_MATRIX[_HOLD|_CELLS] and CMIS_FW_TEST_TIMEOUT reach the guest (see soak.sh,
 # matrix.sh); results go to
 # out/vm-<mode>-<kernel>[-<variant>]; CMIS_FW_PARAMS are cmis_fw's insmod
 # parameters; CMIS_VM_APPEND is added to the guest kernel's command line
@@ -116,6 +116,7 @@ ln -s "$top/target/release/cmis-emu-image" "$top/target/release/cmis-bench" "$bi
 	# matrix.sh: every cell (make test-sanitize) or a diagonal.
 	printf 'export CMIS_FW_MATRIX=%q\n' "${CMIS_FW_MATRIX:-}"
 	printf 'export CMIS_FW_MATRIX_HOLD=%q\n' "${CMIS_FW_MATRIX_HOLD:-}"
+	printf 'export CMIS_FW_MATRIX_CELLS=%q\n' "${CMIS_FW_MATRIX_CELLS:-}"
 	printf 'export CMIS_FW_TEST_TIMEOUT=%q\n' "${CMIS_FW_TEST_TIMEOUT:-}"
 	# The kernel's YNL command line tool (tools/net/ynl/pyynl/ in 7.x) and
 	# our family's spec.

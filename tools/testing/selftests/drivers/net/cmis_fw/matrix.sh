@@ -18,6 +18,8 @@
 # CMIS_FW_MATRIX=full (make test-sanitize) runs every cell and fails
 # every request; otherwise each event meets one stage, each stage at
 # least one event, and every seventh request is failed.
+# CMIS_FW_MATRIX_CELLS="EVENT@STAGE ..." runs those cells (and every
+# seventh request).
 
 source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
 
@@ -31,7 +33,10 @@ events=(unregister netns rename rmmod_cmis_fw rmmod_cmis_emu socket_close link_u
 errnos=(5 19 110)
 
 cells=()
-if [ "${CMIS_FW_MATRIX:-}" = full ]; then
+if [ -n "${CMIS_FW_MATRIX_CELLS:-}" ]; then
+	read -ra cells <<<"$CMIS_FW_MATRIX_CELLS"
+	stride=7
+elif [ "${CMIS_FW_MATRIX:-}" = full ]; then
 	for e in "${events[@]}"; do
 		for s in "${stages[@]}"; do cells+=("$e@$s"); done
 	done
