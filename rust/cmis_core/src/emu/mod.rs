@@ -810,16 +810,14 @@ pub enum RequestFault {
 }
 
 impl RequestFault {
-    /// Every kind, with the errno it fails with.
-    pub const ALL: [(Self, Errno); 3] = [
-        (Self::Io, Errno::EIO),
-        (Self::NoDevice, Errno::ENODEV),
-        (Self::TimedOut, Errno::ETIMEDOUT),
-    ];
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Io, Self::NoDevice, Self::TimedOut];
 
     /// The kind failing with `errno`, if any.
     pub fn from_errno(errno: Errno) -> Option<Self> {
-        Self::ALL.iter().find(|(_, e)| *e == errno).map(|(k, _)| *k)
+        Self::ALL
+            .into_iter()
+            .find(|k| k.bus_error().errno() == errno)
     }
 
     /// The access error a driver reports for it.
