@@ -90,7 +90,7 @@ case "${1:-}" in
 	# rest.
 	sanitizer_kernel
 	vm_phase "VM kselftests ($variant)" "$top/out/vm-test-7.3-$variant" \
-		CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT="$variant" VM_TIMEOUT="${VM_TIMEOUT:-9000}" \
+		CMIS_KERNEL=7.3 CMIS_FW_KERNEL_VARIANT="$variant" VM_TIMEOUT="${VM_TIMEOUT:-14400}" \
 		CMIS_FW_TEST_TIMEOUT=3600 CMIS_FW_MATRIX="${CMIS_FW_MATRIX:-full}"
 	summary
 	;;
