@@ -193,6 +193,19 @@ wait_download() {
 	wait_file "${1:-$dir}/banks" '^download: bank=' 60 || { echo "no download started"; return 1; }
 }
 
+# netns_holder: a process in a network namespace of its own, its pid in
+# $holder, once the namespace exists (before unshare has made it, a
+# device moved to the process's namespace would stay in ours).
+netns_holder() {
+	unshare -n sleep 600 >/dev/null 2>&1 &
+	holder=$!
+	local end=$((SECONDS + 30))
+	until [ "$(readlink "/proc/$holder/ns/net")" != "$(readlink /proc/self/ns/net)" ]; do
+		[ $SECONDS -lt $end ] || { echo "no namespace for the holder"; kill "$holder"; return 1; }
+		sleep 0.01
+	done
+}
+
 # The selftests' netlink client of the cmis_fw family.
 fw_client() {
 	python3 "$lib_dir/cmis_fw_client.py" "$@"

@@ -502,8 +502,7 @@ check "device unregistered in a 20 s wait for the module: stops within 2 s" unre
 netns_move() {
 	slow_port
 	local ok=0 holder pid
-	unshare -n sleep 600 &
-	holder=$!
+	netns_holder || return 1
 	fw_client flash "$port" v2.bin >"$fw_dir/ns.out" 2>&1 &
 	pid=$!
 	wait_download || ok=1

@@ -142,6 +142,12 @@ within() {
 # The events, run once the flash (requester $pid, output $out) is in the
 # stage; each checks what must follow.
 
+# landed: the module is still in the cell's stage after the event, so
+# the event came in it (where the outcome alone would not tell).
+landed() {
+	in_stage "$stage" || { echo "the event came after the $stage stage: $(cat "$dir/state")"; return 1; }
+}
+
 event_unregister() {
 	local ok=0
 	within 5000 del_port || ok=1
@@ -155,9 +161,9 @@ event_unregister() {
 
 event_netns() {
 	local ok=0 holder
-	unshare -n sleep 600 >/dev/null 2>&1 &
-	holder=$!
+	netns_holder || return 1
 	ip link set "$port" netns "$holder" || ok=1
+	landed || ok=1
 	wait "$pid"
 	terminal "$out" '^status=COMPLETED' || ok=1
 	nsenter -t "$holder" -n ip link set "$port" netns 1 || ok=1
@@ -172,6 +178,7 @@ event_rename() {
 	local ok=0 name=$port
 	ip link set "$port" name mtx0 || return 1
 	port=mtx0
+	landed || ok=1
 	wait "$pid"
 	terminal "$out" '^status=COMPLETED' || ok=1
 	new_committed || ok=1
@@ -206,6 +213,7 @@ event_rmmod_cmis_emu() {
 event_socket_close() {
 	local ok=0
 	kill -KILL "$pid"
+	landed || ok=1
 	wait "$pid" 2>/dev/null
 	# The monitor, subscribed before the flash, sees its one end.
 	wait "$monitor" || { echo "monitor: $(cat "$fw_dir/monitor.out")"; ok=1; }
@@ -220,6 +228,7 @@ event_socket_close() {
 event_link_up() {
 	local ok=0
 	ip link set "$port" up 2>/dev/null && { echo "link up accepted mid-flash"; ok=1; }
+	landed || ok=1
 	wait "$pid"
 	terminal "$out" '^status=COMPLETED' || ok=1
 	new_committed || ok=1
