@@ -340,20 +340,25 @@ def each_request(args, family):
     header = attr(A_HEADER | NLA_F_NESTED, attr_str(A_HEADER_DEV_NAME, args.dev))
     body = header + attr_str(A_FILE_NAME, args.file)
     knob = lambda name: os.path.join(args.dir, name)
+
+    def quiet_flash():
+        """One flash; its exit code and the lines it printed."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = flash_once(nl, fid, body, args.timeout)
+        return rc, out.getvalue().splitlines()
+
     with open(knob("fail_request_errno"), "w") as f:
         f.write(str(args.errno))
     outcomes = {}
     for n in range(1, args.limit + 1, args.stride):
         with open(knob("fail_request"), "w") as f:
             f.write(str(n))
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            rc = flash_once(nl, fid, body, args.timeout)
+        rc, lines = quiet_flash()
         with open(knob("fail_request")) as f:
             left = int(f.read())
         with open(knob("fail_request"), "w") as f:
             f.write("0")
-        lines = out.getvalue().splitlines()
         last = lines[-1] if lines else ""
         with open(knob("banks")) as f:
             banks = f.read()
@@ -370,11 +375,9 @@ def each_request(args, family):
             return 0
         key = ["completed", "failed", "refused"][rc]
         outcomes[key] = outcomes.get(key, 0) + 1
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            rc = flash_once(nl, fid, body, args.timeout)
+        rc, lines = quiet_flash()
         if rc:
-            print(f"after request {n} failed: clean flash exit {rc}: {out.getvalue()}")
+            print(f"after request {n} failed: clean flash exit {rc}: {lines}")
             return 1
     print(f"more than {args.limit} requests in a flash")
     return 1

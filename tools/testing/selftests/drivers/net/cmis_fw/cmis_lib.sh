@@ -167,9 +167,16 @@ set_knobs() {
 # longer than its sleep) until a line matches the extended regular
 # expression.
 wait_file() {
-	local end=$((SECONDS + ${3:-30}))
-	until grep -Eq "$2" "$1"; do
-		[ $SECONDS -lt $end ] || { grep -Eq "$2" "$1"; return; }
+	wait_for "${3:-30}" grep -Eq "$2" "$1"
+}
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 10 ms until it succeeds,
+# for at most SECONDS of wall time (it is run once more at the end).
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || { "$@"; return; }
 		sleep 0.01
 	done
 }
@@ -199,11 +206,12 @@ wait_download() {
 netns_holder() {
 	unshare -n sleep 600 >/dev/null 2>&1 &
 	holder=$!
-	local end=$((SECONDS + 30))
-	until [ "$(readlink "/proc/$holder/ns/net")" != "$(readlink /proc/self/ns/net)" ]; do
-		[ $SECONDS -lt $end ] || { echo "no namespace for the holder"; kill "$holder"; return 1; }
-		sleep 0.01
-	done
+	wait_for 30 other_netns "$holder" || { echo "no namespace for the holder"; kill "$holder"; return 1; }
+}
+
+# other_netns PID: PID is in another network namespace than ours.
+other_netns() {
+	[ "$(readlink "/proc/$1/ns/net")" != "$(readlink /proc/self/ns/net)" ]
 }
 
 # The selftests' netlink client of the cmis_fw family.

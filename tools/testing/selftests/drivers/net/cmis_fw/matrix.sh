@@ -95,11 +95,7 @@ in_stage() {
 
 # wait_stage STAGE: waits (60 s at most) until the module is in STAGE.
 wait_stage() {
-	local end=$((SECONDS + 60))
-	until in_stage "$1"; do
-		[ $SECONDS -lt $end ] || { echo "stage $1 never came: $(cat "$dir/state")"; cat "$dir/counters"; return 1; }
-		sleep 0.05
-	done
+	wait_for 60 in_stage "$1" || { echo "stage $1 never came: $(cat "$dir/state")"; cat "$dir/counters"; return 1; }
 }
 
 # terminal OUT PATTERN: the requester's output OUT holds exactly one

@@ -46,14 +46,10 @@ check_output "cli.py lists the act and notification messages" \
 # is a member of cmis_fw's monitor group (/proc/net/netlink shows the
 # first 32 groups of each socket, a bit each; group ids are small).
 monitor_subscribed() {
-	local id bit end=$((SECONDS + 60))
+	local id
 	id=$(genl ctrl get name cmis_fw | sed -n 's/.*ID-\(0x[0-9a-f]*\)  name: monitor.*/\1/p')
 	[ -n "$id" ] && [ $((id)) -ge 1 ] && [ $((id)) -le 32 ] || { echo "monitor group id '$id'"; return 1; }
-	bit=$((1 << (id - 1)))
-	until member_socket "$bit"; do
-		[ $SECONDS -lt $end ] || { echo "no socket joined the monitor group"; return 1; }
-		sleep 0.1
-	done
+	wait_for 60 member_socket $((1 << (id - 1))) || { echo "no socket joined the monitor group"; return 1; }
 }
 
 # member_socket BIT: a generic netlink socket (protocol 16) has BIT in its
