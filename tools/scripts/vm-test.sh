@@ -20,8 +20,9 @@
 # Environment: CMIS_FW_SELFTEST_INJECT=fail|warn proves that a failing
 # test or a kernel WARN fails the run; VM_TIMEOUT (seconds, default 3000);
 # CMIS_FW_TESTS="a.sh b.sh" runs only those tests; CMIS_FW_SOAK,
-# CMIS_FW_MATRIX[_HOLD|_CELLS] and CMIS_FW_TEST_TIMEOUT reach the guest (see soak.sh,
-# matrix.sh); results go to
+# CMIS_FW_MATRIX[_HOLD|_CELLS], CMIS_FW_FAULTS_STRIDE and
+# CMIS_FW_TEST_TIMEOUT reach the guest (see soak.sh, matrix.sh,
+# faults.sh); results go to
 # out/vm-<mode>-<kernel>[-<variant>]; CMIS_FW_PARAMS are cmis_fw's insmod
 # parameters; CMIS_VM_APPEND is added to the guest kernel's command line
 # (e.g. "mitigations=off"). Mode bench runs tools/cmis-bench in the guest (see bench.sh)
@@ -110,14 +111,13 @@ ln -s "$top/target/release/cmis-emu-image" "$top/target/release/cmis-bench" "$bi
 	printf 'export CMIS_FW_TESTS=%q\n' "${CMIS_FW_TESTS:-}"
 	printf 'export CMIS_FW_PARAMS=%q\n' "${CMIS_FW_PARAMS:-}"
 	printf 'export CMIS_BENCH_ARGS=%q\n' "${CMIS_BENCH_ARGS:-}"
-	# soak.sh's counts ("FLASHES FAULTED") and a per-test timeout in
-	# seconds instead of the suite's settings (make soak).
-	printf 'export CMIS_FW_SOAK=%q\n' "${CMIS_FW_SOAK:-}"
-	# matrix.sh: every cell (make test-sanitize) or a diagonal.
-	printf 'export CMIS_FW_MATRIX=%q\n' "${CMIS_FW_MATRIX:-}"
-	printf 'export CMIS_FW_MATRIX_HOLD=%q\n' "${CMIS_FW_MATRIX_HOLD:-}"
-	printf 'export CMIS_FW_MATRIX_CELLS=%q\n' "${CMIS_FW_MATRIX_CELLS:-}"
-	printf 'export CMIS_FW_TEST_TIMEOUT=%q\n' "${CMIS_FW_TEST_TIMEOUT:-}"
+	# Tests' sizes: soak.sh's counts ("FLASHES FAULTED"), matrix.sh's
+	# cells (every one in make test-sanitize, or a diagonal), faults.sh's
+	# stride; and a per-test timeout in seconds instead of the suite's.
+	for var in CMIS_FW_SOAK CMIS_FW_MATRIX CMIS_FW_MATRIX_HOLD CMIS_FW_MATRIX_CELLS \
+		CMIS_FW_FAULTS_STRIDE CMIS_FW_TEST_TIMEOUT; do
+		printf 'export %s=%q\n' "$var" "${!var:-}"
+	done
 	# The kernel's YNL command line tool (tools/net/ynl/pyynl/ in 7.x) and
 	# our family's spec.
 	ynl=$ktree/tools/net/ynl/pyynl/cli.py
