@@ -584,17 +584,21 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 83] = [
     fault_uint!("glitch_reply_chk", u32, glitch_reply_chk),
     fault_bool!("ethtool_begin_fails", ethtool_begin_fails),
     fault_uint!("fail_request", u32, fail_request),
-    // The errno the picked request fails with: 5 (EIO), 19 (ENODEV) or
-    // 110 (ETIMEDOUT).
+    // How the picked request fails: the errno 5 (EIO), 19 (ENODEV) or
+    // 110 (ETIMEDOUT), or "short" (a read returns half its bytes).
     Attribute {
         name: c"fail_request_errno",
-        show: |cell, w| {
-            let kind = cell.lock().faults.fail_request_error;
-            writeln!(w, "{}", kind.bus_error().errno().0)
+        show: |cell, w| match cell.lock().faults.fail_request_error.bus_error() {
+            Some(e) => writeln!(w, "{}", e.errno().0),
+            None => writeln!(w, "short"),
         },
         store: Some(|cell, s| {
-            let errno = parse_u32(s).and_then(|n| i32::try_from(n).ok());
-            let kind = errno.and_then(|n| RequestFault::from_errno(Errno(n)));
+            let kind = if s.trim() == "short" {
+                Some(RequestFault::ShortRead)
+            } else {
+                let errno = parse_u32(s).and_then(|n| i32::try_from(n).ok());
+                errno.and_then(|n| RequestFault::from_errno(Errno(n)))
+            };
             cell.lock().faults.fail_request_error = kind.ok_or(EINVAL)?;
             Ok(())
         }),

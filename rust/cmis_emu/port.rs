@@ -5,7 +5,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::cmis_core::emu::{BusError, Module, Profile};
+use crate::cmis_core::emu::{BusError, Module, Profile, RequestFault};
 use crate::cmis_core::image::Version;
 use crate::cmis_core::map::{identifier, Access, AccessError};
 use crate::controls::add_port_files;
@@ -75,6 +75,8 @@ impl PortData {
     /// With `since` (when the handler was entered), the request and the
     /// time from `since` to its end are counted in the module's
     /// `requests` and `request_ns` counters, under the lock already held.
+    /// Returns the bytes done: all, but for a `read` that fault injection
+    /// cut short.
     ///
     /// A request takes, from the handler's entry, the bus time its
     /// transactions take in the model. What the emulation itself costs
@@ -88,13 +90,16 @@ impl PortData {
         &self,
         at: &Access,
         since: Option<u64>,
+        read: bool,
         mut f: impl FnMut(&mut Module, u64, &Access, Range<usize>) -> Result<u64, BusError>,
-    ) -> Result {
+    ) -> Result<usize> {
         let entry = since.unwrap_or_else(now_ns);
         let mut module = self.module.lock();
         // A host request picked by fault injection fails whole, as a
-        // driver's would, before any transaction.
-        if let Some(e) = since.and_then(|_| module.take_request_fault()) {
+        // driver's would, before any transaction (or, a read, comes back
+        // short after them).
+        let fault = since.and_then(|_| module.take_request_fault());
+        if let Some(e) = fault.and_then(RequestFault::bus_error) {
             module.count_request(now_ns().saturating_sub(entry));
             return Err(bus_errno(e));
         }
@@ -105,7 +110,11 @@ impl PortData {
         if let Some(t0) = since {
             module.count_request(now_ns().saturating_sub(t0));
         }
-        bus_ns.map(|_| ())
+        let done = match fault {
+            Some(RequestFault::ShortRead) if read => RequestFault::short_read_len(at.len),
+            _ => at.len,
+        };
+        bus_ns.map(|_| done)
     }
 
     /// Sleeps until `bus_ns` after `entry`, less the overhead carried
@@ -152,11 +161,13 @@ fn bus_errno(e: BusError) -> Error {
 
 /// Says why an access failed where a driver can tell (as drivers do for
 /// an empty cage).
-fn explain(r: Result, report: &mut ErrorReport<'_>) -> Result {
-    if r == Err(ENODEV) {
-        report.set_message(c"cmis_emu: no module in the cage");
-    } else if r == Err(ETIMEDOUT) {
-        report.set_message(c"cmis_emu: the module did not answer in time");
+fn explain<T>(r: Result<T>, report: &mut ErrorReport<'_>) -> Result<T> {
+    match r {
+        Err(e) if e == ENODEV => report.set_message(c"cmis_emu: no module in the cage"),
+        Err(e) if e == ETIMEDOUT => {
+            report.set_message(c"cmis_emu: the module did not answer in time")
+        }
+        _ => {}
     }
     r
 }
@@ -189,13 +200,19 @@ impl Operations for PortData {
         page: &ModulePage,
         buf: &mut [u8],
         report: &mut ErrorReport<'_>,
-    ) -> Result {
+    ) -> Result<usize> {
         let since = now_ns();
         let access = access_of(page, buf.len())?;
-        let r = data.access(&access, Some(since), |m, now, a, r| {
+        let r = data.access(&access, Some(since), true, |m, now, a, r| {
             m.read(now, a, &mut buf[r])
         });
-        explain(r, report)
+        let done = explain(r, report)?;
+        // Cut short: what follows is not the module's, and reads wrong
+        // wherever a host uses it.
+        for b in &mut buf[done..] {
+            *b = !*b;
+        }
+        Ok(done)
     }
 
     fn write_module_page(
@@ -206,10 +223,10 @@ impl Operations for PortData {
     ) -> Result {
         let since = now_ns();
         let access = access_of(page, buf.len())?;
-        let r = data.access(&access, Some(since), |m, now, a, r| {
+        let r = data.access(&access, Some(since), false, |m, now, a, r| {
             m.write(now, a, &buf[r])
         });
-        explain(r, report)
+        explain(r, report).map(|_| ())
     }
 
     fn reset(data: &Self, flags: &mut u32) -> Result {
@@ -236,7 +253,7 @@ impl Operations for PortData {
 
     fn module_info(data: &Self) -> Result<ModuleInfo> {
         let mut id = [0u8; 1];
-        data.access(&Access::new(0, 0, 1), None, |m, now, a, r| {
+        data.access(&Access::new(0, 0, 1), None, true, |m, now, a, r| {
             m.read(now, a, &mut id[r])
         })?;
         if !identifier::is_cmis(id[0]) {
@@ -261,7 +278,9 @@ impl Operations for PortData {
             let half_end = if at < 128 { 128.min(end) } else { end };
             let (chunk, tail) = rest.split_at_mut((half_end - at) as usize);
             let access = Access::new(0, at as u8, chunk.len());
-            data.access(&access, None, |m, now, a, r| m.read(now, a, &mut chunk[r]))?;
+            data.access(&access, None, true, |m, now, a, r| {
+                m.read(now, a, &mut chunk[r])
+            })?;
             at = half_end;
             rest = tail;
         }

@@ -43,13 +43,15 @@ pub trait Operations: Sized + Send + Sync {
     /// within one half of the 256-byte window (the ethtool core checks);
     /// kernel callers such as the CMIS flashers call the operation
     /// directly, with any offset and length: the driver checks them.
-    /// A failure may be explained in `report`.
+    /// Returns the bytes read: all of `buf`, or the first that many (the
+    /// operation may stop short; the rest of `buf` is then not the
+    /// module's). A failure may be explained in `report`.
     fn read_module_page(
         _data: &Self,
         _page: &ModulePage,
         _buf: &mut [u8],
         _report: &mut ErrorReport<'_>,
-    ) -> Result {
+    ) -> Result<usize> {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -260,8 +262,8 @@ impl<T: Operations> Adapter<T> {
                 extack,
                 _request: PhantomData,
             };
-            T::read_module_page(data.get_ref(), &page, buf, &mut report)?;
-            c_int_of(buf.len())
+            let read = T::read_module_page(data.get_ref(), &page, buf, &mut report)?;
+            c_int_of(read.min(buf.len()))
         })
     }
 

@@ -791,13 +791,12 @@ pub struct Faults {
     /// left after a flash tells whether the flash made that many.
     pub fail_request: u32,
     /// How the request `fail_request` picks fails: [`BusError::Nack`]
-    /// (`EIO`), [`BusError::Unplugged`] (`ENODEV`) or
-    /// [`BusError::Timeout`] (`ETIMEDOUT`).
+    /// (`EIO`), [`BusError::Unplugged`] (`ENODEV`),
+    /// [`BusError::Timeout`] (`ETIMEDOUT`), or a short read.
     pub fail_request_error: RequestFault,
 }
 
-/// The errors a host request can be made to fail with
-/// ([`Faults::fail_request_error`]).
+/// How a host request picked by [`Faults::fail_request`] fails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RequestFault {
     /// `EIO`: the module did not acknowledge.
@@ -807,26 +806,39 @@ pub enum RequestFault {
     NoDevice,
     /// `ETIMEDOUT`: the driver's transaction timed out.
     TimedOut,
+    /// A read succeeds with fewer bytes than asked
+    /// ([`RequestFault::short_read_len`]), as a driver's operation may
+    /// return: the rest of the caller's buffer is not the module's (the
+    /// host driver fills it with the complement of the module's bytes, so
+    /// that a host using it reads wrong values). A write has no count to
+    /// return short: it is done whole.
+    ShortRead,
 }
 
 impl RequestFault {
     /// Every kind.
-    pub const ALL: [Self; 3] = [Self::Io, Self::NoDevice, Self::TimedOut];
+    pub const ALL: [Self; 4] = [Self::Io, Self::NoDevice, Self::TimedOut, Self::ShortRead];
 
     /// The kind failing with `errno`, if any.
     pub fn from_errno(errno: Errno) -> Option<Self> {
         Self::ALL
             .into_iter()
-            .find(|k| k.bus_error().errno() == errno)
+            .find(|k| k.bus_error().map(BusError::errno) == Some(errno))
     }
 
-    /// The access error a driver reports for it.
-    pub const fn bus_error(self) -> BusError {
+    /// The access error a driver reports for it; none for a short read.
+    pub const fn bus_error(self) -> Option<BusError> {
         match self {
-            Self::Io => BusError::Nack,
-            Self::NoDevice => BusError::Unplugged,
-            Self::TimedOut => BusError::Timeout,
+            Self::Io => Some(BusError::Nack),
+            Self::NoDevice => Some(BusError::Unplugged),
+            Self::TimedOut => Some(BusError::Timeout),
+            Self::ShortRead => None,
         }
+    }
+
+    /// The bytes a short read of `len` bytes returns: the first half.
+    pub const fn short_read_len(len: usize) -> usize {
+        len / 2
     }
 }
 
@@ -1313,10 +1325,10 @@ impl Module {
         self.counters.request_ns += ns;
     }
 
-    /// Called by the host driver as a request starts: the error it must
-    /// fail with, whole, if fault injection picked this one
-    /// ([`Faults::fail_request`]); counted as a refused access.
-    pub fn take_request_fault(&mut self) -> Option<BusError> {
+    /// Called by the host driver as a request starts: how it must fail if
+    /// fault injection picked this one ([`Faults::fail_request`]);
+    /// counted as a refused access.
+    pub fn take_request_fault(&mut self) -> Option<RequestFault> {
         let f = &mut self.faults;
         if f.fail_request == 0 {
             return None;
@@ -1326,7 +1338,7 @@ impl Module {
             return None;
         }
         self.counters.errors += 1;
-        Some(f.fail_request_error.bus_error())
+        Some(f.fail_request_error)
     }
 
     /// The host driver's ethtool `begin`, counted beside the module's

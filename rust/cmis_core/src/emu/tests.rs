@@ -638,24 +638,30 @@ fn request_counters_add_up_and_clear() {
 
 #[test]
 fn a_picked_request_fails_once_with_its_errno() {
-    for (kind, errno) in
-        RequestFault::ALL
-            .into_iter()
-            .zip([Errno::EIO, Errno::ENODEV, Errno::ETIMEDOUT])
-    {
+    for (kind, errno) in RequestFault::ALL.into_iter().zip([
+        Some(Errno::EIO),
+        Some(Errno::ENODEV),
+        Some(Errno::ETIMEDOUT),
+        None,
+    ]) {
         let mut h = Host::new(Profile::DEFAULT);
         h.m.faults.fail_request = 3;
         h.m.faults.fail_request_error = kind;
         assert_eq!(h.m.take_request_fault(), None);
         assert_eq!(h.m.take_request_fault(), None);
-        let e = h.m.take_request_fault().expect("the third request fails");
-        assert_eq!(e.errno(), errno);
-        assert_eq!(RequestFault::from_errno(errno), Some(kind));
+        let fault = h.m.take_request_fault().expect("the third request fails");
+        assert_eq!(fault, kind);
+        assert_eq!(fault.bus_error().map(BusError::errno), errno);
+        if let Some(errno) = errno {
+            assert_eq!(RequestFault::from_errno(errno), Some(kind));
+        }
         assert_eq!(h.m.faults.fail_request, 0, "nothing left: the flash made 3");
         assert_eq!(h.m.take_request_fault(), None, "once");
         assert_eq!(h.m.counters().errors, 1);
     }
     assert_eq!(RequestFault::from_errno(Errno::EINVAL), None);
+    assert_eq!(RequestFault::short_read_len(1), 0);
+    assert_eq!(RequestFault::short_read_len(8), 4);
 }
 
 #[test]

@@ -19,7 +19,10 @@ sends back, one line each:
 then exits 0 on COMPLETED, 1 on ERROR, 2 if the request was refused
 (prints "error: <errno name>: <extack message>", then " [missing
 attribute N]" or " [bad attribute at offset N]" where the extack names
-one), 3 on timeout. --index adds the device's ifindex N to the header
+one), 3 on timeout. After the outcome it asks the genetlink controller
+once and prints the notifications that arrive before the answer: a
+second terminal one shows as a second status line (the tests count
+them). --index adds the device's ifindex N to the header
 (DEV "-" leaves the name out), --flags adds header flags, --no-header and
 --no-file leave those attributes out: malformed requests for the tests.
 --repeat N sends the request again the moment COMPLETED arrives, N times
@@ -228,8 +231,11 @@ def flash(args, family):
         body += attr(A_PASSWORD, struct.pack("=I", args.password))
     for kind, payload in args.attr:
         body += attr(kind, payload)
-    for _ in range(args.repeat):
-        rc = flash_once(nl, fid, body, args.timeout, args.fail_nth)
+    for i in range(args.repeat):
+        # Between repeats the next request goes at once (settling would
+        # give the kernel time to free the device).
+        last = i == args.repeat - 1
+        rc = flash_once(nl, fid, body, args.timeout, args.fail_nth, check_after=last)
         if rc:
             return rc
     return 0
@@ -254,12 +260,31 @@ def send_failing(nl, fid, body, fail_nth):
         print(f"fail-nth left={left}", flush=True)
 
 
-def flash_once(nl, fid, body, timeout, fail_nth=None):
-    """Sends one request and follows it to its end (see flash)."""
+def settle(nl, fid, prefix=False):
+    """After a terminal outcome: one round trip to the genetlink
+    controller, printing the flash notifications that come before its
+    answer. The kernel queues this socket's messages in order, so any
+    notification sent before the controller answered is seen: a second
+    terminal one shows as a second status line, which the tests count."""
+    seq = nl.send(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, attr_str(CTRL_ATTR_FAMILY_NAME, "nlctrl"))
+    for kind, _, rseq, payload in nl.messages(10):
+        if rseq == seq and kind in (GENL_ID_CTRL, NLMSG_ERROR):
+            return
+        if kind == fid and payload[0] == MSG_FLASH:
+            _, dev, line = describe(payload)
+            print(f"{dev} {line}" if prefix else line, flush=True)
+    print("no answer from the genetlink controller")
+
+
+def flash_once(nl, fid, body, timeout, fail_nth=None, check_after=True):
+    """Sends one request and follows it to its end (see flash); with
+    check_after, then settles (any notification after the outcome is
+    printed)."""
     if fail_nth:
         seq = send_failing(nl, fid, body, fail_nth)
     else:
         seq = nl.send(fid, MSG_FLASH, body)
+    rc = 3
     for kind, flags, rseq, payload in nl.messages(timeout):
         if kind == NLMSG_ERROR and rseq == seq:
             code, msg = nl.error(flags, payload)
@@ -268,18 +293,21 @@ def flash_once(nl, fid, body, timeout, fail_nth=None):
                 # say it as the kernel does.
                 name = "EOPNOTSUPP" if code == errno.EOPNOTSUPP else errno.errorcode.get(code, code)
                 print(f"error: {name}: {msg}")
-                return 2
+                rc = 2
+                break
             continue
         if kind != fid or payload[0] != MSG_FLASH:
             continue
         status, _, line = describe(payload)
         print(line, flush=True)
-        if status == "COMPLETED":
-            return 0
-        if status == "ERROR":
-            return 1
-    print("timeout")
-    return 3
+        if status in ("COMPLETED", "ERROR"):
+            rc = 0 if status == "COMPLETED" else 1
+            break
+    if rc == 3:
+        print("timeout")
+    elif check_after:
+        settle(nl, fid)
+    return rc
 
 
 def handover(args, family):
@@ -327,14 +355,16 @@ def handover(args, family):
 
 
 def each_request(args, family):
-    """Fails each host request of a flash in turn, with the errno ERRNO,
-    through the emulated port's fault injection (its debugfs directory
-    DIR: fail_request, fail_request_errno): the n-th request of a flash
-    for n = 1, 1 + STRIDE, ..., until a flash makes fewer than n. Each faulted flash
+    """Fails each host request of a flash in turn, with the errno ERRNO
+    (or "short": a read returns half its bytes), through the emulated
+    port's fault injection (its debugfs directory DIR: fail_request,
+    fail_request_errno): the n-th request of a flash for n = 1,
+    1 + STRIDE, ..., until a flash makes fewer than n. Each faulted flash
     must end with one terminal outcome (COMPLETED, or ERROR with a
-    message) and leave a valid image running (DIR/banks); a clean flash
-    must then complete. Prints one line per failure and, at the end, how
-    many requests a flash made; exits 0 if every one held."""
+    message; only COMPLETED with --must-complete) and leave a valid image
+    running (DIR/banks); a clean flash must then complete. Prints one
+    line per failure and, at the end, how many requests a flash made;
+    exits 0 if every one held."""
     nl = Genl()
     fid, _ = nl.resolve(family)
     header = attr(A_HEADER | NLA_F_NESTED, attr_str(A_HEADER_DEV_NAME, args.dev))
@@ -359,12 +389,17 @@ def each_request(args, family):
             left = int(f.read())
         with open(knob("fail_request"), "w") as f:
             f.write("0")
-        last = lines[-1] if lines else ""
         with open(knob("banks")) as f:
             banks = f.read()
-        # Completed, failed with a message, or refused with one.
-        if rc == 3 or not re.match(r"status=(COMPLETED|ERROR .*msg=.)|error: E[A-Z]+: .", last):
-            print(f"request {n}: no terminal outcome (exit {rc}): {lines}")
+        # One terminal outcome: completed, failed with a message, or
+        # refused with one.
+        terminal = [ln for ln in lines if re.match(r"status=(COMPLETED|ERROR)|error: ", ln)]
+        if rc == 3 or len(terminal) != 1 or \
+                not re.match(r"status=(COMPLETED|ERROR .*msg=.)|error: E[A-Z]+: .", terminal[0]):
+            print(f"request {n}: not one terminal outcome (exit {rc}): {lines}")
+            return 1
+        if args.must_complete and rc:
+            print(f"request {n}: not completed (exit {rc}): {lines}")
             return 1
         if not re.search(r"^[AB]: valid .*running", banks, re.M):
             print(f"request {n}: no valid image runs: {banks}")
@@ -481,6 +516,7 @@ def monitor(args, family):
         if status in ("COMPLETED", "ERROR"):
             ended += 1
             if ended == args.count:
+                settle(nl, fid, prefix=True)
                 return 0
     return 3
 
@@ -519,7 +555,9 @@ def main():
     e.add_argument("dev")
     e.add_argument("file")
     e.add_argument("--dir", required=True, help="the port's cmis_emu debugfs directory")
-    e.add_argument("--errno", type=int, required=True)
+    e.add_argument("--errno", required=True, help="5, 19, 110 or short")
+    e.add_argument("--must-complete", action="store_true",
+                   help="each faulted flash must complete (a retried access)")
     e.add_argument("--stride", type=int, default=1)
     e.add_argument("--limit", type=int, default=1000)
     e.add_argument("--timeout", type=float, default=120)

@@ -220,15 +220,14 @@ check "progress: STARTED, at most 101 increasing steps ending at 100%, one COMPL
 monitor() {
 	new_port
 	fw_client monitor --count 1 --timeout 60 >"$fw_dir/mon.out" 2>&1 &
-	local mpid=$! ok=0 i
+	local mpid=$! ok=0
 	# It prints "monitoring" once subscribed.
-	for i in $(seq 300); do
-		grep -q '^monitoring' "$fw_dir/mon.out" && break
-		sleep 0.1
-	done
+	wait_file "$fw_dir/mon.out" '^monitoring' || ok=1
 	run_flash v2.bin
 	wait $mpid || ok=1
+	# One COMPLETED: the monitor settles after it (a second would show).
 	grep -q "^$port status=STARTED" "$fw_dir/mon.out" &&
+		[ "$(grep -cE "^$port status=(COMPLETED|ERROR)" "$fw_dir/mon.out")" -eq 1 ] &&
 		grep -q "^$port status=COMPLETED" "$fw_dir/mon.out" || ok=1
 	[ $ok -eq 0 ] || cat "$fw_dir/mon.out"
 	del_port
