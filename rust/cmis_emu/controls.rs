@@ -267,10 +267,15 @@ fn show_state(m: &mut Module, w: &mut Writer) -> core::fmt::Result {
     };
     writeln!(
         w,
-        "{state}{}{}",
+        "{state}{}{}{}",
         if m.busy() { " busy" } else { "" },
         if m.is_plugged() && m.booting(now) {
             " booting"
+        } else {
+            ""
+        },
+        if m.reset_pending() {
+            " reset-pending"
         } else {
             ""
         }

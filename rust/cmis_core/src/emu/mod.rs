@@ -1393,6 +1393,13 @@ impl Module {
         }
     }
 
+    /// Whether the reset Run asked for waits its DelayToReset, time
+    /// already brought forward (by [`Module::msm_state`]). The module shows
+    /// no sign of it: for test benches, which wait it out.
+    pub fn reset_pending(&self) -> bool {
+        matches!(self.power, Power::ResetPending { .. })
+    }
+
     /// Whether a module is plugged in.
     pub fn is_plugged(&self) -> bool {
         self.power != Power::Unplugged

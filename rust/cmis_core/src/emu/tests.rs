@@ -676,8 +676,10 @@ fn run_resets_with_downtime_and_ready_delay() {
     h.write(CDB_PAGE, 130, c.body()).unwrap();
     h.write(CDB_PAGE, 128, c.trigger()).unwrap();
     assert_eq!(h.byte(37), 0x01, "success before the delayed reset");
+    assert!(h.m.reset_pending(), "the reset waits its delay");
     h.now += 100 * MS;
     assert_eq!(h.read(0, 3, 1), Err(BusError::Nack));
+    assert!(!h.m.reset_pending(), "resetting");
     h.now += 499 * MS;
     assert_eq!(h.read(0, 3, 1), Err(BusError::Nack));
     h.now += MS;

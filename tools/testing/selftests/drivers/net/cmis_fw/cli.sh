@@ -89,20 +89,13 @@ interrupted() {
 	new_port
 	set_knobs write_mechanism=0x01 busy_us_write=200000 max_duration_write=2000
 	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/int.out" 2>&1 &
-	local pid=$! i rc ok=0
-	for i in $(seq 600); do
-		grep -q 'bytes' "$fw_dir/int.out" && break
-		sleep 0.1
-	done
+	local pid=$! rc ok=0
+	wait_file "$fw_dir/int.out" 'bytes' 60 || ok=1
 	kill -INT $pid
 	wait $pid
 	rc=$?
 	[ $rc -eq 130 ] && grep -q 'continues in the kernel' "$fw_dir/int.out" || ok=1
-	for i in $(seq 100); do
-		grep -q '^B: valid version=2\.0\.7 .*running committed$' "$dir/banks" && break
-		sleep 0.3
-	done
-	grep -q '^B: valid version=2\.0\.7 .*running committed$' "$dir/banks" || ok=1
+	wait_file "$dir/banks" '^B: valid version=2\.0\.7 .*running committed$' || ok=1
 	[ $ok -eq 0 ] || { cat "$fw_dir/int.out"; echo "exit $rc"; cat "$dir/banks"; }
 	del_port
 	return $ok
@@ -115,11 +108,8 @@ renamed() {
 	new_port
 	set_knobs write_mechanism=0x01 busy_us_write=100000 max_duration_write=2000
 	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/ren.out" 2>&1 &
-	local pid=$! i rc ok=0 renamed=cmisren$$
-	for i in $(seq 600); do
-		grep -q 'bytes' "$fw_dir/ren.out" && break
-		sleep 0.1
-	done
+	local pid=$! rc ok=0 renamed=cmisren$$
+	wait_file "$fw_dir/ren.out" 'bytes' 60 || ok=1
 	ip link set "$port" name "$renamed" || ok=1
 	wait $pid
 	rc=$?
@@ -166,12 +156,9 @@ check "no notification within --wait-limit: exit 3, the flash goes on" silent
 monitor() {
 	new_port
 	"$cmis_fw" monitor --json --count 1 >"$fw_dir/mon.out" 2>&1 &
-	local mpid=$! ok=0 i
+	local mpid=$! ok=0
 	# It says "monitoring" on stderr once it has joined the group.
-	for i in $(seq 300); do
-		grep -q '^monitoring' "$fw_dir/mon.out" && break
-		sleep 0.1
-	done
+	wait_file "$fw_dir/mon.out" '^monitoring' || ok=1
 	"$cmis_fw" flash "$port" v2.bin >/dev/null 2>&1 || ok=1
 	wait $mpid || ok=1
 	grep -q "\"dev\":\"$port\",.*\"status\":\"completed\"" "$fw_dir/mon.out" ||

@@ -21,7 +21,7 @@ if [ "$(cat /sys/module/cmis_fw/parameters/family 2>/dev/null)" != ethtool ]; th
 fi
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 8
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text ethtool-compat --size 20000 --seed 7
@@ -78,11 +78,8 @@ veto_up() {
 	new_port
 	set_knobs write_mechanism=0x01 busy_us_write=200000 max_duration_write=2000
 	ethtool --flash-module-firmware "$port" file v2.bin >"$fw_dir/veto.out" 2>&1 &
-	local pid=$! i ok=0
-	for i in $(seq 600); do
-		grep -q '^download: bank=' "$dir/banks" && break
-		sleep 0.1
-	done
+	local pid=$! ok=0
+	wait_file "$dir/banks" '^download: bank=' 60 || { echo "no download"; ok=1; }
 	ip link set "$port" up 2>"$fw_dir/up.out" && ok=1
 	grep -q "Can't set port up while flashing" "$fw_dir/up.out" || { cat "$fw_dir/up.out"; ok=1; }
 	wait $pid
@@ -91,6 +88,28 @@ veto_up() {
 	return $ok
 }
 check "bringing the port up is vetoed by cmis_fw itself" veto_up
+
+# The veto tests the module-flash flag, not the registry of flashes: a
+# CDB request holds the flag without being a flash (as a flash request
+# does while it loads its image, before it joins the registry), and on
+# this kernel no other veto would stop the port coming up.
+rpc_vetoes_up() {
+	new_port
+	set_knobs busy_us_other=30000000
+	local out ok=0 pid
+	"${CMIS_FW_BIN_DIR:-}/cmis-fw" --family ethtool cdb "$port" 0000 >"$fw_dir/rpc.out" 2>&1 &
+	pid=$!
+	wait_file "$dir/state" busy 60 || { echo "the command never ran: $(cat "$fw_dir/rpc.out")"; ok=1; }
+	out=$(ip link set "$port" up 2>&1) && { echo "the port came up"; ip link set "$port" down; ok=1; }
+	grep -q "Can't set port up while flashing" <<<"$out" || { echo "link up: $out"; ok=1; }
+	# Interrupted, the request ends and gives the flag back.
+	kill -INT "$pid"
+	wait "$pid"
+	ip link set "$port" up && ip link set "$port" down || { echo "no link up after"; ok=1; }
+	del_port
+	return $ok
+}
+check "a CDB request holds the flag: link up vetoed by cmis_fw itself" rpc_vetoes_up
 
 cli_ethtool_family() {
 	new_port

@@ -425,16 +425,11 @@ check "ethtool begin/complete frame the request; a failing begin refuses it" eth
 requester_gone() {
 	slow_port
 	fw_client flash "$port" v2.bin >/dev/null 2>&1 &
-	local pid=$! i
+	local pid=$! ok=0
 	wait_download
 	kill $pid
 	wait $pid 2>/dev/null
-	for i in $(seq 60); do
-		new_runs && break
-		sleep 0.5
-	done
-	local ok=0
-	new_runs || { cat "$dir/banks"; ok=1; }
+	wait_for 30 new_runs || { cat "$dir/banks"; ok=1; }
 	del_port
 	return $ok
 }
@@ -484,13 +479,9 @@ unregister_in_long_wait() {
 	new_port
 	set_knobs write_mechanism=0x01 busy_us_write=20000000 max_duration_write=30000
 	fw_client flash "$port" v2.bin >"$fw_dir/unreg2.out" 2>&1 &
-	local pid=$! ok=0 i
+	local pid=$! ok=0
 	# The second block written: the flasher now sleeps toward its end.
-	for i in $(seq 1200); do
-		grep -q '^command_0103: 2$' "$dir/counters" && break
-		sleep 0.1
-	done
-	grep -q '^command_0103: 2$' "$dir/counters" || { cat "$dir/counters"; ok=1; }
+	wait_file "$dir/counters" '^command_0103: 2$' 120 || { cat "$dir/counters"; ok=1; }
 	unregistered_within 2000 $pid "$fw_dir/unreg2.out" || ok=1
 	return $ok
 }

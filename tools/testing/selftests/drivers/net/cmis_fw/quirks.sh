@@ -174,14 +174,10 @@ start_case() {
 	done
 }
 
-# up DIR: waits (up to 30 s) until the module answers again.
+# up DIR: waits (up to 30 s) until the module answers again, no reset
+# pending (Run's late reset, late_reset_1s: 1 s after its success).
 up() {
-	local i
-	for i in $(seq 300); do
-		grep -Eq '^(ready|lowpwr|pwrup)' "$1/state" && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_file "$1/state" '^(ready|lowpwr|pwrup)( busy)?( booting)?$'
 }
 
 # counter_of DIR NAME: a counter, empty if the counters have no such line.
@@ -295,8 +291,6 @@ for ((first = 0; first < ${#cases[@]}; first += wave)); do
 		start_case "$i"
 	done
 	wait
-	# A reset that Run left pending (late_reset_1s: 1 s late) is over.
-	sleep 1.5
 	for ((i = first; i < last; i++)); do
 		judge "$i"
 	done

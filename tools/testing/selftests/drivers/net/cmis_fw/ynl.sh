@@ -118,6 +118,11 @@ info_dump_with_ynl() {
 }
 check "cli.py dumps every port's inventory (module-info-get --dump)" info_dump_with_ynl
 
+# module_readable: ethtool -m reads the current port's module.
+module_readable() {
+	ethtool -m "$port" >/dev/null 2>&1
+}
+
 staged_with_ynl() {
 	new_port
 	local ok=0
@@ -127,11 +132,7 @@ staged_with_ynl() {
 	grep -q '^A: valid version=1\.0\.0 .* running committed$' "$dir/banks" || ok=1
 	# The download's job ends just after: ethtool -m is refused (EBUSY)
 	# until it has.
-	local i
-	for i in $(seq 100); do
-		ethtool -m "$port" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	wait_for 10 module_readable || ok=1
 	ynl --do module-fw-run-act \
 		--json "{\"header\": {\"dev-name\": \"$port\"}, \"until\": \"committed\"}" >/dev/null ||
 		ok=1
