@@ -24,7 +24,9 @@ use crate::cmis_core::fw_update::{self, Cause, Options, Password, Shortcut, Summ
 use crate::cmis_core::io::{Errno, Interrupt, ModuleIo, ModuleReset, Nanos, Notice};
 use crate::cmis_core::map::Access;
 use crate::cmis_core::uapi;
-use crate::ethdev::{DeviceEvents, DeviceId, ModuleAccess, NetDevice, Resumed, Rtnl};
+use crate::ethdev::{
+    DeviceEvents, DeviceId, DriverMessage, ModuleAccess, NetDevice, Resumed, Rtnl,
+};
 use crate::genl::{ExtAck, Net, Reserve, SocketEvents};
 use crate::netlink::{self, FileText, FlashStatus, StatusText};
 use crate::queue::OwnedQueue;
@@ -471,13 +473,25 @@ pub(crate) fn start(
     flashes.start(flash, registered)
 }
 
+/// How a job ended: its result, the last progress reported (bytes done,
+/// in all) and what the driver said about the last access it explained.
+struct Ended {
+    result: Result<Summary, fw_update::Error>,
+    progress: (u64, u64),
+    driver_said: Option<(Errno, DriverMessage)>,
+}
+
 impl WorkItem for Flash {
     type Pointer = Arc<Flash>;
 
     fn run(this: Arc<Flash>) {
         let began = time::now_ns();
         this.log_start();
-        let (result, progress) = this.flash();
+        let Ended {
+            result,
+            progress,
+            driver_said,
+        } = this.flash();
         let took = time::now_ns().saturating_sub(began);
         this.log_end(&result, took);
         let msg = match &result {
@@ -486,7 +500,13 @@ impl WorkItem for Flash {
                 "device unregistered during flashing{}",
                 e.left
             ))),
-            Err(e) => Some(StatusText::new(format_args!("{e}"))),
+            // The driver's reason for the access the update ended on.
+            Err(e) => match driver_said {
+                Some((errno, said)) if e.cause.access_errno() == Some(errno) => {
+                    Some(StatusText::new(format_args!("{e} (the driver: {said})")))
+                }
+                _ => Some(StatusText::new(format_args!("{e}"))),
+            },
         };
         let last = LastJob::new(&this, &result, msg, took);
         // The device is free before the requester hears the end: one that
@@ -504,20 +524,24 @@ impl WorkItem for Flash {
 }
 
 impl Flash {
-    /// Runs the job to its end; also gives the last progress reported
-    /// (bytes done, in all).
-    fn flash(&self) -> (Result<Summary, fw_update::Error>, (u64, u64)) {
+    /// Runs the job to its end.
+    fn flash(&self) -> Ended {
         let mut io = FlashIo {
             flash: self,
             done: 0,
             total: 0,
+            driver_said: None,
         };
         let r = match &self.job {
             Job::Update { image, .. } => fw_update::update(&mut io, image.data(), &self.options),
             Job::Run => fw_update::run(&mut io, &self.options),
             Job::Commit => fw_update::commit(&mut io, &self.options),
         };
-        (r, (io.done, io.total))
+        Ended {
+            result: r,
+            progress: (io.done, io.total),
+            driver_said: io.driver_said,
+        }
     }
 
     /// Bytes of the image, 0 for a job without one.
@@ -759,6 +783,22 @@ struct FlashIo<'a> {
     /// The last progress reported, repeated with other notices.
     done: u64,
     total: u64,
+    /// What the driver said about the last failed access that it
+    /// explained, and that access's error.
+    driver_said: Option<(Errno, DriverMessage)>,
+}
+
+impl FlashIo<'_> {
+    /// Keeps what the driver said about a failed access.
+    fn said(&mut self, r: Result, said: Option<DriverMessage>) -> Result<(), Errno> {
+        r.map_err(|e| {
+            let errno = Errno::from_kernel(e.to_errno());
+            if let Some(msg) = said {
+                self.driver_said = Some((errno, msg));
+            }
+            errno
+        })
+    }
 }
 
 impl ModuleIo for FlashIo<'_> {
@@ -767,11 +807,21 @@ impl ModuleIo for FlashIo<'_> {
     }
 
     fn read(&mut self, access: Access, buf: &mut [u8]) -> Result<(), Errno> {
-        read_module(&self.flash.dev, access, buf)
+        let mut said = None;
+        let r = self
+            .flash
+            .dev
+            .read_module_said(module_access(&access), buf, &mut said);
+        self.said(r, said)
     }
 
     fn write(&mut self, access: Access, data: &[u8]) -> Result<(), Errno> {
-        write_module(&self.flash.dev, access, data)
+        let mut said = None;
+        let r = self
+            .flash
+            .dev
+            .write_module_said(module_access(&access), data, &mut said);
+        self.said(r, said)
     }
 
     /// Sleeps in slices of at most [`STOP_LATENCY_NS`], so that a stop or

@@ -17,12 +17,13 @@ use crate::bindings as raw;
 use crate::genl::{ExtAck, Net};
 use crate::notifier;
 use crate::tracked::{Trackable, Tracked};
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{fmt, marker::PhantomData, ptr::NonNull};
 use kernel::{
     device::Device,
     error::to_result,
     ffi::{c_int, c_ulong, c_void},
     prelude::*,
+    str::BStr,
     sync::aref::{ARef, AlwaysRefCounted},
     types::Opaque,
 };
@@ -41,6 +42,57 @@ pub struct ModuleAccess {
     pub page: u8,
     /// First byte, 0-255.
     pub offset: u8,
+}
+
+/// What a driver said about a module access that failed outside a
+/// netlink request (a flash's work item, which has no extended ack to
+/// pass on): the message it set in an extended ack of our own, copied out
+/// as the access returns, cut to an extended ack's own message buffer.
+pub struct DriverMessage {
+    text: [u8; DriverMessage::CAPACITY],
+    len: usize,
+}
+
+impl DriverMessage {
+    /// `NETLINK_MAX_FMTMSG_LEN` less its NUL.
+    const CAPACITY: usize = 79;
+
+    fn copy_of(msg: &CStr) -> Self {
+        let bytes = msg.to_bytes();
+        let len = bytes.len().min(Self::CAPACITY);
+        let mut text = [0; Self::CAPACITY];
+        text[..len].copy_from_slice(&bytes[..len]);
+        Self { text, len }
+    }
+
+    /// Runs `access`, a driver's operation given an extended ack of our
+    /// own; keeps what the driver said in `said` if it failed and said
+    /// something.
+    fn collect(
+        said: &mut Option<Self>,
+        access: impl FnOnce(*mut raw::netlink_ext_ack) -> Result,
+    ) -> Result {
+        let mut ack = raw::netlink_ext_ack::default();
+        let r = access(&mut ack);
+        if r.is_err() && !ack._msg.is_null() {
+            // SAFETY: A driver points `_msg` at a NUL-terminated string
+            // that outlives the call: a literal of its module (which
+            // cannot finish unloading while our caller holds the device:
+            // its unregistration waits for that reference) or `ack`'s own
+            // `_msg_buf`.
+            let msg = unsafe { CStr::from_char_ptr(ack._msg) };
+            *said = Some(Self::copy_of(msg));
+        }
+        r
+    }
+}
+
+impl fmt::Display for DriverMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Printable ASCII as is, the rest escaped (the kernel's own
+        // Display).
+        kernel::fmt::Display::fmt(BStr::from_bytes(&self.text[..self.len]), f)
+    }
 }
 
 /// Which of the operations firmware flashing needs the driver has.
@@ -259,6 +311,17 @@ impl NetDevice {
         self.read_module_reporting(at, buf, core::ptr::null_mut())
     }
 
+    /// As [`Self::read_module`], keeping what the driver says about a
+    /// failure in `said`.
+    pub fn read_module_said(
+        &self,
+        at: ModuleAccess,
+        buf: &mut [u8],
+        said: &mut Option<DriverMessage>,
+    ) -> Result {
+        DriverMessage::collect(said, |ack| self.read_module_reporting(at, buf, ack))
+    }
+
     /// As [`Self::read_module`], on behalf of a netlink request: the driver
     /// may explain a failure in the request's `extack`.
     pub fn read_module_for(&self, at: ModuleAccess, buf: &mut [u8], extack: &ExtAck<'_>) -> Result {
@@ -291,6 +354,26 @@ impl NetDevice {
 
     /// Writes `data` to the module's memory map at `at`.
     pub fn write_module(&self, at: ModuleAccess, data: &[u8]) -> Result {
+        self.write_module_reporting(at, data, core::ptr::null_mut())
+    }
+
+    /// As [`Self::write_module`], keeping what the driver says about a
+    /// failure in `said`.
+    pub fn write_module_said(
+        &self,
+        at: ModuleAccess,
+        data: &[u8],
+        said: &mut Option<DriverMessage>,
+    ) -> Result {
+        DriverMessage::collect(said, |ack| self.write_module_reporting(at, data, ack))
+    }
+
+    fn write_module_reporting(
+        &self,
+        at: ModuleAccess,
+        data: &[u8],
+        extack: *mut raw::netlink_ext_ack,
+    ) -> Result {
         let op = self
             .ops()
             .and_then(|o| o.set_module_eeprom_by_page)
@@ -298,8 +381,8 @@ impl NetDevice {
         // The operation only reads `data` although its pointer is mutable.
         let page = Self::module_page(at, data.as_ptr().cast_mut(), data.len());
         // SAFETY: As in `read_module_reporting`; the driver does not write
-        // `data`; a null extack is allowed.
-        let ret = unsafe { op(self.as_raw(), &page, core::ptr::null_mut()) };
+        // `data`.
+        let ret = unsafe { op(self.as_raw(), &page, extack) };
         to_result(ret.min(0))
     }
 

@@ -285,6 +285,15 @@ pub enum CdbError {
 }
 
 impl CdbError {
+    /// The access error the command ended on, if it ended on one.
+    pub fn access_errno(&self) -> Option<Errno> {
+        match *self {
+            Self::Access { errno, .. } | Self::NotCaptured(errno) => Some(errno),
+            Self::Timeout { errno, .. } => errno,
+            _ => None,
+        }
+    }
+
     /// Whether the module did not know or accept the command itself (as
     /// opposed to failing while doing it).
     pub fn is_unsupported(&self) -> bool {

@@ -344,6 +344,18 @@ pub enum Cause {
     Encode(EncodeError),
 }
 
+impl Cause {
+    /// The access error the update ended on, if it ended on one: the
+    /// host driver may have said more about it.
+    pub fn access_errno(&self) -> Option<Errno> {
+        match self {
+            Self::Access(errno) => Some(*errno),
+            Self::Cdb(e) => e.access_errno(),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

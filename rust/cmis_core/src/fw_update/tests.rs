@@ -2049,3 +2049,39 @@ fn a_wanted_version_running_uncommitted_is_committed() {
     let now = (bed.commands(0x0101), bed.commands(0x0109), bed.resets);
     assert_eq!(now, (starts, runs, resets));
 }
+
+#[test]
+fn the_access_error_an_update_ended_on() {
+    use super::super::cdb::exchange::Part;
+    let eio = Errno::EIO;
+    for (cause, errno) in [
+        (Cause::Access(eio), Some(eio)),
+        (
+            Cause::Cdb(CdbError::Access {
+                part: Part::Reply,
+                errno: eio,
+            }),
+            Some(eio),
+        ),
+        (Cause::Cdb(CdbError::NotCaptured(eio)), Some(eio)),
+        (
+            Cause::Cdb(CdbError::Timeout {
+                status: Some(0x81),
+                errno: Some(eio),
+            }),
+            Some(eio),
+        ),
+        (
+            Cause::Cdb(CdbError::Timeout {
+                status: Some(0x81),
+                errno: None,
+            }),
+            None,
+        ),
+        (Cause::Cdb(CdbError::Busy(0x81)), None),
+        (Cause::NotCmis(0x03), None),
+        (Cause::Cancelled, None),
+    ] {
+        assert_eq!(cause.access_errno(), errno, "{cause:?}");
+    }
+}
