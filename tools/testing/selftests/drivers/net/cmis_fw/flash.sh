@@ -18,7 +18,7 @@ require_module cmis_fw
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 44
+ktap_set_plan 45
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text rust-flasher --size 4000 --seed 3
@@ -510,6 +510,35 @@ netns_move() {
 	return $ok
 }
 check "device moved to another namespace mid-flash: the flash completes" netns_move
+
+# port_here: the current port is in our namespace.
+port_here() {
+	ip link show dev "$port" >/dev/null 2>&1
+}
+
+# No namespace reference is kept: a flash asked from another namespace,
+# of a device moved there (the requester's namespace is held for the
+# notifications, the device's for the flash), and then that namespace's
+# last process gone. The kernel dismantles a namespace only once its last
+# reference goes, and then moves its physical devices back to the
+# initial one: a reference kept would leave the port there for good (no
+# tracker would tell: the namespace is never freed).
+netns_released() {
+	new_port
+	local ok=0 holder out
+	netns_holder || return 1
+	ip link set "$port" netns "$holder" || ok=1
+	out=$(nsenter -t "$holder" -n python3 "$lib_dir/cmis_fw_client.py" flash "$port" v2.bin 2>&1)
+	grep -q '^status=COMPLETED' <<<"$out" || { echo "$out"; ok=1; }
+	new_runs || { cat "$dir/banks"; ok=1; }
+	port_here && { echo "the port never left"; ok=1; }
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+	wait_for 60 port_here || { echo "the namespace was not dismantled in 60 s: a reference is kept"; ok=1; }
+	del_port
+	return $ok
+}
+check "a flash from another namespace keeps no reference: the namespace goes, the port comes back" netns_released
 
 unload() {
 	local i pids=() dirs=() ok=0
