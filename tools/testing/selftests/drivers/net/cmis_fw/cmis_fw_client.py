@@ -7,6 +7,8 @@
   cmis_fw_client.py monitor [--count N] [--timeout S]
   cmis_fw_client.py handover DEV FILE [--timeout S]
   cmis_fw_client.py fuzz DEV FILE [--count N] [--seed N]
+  cmis_fw_client.py request DEV COMMAND [--attr T:HEX] [--dump] [--fail-nth N]
+  cmis_fw_client.py each-request DEV FILE --dir DIR --errno E [--stride K]
 
 flash sends MODULE_FW_FLASH_ACT and prints every notification the kernel
 sends back, one line each:
@@ -35,7 +37,9 @@ monitor group hears) and no notification reached the new socket. fuzz
 sends COUNT random and mutated requests (a valid one for DEV and FILE
 with bytes changed, random attribute trees, random bytes; now and then
 another command, version or NLM_F_DUMP) and exits 0 if each was
-answered, printing the outcomes by errno. Only the Python standard library is used: the test guest has no
+answered, printing the outcomes by errno. request sends any other
+command of the family (see request()); each-request fails each module
+access of a flash in turn (see each_request()). Only the Python standard library is used: the test guest has no
 pip packages.
 """
 
@@ -58,6 +62,7 @@ NETLINK_CAP_ACK = 10
 NETLINK_EXT_ACK = 11
 
 NLMSG_ERROR = 2
+NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
 NLM_F_CAPPED = 0x100
@@ -122,8 +127,9 @@ class Genl:
         self.sock.send(hdr + body)
         return self.seq
 
-    def messages(self, timeout):
-        """Yields (type, flags, seq, payload) until the timeout."""
+    def messages(self, timeout, tell_lost=False):
+        """Yields (type, flags, seq, payload) until the timeout; with
+        tell_lost, (None, 0, 0, b"") where a message was lost."""
         end = time.monotonic() + timeout
         while True:
             left = end - time.monotonic()
@@ -142,6 +148,8 @@ class Genl:
                 # overran); those after it still come, as the flash's
                 # notifications do.
                 print("lost a message (ENOBUFS)", flush=True)
+                if tell_lost:
+                    yield None, 0, 0, b""
                 continue
             while len(data) >= 16:
                 length, kind, flags, seq, _ = struct.unpack_from("=IHHII", data)
@@ -241,7 +249,7 @@ def flash(args, family):
     return 0
 
 
-def send_failing(nl, fid, body, fail_nth):
+def send_failing(nl, fid, body, fail_nth, cmd=MSG_FLASH, flags=NLM_F_REQUEST | NLM_F_ACK):
     """Sends the request with the kernel's fault injection set to fail
     the fail_nth-th allocation this thread makes in the request (the
     kernel counts those its failslab/fail_page_alloc stack filters let
@@ -251,7 +259,7 @@ def send_failing(nl, fid, body, fail_nth):
     with open(path, "w") as f:
         f.write(str(fail_nth))
     try:
-        return nl.send(fid, MSG_FLASH, body)
+        return nl.send(fid, cmd, body, flags)
     finally:
         with open(path) as f:
             left = int(f.read())
@@ -308,6 +316,49 @@ def flash_once(nl, fid, body, timeout, fail_nth=None, check_after=True):
     elif check_after:
         settle(nl, fid)
     return rc
+
+
+def request(args, family):
+    """Sends command CMD for DEV (its header, then the --attr attributes;
+    --dump: a dump without a header), failing its --fail-nth-th
+    allocation if asked, and waits for the answer: prints "reply" for
+    each reply message, then "ok", or "error: NAME: message" for an error;
+    exits 0, 2 on an error, 3 without an answer in --timeout seconds."""
+    nl = Genl()
+    fid, _ = nl.resolve(family)
+    body = b""
+    flags = NLM_F_REQUEST | NLM_F_ACK
+    if args.dump:
+        flags |= 0x300  # NLM_F_DUMP
+    else:
+        body = attr(A_HEADER | NLA_F_NESTED, attr_str(A_HEADER_DEV_NAME, args.dev))
+    for kind, payload in args.attr:
+        body += attr(kind, payload)
+    if args.fail_nth:
+        seq = send_failing(nl, fid, body, args.fail_nth, args.command, flags)
+    else:
+        seq = nl.send(fid, args.command, body, flags)
+    for kind, flags, rseq, payload in nl.messages(args.timeout, tell_lost=True):
+        if kind is None:
+            # The kernel could not allocate the answer: the socket says so.
+            print("error: ENOBUFS: the answer was lost")
+            return 2
+        if rseq != seq:
+            continue
+        if kind == NLMSG_ERROR:
+            code, msg = nl.error(flags, payload)
+            if code:
+                print(f"error: {errno.errorcode.get(code, code)}: {msg}")
+                return 2
+            print("ok")
+            return 0
+        if kind == NLMSG_DONE:
+            print("ok")
+            return 0
+        if kind == fid:
+            print("reply", flush=True)
+    print("timeout")
+    return 3
 
 
 def handover(args, family):
@@ -542,6 +593,13 @@ def main():
     f.add_argument("--fail-nth", type=int)
     f.add_argument("--repeat", type=int, default=1,
                    help="flash again as soon as each flash completes")
+    r = sub.add_parser("request")
+    r.add_argument("dev")
+    r.add_argument("command", type=int)
+    r.add_argument("--attr", type=raw_attr, action="append", default=[])
+    r.add_argument("--dump", action="store_true")
+    r.add_argument("--fail-nth", type=int)
+    r.add_argument("--timeout", type=float, default=60)
     h = sub.add_parser("handover")
     h.add_argument("dev")
     h.add_argument("file")
@@ -567,7 +625,7 @@ def main():
     args = p.parse_args()
     try:
         run = {"flash": flash, "handover": handover, "monitor": monitor, "fuzz": fuzz,
-               "each-request": each_request}[args.cmd]
+               "each-request": each_request, "request": request}[args.cmd]
         return run(args, args.family)
     except OSError as e:
         print(f"error: {e}")

@@ -10,7 +10,9 @@
 # completed), leave a valid image running, and the port must then flash
 # cleanly; the runner checks for splats and, at the end, kmemleak. (The
 # flash's work item, in a kernel worker, allocates only its
-# notifications.) Needs the fault injection stack filter (the sanitizer
+# notifications: they are failed all at once.) Then the same for the
+# family's other requests (inventory, its dump, a CDB command, CDB info):
+# each answered, nothing left claimed. Needs the fault injection stack filter (the sanitizer
 # kernel); skipped elsewhere. CMIS_FW_FAULTS_STRIDE=K fails only every
 # K-th allocation (1, 1+K, ...; 1 by default, as in make test-sanitize).
 
@@ -25,7 +27,7 @@ if [ ! -w /sys/kernel/debug/failslab/require-start ] || [ ! -w /proc/thread-self
 	ktap_skip_all "no failslab with a stack filter in this kernel"
 	exit "$KSFT_SKIP"
 fi
-ktap_set_plan 3
+ktap_set_plan 4
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text faults --size 4000 --seed 21
@@ -146,6 +148,56 @@ worker_without_memory() {
 }
 check "the worker's allocations all failing: the requester still gets its one last notification" \
 	worker_without_memory
+
+# le32 N: N as a u32 attribute's payload, in hex.
+le32() {
+	printf '%08x' "$1" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/'
+}
+
+# request_sites NAME COMMAND ARGS...: each allocation (every stride-th)
+# of a request of the family's COMMAND failed in turn: it must be
+# answered (a reply, or an error), and release what it claimed (the
+# module's CDB, the module-flash flag): the same request then answers
+# cleanly.
+request_sites() {
+	local name=$1 cmd=$2 n out rc left
+	shift 2
+	for n in $(seq 1 "$stride" 100); do
+		out=$(fw_client request "$port" "$cmd" "$@" --fail-nth "$n" 2>&1)
+		rc=$?
+		left=$(sed -n 's/^fail-nth left=//p' <<<"$out")
+		if [ "$rc" -gt 2 ] || [ -z "$left" ] || ! grep -Eq '^(ok|error: E[A-Z]+: )' <<<"$out"; then
+			echo "$name, allocation $n: exit $rc: $out"
+			return 1
+		fi
+		out=$(fw_client request "$port" "$cmd" "$@" 2>&1) ||
+			{ echo "$name, after allocation $n: $out"; return 1; }
+		if [ "$left" -gt 0 ]; then
+			echo "$name: $((n - left)) allocations"
+			return 0
+		fi
+	done
+	echo "$name: more than 100 allocations"
+	return 1
+}
+
+# The other requests: an inventory (one port, and the dump of all), a CDB
+# command (Query Status, read-only: it holds the CDB and the flag) and
+# the CDB info request; then a flash completes.
+other_requests() {
+	request_sites "inventory" 100 &&
+		request_sites "inventory dump" 100 --dump &&
+		request_sites "CDB command" 104 --attr "31:$(le32 0)" --attr "34:$(le32 1)" &&
+		request_sites "CDB info" 105 &&
+		fw_client flash "$port" v2.bin --timeout 120 >/dev/null
+}
+desc="each allocation of an inventory, a CDB command and a CDB info request failed in turn: each answered, the port usable"
+if out=$(other_requests 2>&1); then
+	ktap_print_msg "$(tr '\n' ';' <<<"$out")"
+	ktap_test_pass "$desc"
+else
+	fail_with "$desc" "$out"
+fi
 
 removed() {
 	del_port
