@@ -39,8 +39,10 @@ slab_kib() {
 	sed -n 's/^SUnreclaim: *\([0-9]*\) kB$/\1/p' /proc/meminfo
 }
 
-# Each cache's bytes in use, by name: which caches grew, if slab did.
+# Each cache's bytes in use, by name: which caches grew, if slab did
+# (nothing where SLUB_TINY leaves /proc/slabinfo out).
 slab_caches() {
+	[ -r /proc/slabinfo ] || return 0
 	awk 'NR > 2 { print $1, $2 * $4 }' /proc/slabinfo | LC_ALL=C sort
 }
 
