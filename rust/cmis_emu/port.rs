@@ -96,24 +96,29 @@ impl PortData {
         let entry = since.unwrap_or_else(now_ns);
         let mut module = self.module.lock();
         // A host request picked by fault injection fails whole, as a
-        // driver's would, before any transaction (or, a read, comes back
-        // short after them).
+        // driver's would, before any transaction; or, a read, stops
+        // short: only its first bytes are read from the module.
         let fault = since.and_then(|_| module.take_request_fault());
         if let Some(e) = fault.and_then(RequestFault::bus_error) {
             module.count_request(now_ns().saturating_sub(entry));
             return Err(bus_errno(e));
         }
-        let bus_ns = transfer(&mut module, at, &mut f);
+        let done = match fault {
+            Some(RequestFault::ShortRead) if read => RequestFault::short_read_len(at.len),
+            _ => at.len,
+        };
+        let at = &Access { len: done, ..*at };
+        let bus_ns = if done == 0 {
+            Ok(0)
+        } else {
+            transfer(&mut module, at, &mut f)
+        };
         if let Ok(bus_ns) = bus_ns {
             self.take_bus_time(entry, bus_ns);
         }
         if let Some(t0) = since {
             module.count_request(now_ns().saturating_sub(t0));
         }
-        let done = match fault {
-            Some(RequestFault::ShortRead) if read => RequestFault::short_read_len(at.len),
-            _ => at.len,
-        };
         bus_ns.map(|_| done)
     }
 
@@ -207,8 +212,8 @@ impl Operations for PortData {
             m.read(now, a, &mut buf[r])
         });
         let done = explain(r, report)?;
-        // Cut short: what follows is not the module's, and reads wrong
-        // wherever a host uses it.
+        // Cut short: what follows was not read, and is changed so that a
+        // host using it reads neither the module's bytes nor its own.
         for b in &mut buf[done..] {
             *b = !*b;
         }

@@ -306,7 +306,8 @@ impl NetDevice {
 
     /// Reads `buf.len()` bytes of the module's memory map at `at`.
     /// Fails with the driver's error, `EOPNOTSUPP` without the operation,
-    /// or `EIO` if the driver read less than asked.
+    /// or `EIO` if the driver reads nothing (a short read goes on from
+    /// where it stopped).
     pub fn read_module(&self, at: ModuleAccess, buf: &mut [u8]) -> Result {
         self.read_module_reporting(at, buf, core::ptr::null_mut())
     }
@@ -338,16 +339,27 @@ impl NetDevice {
             .ops()
             .and_then(|o| o.get_module_eeprom_by_page)
             .ok_or(EOPNOTSUPP)?;
-        let page = Self::module_page(at, buf.as_mut_ptr(), buf.len());
-        // SAFETY: The device is allocated; `page.data` has `page.length`
-        // writable bytes; `extack` is null or a request's, as the
-        // operation allows.
-        let ret = unsafe { op(self.as_raw(), &page, extack) };
-        to_result(ret.min(0))?;
-        // The operation returns the bytes it read: fewer would leave
-        // stale bytes in `buf`.
-        if usize::try_from(ret).is_ok_and(|n| n < buf.len()) {
-            return Err(EIO);
+        // The operation returns the bytes it read, which may be fewer than
+        // asked: the rest is read from where it stopped (what it did read
+        // may have cleared latched flags: it is kept, not read again). No
+        // progress is an error.
+        let mut done = 0;
+        while done < buf.len() {
+            let rest = &mut buf[done..];
+            let from = ModuleAccess {
+                offset: u8::try_from(usize::from(at.offset) + done).map_err(|_| EIO)?,
+                ..at
+            };
+            let page = Self::module_page(from, rest.as_mut_ptr(), rest.len());
+            // SAFETY: The device is allocated; `page.data` has
+            // `page.length` writable bytes; `extack` is null or a
+            // request's, as the operation allows.
+            let ret = unsafe { op(self.as_raw(), &page, extack) };
+            to_result(ret.min(0))?;
+            match usize::try_from(ret) {
+                Ok(0) | Err(_) => return Err(EIO),
+                Ok(n) => done += n.min(rest.len()),
+            }
         }
         Ok(())
     }

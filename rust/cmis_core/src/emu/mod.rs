@@ -808,10 +808,10 @@ pub enum RequestFault {
     TimedOut,
     /// A read succeeds with fewer bytes than asked
     /// ([`RequestFault::short_read_len`]), as a driver's operation may
-    /// return: the rest of the caller's buffer is not the module's (the
-    /// host driver fills it with the complement of the module's bytes, so
-    /// that a host using it reads wrong values). A write has no count to
-    /// return short: it is done whole.
+    /// return: only those are read from the module (clear-on-read bytes
+    /// after them keep their value), and the rest of the caller's buffer
+    /// is not the module's (the host driver changes it: its complement).
+    /// A write has no count to return short: it is done whole.
     ShortRead,
 }
 

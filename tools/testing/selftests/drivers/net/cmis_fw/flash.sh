@@ -477,7 +477,9 @@ unregister() {
 check "device unregistered mid-flash: stops promptly, ERROR" unregister
 
 # The same while the flasher waits out a block the module says takes 20 s
-# (the learnt first poll of the second block): the wait is cut short.
+# (the learnt first poll of the second block): the wait is cut short. The
+# flasher looks every 20 ms; the bound is the unregistration's whole
+# time, seconds on the sanitizer kernel under TCG, far below the 20 s.
 unregister_in_long_wait() {
 	new_port
 	set_knobs write_mechanism=0x01 busy_us_write=20000000 max_duration_write=30000
@@ -485,10 +487,10 @@ unregister_in_long_wait() {
 	local pid=$! ok=0
 	# The second block written: the flasher now sleeps toward its end.
 	wait_file "$dir/counters" '^command_0103: 2$' 120 || { cat "$dir/counters"; ok=1; }
-	unregistered_within 2000 $pid "$fw_dir/unreg2.out" || ok=1
+	unregistered_within 5000 $pid "$fw_dir/unreg2.out" || ok=1
 	return $ok
 }
-check "device unregistered in a 20 s wait for the module: stops within 2 s" unregister_in_long_wait
+check "device unregistered in a 20 s wait for the module: stops within 5 s" unregister_in_long_wait
 
 # Moving the device to another namespace sends it NETDEV_UNREGISTER but
 # does not take it away: the flash goes on and completes.

@@ -10,9 +10,9 @@
 # (read from the module's counters and state, not timed). Part two: each
 # host request of a flash failing in turn with EIO, ENODEV and
 # ETIMEDOUT, or, a read, returning half its bytes (the emulator's
-# fail_request: cmis_fw must take that as an error and retry, never use
-# the rest of the buffer, which the emulator fills with wrong bytes;
-# every such flash must complete). In every cell: one terminal
+# fail_request: cmis_fw must read the rest from where the driver stopped,
+# never use the rest of the buffer, which the emulator fills with wrong
+# bytes; every such flash must complete). In every cell: one terminal
 # outcome for the requester (or, with its socket closed, for the
 # monitor group), the module running a valid image, the port flashing
 # cleanly after; the runner fails on any splat, leak report or reference
@@ -274,7 +274,7 @@ for e in "${errnos[@]}"; do
 	desc="each request of a flash failing with errno $e (every $stride): one outcome, a valid image, a clean flash after"
 	must=()
 	if [ "$e" = short ]; then
-		desc="each read of a flash returning short (every $stride): an access error retried, the flash completed, a clean flash after"
+		desc="each read of a flash returning short (every $stride): the rest read, the flash completed, a clean flash after"
 		must=(--must-complete)
 	fi
 	out=$(fw_client each-request "$port" v2.bin --dir "$dir" --errno "$e" --stride "$stride" "${must[@]}" 2>&1)
