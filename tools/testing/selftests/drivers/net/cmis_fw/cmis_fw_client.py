@@ -7,7 +7,8 @@
   cmis_fw_client.py monitor [--count N] [--timeout S]
   cmis_fw_client.py handover DEV FILE [--timeout S]
   cmis_fw_client.py fuzz DEV FILE [--count N] [--seed N]
-  cmis_fw_client.py request DEV COMMAND [--attr T:HEX] [--dump] [--fail-nth N]
+  cmis_fw_client.py request DEV COMMAND [--attr T:HEX] [--dump]
+                    [--fail-nth N | --each-allocation [--stride K]]
   cmis_fw_client.py each-request DEV FILE --dir DIR --errno E [--stride K]
 
 flash sends MODULE_FW_FLASH_ACT and prints every notification the kernel
@@ -319,11 +320,16 @@ def flash_once(nl, fid, body, timeout, fail_nth=None, check_after=True):
 
 
 def request(args, family):
-    """Sends command CMD for DEV (its header, then the --attr attributes;
-    --dump: a dump without a header), failing its --fail-nth-th
-    allocation if asked, and waits for the answer: prints "reply" for
-    each reply message, then "ok", or "error: NAME: message" for an error;
-    exits 0, 2 on an error, 3 without an answer in --timeout seconds."""
+    """Sends command COMMAND for DEV (its header, then the --attr
+    attributes; --dump: a dump without a header), failing its
+    --fail-nth-th allocation if asked, and waits for the answer: prints
+    "reply" for each reply message, then "ok", or "error: NAME: message"
+    for an error; exits 0, 2 on an error, 3 without an answer in
+    --timeout seconds. With --each-allocation, fails each allocation of
+    the request in turn (every --stride-th: n = 1, 1 + STRIDE, ...) until
+    one makes fewer than n: each must be answered, and the same request
+    then answered cleanly (nothing it claimed kept); prints how many
+    allocations it made and exits 0, or prints the failure and exits 1."""
     nl = Genl()
     fid, _ = nl.resolve(family)
     body = b""
@@ -334,11 +340,42 @@ def request(args, family):
         body = attr(A_HEADER | NLA_F_NESTED, attr_str(A_HEADER_DEV_NAME, args.dev))
     for kind, payload in args.attr:
         body += attr(kind, payload)
-    if args.fail_nth:
-        seq = send_failing(nl, fid, body, args.fail_nth, args.command, flags)
+
+    def once(fail_nth=None):
+        """The answer's lines and exit code."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = request_once(nl, fid, args.command, body, flags, args.timeout, fail_nth)
+        return rc, out.getvalue().splitlines()
+
+    if not args.each_allocation:
+        rc, lines = once(args.fail_nth)
+        print("\n".join(lines))
+        return rc
+    for n in range(1, 101, args.stride):
+        rc, lines = once(n)
+        left = int(next((ln.split("=")[1] for ln in lines if ln.startswith("fail-nth left=")), -1))
+        if rc > 2 or left < 0 or not any(re.match(r"ok$|error: E[A-Z]+: ", ln) for ln in lines):
+            print(f"allocation {n}: exit {rc}: {lines}")
+            return 1
+        rc, lines = once()
+        if rc:
+            print(f"after allocation {n}: exit {rc}: {lines}")
+            return 1
+        if left > 0:
+            print(f"allocations={n - left}")
+            return 0
+    print("more than 100 allocations")
+    return 1
+
+
+def request_once(nl, fid, command, body, flags, timeout, fail_nth=None):
+    """One request (see request)."""
+    if fail_nth:
+        seq = send_failing(nl, fid, body, fail_nth, command, flags)
     else:
-        seq = nl.send(fid, args.command, body, flags)
-    for kind, flags, rseq, payload in nl.messages(args.timeout, tell_lost=True):
+        seq = nl.send(fid, command, body, flags)
+    for kind, rflags, rseq, payload in nl.messages(timeout, tell_lost=True):
         if kind is None:
             # The kernel could not allocate the answer: the socket says so.
             print("error: ENOBUFS: the answer was lost")
@@ -346,7 +383,7 @@ def request(args, family):
         if rseq != seq:
             continue
         if kind == NLMSG_ERROR:
-            code, msg = nl.error(flags, payload)
+            code, msg = nl.error(rflags, payload)
             if code:
                 print(f"error: {errno.errorcode.get(code, code)}: {msg}")
                 return 2
@@ -599,6 +636,8 @@ def main():
     r.add_argument("--attr", type=raw_attr, action="append", default=[])
     r.add_argument("--dump", action="store_true")
     r.add_argument("--fail-nth", type=int)
+    r.add_argument("--each-allocation", action="store_true")
+    r.add_argument("--stride", type=int, default=1)
     r.add_argument("--timeout", type=float, default=60)
     h = sub.add_parser("handover")
     h.add_argument("dev")

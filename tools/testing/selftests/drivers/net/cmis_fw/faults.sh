@@ -155,30 +155,16 @@ le32() {
 }
 
 # request_sites NAME COMMAND ARGS...: each allocation (every stride-th)
-# of a request of the family's COMMAND failed in turn: it must be
-# answered (a reply, or an error), and release what it claimed (the
-# module's CDB, the module-flash flag): the same request then answers
-# cleanly.
+# of a request of the family's COMMAND failed in turn, in one client
+# process: it must be answered (a reply, or an error), and release what
+# it claimed (the module's CDB, the module-flash flag): the same request
+# then answers cleanly.
 request_sites() {
-	local name=$1 cmd=$2 n out rc left
+	local name=$1 cmd=$2 out
 	shift 2
-	for n in $(seq 1 "$stride" 100); do
-		out=$(fw_client request "$port" "$cmd" "$@" --fail-nth "$n" 2>&1)
-		rc=$?
-		left=$(sed -n 's/^fail-nth left=//p' <<<"$out")
-		if [ "$rc" -gt 2 ] || [ -z "$left" ] || ! grep -Eq '^(ok|error: E[A-Z]+: )' <<<"$out"; then
-			echo "$name, allocation $n: exit $rc: $out"
-			return 1
-		fi
-		out=$(fw_client request "$port" "$cmd" "$@" 2>&1) ||
-			{ echo "$name, after allocation $n: $out"; return 1; }
-		if [ "$left" -gt 0 ]; then
-			echo "$name: $((n - left)) allocations"
-			return 0
-		fi
-	done
-	echo "$name: more than 100 allocations"
-	return 1
+	out=$(fw_client request "$port" "$cmd" "$@" --each-allocation --stride "$stride" 2>&1) ||
+		{ echo "$name: $out"; return 1; }
+	echo "$name: ${out#allocations=} allocations"
 }
 
 # The other requests: an inventory (one port, and the dump of all), a CDB
