@@ -116,18 +116,21 @@ cancelled() {
 }
 check "cancel mid-download: aborted, the requester told, the port flashes again" cancelled
 
-# cancel_in_phase KNOB=VALUE PHASE: a new port, set so, flashed in the
+# cancel_in_phase "KNOB=VALUE..." PHASE: a new port, set so, flashed in the
 # background and cancelled once the CLI tells PHASE; the flash's output
 # is left in $fw_dir/phase.out, its exit status in $rc. Fails if PHASE
-# never came or the cancel was refused.
+# never came or the cancel was refused. The phases are held 10 s: the
+# cancel must land in them, and starting the CLI takes seconds on the
+# sanitizer kernel under load.
 cancel_in_phase() {
 	new_port
-	set_knobs "$1"
-	local pid ok=0
+	# shellcheck disable=SC2086 # one knob a word
+	set_knobs $1
+	local pid ok=0 out
 	"$cmis_fw" flash "$port" v2.bin >"$fw_dir/phase.out" 2>&1 &
 	pid=$!
-	wait_file "$fw_dir/phase.out" "$2" 120 || ok=1
-	"$cmis_fw" cancel "$port" >/dev/null 2>&1 || ok=1
+	wait_file "$fw_dir/phase.out" "$2" 120 || { echo "no phase '$2'"; ok=1; }
+	out=$("$cmis_fw" cancel "$port" 2>&1) || { echo "cancel: $out"; ok=1; }
 	wait $pid
 	rc=$?
 	return $ok
@@ -137,7 +140,7 @@ cancel_in_phase() {
 # before Commit, the new image running uncommitted (a reset goes back).
 cancelled_after_run() {
 	local rc ok=0
-	cancel_in_phase reset_ms=4000 'Waiting for the module to restart' || ok=1
+	cancel_in_phase reset_ms=10000 'Waiting for the module to restart' || ok=1
 	[ $rc -eq 1 ] && grep -q 'cancelled; the new image runs uncommitted' "$fw_dir/phase.out" ||
 		{ cat "$fw_dir/phase.out"; echo "exit $rc"; ok=1; }
 	[ "$(commands 010a)" = 0 ] || { echo "Commit sent"; ok=1; }
@@ -147,12 +150,12 @@ cancelled_after_run() {
 }
 check "cancel while the module restarts: no Commit, the new image runs uncommitted" cancelled_after_run
 
-# Cancelled while the module commits (a Commit that takes 3 s): the
+# Cancelled while the module commits (a Commit that takes 10 s): the
 # command cannot be taken back, so the flash waits for it and completes,
 # the new image committed.
 cancelled_during_commit() {
 	local rc ok=0
-	cancel_in_phase busy_us_commit=3000000 'Committing' || ok=1
+	cancel_in_phase "busy_us_commit=10000000 max_completion_ms=15000" 'Committing' || ok=1
 	[ $rc -eq 0 ] && grep -q "^$port: flashing completed$" "$fw_dir/phase.out" ||
 		{ cat "$fw_dir/phase.out"; echo "exit $rc"; ok=1; }
 	[ "$(commands 010a)" = 1 ] || { echo "Commit sent $(commands 010a) times"; ok=1; }
@@ -166,7 +169,7 @@ check "cancel while the module commits: too late, the flash completes committed"
 # completes (the image is committed; nothing could be undone).
 cancelled_after_commit() {
 	local rc ok=0
-	cancel_in_phase reset_ms=4000 'Resetting the module' || ok=1
+	cancel_in_phase reset_ms=10000 'Resetting the module' || ok=1
 	[ $rc -eq 0 ] && grep -q "^$port: flashing completed$" "$fw_dir/phase.out" ||
 		{ cat "$fw_dir/phase.out"; echo "exit $rc"; ok=1; }
 	expect_banks "$v1" "$v2 running committed" || ok=1
