@@ -39,6 +39,12 @@ slab_kib() {
 	sed -n 's/^SUnreclaim: *\([0-9]*\) kB$/\1/p' /proc/meminfo
 }
 
+# vmalloc in use, in KiB (the firmware loader vmallocs each image; freed
+# areas are unmapped lazily, their vmap_area objects kept meanwhile).
+vmalloc_kib() {
+	sed -n 's/^VmallocUsed: *\([0-9]*\) kB$/\1/p' /proc/meminfo
+}
+
 # Each cache's bytes in use, by name: which caches grew, if slab did
 # (nothing where SLUB_TINY leaves /proc/slabinfo out).
 slab_caches() {
@@ -93,6 +99,7 @@ new_port
 for i in $(seq 5); do flash_clean || break; done
 slab_before=$(slab_kib)
 caches_before=$(slab_caches)
+vmalloc_before=$(vmalloc_kib)
 
 consecutive() {
 	local i
@@ -149,11 +156,12 @@ check "$faulted flashes with a fault injected, each leaving a valid image and a 
 
 slab_after=$(slab_kib)
 caches_after=$(slab_caches)
+vmalloc_after=$(vmalloc_kib)
 # A leak of half a KiB a flash shows over a thousand flashes; below 1 MiB
 # the figure is noise (per-CPU slabs, the tests' own processes: 72 to
 # 236 KiB over 62 flashes here).
 total=$((flashes + 2 * faulted))
-ktap_print_msg "unreclaimable slab: $slab_before KiB before, $slab_after KiB after $total flashes"
+ktap_print_msg "unreclaimable slab: $slab_before KiB before, $slab_after KiB after $total flashes; vmalloc used: $vmalloc_before KiB, $vmalloc_after KiB"
 slab_flat() {
 	local grew=$((slab_after - slab_before))
 	[ "$grew" -lt 1024 ] || [ $((grew * 1024 / total)) -lt 512 ] || {
