@@ -12,9 +12,10 @@
 # flash's work item, in a kernel worker, allocates only its
 # notifications: they are failed all at once.) Then the same for the
 # family's other requests (inventory, its dump, a CDB command, CDB info):
-# each answered, nothing left claimed. Needs the fault injection stack filter (the sanitizer
-# kernel); skipped elsewhere. CMIS_FW_FAULTS_STRIDE=K fails only every
-# K-th allocation (1, 1+K, ...; 1 by default, as in make test-sanitize).
+# each answered, nothing left claimed. Needs the fault injection stack
+# filter (the sanitizer kernel); skipped elsewhere.
+# CMIS_FW_FAULTS_STRIDE=K fails only every K-th allocation (1, 1+K, ...;
+# 1 by default, as in make test-sanitize).
 
 source "$(dirname "$(readlink -f "$0")")/cmis_lib.sh"
 
