@@ -789,9 +789,14 @@ struct FlashIo<'a> {
 }
 
 impl FlashIo<'_> {
-    /// Keeps what the driver said about a failed access.
-    fn said(&mut self, r: Result, said: Option<DriverMessage>) -> Result<(), Errno> {
-        r.map_err(|e| {
+    /// Runs a module access on the flash's device, keeping what the
+    /// driver said about it if it failed.
+    fn access(
+        &mut self,
+        access: impl FnOnce(&NetDevice, &mut Option<DriverMessage>) -> Result,
+    ) -> Result<(), Errno> {
+        let mut said = None;
+        access(&self.flash.dev, &mut said).map_err(|e| {
             let errno = Errno::from_kernel(e.to_errno());
             if let Some(msg) = said {
                 self.driver_said = Some((errno, msg));
@@ -807,21 +812,11 @@ impl ModuleIo for FlashIo<'_> {
     }
 
     fn read(&mut self, access: Access, buf: &mut [u8]) -> Result<(), Errno> {
-        let mut said = None;
-        let r = self
-            .flash
-            .dev
-            .read_module_said(module_access(&access), buf, &mut said);
-        self.said(r, said)
+        self.access(|dev, said| dev.read_module_said(module_access(&access), buf, said))
     }
 
     fn write(&mut self, access: Access, data: &[u8]) -> Result<(), Errno> {
-        let mut said = None;
-        let r = self
-            .flash
-            .dev
-            .write_module_said(module_access(&access), data, &mut said);
-        self.said(r, said)
+        self.access(|dev, said| dev.write_module_said(module_access(&access), data, said))
     }
 
     /// Sleeps in slices of at most [`STOP_LATENCY_NS`], so that a stop or
