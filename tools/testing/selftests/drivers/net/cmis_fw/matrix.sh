@@ -189,7 +189,9 @@ event_rename() {
 
 event_rmmod_cmis_fw() {
 	local ok=0
-	within 10000 rmmod cmis_fw || ok=1
+	# Unloading cancels the flash, which first waits out the module's
+	# command or restart in progress (the held stage, at most).
+	within $(((hold + 10) * 1000)) rmmod cmis_fw || ok=1
 	wait "$pid"
 	terminal "$out" '^status=(COMPLETED|ERROR .*msg=.)' || ok=1
 	valid_image || ok=1
