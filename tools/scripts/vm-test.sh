@@ -53,6 +53,7 @@ stock)
 	# The 7.3 source tree in the root, only read: its selftests machinery
 	# and YNL tool.
 	ktree=$D13_TREE
+	spare_module=$D13_STOCK_MODULES/kernel/drivers/net/dummy.ko.xz
 	;;
 7.3)
 	variant_args=()
@@ -62,6 +63,7 @@ stock)
 	# -S: vng leaves the kernel tree alone; the modules go in by path.
 	vng_args=(-S)
 	ktree=$kdir
+	spare_module=$kdir/drivers/net/dummy.ko
 	;;
 *) echo "vm-test: unknown CMIS_KERNEL=$kernel (stock or 7.3)" >&2; exit 1 ;;
 esac
@@ -127,6 +129,9 @@ ln -s "$top/target/release/cmis-emu-image" "$top/target/release/cmis-bench" "$bi
 	# absence as a failure there.
 	printf 'export CMIS_FW_KMEMLEAK=%q\n' "$([ "$kernel" = stock ] && echo optional || echo required)"
 	printf 'export CMIS_FW_SPEC=%q\n' "$top/Documentation/netlink/specs/cmis_fw.yaml"
+	# A module of the kernel's own, loaded and unloaded by soak.sh before
+	# it measures memory (a module load purges lazily freed vmalloc areas).
+	printf 'export CMIS_FW_SPARE_MODULE=%q\n' "$spare_module"
 } >"$out/env"
 
 echo "vm-test: booting $image (TCG)" >&2
