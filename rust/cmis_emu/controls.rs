@@ -457,7 +457,7 @@ macro_rules! image_file {
 }
 
 /// Files of each `port<N>` directory.
-pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 83] = [
+pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 84] = [
     // A whole named profile (`Profile::NAMES`).
     Attribute {
         name: c"profile",
@@ -533,6 +533,7 @@ pub(crate) static PORT_FILES: [Attribute<ModuleCell>; 83] = [
     profile_uint!("driver_max_transfer", u16, driver.max_transfer),
     profile_uint!("driver_transfer_us", u32, driver.transfer_us),
     profile_bool!("driver_ignores_reset", driver.ignores_reset),
+    profile_uint!("driver_begin_ms", u32, driver.begin_ms),
     // Password.
     profile_bool!("password_required", password_required),
     profile_hex!("password", u32, password),

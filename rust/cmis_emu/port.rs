@@ -245,11 +245,11 @@ impl Operations for PortData {
     }
 
     fn begin(data: &Self) -> Result {
-        if data.module.lock().ethtool_begin() {
-            Ok(())
-        } else {
-            Err(EBUSY)
-        }
+        let takes_ms = data.module.lock().ethtool_begin().ok_or(EBUSY)?;
+        // A slow driver's begin, not under the module's lock: the
+        // caller's RTNL is what it holds up.
+        sleep_ns(u64::from(takes_ms) * 1_000_000, 0);
+        Ok(())
     }
 
     fn complete(data: &Self) {

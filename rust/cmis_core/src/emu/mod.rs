@@ -313,6 +313,10 @@ pub struct HostDriver {
     /// alone, as bnxt's does in Linux 7.3 (the kernel port plays it; the
     /// model itself has no reset operation).
     pub ignores_reset: bool,
+    /// Its ethtool `begin` takes this long, in ms (a driver resuming its
+    /// device): the ethtool core calls it with RTNL held, which every
+    /// other user of RTNL then waits for.
+    pub begin_ms: u32,
 }
 
 impl HostDriver {
@@ -322,6 +326,7 @@ impl HostDriver {
         max_transfer: 0,
         transfer_us: 0,
         ignores_reset: false,
+        begin_ms: 0,
     };
 
     /// Longest transfer of at most `module_max` bytes.
@@ -567,6 +572,7 @@ impl Profile {
             max_transfer: 48,
             transfer_us: 1_000,
             ignores_reset: false,
+            begin_ms: 0,
         },
         ..Self::REALISTIC_EPL
     };
@@ -1342,13 +1348,15 @@ impl Module {
     }
 
     /// The host driver's ethtool `begin`, counted beside the module's
-    /// counters: whether it succeeds ([`Faults::ethtool_begin_fails`]).
-    pub fn ethtool_begin(&mut self) -> bool {
+    /// counters: `None` if it fails ([`Faults::ethtool_begin_fails`]),
+    /// else how long it takes, in ms ([`HostDriver::begin_ms`]: the
+    /// driver sleeps that long before it returns).
+    pub fn ethtool_begin(&mut self) -> Option<u32> {
         if self.faults.ethtool_begin_fails {
-            return false;
+            return None;
         }
         self.counters.ethtool_begins += 1;
-        true
+        Some(self.profile.driver.begin_ms)
     }
 
     /// The host driver's ethtool `complete`.

@@ -2584,3 +2584,14 @@ fn named_profiles_by_name_and_custom() {
         assert_eq!(m.profile_name(), name);
     }
 }
+
+#[test]
+fn ethtool_begin_fails_or_takes_the_drivers_time() {
+    let mut p = Profile::DEFAULT;
+    p.driver.begin_ms = 250;
+    let mut m = Module::new(p, Version::new(1, 0, 0), 0);
+    assert_eq!(m.ethtool_begin(), Some(250));
+    m.faults.ethtool_begin_fails = true;
+    assert_eq!(m.ethtool_begin(), None);
+    assert_eq!(m.counters().ethtool_begins, 1);
+}

@@ -51,6 +51,7 @@ import io
 import os
 import re
 import select
+import signal
 import socket
 import struct
 import sys
@@ -74,6 +75,8 @@ NLMSGERR_ATTR_MISS_TYPE = 5
 NLA_F_NESTED = 0x8000
 
 GENL_ID_CTRL = 0x10
+# Genl.messages(): SIGUSR1 came (probe_on_signal); no netlink type.
+WAKE = -1
 CTRL_CMD_GETFAMILY = 3
 CTRL_ATTR_FAMILY_ID = 1
 CTRL_ATTR_FAMILY_NAME = 2
@@ -120,6 +123,16 @@ class Genl:
         self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
         self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         self.seq = int(time.time())
+        # A pipe the SIGUSR1 handler writes to (probe_on_signal).
+        self.wake = None
+
+    def probe_on_signal(self):
+        """From now on SIGUSR1 makes messages() yield (WAKE, 0, 0, b"")."""
+        r, w = os.pipe()
+        os.set_blocking(w, False)
+        signal.set_wakeup_fd(w)
+        signal.signal(signal.SIGUSR1, lambda *_: None)
+        self.wake = r
 
     def send(self, family, cmd, attrs, flags=NLM_F_REQUEST | NLM_F_ACK, version=1):
         self.seq += 1
@@ -136,9 +149,15 @@ class Genl:
             left = end - time.monotonic()
             if left <= 0:
                 return
-            r, _, _ = select.select([self.sock], [], [], left)
+            fds = [self.sock] + ([self.wake] if self.wake is not None else [])
+            r, _, _ = select.select(fds, [], [], left)
             if not r:
                 return
+            if self.wake in r:
+                os.read(self.wake, 64)
+                yield WAKE, 0, 0, b""
+                if self.sock not in r:
+                    continue
             try:
                 data = self.sock.recv(65536)
             except OSError as e:
@@ -244,6 +263,11 @@ def flash(args, family):
         # Between repeats the next request goes at once (settling would
         # give the kernel time to free the device).
         last = i == args.repeat - 1
+        if args.probe_on_signal:
+            nl.probe_on_signal()
+        for path, value in args.write_first:
+            with open(path, "w") as f:
+                f.write(value)
         rc = flash_once(nl, fid, body, args.timeout, args.fail_nth, check_after=last)
         if rc:
             return rc
@@ -294,7 +318,19 @@ def flash_once(nl, fid, body, timeout, fail_nth=None, check_after=True):
     else:
         seq = nl.send(fid, MSG_FLASH, body)
     rc = 3
+    probe = None
     for kind, flags, rseq, payload in nl.messages(timeout):
+        # SIGUSR1 (--probe-on-signal): a round trip to the genetlink
+        # controller, its answer printed in the order it comes: what the
+        # kernel sent this socket before it comes before it.
+        if kind == WAKE:
+            probe = nl.send(GENL_ID_CTRL, CTRL_CMD_GETFAMILY,
+                            attr_str(CTRL_ATTR_FAMILY_NAME, "nlctrl"))
+            continue
+        if probe is not None and rseq == probe and kind in (GENL_ID_CTRL, NLMSG_ERROR):
+            print("probe answered", flush=True)
+            probe = None
+            continue
         if kind == NLMSG_ERROR and rseq == seq:
             code, msg = nl.error(flags, payload)
             if code:
@@ -628,6 +664,15 @@ def main():
     f.add_argument("--header-attr", type=raw_attr, action="append", default=[])
     # Fail the N-th allocation of the request (fault injection, faults.sh).
     f.add_argument("--fail-nth", type=int)
+    # Write VALUE to the file PATH just before each request (an emulator
+    # setting that must start with it: this process's start-up under TCG
+    # takes longer than the setting may last).
+    f.add_argument("--write-first", metavar="PATH=VALUE", action="append", default=[],
+                   type=lambda s: tuple(s.split("=", 1)))
+    # On SIGUSR1, a round trip to the genetlink controller, "probe
+    # answered" printed when it is back (what came before it was sent
+    # before it).
+    f.add_argument("--probe-on-signal", action="store_true")
     f.add_argument("--repeat", type=int, default=1,
                    help="flash again as soon as each flash completes")
     r = sub.add_parser("request")

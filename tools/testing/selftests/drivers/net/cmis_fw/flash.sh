@@ -18,7 +18,7 @@ require_module cmis_fw
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 45
+ktap_set_plan 47
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text rust-flasher --size 4000 --seed 3
@@ -422,6 +422,56 @@ again_at_once() {
 }
 check "flash again at once after COMPLETED, 5 times: never busy" again_at_once
 
+# The same, made certain: the flash's end frees the device (the
+# in-progress flag, cleared under RTNL) before it sends COMPLETED. Another
+# port's slow ethtool begin holds RTNL while the flash ends; once the
+# flash's worker waits for RTNL, the requester makes a round trip to the
+# genetlink controller: no COMPLETED may come before its answer (it would
+# have been sent with the device still flagged), and it comes once RTNL
+# is free.
+flash_worker_waits_lock() {
+	local p comm stack
+	for p in /proc/[0-9]*; do
+		read -r comm <"$p/comm" || continue
+		[[ $comm == *+cmis_fw ]] || continue
+		IFS= read -r -d '' stack <"$p/stack"
+		[[ $stack == *mutex_lock* && $stack == *'[cmis_fw]'* && $stack != *'[cmis_emu]'* ]] && return 0
+	done 2>/dev/null
+	return 1
+}
+
+completed_once_free() {
+	local holder holder_dir pid eth ok=0 out=$fw_dir/free.out
+	new_port
+	holder=$port holder_dir=$dir
+	set_knobs driver_begin_ms=20000
+	new_port
+	# Commit held 3 s: time to take RTNL before the flash ends.
+	set_knobs busy_us_commit=3000000 max_completion_ms=10000
+	fw_client flash "$port" v2.bin --probe-on-signal >"$out" 2>&1 &
+	pid=$!
+	wait_file "$dir/counters" '^command_010a: 1$' 120 || { cat "$out"; ok=1; }
+	ethtool -i "$holder" >/dev/null 2>&1 &
+	eth=$!
+	# In the holder's begin, under RTNL.
+	wait_file "$holder_dir/counters" '^ethtool_begins: [1-9]' 30 || ok=1
+	# The flash's work done, its worker waiting for RTNL.
+	wait_file "$dir/banks" 'version=2\.0\.7 .*running committed$' 60 || ok=1
+	wait_for 30 flash_worker_waits_lock || { echo "the flash's worker never waited for RTNL"; ok=1; }
+	kill -USR1 "$pid"
+	wait_file "$out" '^probe answered$' 30 || ok=1
+	wait "$eth" || { echo "ethtool -i $holder failed"; ok=1; }
+	wait "$pid" || ok=1
+	# The probe's answer first, then the one COMPLETED.
+	[ "$(grep -E '^probe answered$|^status=(COMPLETED|ERROR)' "$out" | tr '\n' ' ')" = \
+		"probe answered status=COMPLETED " ] || { cat "$out"; ok=1; }
+	del_port
+	dir=$holder_dir
+	del_port
+	return $ok
+}
+check "COMPLETED only once the device is free (RTNL held as the flash ends)" completed_once_free
+
 check "malformed requests: extack names the attribute; unknown attributes, over-long strings, '..', absolute names, bad flags, empty and huge images refused; driver's reason kept" malformed
 check "ethtool begin/complete frame the request; a failing begin refuses it" ethtool_begin_complete
 
@@ -491,6 +541,43 @@ unregister_in_long_wait() {
 	return $ok
 }
 check "device unregistered in a 20 s wait for the module: stops within 5 s" unregister_in_long_wait
+
+# The start window: the request sets the in-progress flag, loads the
+# image and reads the module's identifier, and only then registers the
+# flash. A device unregistered in that window must refuse the request
+# ("being unregistered"): no flash may start on a device whose
+# unregistration notice has passed (it would run to its end unseen, the
+# unregistration waiting for it). The module NACKs for 900 ms from just
+# before the request (the client sets it), which holds the identifier
+# read, retried for up to 1 s, in the window; the port is removed as soon
+# as a NACK is counted. An attempt whose removal came after the window
+# (the flash started and was stopped) is made again, 3 times at most.
+nacked() {
+	local counters
+	IFS= read -r -d '' counters <"$dir/counters"
+	[[ $counters =~ (^|$'\n')nacks:\ [1-9] ]]
+}
+
+unregister_in_start_window() {
+	local attempt pid out=$fw_dir/window.out end
+	for attempt in 1 2 3; do
+		new_port
+		fw_client flash "$port" v2.bin --write-first "$dir/nack_ms=900" >"$out" 2>&1 &
+		pid=$!
+		# A poll starts no process: the window is short.
+		end=$((SECONDS + 60))
+		until nacked; do
+			[ $SECONDS -lt $end ] || { echo "no NACK counted"; cat "$dir/counters"; break; }
+		done
+		del_port
+		wait "$pid"
+		grep -q '^error: ENODEV: Netdevice is being unregistered$' "$out" && return 0
+		grep -q 'status=ERROR .*unregistered' "$out" || { cat "$out"; return 1; }
+		echo "# attempt $attempt: the port went after the window: $(tail -n1 "$out")"
+	done
+	return 1
+}
+check "device unregistered before its flash starts: the request refused, no flash on it" unregister_in_start_window
 
 # Moving the device to another namespace sends it NETDEV_UNREGISTER but
 # does not take it away: the flash goes on and completes.
