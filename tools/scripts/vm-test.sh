@@ -53,7 +53,7 @@ stock)
 	# The 7.3 source tree in the root, only read: its selftests machinery
 	# and YNL tool.
 	ktree=$D13_TREE
-	spare_module=$D13_STOCK_MODULES/kernel/drivers/net/dummy.ko.xz
+	spare_module=$(dirname "$D13_VMLINUZ")/kernel/drivers/net/dummy.ko.xz
 	;;
 7.3)
 	variant_args=()
