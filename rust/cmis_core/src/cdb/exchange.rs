@@ -125,9 +125,13 @@ pub struct Link {
     pub epl_access: usize,
     /// The completion flag is known to be clear.
     pub flag_clear: bool,
-    /// The last command was given up on (timed out, or never shown to be
-    /// taken): the CDB may still be busy with it.
+    /// The last command was given up on (timed out, never shown to be
+    /// taken, or its trigger write failed for good, which the module may
+    /// still have received): the CDB may still be busy with it.
     pub unsettled: bool,
+    /// When the last trigger write was made: until [`CAPTURE_WINDOW`]
+    /// after it, an idle status byte may be the previous command's.
+    pub triggered_at: Nanos,
     /// Whether the module sets the completion flag for status-polled
     /// commands, once known.
     pub status_mode_flag: Option<bool>,
@@ -154,6 +158,7 @@ impl Link {
         epl_access: 8,
         flag_clear: false,
         unsettled: false,
+        triggered_at: 0,
         status_mode_flag: None,
         instance: 0,
         latched: 0,
@@ -407,6 +412,9 @@ struct Poller {
     /// The trigger write failed: evidence of capture is needed before the
     /// command is considered running at all.
     trigger_failed: bool,
+    /// A poll failed for good (the module was away, as when unplugged):
+    /// it may have restarted since the trigger, in another state.
+    away: bool,
     polls: u32,
     last_status: Option<u8>,
     last_errno: Option<Errno>,
@@ -423,7 +431,13 @@ pub fn execute(
     let mode = link.poll_mode(req.cmd.id());
     if link.unsettled {
         // Writing into the pages of a busy instance would corrupt the
-        // command it runs.
+        // command it runs. Its status byte says so only once the module
+        // has had time to capture it.
+        let captured_by = link.triggered_at + CAPTURE_WINDOW;
+        let now = io.now();
+        if now < captured_by {
+            nap(io, link, captured_by - now)?;
+        }
         let mut b = [0u8];
         let a = link.status_access();
         retry(io, |io| io.read(a, &mut b)).map_err(|e| access(Part::Flags, e))?;
@@ -444,6 +458,7 @@ pub fn execute(
     loop {
         attempts += 1;
         let before = io.now();
+        link.triggered_at = before;
         let trigger = io.write(
             link.cdb_access(CDB_PAGE, CMD_ID_OFFSET, 2),
             req.cmd.trigger(),
@@ -458,6 +473,7 @@ pub fn execute(
             flag_seen: false,
             idle_seen: false,
             trigger_failed: false,
+            away: false,
             polls: 0,
             last_status: None,
             last_errno: None,
@@ -465,10 +481,13 @@ pub fn execute(
         match trigger {
             Ok(()) => p.triggered = io.now(),
             Err(errno) if !errno.is_transient() => {
+                // The driver's error may come after the module took the
+                // command (a NACK of the last byte, a lost answer).
+                link.unsettled = true;
                 return Err(CdbError::Access {
                     part: Part::Trigger,
                     errno,
-                })
+                });
             }
             Err(e) => {
                 p.trigger_failed = true;
@@ -482,17 +501,35 @@ pub fn execute(
             req.first_wait
         };
         match poll_until_done(io, link, req, &mut p, wait, reply) {
-            Err(CdbError::NotCaptured(_)) if attempts < TRIGGER_ATTEMPTS => {}
+            // Triggered again only into the module that was triggered: one
+            // that was away may have restarted (running another image, or
+            // out of its download), where the command means something
+            // else.
+            Err(CdbError::NotCaptured(_)) if attempts < TRIGGER_ATTEMPTS && !p.away => {}
             r => {
-                link.unsettled =
-                    matches!(r, Err(CdbError::Timeout { .. } | CdbError::NotCaptured(_)));
+                // Given up on, or left when the requester stopped: the
+                // command may run on.
+                link.unsettled = matches!(
+                    r,
+                    Err(CdbError::Timeout { .. }
+                        | CdbError::NotCaptured(_)
+                        | CdbError::Interrupted(_))
+                );
                 let ended = matches!(r, Ok(_) | Err(CdbError::Failed(_)));
-                if ended && mode == PollMode::Status {
-                    settle_flag(io, link, true)?;
+                let settled = if ended && mode == PollMode::Status {
+                    settle_flag(io, link, true)
                 } else if ended && !p.flag_seen {
                     // Its end was read from the status (after a busy code):
                     // its flag is still to come.
-                    settle_flag(io, link, false)?;
+                    settle_flag(io, link, false)
+                } else {
+                    Ok(())
+                };
+                if let Err(e) = settled {
+                    // Its flag may still come, and be taken for the next
+                    // command's: that one waits for it first.
+                    link.unsettled = true;
+                    return Err(e);
                 }
                 return r;
             }
@@ -755,6 +792,9 @@ fn poll_once(
             let len = read_reply(io, link, req, min, max, reply);
             match len {
                 Err(CdbError::Reply(ReplyError::BadLength { got: 0, .. })) => {}
+                // A failed read proves nothing: the byte may still be the
+                // previous command's, this one running.
+                Err(CdbError::Access { errno, .. }) => return Ok(poll_error(p, errno)),
                 Err(e) => return Err(e),
                 Ok(len) => {
                     p.captured = true;
@@ -774,6 +814,7 @@ fn poll_once(
 /// bounds it.
 fn poll_error(p: &mut Poller, e: Errno) -> Poll {
     p.last_errno = Some(e);
+    p.away |= !e.is_transient();
     p.idle_seen = false;
     Poll::Busy
 }

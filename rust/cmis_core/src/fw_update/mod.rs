@@ -571,12 +571,20 @@ impl Error {
     }
 
     /// Whether the command that failed may still run in the module (it
-    /// was given up on, or the requester stopped): nothing can go on,
-    /// not even an optional command's fallback.
+    /// was given up on, its trigger write failed, which the module may
+    /// have received all the same, or the requester stopped): nothing can
+    /// go on, not even an optional command's fallback.
     const fn command_may_still_run(&self) -> bool {
         matches!(
             self.cause,
-            Cause::Stopped | Cause::Cdb(CdbError::Timeout { .. })
+            Cause::Stopped
+                | Cause::Cdb(
+                    CdbError::Timeout { .. }
+                        | CdbError::Access {
+                            part: exchange::Part::Trigger,
+                            ..
+                        }
+                )
         )
     }
 }
