@@ -42,6 +42,7 @@ void cmis_helper_dev_put(struct net_device *dev);
 void cmis_helper_netdev_hold(struct net_device *dev, netdevice_tracker *tracker);
 void cmis_helper_netdev_put(struct net_device *dev, netdevice_tracker *tracker);
 bool cmis_helper_netif_running(const struct net_device *dev);
+bool cmis_helper_netif_device_present(const struct net_device *dev);
 bool cmis_helper_netdev_is_registered(const struct net_device *dev);
 int cmis_helper_ethtool_ops_begin(struct net_device *dev);
 void cmis_helper_ethtool_ops_complete(struct net_device *dev);

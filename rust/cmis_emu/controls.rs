@@ -98,6 +98,19 @@ impl Ports {
         Ok(())
     }
 
+    /// Marks port number `index`'s device present or not.
+    fn set_present(&self, index: u32, present: bool) -> Result {
+        let inner = self.inner.lock();
+        let port = inner
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.index() == index)
+            .ok_or(ENOENT)?;
+        port.set_present(present);
+        Ok(())
+    }
+
     /// Removes every port and stops creating new ones.
     pub(crate) fn shutdown(&self) {
         let (ports, root) = {
@@ -111,7 +124,7 @@ impl Ports {
 }
 
 /// Files of the emulator's root directory.
-pub(crate) static ROOT_FILES: [Attribute<Ports>; 2] = [
+pub(crate) static ROOT_FILES: [Attribute<Ports>; 4] = [
     Attribute {
         name: c"new_port",
         show: |ports, w| {
@@ -137,6 +150,24 @@ pub(crate) static ROOT_FILES: [Attribute<Ports>; 2] = [
             Ok(())
         },
         store: Some(|ports, s| ports.remove(parse_u32(s).ok_or(EINVAL)?)),
+    },
+    // A port's device detached by its driver (not present: the ethtool
+    // core refuses requests to it), and attached again.
+    Attribute {
+        name: c"detach_port",
+        show: |ports, w| {
+            let inner = ports.inner.lock();
+            for p in inner.ports.iter().flatten().filter(|p| !p.is_present()) {
+                writeln!(w, "{}", p.index())?;
+            }
+            Ok(())
+        },
+        store: Some(|ports, s| ports.set_present(parse_u32(s).ok_or(EINVAL)?, false)),
+    },
+    Attribute {
+        name: c"attach_port",
+        show: |_, w| writeln!(w, "0"),
+        store: Some(|ports, s| ports.set_present(parse_u32(s).ok_or(EINVAL)?, true)),
     },
 ];
 

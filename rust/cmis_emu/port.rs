@@ -323,6 +323,16 @@ impl Port {
     pub(crate) fn index(&self) -> u32 {
         self.netdev.data().index
     }
+
+    /// Marks the port's device present or not, as its driver would.
+    pub(crate) fn set_present(&self, present: bool) {
+        self.netdev.set_present(present);
+    }
+
+    /// Whether the port's device is present.
+    pub(crate) fn is_present(&self) -> bool {
+        self.netdev.is_present()
+    }
 }
 
 impl Drop for Port {

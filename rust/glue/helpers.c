@@ -98,6 +98,11 @@ bool cmis_helper_netif_running(const struct net_device *dev)
 	return netif_running(dev);
 }
 
+bool cmis_helper_netif_device_present(const struct net_device *dev)
+{
+	return netif_device_present(dev);
+}
+
 /* Registered and not being unregistered (RTNL held: it cannot change). */
 bool cmis_helper_netdev_is_registered(const struct net_device *dev)
 {

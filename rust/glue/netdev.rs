@@ -489,6 +489,28 @@ impl<T: Operations + 'static> Registration<T> {
         Name(name)
     }
 
+    /// Marks the device present or not (`netif_device_attach` and
+    /// `netif_device_detach`), as a driver does while its hardware is
+    /// suspended or has stopped answering: the ethtool core then refuses
+    /// requests to the device (`ENODEV`).
+    pub fn set_present(&self, present: bool) {
+        let dev = self.dev.as_ptr();
+        if present {
+            // SAFETY: By the type invariant `dev` is registered; attaching
+            // needs no lock.
+            unsafe { raw::netif_device_attach(dev) };
+        } else {
+            // SAFETY: As above, for detaching.
+            unsafe { raw::netif_device_detach(dev) };
+        }
+    }
+
+    /// Whether the device is present (`netif_device_present`).
+    pub fn is_present(&self) -> bool {
+        // SAFETY: By the type invariant `dev` is valid.
+        unsafe { raw::cmis_helper_netif_device_present(self.dev.as_ptr()) }
+    }
+
     /// The driver data.
     pub fn data(&self) -> Pin<&T> {
         // SAFETY: By the type invariant the device is registered with data

@@ -18,7 +18,7 @@ require_module cmis_fw
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 47
+ktap_set_plan 48
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text rust-flasher --size 4000 --seed 3
@@ -474,6 +474,21 @@ check "COMPLETED only once the device is free (RTNL held as the flash ends)" com
 
 check "malformed requests: extack names the attribute; unknown attributes, over-long strings, '..', absolute names, bad flags, empty and huge images refused; driver's reason kept" malformed
 check "ethtool begin/complete frame the request; a failing begin refuses it" ethtool_begin_complete
+
+# A device its driver has detached (not present) is refused, as the
+# ethtool core refuses it, and flashes once attached again.
+not_present() {
+	new_port
+	local ok=0 out index=${dir##*port}
+	echo "$index" >"$EMU_DEBUGFS/detach_port"
+	rejected '^error: ENODEV: Netdevice is not present or going away$' "$port" v2.bin || ok=1
+	echo "$index" >"$EMU_DEBUGFS/attach_port"
+	out=$(fw_client flash "$port" v2.bin 2>&1) && grep -q '^status=COMPLETED' <<<"$out" ||
+		{ echo "attached: $out"; ok=1; }
+	del_port
+	return $ok
+}
+check "a device not present (detached by its driver): refused (ENODEV), flashes once attached" not_present
 
 requester_gone() {
 	slow_port
