@@ -32,8 +32,11 @@ cmis_helper_netdev_ethtool_ops(const struct net_device *dev);
 struct device *cmis_helper_netdev_device(struct net_device *dev);
 
 /* Our own devices (rust/glue/netdev.rs). */
+void cmis_helper_runtime_pm_enable(struct device *dev);
+void cmis_helper_runtime_pm_disable(struct device *dev);
 void cmis_helper_netdev_setup(struct net_device *dev, void *data,
-			      const struct ethtool_ops *ethtool_ops);
+			      const struct ethtool_ops *ethtool_ops,
+			      struct device *parent);
 void *cmis_helper_netdev_data(const struct net_device *dev);
 
 /* Devices of other drivers, network namespaces (rust/glue/ethdev.rs). */

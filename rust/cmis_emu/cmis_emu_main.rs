@@ -51,7 +51,10 @@ struct CmisEmu {
 
 impl kernel::Module for CmisEmu {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let ports = controls::Ports::new()?;
+        // The ports' parent device, as a real port's PCI function: runtime
+        // PM that the ethtool core and cmis_fw keep resumed while they use
+        // a module.
+        let ports = controls::Ports::new(netdev::Parent::new(c"cmis_emu")?)?;
         let mut root = debugfs::Dir::create(c"cmis_emu");
         for attr in controls::ROOT_FILES.iter() {
             root.file(&ports, attr)?;

@@ -15,6 +15,7 @@ use crate::cmis_core::emu::{
 use crate::cmis_core::io::Errno;
 use crate::cmis_core::text::{parse_bool, parse_u32, parse_uint};
 use crate::debugfs::{Attribute, Dir, DirBuilder, Writer};
+use crate::netdev::Parent;
 use crate::port::{ModuleCell, Port};
 use crate::time::now_ns;
 use core::fmt::Write;
@@ -28,6 +29,8 @@ const MAX_PORTS: usize = 1024;
 pub(crate) struct Ports {
     #[pin]
     inner: Mutex<PortsInner>,
+    /// The ports' parent device; outlives them (they are removed first).
+    parent: Parent,
 }
 
 struct PortsInner {
@@ -39,11 +42,13 @@ struct PortsInner {
 }
 
 impl Ports {
-    /// An empty set whose port directories go under `root` (given later,
-    /// once its own files exist: see [`Ports::attach`]).
-    pub(crate) fn new() -> Result<Arc<Self>> {
+    /// An empty set of ports, children of `parent`, whose directories go
+    /// under `root` (given later, once its own files exist: see
+    /// [`Ports::attach`]).
+    pub(crate) fn new(parent: Parent) -> Result<Arc<Self>> {
         Arc::pin_init(
             try_pin_init!(Self {
+                parent,
                 inner <- new_mutex!(
                     PortsInner {
                         ports: KVec::new(),
@@ -72,7 +77,7 @@ impl Ports {
             }
             let root = inner.root.as_ref().ok_or(ENODEV)?;
             let index = inner.next_index;
-            let port = Port::new(index, root)?;
+            let port = Port::new(index, root, &self.parent)?;
             match free {
                 Some(slot) => inner.ports[slot] = Some(port),
                 None => inner.ports.push(Some(port), GFP_KERNEL)?,

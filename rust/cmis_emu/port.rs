@@ -11,7 +11,9 @@ use crate::cmis_core::map::{identifier, Access, AccessError};
 use crate::controls::add_port_files;
 use crate::debugfs::Dir;
 use crate::emu_model::new_module;
-use crate::netdev::{DrvInfo, ErrorReport, ModuleInfo, ModulePage, Operations, Registration};
+use crate::netdev::{
+    DrvInfo, ErrorReport, ModuleInfo, ModulePage, Operations, Parent, Registration,
+};
 use crate::time::{now_ns, sleep_ns};
 use core::ops::Range;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -304,13 +306,13 @@ pub(crate) struct Port {
 impl Port {
     /// Creates port number `index`, its control directory `port<index>`
     /// in `parent`, and registers its network device.
-    pub(crate) fn new(index: u32, parent: &Dir) -> Result<Self> {
+    pub(crate) fn new(index: u32, parent: &Dir, device: &Parent) -> Result<Self> {
         let data = PortData::new(index)?;
         let name = CString::try_from_fmt(fmt!("port{index}"))?;
         let mut dir = parent.subdir(&name);
         add_port_files(&mut dir, &data.module)?;
         let dir = dir.finish()?;
-        let netdev = Registration::register(c"cmis%d", Ok::<_, Error>(data))?;
+        let netdev = Registration::register(c"cmis%d", device, Ok::<_, Error>(data))?;
         pr_info!(
             "port {} registered as {}\n",
             netdev.data().index,

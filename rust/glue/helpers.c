@@ -58,13 +58,27 @@ static const struct net_device_ops cmis_helper_netdev_ops = {
  * area holds one pointer to the driver data.
  */
 void cmis_helper_netdev_setup(struct net_device *dev, void *data,
-			      const struct ethtool_ops *ethtool_ops)
+			      const struct ethtool_ops *ethtool_ops,
+			      struct device *parent)
 {
 	*(void **)netdev_priv(dev) = data;
+	SET_NETDEV_DEV(dev, parent);
 	dev->netdev_ops = &cmis_helper_netdev_ops;
 	dev->ethtool_ops = ethtool_ops;
 	dev->flags |= IFF_NOARP;
 	eth_hw_addr_random(dev);
+}
+
+/* Runtime PM of a device whose driver has no callbacks: get and put only
+ * count (the device is "resumed" while counted). */
+void cmis_helper_runtime_pm_enable(struct device *dev)
+{
+	pm_runtime_enable(dev);
+}
+
+void cmis_helper_runtime_pm_disable(struct device *dev)
+{
+	pm_runtime_disable(dev);
 }
 
 void *cmis_helper_netdev_data(const struct net_device *dev)

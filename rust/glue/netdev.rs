@@ -17,7 +17,9 @@
 use crate::bindings as raw;
 use core::{fmt, marker::PhantomData, ptr::NonNull};
 use kernel::{
+    device::{Bound, Device},
     error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
+    faux,
     ffi::{c_char, c_int, c_void},
     prelude::*,
     types::ForeignOwnable,
@@ -441,8 +443,11 @@ unsafe impl<T: Operations> Sync for Registration<T> {}
 impl<T: Operations + 'static> Registration<T> {
     /// Allocates an Ethernet device named after `name` (a `%d` in it is
     /// replaced by the first free number), attaches the driver data
-    /// initialised by `init` (pinned: it may hold locks) and registers it.
-    pub fn register(name: &CStr, init: impl PinInit<T, Error>) -> Result<Self> {
+    /// initialised by `init` (pinned: it may hold locks) and registers it,
+    /// a child of `parent`. The device holds a reference to its parent
+    /// until it is freed; the parent's driver unregisters its children
+    /// before it goes.
+    pub fn register(name: &CStr, parent: &Parent, init: impl PinInit<T, Error>) -> Result<Self> {
         let data = KBox::pin_init(init, GFP_KERNEL)?;
         let priv_size = c_int_of(size_of::<*mut c_void>())?;
         // SAFETY: `name` is a valid NUL-terminated string, `ether_setup` a
@@ -461,8 +466,15 @@ impl<T: Operations + 'static> Registration<T> {
         let data = data.into_foreign();
         // SAFETY: `dev` is a freshly allocated device nobody else sees yet,
         // with a private area for a pointer; the ops table is a `'static`
-        // constant.
-        unsafe { raw::cmis_helper_netdev_setup(dev.as_ptr(), data, &Adapter::<T>::ETHTOOL_OPS) };
+        // constant; the parent is a registered device.
+        unsafe {
+            raw::cmis_helper_netdev_setup(
+                dev.as_ptr(),
+                data,
+                &Adapter::<T>::ETHTOOL_OPS,
+                parent.as_raw(),
+            )
+        };
         // SAFETY: `dev` is fully set up; `register_netdev` takes RTNL.
         if let Err(e) = to_result(unsafe { raw::register_netdev(dev.as_ptr()) }) {
             // SAFETY: Registration failed, so no callback can run: we own
@@ -530,6 +542,44 @@ impl<T: Operations> Drop for Registration<T> {
         drop(unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(self.data) });
         // SAFETY: Unregistered; nothing refers to the device any more.
         unsafe { raw::free_netdev(dev) };
+    }
+}
+
+/// The device network devices hang from, with runtime PM enabled: a faux
+/// device, the test bed's stand-in for the PCI function of a real port.
+/// Its driver has no power callbacks, so runtime PM only counts: it is
+/// active while someone (the ethtool core, a flash) keeps it resumed,
+/// which `power/runtime_usage` and `power/runtime_status` show in sysfs.
+pub struct Parent {
+    faux: faux::Registration,
+}
+
+impl Parent {
+    /// Creates and registers the faux device `name`, runtime PM enabled
+    /// (suspended until used).
+    pub fn new(name: &CStr) -> Result<Self> {
+        let parent = Self {
+            faux: faux::Registration::new(name, None)?,
+        };
+        // SAFETY: The device is registered; runtime PM may be enabled on
+        // any device, once (disabled again in `drop`).
+        unsafe { raw::cmis_helper_runtime_pm_enable(parent.as_raw()) };
+        Ok(parent)
+    }
+
+    fn as_raw(&self) -> *mut raw::device {
+        let dev: &Device<Bound> = self.faux.as_ref().as_ref();
+        // `Device` is a transparent wrapper of `struct device` (the kernel
+        // crate keeps its own accessor private).
+        core::ptr::from_ref(dev).cast::<raw::device>().cast_mut()
+    }
+}
+
+impl Drop for Parent {
+    fn drop(&mut self) {
+        // SAFETY: Enabled in `new`; the device is still registered (the
+        // faux registration is dropped after this).
+        unsafe { raw::cmis_helper_runtime_pm_disable(self.as_raw()) };
     }
 }
 

@@ -18,7 +18,7 @@ require_module cmis_fw
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 48
+ktap_set_plan 49
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text rust-flasher --size 4000 --seed 3
@@ -489,6 +489,37 @@ not_present() {
 	return $ok
 }
 check "a device not present (detached by its driver): refused (ENODEV), flashes once attached" not_present
+
+# The port's parent device (the emulator's faux device, a real port's PCI
+# function) is kept runtime-resumed for the whole flash, as the ethtool
+# core keeps it for each of its requests, and let go after. Kernels
+# without runtime PM (CONFIG_PM off: the test kernels) have no such
+# files.
+runtime_resumed() {
+	local power=$1 usage status
+	read -r usage <"$power/runtime_usage"
+	read -r status <"$power/runtime_status"
+	[ "$usage" -ge 1 ] && [ "$status" = active ] || { echo "runtime PM: usage $usage, $status"; return 1; }
+}
+
+runtime_pm() {
+	slow_port
+	local ok=0 pid power=/sys/class/net/$port/device/power usage
+	fw_client flash "$port" v2.bin >"$fw_dir/pm.out" 2>&1 &
+	pid=$!
+	wait_download || ok=1
+	runtime_resumed "$power" || ok=1
+	wait "$pid" || { cat "$fw_dir/pm.out"; ok=1; }
+	read -r usage <"$power/runtime_usage"
+	[ "$usage" -eq 0 ] || { echo "runtime PM usage $usage after the flash"; ok=1; }
+	del_port
+	return $ok
+}
+if [ -r /sys/devices/faux/cmis_emu/power/runtime_usage ]; then
+	check "the port's parent device kept runtime-resumed for the flash, let go after" runtime_pm
+else
+	ktap_test_skip "runtime PM: the kernel has none (CONFIG_PM)"
+fi
 
 requester_gone() {
 	slow_port
