@@ -415,6 +415,11 @@ struct Poller {
     /// A poll failed for good (the module was away, as when unplugged):
     /// it may have restarted since the trigger, in another state.
     away: bool,
+    /// A flag read failed: the module may have sent the byte all the same
+    /// (a bus error after the data), which cleared the latched flag, so
+    /// it may never be seen. Past [`CAPTURE_WINDOW`] the status byte
+    /// tells the command's end instead.
+    flag_lost: bool,
     polls: u32,
     last_status: Option<u8>,
     last_errno: Option<Errno>,
@@ -474,6 +479,7 @@ pub fn execute(
             idle_seen: false,
             trigger_failed: false,
             away: false,
+            flag_lost: false,
             polls: 0,
             last_status: None,
             last_errno: None,
@@ -762,9 +768,12 @@ fn poll_once(
             // Not done. After a failed trigger the status may show that
             // the module took the command (a busy code): then it must not
             // be triggered again.
-            Ok(_) if p.trigger_failed => {}
+            Ok(_) if p.trigger_failed || p.flag_lost => {}
             Ok(_) => return Ok(Poll::Busy),
-            Err(e) => return Ok(poll_error(p, e)),
+            Err(e) => {
+                p.flag_lost = true;
+                return Ok(poll_error(p, e));
+            }
         }
     }
     let status = match read_status(io, link, p) {
@@ -779,12 +788,12 @@ fn poll_once(
     if p.captured {
         return Ok(Poll::Final(status));
     }
-    if p.mode == PollMode::Flag {
+    if p.mode == PollMode::Flag && !p.flag_lost {
         // Only the flag tells this command's end.
         return Ok(Poll::Busy);
     }
-    // Status mode, and nothing yet says the module took the command: the
-    // byte may be the previous command's.
+    // Status mode (or a flag possibly lost), and nothing yet says the
+    // module took the command: the byte may be the previous command's.
     if let (Status::Success, Expect::Reply { min, max }) = (Status::from_byte(status), req.expect) {
         if min > 0 {
             // The body write zeroed RPLLength: a reply there now was put
