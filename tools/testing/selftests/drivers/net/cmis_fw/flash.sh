@@ -446,8 +446,8 @@ completed_once_free() {
 	holder=$port holder_dir=$dir
 	set_knobs driver_begin_ms=20000
 	new_port
-	# Commit held 3 s: time to take RTNL before the flash ends.
-	set_knobs busy_us_commit=3000000 max_completion_ms=10000
+	# Commit held 6 s: time to take RTNL before the flash ends.
+	set_knobs busy_us_commit=6000000 max_completion_ms=15000
 	fw_client flash "$port" v2.bin --probe-on-signal >"$out" 2>&1 &
 	pid=$!
 	wait_file "$dir/counters" '^command_010a: 1$' 120 || { cat "$out"; ok=1; }
