@@ -219,6 +219,13 @@ fw_client() {
 	python3 "$lib_dir/cmis_fw_client.py" "$@"
 }
 
+# fw_client_bg ARGS...: the test client in the background, $! its own pid
+# ("fw_client ... &" would run it under a subshell whose pid $! is: a
+# signal sent there kills the shell and leaves the client running).
+fw_client_bg() {
+	python3 "$lib_dir/cmis_fw_client.py" "$@" &
+}
+
 # expect_banks A_LINE_REGEX B_LINE_REGEX: the current port's banks view,
 # each line whole.
 expect_banks() {

@@ -171,7 +171,7 @@ del_port
 # Unplugged in the middle of the download.
 unplugged_mid_flash() {
 	slow_port
-	fw_client flash "$port" v2.bin >"$fw_dir/unplug.out" 2>&1 &
+	fw_client_bg flash "$port" v2.bin >"$fw_dir/unplug.out" 2>&1
 	local pid=$! ok=0
 	wait_download || ok=1
 	echo 0 >"$dir/plugged"
@@ -222,7 +222,7 @@ check "progress: STARTED, at most 101 increasing steps ending at 100%, one COMPL
 
 monitor() {
 	new_port
-	fw_client monitor --count 1 --timeout 60 >"$fw_dir/mon.out" 2>&1 &
+	fw_client_bg monitor --count 1 --timeout 60 >"$fw_dir/mon.out" 2>&1
 	local mpid=$! ok=0
 	# It prints "monitoring" once subscribed.
 	wait_file "$fw_dir/mon.out" '^monitoring' || ok=1
@@ -299,7 +299,7 @@ busy() {
 	# 1.5 s a block, about 50 s in all: the checks below run during the
 	# flash however slow the machine is; then the blocks speed up.
 	set_knobs busy_us_write=1500000 max_duration_write=3000
-	fw_client flash "$port" v2.bin >"$fw_dir/busy.out" 2>&1 &
+	fw_client_bg flash "$port" v2.bin >"$fw_dir/busy.out" 2>&1
 	local pid=$! ok=0
 	wait_download || ok=1
 	# The ethtool core's own vetoes apply.
@@ -451,7 +451,7 @@ completed_once_free() {
 	new_port
 	# Commit held 6 s: time to take RTNL before the flash ends.
 	set_knobs busy_us_commit=6000000 max_completion_ms=15000
-	fw_client flash "$port" v2.bin --probe-on-signal >"$out" 2>&1 &
+	fw_client_bg flash "$port" v2.bin --probe-on-signal >"$out" 2>&1
 	pid=$!
 	wait_file "$dir/counters" '^command_010a: 1$' 120 || { cat "$out"; ok=1; }
 	ethtool -i "$holder" >/dev/null 2>&1 &
@@ -508,7 +508,7 @@ runtime_resumed() {
 runtime_pm() {
 	slow_port
 	local ok=0 pid power=/sys/class/net/$port/device/power usage
-	fw_client flash "$port" v2.bin >"$fw_dir/pm.out" 2>&1 &
+	fw_client_bg flash "$port" v2.bin >"$fw_dir/pm.out" 2>&1
 	pid=$!
 	wait_download || ok=1
 	runtime_resumed "$power" || ok=1
@@ -526,7 +526,7 @@ fi
 
 requester_gone() {
 	slow_port
-	fw_client flash "$port" v2.bin >/dev/null 2>&1 &
+	fw_client_bg flash "$port" v2.bin >/dev/null 2>&1
 	local pid=$! ok=0
 	wait_download
 	kill $pid
@@ -567,7 +567,7 @@ unregistered_within() {
 
 unregister() {
 	slow_port
-	fw_client flash "$port" v2.bin >"$fw_dir/unreg.out" 2>&1 &
+	fw_client_bg flash "$port" v2.bin >"$fw_dir/unreg.out" 2>&1
 	local pid=$! ok=0
 	wait_download || ok=1
 	unregistered_within 5000 $pid "$fw_dir/unreg.out" || ok=1
@@ -582,7 +582,7 @@ check "device unregistered mid-flash: stops promptly, ERROR" unregister
 unregister_in_long_wait() {
 	new_port
 	set_knobs write_mechanism=0x01 busy_us_write=20000000 max_duration_write=30000
-	fw_client flash "$port" v2.bin >"$fw_dir/unreg2.out" 2>&1 &
+	fw_client_bg flash "$port" v2.bin >"$fw_dir/unreg2.out" 2>&1
 	local pid=$! ok=0
 	# The second block written: the flasher now sleeps toward its end.
 	wait_file "$dir/counters" '^command_0103: 2$' 120 || { cat "$dir/counters"; ok=1; }
@@ -611,7 +611,7 @@ unregister_in_start_window() {
 	local attempt pid out=$fw_dir/window.out end
 	for attempt in 1 2 3; do
 		new_port
-		fw_client flash "$port" v2.bin --write-first "$dir/nack_ms=900" >"$out" 2>&1 &
+		fw_client_bg flash "$port" v2.bin --write-first "$dir/nack_ms=900" >"$out" 2>&1
 		pid=$!
 		# A poll starts no process: the window is short.
 		end=$((SECONDS + 60))
@@ -634,7 +634,7 @@ netns_move() {
 	slow_port
 	local ok=0 holder pid
 	netns_holder || return 1
-	fw_client flash "$port" v2.bin >"$fw_dir/ns.out" 2>&1 &
+	fw_client_bg flash "$port" v2.bin >"$fw_dir/ns.out" 2>&1
 	pid=$!
 	wait_download || ok=1
 	ip link set "$port" netns "$holder" || ok=1
@@ -684,7 +684,7 @@ unload() {
 		slow_port
 		set_knobs busy_us_write=500000
 		dirs+=("$dir")
-		fw_client flash "$port" v2.bin >"$fw_dir/rm$i.out" 2>&1 &
+		fw_client_bg flash "$port" v2.bin >"$fw_dir/rm$i.out" 2>&1
 		pids+=($!)
 	done
 	for i in 0 1; do

@@ -248,11 +248,11 @@ cell() {
 	set_knobs $(stage_knobs "$stage") || return 1
 	out=$fw_dir/cell.out
 	if [ "$event" = socket_close ]; then
-		fw_client monitor --count 1 --timeout 120 >"$fw_dir/monitor.out" 2>&1 &
+		fw_client_bg monitor --count 1 --timeout 120 >"$fw_dir/monitor.out" 2>&1
 		monitor=$!
 		wait_file "$fw_dir/monitor.out" '^monitoring' 60 || return 1
 	fi
-	fw_client flash "$port" v2.bin --timeout 120 >"$out" 2>&1 &
+	fw_client_bg flash "$port" v2.bin --timeout 120 >"$out" 2>&1
 	pid=$!
 	if wait_stage "$stage"; then
 		"event_$event" || ok=1
