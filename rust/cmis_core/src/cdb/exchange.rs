@@ -521,7 +521,18 @@ pub fn execute(
                         | CdbError::NotCaptured(_)
                         | CdbError::Interrupted(_))
                 );
-                let ended = matches!(r, Ok(_) | Err(CdbError::Failed(_)));
+                // Over, as its status said (a reply read after it may
+                // still have failed): its flag may be late.
+                let ended = matches!(
+                    r,
+                    Ok(_)
+                        | Err(CdbError::Failed(_)
+                            | CdbError::Reply(_)
+                            | CdbError::Access {
+                                part: Part::Reply,
+                                ..
+                            })
+                );
                 let settled = if ended && mode == PollMode::Status {
                     settle_flag(io, link, true)
                 } else if ended && !p.flag_seen {
