@@ -466,7 +466,7 @@ completed_once_free() {
 	wait "$eth" || { echo "ethtool -i $holder failed"; ok=1; }
 	wait "$pid" || ok=1
 	# The probe's answer first, then the one COMPLETED.
-	[ "$(grep -E '^probe answered$|^status=(COMPLETED|ERROR)' "$out" | tr '\n' ' ')" = \
+	[ "$(grep -oE '^(probe answered$|status=(COMPLETED|ERROR))' "$out" | tr '\n' ' ')" = \
 		"probe answered status=COMPLETED " ] || { cat "$out"; ok=1; }
 	del_port
 	dir=$holder_dir
