@@ -549,7 +549,7 @@ impl<T: Operations> Drop for Registration<T> {
 /// device, the test bed's stand-in for the PCI function of a real port.
 /// Its driver has no power callbacks, so runtime PM only counts: it is
 /// active while someone (the ethtool core, a flash) keeps it resumed,
-/// which `power/runtime_usage` and `power/runtime_status` show in sysfs.
+/// which `power/runtime_status` shows in sysfs.
 pub struct Parent {
     faux: faux::Registration,
 }
