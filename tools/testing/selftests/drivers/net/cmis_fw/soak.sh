@@ -5,8 +5,8 @@
 # cmis-fw tool, alternating two images, then flashes with a fault
 # injected into the module (each followed by a recovery and a clean
 # flash), and nothing may pile up: every outcome is the expected one, the
-# kernel's unreclaimable slab stays flat (measured with the caches
-# shrunk, KASAN's quarantine included), and the port's removal finds no
+# kernel's slab objects stay flat (measured with the caches shrunk,
+# KASAN's quarantine included), and the port's removal finds no
 # reference left (the runner fails on the reference trackers' report and
 # on kmemleak's). CMIS_FW_SOAK="FLASHES FAULTED" sets the counts: 40 and
 # 11 (each fault once) in make test, "1000 200" in make soak.
@@ -192,14 +192,32 @@ if [ -n "$caches_after" ]; then
 		awk '{ print $3 - $2, $1 }' | sort -rn | head -n 8 |
 		while read -r line; do ktap_print_msg "  $line"; done
 fi
+# What is judged: the bytes of live slab objects, where /proc/slabinfo
+# shows them; else the unreclaimable slab pages. Pages also count partly
+# used slabs, which a long run on a debug kernel fragments: on the
+# sanitizer kernel 748 KiB of pages against 145 KiB of live objects over
+# 122 flashes, most of those the debug-objects pool filling up to its
+# bound. So pages are shown, and judged only where objects cannot be.
+sum_kib() {
+	awk '{ sum += $2 } END { print int(sum / 1024) }'
+}
+if [ -n "$caches_after" ]; then
+	measure="live slab objects"
+	before=$(sum_kib <<<"$caches_before")
+	after=$(sum_kib <<<"$caches_after")
+else
+	measure="unreclaimable slab"
+	before=$slab_before after=$slab_after
+fi
+ktap_print_msg "$measure: $before KiB before, $after KiB after"
 slab_flat() {
-	local grew=$((slab_after - slab_before))
+	local grew=$((after - before))
 	[ "$grew" -lt 1024 ] || [ $((grew * 1024 / total)) -lt 512 ] || {
 		echo "# grew by $grew KiB"
 		return 1
 	}
 }
-check "unreclaimable slab flat" slab_flat
+check "slab flat ($measure)" slab_flat
 
 # The runner checks the rest at the end: no reference tracker report at
 # unregister, no kmemleak report.
