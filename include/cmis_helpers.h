@@ -34,6 +34,8 @@ struct device *cmis_helper_netdev_device(struct net_device *dev);
 /* Our own devices (rust/glue/netdev.rs). */
 void cmis_helper_runtime_pm_enable(struct device *dev);
 void cmis_helper_runtime_pm_disable(struct device *dev);
+int cmis_helper_runtime_pm_usage(struct device *dev);
+bool cmis_helper_runtime_pm_active(struct device *dev);
 void cmis_helper_netdev_setup(struct net_device *dev, void *data,
 			      const struct ethtool_ops *ethtool_ops,
 			      struct device *parent);

@@ -129,7 +129,7 @@ impl Ports {
 }
 
 /// Files of the emulator's root directory.
-pub(crate) static ROOT_FILES: [Attribute<Ports>; 4] = [
+pub(crate) static ROOT_FILES: [Attribute<Ports>; 5] = [
     Attribute {
         name: c"new_port",
         show: |ports, w| {
@@ -173,6 +173,18 @@ pub(crate) static ROOT_FILES: [Attribute<Ports>; 4] = [
         name: c"attach_port",
         show: |_, w| writeln!(w, "0"),
         store: Some(|ports, s| ports.set_present(parse_u32(s).ok_or(EINVAL)?, true)),
+    },
+    // The ports' parent device's runtime PM: who keeps it resumed.
+    Attribute {
+        name: c"parent_pm",
+        show: |ports, w| match ports.parent.runtime_pm() {
+            Some((usage, active)) => {
+                let state = if active { "active" } else { "suspended" };
+                writeln!(w, "usage={usage} {state}")
+            }
+            None => writeln!(w, "none"),
+        },
+        store: None,
     },
 ];
 

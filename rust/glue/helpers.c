@@ -81,6 +81,21 @@ void cmis_helper_runtime_pm_disable(struct device *dev)
 	pm_runtime_disable(dev);
 }
 
+/* The device's runtime PM usage count, -1 without CONFIG_PM. */
+int cmis_helper_runtime_pm_usage(struct device *dev)
+{
+#ifdef CONFIG_PM
+	return atomic_read(&dev->power.usage_count);
+#else
+	return -1;
+#endif
+}
+
+bool cmis_helper_runtime_pm_active(struct device *dev)
+{
+	return pm_runtime_active(dev);
+}
+
 void *cmis_helper_netdev_data(const struct net_device *dev)
 {
 	return *(void **)netdev_priv(dev);

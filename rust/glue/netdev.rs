@@ -548,8 +548,9 @@ impl<T: Operations> Drop for Registration<T> {
 /// The device network devices hang from, with runtime PM enabled: a faux
 /// device, the test bed's stand-in for the PCI function of a real port.
 /// Its driver has no power callbacks, so runtime PM only counts: it is
-/// active while someone (the ethtool core, a flash) keeps it resumed,
-/// which `power/runtime_status` shows in sysfs.
+/// active while someone (the ethtool core, a flash) keeps it resumed.
+/// Sysfs shows no runtime PM of a device without callbacks:
+/// [`Parent::runtime_pm`] tells it.
 pub struct Parent {
     faux: faux::Registration,
 }
@@ -565,6 +566,17 @@ impl Parent {
         // any device, once (disabled again in `drop`).
         unsafe { raw::cmis_helper_runtime_pm_enable(parent.as_raw()) };
         Ok(parent)
+    }
+
+    /// How many keep the device runtime-resumed, and whether it is
+    /// active; `None` on kernels without runtime PM (`CONFIG_PM`).
+    pub fn runtime_pm(&self) -> Option<(u32, bool)> {
+        // SAFETY: The device is registered (type invariant of the faux
+        // registration); both only read its power state.
+        let usage = unsafe { raw::cmis_helper_runtime_pm_usage(self.as_raw()) };
+        // SAFETY: As above.
+        let active = unsafe { raw::cmis_helper_runtime_pm_active(self.as_raw()) };
+        u32::try_from(usage).ok().map(|usage| (usage, active))
     }
 
     fn as_raw(&self) -> *mut raw::device {

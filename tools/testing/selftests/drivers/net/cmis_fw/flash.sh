@@ -495,25 +495,28 @@ check "a device not present (detached by its driver): refused (ENODEV), flashes 
 
 # The port's parent device (the emulator's faux device, a real port's PCI
 # function) is kept runtime-resumed for the whole flash, as the ethtool
-# core keeps it for each of its requests, and let go after: its driver
-# has no power callbacks, so it suspends as soon as nobody holds it.
-# Kernels without runtime PM (CONFIG_PM off: the test kernels) have no
-# such file.
-pm_status=/sys/devices/faux/cmis_emu/power/runtime_status
+# core keeps it for each of its requests, and let go after (its driver
+# has no power callbacks: it suspends as soon as nobody holds it). The
+# emulator's parent_pm file shows it ("none" without CONFIG_PM: the test
+# kernels).
+parent_pm() {
+	grep -Eqx "$1" "$EMU_DEBUGFS/parent_pm"
+}
+
 runtime_pm() {
 	slow_port
 	local ok=0 pid
-	wait_file "$pm_status" '^suspended$' 30 || { echo "before: $(cat "$pm_status")"; ok=1; }
+	wait_for 30 parent_pm 'usage=0 suspended' || { echo "before: $(cat "$EMU_DEBUGFS/parent_pm")"; ok=1; }
 	fw_client_bg flash "$port" v2.bin >"$fw_dir/pm.out" 2>&1
 	pid=$!
 	wait_download || ok=1
-	grep -qx active "$pm_status" || { echo "mid-flash: $(cat "$pm_status")"; ok=1; }
+	parent_pm 'usage=[1-9][0-9]* active' || { echo "mid-flash: $(cat "$EMU_DEBUGFS/parent_pm")"; ok=1; }
 	wait "$pid" || { cat "$fw_dir/pm.out"; ok=1; }
-	wait_file "$pm_status" '^suspended$' 30 || { echo "after: $(cat "$pm_status")"; ok=1; }
+	wait_for 30 parent_pm 'usage=0 suspended' || { echo "after: $(cat "$EMU_DEBUGFS/parent_pm")"; ok=1; }
 	del_port
 	return $ok
 }
-if [ -r "$pm_status" ]; then
+if ! parent_pm none; then
 	check "the port's parent device kept runtime-resumed for the flash, let go after" runtime_pm
 else
 	ktap_test_skip "runtime PM: the kernel has none (CONFIG_PM)"
