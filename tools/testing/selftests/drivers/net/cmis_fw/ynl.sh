@@ -49,7 +49,9 @@ monitor_subscribed() {
 	local id
 	id=$(genl ctrl get name cmis_fw | sed -n 's/.*ID-\(0x[0-9a-f]*\)  name: monitor.*/\1/p')
 	[ -n "$id" ] && [ $((id)) -ge 1 ] && [ $((id)) -le 32 ] || { echo "monitor group id '$id'"; return 1; }
-	wait_for 60 member_socket $((1 << (id - 1))) || { echo "no socket joined the monitor group"; return 1; }
+	# cli.py parses the spec before it subscribes: over a minute on the
+	# sanitizer kernel under TCG beside another VM.
+	wait_for 300 member_socket $((1 << (id - 1))) || { echo "no socket joined the monitor group"; return 1; }
 }
 
 # member_socket BIT: a generic netlink socket (protocol 16) has BIT in its
@@ -65,8 +67,10 @@ member_socket() {
 flash_with_ynl() {
 	new_port
 	# Subscribes, then sleeps while the notifications queue up, then
-	# prints them.
-	ynl --subscribe monitor --sleep 25 >"$fw_dir/ynl-mon.out" 2>&1 &
+	# prints them (cli.py has no other way to end a subscription: the
+	# sleep must hold a whole flash and the second cli.py's start, a
+	# minute on the sanitizer kernel).
+	ynl --subscribe monitor --sleep 90 >"$fw_dir/ynl-mon.out" 2>&1 &
 	local mon=$! ok=0
 	# cli.py says nothing once subscribed: the kernel's socket table does.
 	monitor_subscribed || { kill $mon; return 1; }
