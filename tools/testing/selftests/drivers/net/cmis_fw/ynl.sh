@@ -67,10 +67,8 @@ member_socket() {
 flash_with_ynl() {
 	new_port
 	# Subscribes, then sleeps while the notifications queue up, then
-	# prints them (cli.py has no other way to end a subscription: the
-	# sleep must hold a whole flash and the second cli.py's start, a
-	# minute on the sanitizer kernel).
-	ynl --subscribe monitor --sleep 90 >"$fw_dir/ynl-mon.out" 2>&1 &
+	# prints them.
+	ynl --subscribe monitor --sleep 25 >"$fw_dir/ynl-mon.out" 2>&1 &
 	local mon=$! ok=0
 	# cli.py says nothing once subscribed: the kernel's socket table does.
 	monitor_subscribed || { kill $mon; return 1; }
