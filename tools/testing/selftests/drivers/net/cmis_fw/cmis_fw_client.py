@@ -534,6 +534,16 @@ def each_request(args, family):
             return 0
         key = ["completed", "failed", "refused"][rc]
         outcomes[key] = outcomes.get(key, 0) + 1
+        # A flash that ended after Run leaves the module's reset to come
+        # (DelayToReset): it would cut the next flash's first command.
+        # The module is let settle first, as any host would.
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            with open(knob("state")) as f:
+                state = f.read()
+            if "reset-pending" not in state and not state.startswith("resetting"):
+                break
+            time.sleep(0.01)
         rc, lines = quiet_flash()
         if rc:
             print(f"after request {n} failed: clean flash exit {rc}: {lines}")
