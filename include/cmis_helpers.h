@@ -38,7 +38,12 @@ int cmis_helper_runtime_pm_usage(struct device *dev);
 bool cmis_helper_runtime_pm_active(struct device *dev);
 void cmis_helper_netdev_setup(struct net_device *dev, void *data,
 			      const struct ethtool_ops *ethtool_ops,
-			      struct device *parent);
+			      struct device *parent, void *devlink_port);
+void *cmis_helper_devlink_new(struct device *dev);
+void cmis_helper_devlink_free(void *devlink);
+int cmis_helper_devlink_split_port_new(void *devlink, u32 index, u32 number,
+				       u32 subport, void **port);
+void cmis_helper_devlink_port_free(void *port);
 void *cmis_helper_netdev_data(const struct net_device *dev);
 
 /* Devices of other drivers, network namespaces (rust/glue/ethdev.rs). */

@@ -61,7 +61,7 @@ impl kernel::Module for CmisEmu {
         }
         ports.attach(root.finish()?);
         // One port to start with; more through debugfs.
-        if let Err(e) = ports.add(1) {
+        if let Err(e) = ports.add(1, false) {
             ports.shutdown();
             return Err(e);
         }

@@ -67,17 +67,25 @@ impl Ports {
         self.inner.lock().root = Some(root);
     }
 
-    /// Creates `count` ports.
-    pub(crate) fn add(&self, count: u32) -> Result {
+    /// Creates `count` ports; with `split`, ports split from one front
+    /// panel port (its subports 0 to `count - 1`), the first one's index
+    /// its number.
+    pub(crate) fn add(&self, count: u32, split: bool) -> Result {
         let mut inner = self.inner.lock();
-        for _ in 0..count {
+        let front_panel = inner.next_index;
+        for subport in 0..count {
             let free = inner.ports.iter().position(|p| p.is_none());
             if free.is_none() && inner.ports.len() >= MAX_PORTS {
                 return Err(ENOSPC);
             }
             let root = inner.root.as_ref().ok_or(ENODEV)?;
             let index = inner.next_index;
-            let port = Port::new(index, root, &self.parent)?;
+            let devlink_port = if split {
+                Some(self.parent.split_port(index, front_panel, subport)?)
+            } else {
+                None
+            };
+            let port = Port::new(index, root, &self.parent, devlink_port)?;
             match free {
                 Some(slot) => inner.ports[slot] = Some(port),
                 None => inner.ports.push(Some(port), GFP_KERNEL)?,
@@ -89,31 +97,28 @@ impl Ports {
 
     /// Removes the port numbered `index`.
     pub(crate) fn remove(&self, index: u32) -> Result {
-        let mut inner = self.inner.lock();
-        let port = inner
-            .ports
-            .iter_mut()
-            .find(|p| p.as_ref().is_some_and(|p| p.index() == index))
-            .and_then(Option::take)
-            .ok_or(ENOENT)?;
+        let port = Self::slot(&mut self.inner.lock(), index)?.take();
         // Unregistering may wait for users of the device: not under the
         // lock of the whole set.
-        drop(inner);
         drop(port);
         Ok(())
     }
 
     /// Marks port number `index`'s device present or not.
     fn set_present(&self, index: u32, present: bool) -> Result {
-        let inner = self.inner.lock();
-        let port = inner
-            .ports
-            .iter()
-            .flatten()
-            .find(|p| p.index() == index)
-            .ok_or(ENOENT)?;
+        let mut inner = self.inner.lock();
+        let port = Self::slot(&mut inner, index)?.as_ref().ok_or(ENOENT)?;
         port.set_present(present);
         Ok(())
+    }
+
+    /// The slot of port number `index`, which holds it.
+    fn slot(inner: &mut PortsInner, index: u32) -> Result<&mut Option<Port>> {
+        inner
+            .ports
+            .iter_mut()
+            .find(|p| p.as_ref().is_some_and(|p| p.index() == index))
+            .ok_or(ENOENT)
     }
 
     /// Removes every port and stops creating new ones.
@@ -129,7 +134,7 @@ impl Ports {
 }
 
 /// Files of the emulator's root directory.
-pub(crate) static ROOT_FILES: [Attribute<Ports>; 5] = [
+pub(crate) static ROOT_FILES: [Attribute<Ports>; 6] = [
     Attribute {
         name: c"new_port",
         show: |ports, w| {
@@ -142,7 +147,24 @@ pub(crate) static ROOT_FILES: [Attribute<Ports>; 5] = [
             } else {
                 parse_u32(s).ok_or(EINVAL)?
             };
-            ports.add(count)
+            ports.add(count, false)
+        }),
+    },
+    // Ports split from one wider front panel port (devlink port
+    // attributes; EOPNOTSUPP on kernels without devlink): writing N
+    // creates N of them, reading lists the split ports.
+    Attribute {
+        name: c"new_split_ports",
+        show: |ports, w| {
+            let inner = ports.inner.lock();
+            for p in inner.ports.iter().flatten().filter(|p| p.is_split()) {
+                writeln!(w, "{}", p.index())?;
+            }
+            Ok(())
+        },
+        store: Some(|ports, s| match parse_u32(s) {
+            Some(count @ 2..=8) => ports.add(count, true),
+            _ => Err(EINVAL),
         }),
     },
     Attribute {

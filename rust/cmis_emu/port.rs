@@ -12,7 +12,7 @@ use crate::controls::add_port_files;
 use crate::debugfs::Dir;
 use crate::emu_model::new_module;
 use crate::netdev::{
-    DrvInfo, ErrorReport, ModuleInfo, ModulePage, Operations, Parent, Registration,
+    DrvInfo, ErrorReport, ModuleInfo, ModulePage, Operations, Parent, Registration, SplitPort,
 };
 use crate::time::{now_ns, sleep_ns};
 use core::ops::Range;
@@ -301,24 +301,41 @@ pub(crate) struct Port {
     // while the device goes away.
     _dir: Dir,
     netdev: Registration<PortData>,
+    split: bool,
 }
 
 impl Port {
     /// Creates port number `index`, its control directory `port<index>`
-    /// in `parent`, and registers its network device.
-    pub(crate) fn new(index: u32, parent: &Dir, device: &Parent) -> Result<Self> {
+    /// in `parent`, and registers its network device, split from a wider
+    /// port if given `split`'s devlink port.
+    pub(crate) fn new(
+        index: u32,
+        parent: &Dir,
+        device: &Parent,
+        split: Option<SplitPort>,
+    ) -> Result<Self> {
         let data = PortData::new(index)?;
         let name = CString::try_from_fmt(fmt!("port{index}"))?;
         let mut dir = parent.subdir(&name);
         add_port_files(&mut dir, &data.module)?;
         let dir = dir.finish()?;
-        let netdev = Registration::register(c"cmis%d", device, Ok::<_, Error>(data))?;
+        let is_split = split.is_some();
+        let netdev = Registration::register(c"cmis%d", device, split, Ok::<_, Error>(data))?;
         pr_info!(
             "port {} registered as {}\n",
             netdev.data().index,
             netdev.name()
         );
-        Ok(Self { _dir: dir, netdev })
+        Ok(Self {
+            _dir: dir,
+            netdev,
+            split: is_split,
+        })
+    }
+
+    /// Whether the port is split from a wider one.
+    pub(crate) fn is_split(&self) -> bool {
+        self.split
     }
 
     /// The port's number.

@@ -9,6 +9,7 @@
 #include <linux/ethtool.h>
 #include <linux/pm_runtime.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <net/devlink.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
@@ -59,14 +60,84 @@ static const struct net_device_ops cmis_helper_netdev_ops = {
  */
 void cmis_helper_netdev_setup(struct net_device *dev, void *data,
 			      const struct ethtool_ops *ethtool_ops,
-			      struct device *parent)
+			      struct device *parent, void *devlink_port)
 {
 	*(void **)netdev_priv(dev) = data;
 	SET_NETDEV_DEV(dev, parent);
+	SET_NETDEV_DEVLINK_PORT(dev, devlink_port);
 	dev->netdev_ops = &cmis_helper_netdev_ops;
 	dev->ethtool_ops = ethtool_ops;
 	dev->flags |= IFF_NOARP;
 	eth_hw_addr_random(dev);
+}
+
+/*
+ * A registered devlink instance of @dev (bound to a driver) with no
+ * operations, so that ports can be shown split from a wider one; NULL
+ * without CONFIG_NET_DEVLINK or memory. Handles are void pointers: the
+ * kernel crate's bindings have no devlink types.
+ */
+void *cmis_helper_devlink_new(struct device *dev)
+{
+#if IS_ENABLED(CONFIG_NET_DEVLINK)
+	static const struct devlink_ops ops = {};
+	struct devlink *devlink = devlink_alloc(&ops, 0, dev);
+
+	if (devlink)
+		devlink_register(devlink);
+	return devlink;
+#else
+	return NULL;
+#endif
+}
+
+void cmis_helper_devlink_free(void *devlink)
+{
+#if IS_ENABLED(CONFIG_NET_DEVLINK)
+	devlink_unregister(devlink);
+	devlink_free(devlink);
+#endif
+}
+
+/*
+ * A physical port of @devlink, numbered @index there: subport @subport of
+ * front panel port @number, split from it. Stored in *@port.
+ */
+int cmis_helper_devlink_split_port_new(void *devlink, u32 index, u32 number,
+				       u32 subport, void **port)
+{
+#if IS_ENABLED(CONFIG_NET_DEVLINK)
+	struct devlink_port_attrs attrs = {
+		.flavour = DEVLINK_PORT_FLAVOUR_PHYSICAL,
+		.split = true,
+		.phys.port_number = number,
+		.phys.split_subport_number = subport,
+	};
+	struct devlink_port *p = kzalloc(sizeof(*p), GFP_KERNEL);
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	devlink_port_attrs_set(p, &attrs);
+	err = devlink_port_register(devlink, p, index);
+	if (err) {
+		kfree(p);
+		return err;
+	}
+	*port = p;
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+/* Once no net_device refers to @port any more. */
+void cmis_helper_devlink_port_free(void *port)
+{
+#if IS_ENABLED(CONFIG_NET_DEVLINK)
+	devlink_port_unregister(port);
+	kfree(port);
+#endif
 }
 
 /* Runtime PM of a device whose driver has no callbacks: get and put only

@@ -22,6 +22,7 @@ use kernel::{
     faux,
     ffi::{c_char, c_int, c_void},
     prelude::*,
+    sync::Arc,
     types::ForeignOwnable,
 };
 
@@ -427,11 +428,14 @@ impl<T: Operations> Adapter<T> {
 /// `cmis_helper_netdev_setup` and registered with `register_netdev`, whose
 /// private area holds `data`, a pointer obtained from
 /// `Pin<KBox<T>>::into_foreign`, and whose ethtool ops table is
-/// `Adapter::<T>`'s.
+/// `Adapter::<T>`'s; `_devlink_port`, if any, is the device's devlink port.
 pub struct Registration<T: Operations> {
     dev: NonNull<raw::net_device>,
     data: *mut c_void,
     _data: PhantomData<Pin<KBox<T>>>,
+    /// The device's devlink port: freed after the device (fields drop
+    /// after `drop`'s body).
+    _devlink_port: Option<SplitPort>,
 }
 
 // SAFETY: The registration only hands out shared references to `T`, which
@@ -446,8 +450,14 @@ impl<T: Operations + 'static> Registration<T> {
     /// initialised by `init` (pinned: it may hold locks) and registers it,
     /// a child of `parent`. The device holds a reference to its parent
     /// until it is freed; the parent's driver unregisters its children
-    /// before it goes.
-    pub fn register(name: &CStr, parent: &Parent, init: impl PinInit<T, Error>) -> Result<Self> {
+    /// before it goes. A device given `devlink_port` is that devlink port's
+    /// (a port split from a wider one).
+    pub fn register(
+        name: &CStr,
+        parent: &Parent,
+        devlink_port: Option<SplitPort>,
+        init: impl PinInit<T, Error>,
+    ) -> Result<Self> {
         let data = KBox::pin_init(init, GFP_KERNEL)?;
         let priv_size = c_int_of(size_of::<*mut c_void>())?;
         // SAFETY: `name` is a valid NUL-terminated string, `ether_setup` a
@@ -464,15 +474,21 @@ impl<T: Operations + 'static> Registration<T> {
         };
         let dev = NonNull::new(dev).ok_or(ENOMEM)?;
         let data = data.into_foreign();
+        let port = devlink_port
+            .as_ref()
+            .map_or(core::ptr::null_mut(), |p| p.port.as_ptr());
         // SAFETY: `dev` is a freshly allocated device nobody else sees yet,
         // with a private area for a pointer; the ops table is a `'static`
-        // constant; the parent is a registered device.
+        // constant; the parent is a registered device; the devlink port,
+        // if any, is registered and outlives the device (it is freed after
+        // it, in `drop`).
         unsafe {
             raw::cmis_helper_netdev_setup(
                 dev.as_ptr(),
                 data,
                 &Adapter::<T>::ETHTOOL_OPS,
                 parent.as_raw(),
+                port,
             )
         };
         // SAFETY: `dev` is fully set up; `register_netdev` takes RTNL.
@@ -489,6 +505,7 @@ impl<T: Operations + 'static> Registration<T> {
             dev,
             data,
             _data: PhantomData,
+            _devlink_port: devlink_port,
         })
     }
 
@@ -550,22 +567,57 @@ impl<T: Operations> Drop for Registration<T> {
 /// Its driver has no power callbacks, so runtime PM only counts: it is
 /// active while someone (the ethtool core, a flash) keeps it resumed.
 /// Sysfs shows no runtime PM of a device without callbacks:
-/// [`Parent::runtime_pm`] tells it.
+/// [`Parent::runtime_pm`] tells it. On kernels with devlink it has a
+/// devlink instance, whose ports a device may be given
+/// ([`Parent::split_port`]).
 pub struct Parent {
+    /// Released before the faux device (fields drop in order), unless a
+    /// devlink port still holds it.
+    devlink: Option<Arc<Devlink>>,
     faux: faux::Registration,
 }
 
 impl Parent {
     /// Creates and registers the faux device `name`, runtime PM enabled
-    /// (suspended until used).
+    /// (suspended until used), and its devlink instance where the kernel
+    /// has devlink.
     pub fn new(name: &CStr) -> Result<Self> {
-        let parent = Self {
-            faux: faux::Registration::new(name, None)?,
-        };
+        let faux = faux::Registration::new(name, None)?;
+        let dev = Self::raw_device(&faux);
+        // SAFETY: `dev` is a registered device bound to the faux driver.
+        let devlink = NonNull::new(unsafe { raw::cmis_helper_devlink_new(dev) })
+            .map(|d| Arc::new(Devlink(d), GFP_KERNEL))
+            .transpose()?;
         // SAFETY: The device is registered; runtime PM may be enabled on
         // any device, once (disabled again in `drop`).
-        unsafe { raw::cmis_helper_runtime_pm_enable(parent.as_raw()) };
-        Ok(parent)
+        unsafe { raw::cmis_helper_runtime_pm_enable(dev) };
+        Ok(Self { devlink, faux })
+    }
+
+    /// Port `index` of the parent's devlink instance: subport `subport`
+    /// of front panel port `number`, split from it. `EOPNOTSUPP` where the
+    /// kernel has no devlink.
+    pub fn split_port(&self, index: u32, number: u32, subport: u32) -> Result<SplitPort> {
+        let devlink = self.devlink.as_ref().ok_or(EOPNOTSUPP)?;
+        let mut port = core::ptr::null_mut();
+        // SAFETY: `devlink` is a registered instance (type invariant of
+        // `Devlink`); `port` is writable.
+        to_result(unsafe {
+            raw::cmis_helper_devlink_split_port_new(
+                devlink.0.as_ptr(),
+                index,
+                number,
+                subport,
+                &mut port,
+            )
+        })?;
+        let port = NonNull::new(port).ok_or(EINVAL)?;
+        // INVARIANT: registered just above, in `devlink`, which the port
+        // keeps.
+        Ok(SplitPort {
+            port,
+            _devlink: devlink.clone(),
+        })
     }
 
     /// How many keep the device runtime-resumed, and whether it is
@@ -580,7 +632,11 @@ impl Parent {
     }
 
     fn as_raw(&self) -> *mut raw::device {
-        let dev: &Device<Bound> = self.faux.as_ref().as_ref();
+        Self::raw_device(&self.faux)
+    }
+
+    fn raw_device(faux: &faux::Registration) -> *mut raw::device {
+        let dev: &Device<Bound> = faux.as_ref().as_ref();
         // `Device` is a transparent wrapper of `struct device` (the kernel
         // crate keeps its own accessor private).
         core::ptr::from_ref(dev).cast::<raw::device>().cast_mut()
@@ -592,6 +648,53 @@ impl Drop for Parent {
         // SAFETY: Enabled in `new`; the device is still registered (the
         // faux registration is dropped after this).
         unsafe { raw::cmis_helper_runtime_pm_disable(self.as_raw()) };
+    }
+}
+
+/// A registered devlink instance with no operations.
+///
+/// # Invariants
+///
+/// The pointer came from `cmis_helper_devlink_new`.
+pub struct Devlink(NonNull<c_void>);
+
+// SAFETY: A devlink instance may be used and freed from any thread; the
+// devlink core locks what it changes.
+unsafe impl Send for Devlink {}
+// SAFETY: As above; `&Devlink` only registers ports, under the devlink lock.
+unsafe impl Sync for Devlink {}
+
+impl Drop for Devlink {
+    fn drop(&mut self) {
+        // SAFETY: Registered (type invariant), and no port is: each port
+        // holds a reference to this instance.
+        unsafe { raw::cmis_helper_devlink_free(self.0.as_ptr()) };
+    }
+}
+
+/// A devlink port split from a wider front panel port, for one network
+/// device ([`Registration::register`]).
+///
+/// # Invariants
+///
+/// `port` is registered in the instance `_devlink` holds.
+pub struct SplitPort {
+    port: NonNull<c_void>,
+    _devlink: Arc<Devlink>,
+}
+
+// SAFETY: A devlink port may be unregistered from any thread (under the
+// devlink lock).
+unsafe impl Send for SplitPort {}
+// SAFETY: `&SplitPort` gives no access to the port.
+unsafe impl Sync for SplitPort {}
+
+impl Drop for SplitPort {
+    fn drop(&mut self) {
+        // SAFETY: Registered (type invariant); the device that was the
+        // port's is unregistered (`Registration` frees its port after it),
+        // or there never was one. The instance is released after this.
+        unsafe { raw::cmis_helper_devlink_port_free(self.port.as_ptr()) };
     }
 }
 

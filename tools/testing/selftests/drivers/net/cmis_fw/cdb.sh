@@ -19,7 +19,7 @@ require_image_tool
 require_tool cmis_fw cmis-fw
 
 ktap_print_header
-ktap_set_plan 13
+ktap_set_plan 14
 
 use_firmware_dir
 make_image big.bin --version 2.0.7 --size 400000 --seed 31
@@ -336,6 +336,25 @@ unplugged() {
 	return $ok
 }
 check "port removed mid-command: the request stops, removal does not wait" unplugged
+
+# A port split from a wider one is refused, as flashing it is (flash.sh):
+# the module is the whole cage's. Needs devlink (the stock kernel).
+split_port() {
+	local ok=0 p out rc
+	for p in $split_ports; do
+		out=$("$cmis_fw" cdb "$p" 0000 2>&1)
+		rc=$?
+		[ $rc -eq 2 ] && grep -q "Can't run CDB commands on a split port" <<<"$out" ||
+			{ echo "$p: $out (exit $rc)"; ok=1; }
+	done
+	del_split_ports
+	return $ok
+}
+if new_split_ports 2; then
+	check "a port split from a wider one: refused (EOPNOTSUPP)" split_port
+else
+	ktap_test_skip "split ports: the kernel has no devlink (CONFIG_NET_DEVLINK)"
+fi
 
 del_port
 ktap_finished

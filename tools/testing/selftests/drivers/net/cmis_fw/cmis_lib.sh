@@ -149,6 +149,28 @@ new_port() {
 	dir=$(emu_port_dir "$port")
 }
 
+# new_split_ports N: creates N ports split from one wider port (their
+# devlink ports say so), sets $split_ports to their names and
+# $split_indexes to their indexes; fails on kernels without devlink.
+new_split_ports() {
+	local before index
+	before=$(cat "$EMU_DEBUGFS/new_split_ports")
+	echo "$1" 2>/dev/null >"$EMU_DEBUGFS/new_split_ports" || return 1
+	split_indexes=$(grep -vxF -f <(printf '%s\n' $before) "$EMU_DEBUGFS/new_split_ports")
+	split_ports=
+	for index in $split_indexes; do
+		split_ports+=" $(emu_port_by_index "$index")"
+	done
+}
+
+# del_split_ports: removes the ports new_split_ports created.
+del_split_ports() {
+	local index
+	for index in $split_indexes; do
+		echo "$index" >"$EMU_DEBUGFS/del_port"
+	done
+}
+
 # del_port: removes the port new_port created last.
 del_port() {
 	echo "${dir##*port}" >"$EMU_DEBUGFS/del_port"

@@ -18,7 +18,7 @@ require_module cmis_fw
 require_image_tool
 
 ktap_print_header
-ktap_set_plan 49
+ktap_set_plan 50
 
 use_firmware_dir
 make_image v2.bin --version 2.0.7 --text rust-flasher --size 4000 --seed 3
@@ -492,6 +492,24 @@ not_present() {
 	return $ok
 }
 check "a device not present (detached by its driver): refused (ENODEV), flashes once attached" not_present
+
+# A port split from a wider one (its devlink port says so) is refused, as
+# the ethtool core refuses it: the module is the whole cage's. The
+# emulator's split ports need devlink (the stock kernel has it, the test
+# kernels do not).
+split_port() {
+	local ok=0 p
+	for p in $split_ports; do
+		rejected "^error: EOPNOTSUPP: Can't perform firmware flashing on a split port$" "$p" v2.bin || ok=1
+	done
+	del_split_ports
+	return $ok
+}
+if new_split_ports 2; then
+	check "a port split from a wider one: refused (EOPNOTSUPP)" split_port
+else
+	ktap_test_skip "split ports: the kernel has no devlink (CONFIG_NET_DEVLINK)"
+fi
 
 # The port's parent device (the emulator's faux device, a real port's PCI
 # function) is kept runtime-resumed for the whole flash, as the ethtool
