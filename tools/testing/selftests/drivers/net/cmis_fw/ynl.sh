@@ -42,7 +42,7 @@ ynl() {
 check_output "cli.py lists the act and notification messages" \
 	'module-fw-flash-ntf' ynl --list-msgs
 
-# monitor_subscribed: waits (60 s at most) until a generic netlink socket
+# monitor_subscribed: waits (300 s at most) until a generic netlink socket
 # is a member of cmis_fw's monitor group (/proc/net/netlink shows the
 # first 32 groups of each socket, a bit each; group ids are small).
 monitor_subscribed() {
@@ -66,15 +66,22 @@ member_socket() {
 
 flash_with_ynl() {
 	new_port
-	# Subscribes, then sleeps while the notifications queue up, then
-	# prints them.
-	ynl --subscribe monitor --sleep 25 >"$fw_dir/ynl-mon.out" 2>&1 &
+	# Subscribed, cli.py prints each notification as it comes, for as
+	# long as it runs (7.x; unbuffered: it is killed, not left to end).
+	# Its own python3, not the function's subshell, is what $! names.
+	/usr/bin/python3 -u "$cli" --spec "$spec" --schema "$schema" \
+		--subscribe monitor >"$fw_dir/ynl-mon.out" 2>&1 &
 	local mon=$! ok=0
 	# cli.py says nothing once subscribed: the kernel's socket table does.
 	monitor_subscribed || { kill $mon; return 1; }
 	ynl --do module-fw-flash-act \
 		--json "{\"header\": {\"dev-name\": \"$port\"}, \"file-name\": \"v2.bin\"}" ||
 		ok=1
+	# Its own reply is not what ends the flash: the monitor's COMPLETED
+	# is (the same bound as the subscription: the sanitizer kernel under
+	# TCG is slow to run python).
+	wait_file "$fw_dir/ynl-mon.out" "'status': 'completed'" 300 || ok=1
+	kill $mon
 	wait $mon
 	grep -q "'status': 'started'" "$fw_dir/ynl-mon.out" &&
 		grep -q "'status': 'completed'" "$fw_dir/ynl-mon.out" &&
