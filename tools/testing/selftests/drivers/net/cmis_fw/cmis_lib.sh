@@ -171,6 +171,31 @@ del_split_ports() {
 	done
 }
 
+# check_split_ports DESCRIPTION COMMAND...: the check DESCRIPTION, passed
+# when COMMAND PORT succeeds for each of two ports split from a wider one
+# (removed after); a ktap skip on kernels without devlink (the project's
+# test kernels).
+check_split_ports() {
+	local desc=$1
+	shift
+	if ! new_split_ports 2; then
+		ktap_test_skip "split ports: the kernel has no devlink (CONFIG_NET_DEVLINK)"
+		return
+	fi
+	check "$desc" on_each_split_port "$@"
+	del_split_ports
+}
+
+# on_each_split_port COMMAND...: COMMAND PORT for every split port; fails
+# if any one does.
+on_each_split_port() {
+	local ok=0 p
+	for p in $split_ports; do
+		"$@" "$p" || ok=1
+	done
+	return $ok
+}
+
 # del_port: removes the port new_port created last.
 del_port() {
 	echo "${dir##*port}" >"$EMU_DEBUGFS/del_port"

@@ -497,19 +497,10 @@ check "a device not present (detached by its driver): refused (ENODEV), flashes 
 # the ethtool core refuses it: the module is the whole cage's. The
 # emulator's split ports need devlink (the stock kernel has it, the test
 # kernels do not).
-split_port() {
-	local ok=0 p
-	for p in $split_ports; do
-		rejected "^error: EOPNOTSUPP: Can't perform firmware flashing on a split port$" "$p" v2.bin || ok=1
-	done
-	del_split_ports
-	return $ok
+split_port_refused() {
+	rejected "^error: EOPNOTSUPP: Can't perform firmware flashing on a split port$" "$1" v2.bin
 }
-if new_split_ports 2; then
-	check "a port split from a wider one: refused (EOPNOTSUPP)" split_port
-else
-	ktap_test_skip "split ports: the kernel has no devlink (CONFIG_NET_DEVLINK)"
-fi
+check_split_ports "a port split from a wider one: refused (EOPNOTSUPP)" split_port_refused
 
 # The port's parent device (the emulator's faux device, a real port's PCI
 # function) is kept runtime-resumed for the whole flash, as the ethtool

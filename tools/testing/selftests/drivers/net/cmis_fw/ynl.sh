@@ -35,8 +35,10 @@ for up in ../../.. ../../../..; do
 	f=$(dirname "$cli")/$up/Documentation/netlink/genetlink-legacy.yaml
 	[ -f "$f" ] && { schema=$f; break; }
 done
+# Unbuffered: a subscribed cli.py streams until it is killed.
+ynl_cmd=(/usr/bin/python3 -u "$cli" --spec "$spec" --schema "$schema")
 ynl() {
-	/usr/bin/python3 "$cli" --spec "$spec" --schema "$schema" "$@"
+	"${ynl_cmd[@]}" "$@"
 }
 
 check_output "cli.py lists the act and notification messages" \
@@ -67,10 +69,9 @@ member_socket() {
 flash_with_ynl() {
 	new_port
 	# Subscribed, cli.py prints each notification as it comes, for as
-	# long as it runs (7.x; unbuffered: it is killed, not left to end).
-	# Its own python3, not the function's subshell, is what $! names.
-	/usr/bin/python3 -u "$cli" --spec "$spec" --schema "$schema" \
-		--subscribe monitor >"$fw_dir/ynl-mon.out" 2>&1 &
+	# long as it runs (7.x; killed, not left to end). Its own python3, not
+	# the function's subshell, is what $! names.
+	"${ynl_cmd[@]}" --subscribe monitor >"$fw_dir/ynl-mon.out" 2>&1 &
 	local mon=$! ok=0
 	# cli.py says nothing once subscribed: the kernel's socket table does.
 	monitor_subscribed || { kill $mon; return 1; }
