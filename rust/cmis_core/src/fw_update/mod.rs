@@ -1895,7 +1895,8 @@ impl<I: ModuleIo> Session<'_, I> {
     /// latched ModuleStateChanged flag, or the module away and back: busy
     /// modules NACK too, and a module may change state before it resets)
     /// or once the deadline (or `probe`, if given) has passed with the
-    /// module answering.
+    /// module answering. A module the driver finds gone (`ENODEV`) is
+    /// away, as one that NACKs: only the deadline ends that.
     fn wait_restart(
         &mut self,
         step: Step,
@@ -1915,7 +1916,10 @@ impl<I: ModuleIo> Session<'_, I> {
             let mut b = [0u8; 6];
             let answered = self.io.read(Access::new(0, lower::MODULE_STATE, 6), &mut b);
             match answered {
-                Err(e) if !e.is_transient() => {
+                // A driver may report a module in reset as not there, as
+                // it does an empty cage: away, as when it NACKs, until
+                // the deadline. What else will not get better ends it.
+                Err(e) if !e.is_transient() && e != Errno::ENODEV => {
                     return Err(Error::new(step, Cause::Access(e)));
                 }
                 Err(_) => hint = true,

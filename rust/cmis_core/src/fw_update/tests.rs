@@ -42,6 +42,9 @@ type Hook = std::boxed::Box<dyn FnMut(&mut Module, Nanos, u64)>;
 /// Asks for an interrupt, given the module and the access count.
 type Interrupter = std::boxed::Box<dyn Fn(&Module, u64) -> Option<Interrupt>>;
 
+/// Picks the reads that fail: given the module and the access.
+type ReadPicker = fn(&Module, &Access) -> bool;
+
 /// A reply byte to change, with the check code fixed up so that only the
 /// meaning is wrong: (command, payload index, value).
 type Patch = (u16, usize, u8);
@@ -94,6 +97,10 @@ struct Bed {
     /// after the module sent the byte (a bus error after the data): the
     /// flag, clear on read, is gone.
     lose_completion_flags: u32,
+    /// Reads for which this holds fail, without reaching the module,
+    /// with the error given, `failing_reads` times in all.
+    fail_reads_if: Option<(ReadPicker, Errno)>,
+    failing_reads: u32,
     /// The host's own time on the bed's clock.
     software: Software,
 }
@@ -142,6 +149,12 @@ impl ModuleIo for Bed {
     fn read(&mut self, a: Access, buf: &mut [u8]) -> Result<(), Errno> {
         self.before_access();
         assert_eq!(a.len, buf.len());
+        if let Some((when, errno)) = self.fail_reads_if {
+            if self.failing_reads > 0 && when(&self.m, &a) {
+                self.failing_reads -= 1;
+                return Err(errno);
+            }
+        }
         let r = self.transfer(a, |m, now, t, range| m.read(now, t, &mut buf[range]));
         if self.trace {
             std::println!(
@@ -234,6 +247,8 @@ impl Bed {
             max_sleep: 0,
             trace: std::env::var_os("BED_TRACE").is_some(),
             lose_completion_flags: 0,
+            fail_reads_if: None,
+            failing_reads: 0,
             software: Software::default(),
         }
     }
@@ -954,6 +969,61 @@ fn the_module_going_away_ends_in_an_error() {
     }));
     bed.flash(&img, Options::DEFAULT).unwrap();
     bed.assert_flashed();
+}
+
+/// A read of the module state while a reset Run asked for is pending.
+fn restart_poll(m: &Module, a: &Access) -> bool {
+    m.reset_pending() && *a == Access::new(0, lower::MODULE_STATE, 6)
+}
+
+#[test]
+fn a_module_the_driver_finds_gone_after_run_is_waited_for() {
+    // A driver may report a module in reset as not there (ENODEV), as it
+    // does an empty cage: after Run, that is the module away for its
+    // reset, not a failure. Before the reset (DelayToReset) and during it.
+    for during_reset in [false, true] {
+        let mut bed = Bed::new(profile());
+        bed.fail_reads_if = Some(if during_reset {
+            (|m, _| m.firmware().running == BankId::B, Errno::ENODEV)
+        } else {
+            (restart_poll, Errno::ENODEV)
+        });
+        bed.failing_reads = 3;
+        let img = bed.image(20_000);
+        let s = bed.flash(&img, Options::DEFAULT).unwrap();
+        assert_eq!(bed.failing_reads, 0, "the reads failed");
+        assert_eq!(s.new_version, reg(NEW));
+        bed.assert_flashed();
+    }
+    // Gone for good (unplugged as it restarts): the reset bound ends the
+    // wait, and the old image runs once the module is back.
+    let mut bed = Bed::new(profile());
+    bed.hook = Some(std::boxed::Box::new(|m, _, _| {
+        if m.reset_pending() {
+            m.unplug();
+        }
+    }));
+    let img = bed.image(20_000);
+    let opts = Options {
+        reset_timeout_ms: 2_000,
+        ..Options::DEFAULT
+    };
+    let e = bed.flash(&img, opts).unwrap_err();
+    assert_eq!(
+        e.cause,
+        Cause::NotBack(2_000 + u32::from(RUN_DELAY_MS)),
+        "{e}"
+    );
+    assert_eq!(e.left, Left::RunSent);
+    bed.m.plug(bed.now);
+    bed.assert_old_runs();
+    // Errors that are the host's own still end it at once.
+    let mut bed = Bed::new(profile());
+    bed.fail_reads_if = Some((restart_poll, Errno::EOPNOTSUPP));
+    bed.failing_reads = 1;
+    let e = bed.flash(&img, Options::DEFAULT).unwrap_err();
+    assert_eq!(e.cause, Cause::Access(Errno::EOPNOTSUPP), "{e}");
+    assert_eq!(e.step, Step::Restart);
 }
 
 #[test]
