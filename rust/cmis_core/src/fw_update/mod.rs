@@ -1808,10 +1808,16 @@ impl<I: ModuleIo> Session<'_, I> {
             if !proven && !last && witness.is_some() && !hitless {
                 // The witness says the reset has not happened: a command
                 // sent now could be cut off by it. Only the version
-                // register is looked at.
-                let running = self
-                    .active_version(Step::Verify)
-                    .map_err(|e| e.leaving(Left::RunSent))?;
+                // register is looked at; a module the driver finds gone
+                // is away, as in the wait.
+                let running = match self.active_version(Step::Verify) {
+                    Ok(v) => v,
+                    Err(e) if e.cause == Cause::Access(Errno::ENODEV) => {
+                        hint = false;
+                        continue;
+                    }
+                    Err(e) => return Err(e.leaving(Left::RunSent)),
+                };
                 if expected.version == Some(running) && running != plan.old_version {
                     self.summary.new_version = running;
                     self.prepare(true).map_err(|e| e.leaving(Left::RunSent))?;

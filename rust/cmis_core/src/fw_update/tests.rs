@@ -980,15 +980,33 @@ fn restart_poll(m: &Module, a: &Access) -> bool {
 fn a_module_the_driver_finds_gone_after_run_is_waited_for() {
     // A driver may report a module in reset as not there (ENODEV), as it
     // does an empty cage: after Run, that is the module away for its
-    // reset, not a failure. Before the reset (DelayToReset) and during it.
-    for during_reset in [false, true] {
+    // reset, not a failure: before the reset (DelayToReset), in the
+    // polls of the module state and in the version read between them,
+    // and during it.
+    let pickers: [ReadPicker; 3] = [
+        restart_poll,
+        // The version read while the reset is still to come, after a
+        // NACK (a hint of the reset).
+        |m, a| m.reset_pending() && *a == Access::new(0, lower::ACTIVE_FW_VERSION, 2),
+        |m, _| m.firmware().running == BankId::B,
+    ];
+    for (i, picker) in pickers.into_iter().enumerate() {
         let mut bed = Bed::new(profile());
-        bed.fail_reads_if = Some(if during_reset {
-            (|m, _| m.firmware().running == BankId::B, Errno::ENODEV)
-        } else {
-            (restart_poll, Errno::ENODEV)
-        });
-        bed.failing_reads = 3;
+        bed.fail_reads_if = Some((picker, Errno::ENODEV));
+        bed.failing_reads = if i == 1 { 1 } else { 3 };
+        if i == 1 {
+            // Run's flag and status are read while the reset is pending;
+            // the first poll of the module state after them is NACKed.
+            let mut pending = 0;
+            bed.hook = Some(std::boxed::Box::new(move |m, now, _| {
+                if m.reset_pending() {
+                    pending += 1;
+                    if pending == 3 {
+                        m.faults.nack_until = now + MS;
+                    }
+                }
+            }));
+        }
         let img = bed.image(20_000);
         let s = bed.flash(&img, Options::DEFAULT).unwrap();
         assert_eq!(bed.failing_reads, 0, "the reads failed");
