@@ -791,6 +791,10 @@ fn poll_once(
         Ok(s) => s,
         Err(e) => return Ok(poll_error(p, e)),
     };
+    // What the byte can prove depends on when it was read: reading a
+    // reply below may take long (NACKs), and a byte read inside the
+    // capture window may be the previous command's still.
+    let read_at = io.now();
     if let Status::Busy(_) = Status::from_byte(status) {
         p.captured = true;
         return Ok(Poll::Busy);
@@ -823,7 +827,7 @@ fn poll_once(
             }
         }
     }
-    let waited = io.now().saturating_sub(p.triggered);
+    let waited = read_at.saturating_sub(p.triggered);
     if !p.trigger_failed && waited >= CAPTURE_WINDOW {
         return Ok(Poll::Final(status));
     }
