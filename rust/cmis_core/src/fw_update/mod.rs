@@ -1935,7 +1935,14 @@ impl<I: ModuleIo> Session<'_, I> {
                         hint = true;
                     }
                     let state = super::cdb::advert::module_state(b[0]);
-                    if state == module_state::FAULT {
+                    // Before the reset (the witness still set) a fault is
+                    // the old image's, which the reset may end: the new
+                    // image's only once the reset is proven, or cannot be.
+                    if state == module_state::FAULT
+                        && (witness.is_none()
+                            || self.io.now() >= deadline
+                            || self.witness_cleared(witness))
+                    {
                         return Err(self.fault(step));
                     }
                     if state_is_up(state) {
