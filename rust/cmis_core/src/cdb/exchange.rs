@@ -406,8 +406,10 @@ struct Poller {
     captured: bool,
     /// This command's completion flag was seen (and so cleared).
     flag_seen: bool,
-    /// The last poll read an idle status: the module answered and was
-    /// not busy (a NACK may be a busy module's).
+    /// The last poll read an idle status, at least [`CAPTURE_WINDOW`]
+    /// after the trigger: the module answered and was not busy (a NACK
+    /// may be a busy module's), and the byte is not a late module's
+    /// earlier one.
     idle_seen: bool,
     /// The trigger write failed: evidence of capture is needed before the
     /// command is considered running at all.
@@ -799,7 +801,7 @@ fn poll_once(
         p.captured = true;
         return Ok(Poll::Busy);
     }
-    p.idle_seen = true;
+    p.idle_seen = read_at.saturating_sub(p.triggered) >= CAPTURE_WINDOW;
     if p.captured {
         return Ok(Poll::Final(status));
     }
