@@ -5,7 +5,7 @@
 //! replies, cancels. No kernel involved.
 
 use super::super::cdb::advert::RegVersion;
-use super::super::cdb::exchange::{CdbError, POLL_MAX};
+use super::super::cdb::exchange::{CdbError, POLL_MAX, TRIGGER_ATTEMPTS};
 use super::super::cdb::{check_code, Failure, ReplyError, CDB_PAGE, RPL_LEN_OFFSET};
 use super::super::emu::firmware::{BankId, ImageUpdate, Slot};
 use super::super::emu::{
@@ -1556,6 +1556,13 @@ proptest! {
                 e.cause == Cause::NoCdb && e.left == Left::Unchanged,
                 "{}: {}", base, e
             ),
+            // A module that drops every trigger write of one command
+            // (each attempt 100 ms after the last, up to TRIGGER_ATTEMPTS)
+            // is given up on: bounded work, and the failure says why.
+            (0, _, Err(e))
+                if trigger_nack == TriggerNack::Dropped
+                    && matches!(e.cause, Cause::Cdb(CdbError::NotCaptured(_)))
+                    && bed.m.counters().errors >= u64::from(TRIGGER_ATTEMPTS) => {}
             // Without Get Firmware Info, a driver that does not reset the
             // module leaves the commit unproven, and says so.
             (0, DriverReset::Ignores | DriverReset::Lies, Err(e)) => prop_assert!(
